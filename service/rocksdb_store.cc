@@ -1,0 +1,561 @@
+// The only file that includes RocksDB headers; rocksdb::Status becomes
+// absl::Status here.
+//
+// Layout, in three column families:
+//   resources  name                        -> current record (live or deleted)
+//   history    name '\0' big-endian(rev)   -> past record
+//   default    "clock"                     -> big-endian(revision), big-endian(us)
+//              "format"                    -> kFormat
+// Names never contain '\0' (they are validated before they get here), so a
+// history key sorts with its name and then by revision.
+//
+// Atomic compare-and-write: striped mutexes over a plain DB rather than a
+// TransactionDB. A write holds its name's stripe while it reads the current
+// record, checks the expected revision and commits one WriteBatch; writes to
+// other names proceed in parallel, and concurrent synced writes are grouped
+// by RocksDB's write thread into one WAL sync. A TransactionDB would add a
+// lock manager and per-transaction buffers for the same single-key guarantee.
+//
+// The revision counter: each write takes the next revision and a
+// non-decreasing timestamp under one small mutex, and records them in its
+// batch with a merge whose operator keeps the maximum. Batches can commit in
+// another order than their revisions were handed out; the max merge makes
+// the persisted counter the largest revision ever committed regardless, so a
+// restart never hands out a revision twice.
+#include "service/rocksdb_store.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/hash/hash.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/merge_operator.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/table_properties_collectors.h"
+#include "rocksdb/write_batch.h"
+#include "service/record.pb.h"
+#include "service/status_macros.h"
+
+namespace etagd {
+namespace {
+
+constexpr char kResourcesFamily[] = "resources";
+constexpr char kHistoryFamily[] = "history";
+constexpr char kClockKey[] = "clock";
+constexpr char kFormatKey[] = "format";
+constexpr char kFormat[] = "etagd-store-1";
+constexpr int kLockStripes = 1024;
+
+absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(what, ": ", status.ToString());
+  switch (status.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(message);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(message);
+    case rocksdb::Status::kInvalidArgument:
+    case rocksdb::Status::kNotSupported:
+      return absl::InvalidArgumentError(message);
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+    case rocksdb::Status::kTimedOut:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+void AppendBigEndian64(uint64_t v, std::string* out) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+uint64_t ReadBigEndian64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string HistoryPrefix(absl::string_view name) {
+  std::string key(name);
+  key.push_back('\0');
+  return key;
+}
+
+std::string HistoryKey(absl::string_view name, int64_t revision) {
+  std::string key = HistoryPrefix(name);
+  AppendBigEndian64(static_cast<uint64_t>(revision), &key);
+  return key;
+}
+
+// Keeps the bytewise-largest operand: with fixed-width big-endian encoding,
+// the largest revision (and with it the latest time).
+class MaxMergeOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    if (existing == nullptr || existing->compare(value) < 0) {
+      new_value->assign(value.data(), value.size());
+    } else {
+      new_value->assign(existing->data(), existing->size());
+    }
+    return true;
+  }
+  const char* Name() const override { return "etagd.MaxMergeOperator"; }
+};
+
+std::string EncodeClock(int64_t revision, absl::Time time) {
+  std::string out;
+  AppendBigEndian64(static_cast<uint64_t>(revision), &out);
+  AppendBigEndian64(static_cast<uint64_t>(absl::ToUnixMicros(time)), &out);
+  return out;
+}
+
+// A value: 4-byte little-endian metadata length, StoredRecord, content.
+std::string EncodeValue(const storage::StoredRecord& meta,
+                        absl::string_view content) {
+  std::string serialized = meta.SerializeAsString();
+  std::string out;
+  out.reserve(4 + serialized.size() + content.size());
+  uint32_t n = static_cast<uint32_t>(serialized.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out.append(serialized);
+  out.append(content.data(), content.size());
+  return out;
+}
+
+struct DecodedValue {
+  storage::StoredRecord meta;
+  absl::string_view content;
+};
+
+absl::StatusOr<DecodedValue> DecodeValue(absl::string_view value,
+                                         absl::string_view key) {
+  if (value.size() < 4) {
+    return absl::DataLossError(absl::StrCat("truncated record for key of ",
+                                            key.size(), " bytes"));
+  }
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) {
+    n |= static_cast<uint32_t>(static_cast<unsigned char>(value[i])) << (8 * i);
+  }
+  if (value.size() - 4 < n) {
+    return absl::DataLossError("record metadata length exceeds the value");
+  }
+  DecodedValue decoded;
+  if (!decoded.meta.ParseFromArray(value.data() + 4, static_cast<int>(n))) {
+    return absl::DataLossError("unparseable record metadata");
+  }
+  decoded.content = value.substr(4 + n);
+  return decoded;
+}
+
+Record ToRecord(absl::string_view name, const DecodedValue& decoded,
+                bool with_content) {
+  const storage::StoredRecord& meta = decoded.meta;
+  Record record;
+  record.name = std::string(name);
+  if (with_content) record.content = std::string(decoded.content);
+  record.content_length = static_cast<int64_t>(decoded.content.size());
+  record.content_type = meta.content_type();
+  record.revision = meta.revision();
+  record.create_revision = meta.create_revision();
+  record.version = meta.version();
+  record.create_time = absl::FromUnixMicros(meta.create_time_us());
+  record.update_time = absl::FromUnixMicros(meta.update_time_us());
+  record.etag = meta.etag();
+  record.deleted = meta.deleted();
+  record.request_id = meta.request_id();
+  record.created = meta.created();
+  return record;
+}
+
+class RocksDbStore final : public Store {
+ public:
+  RocksDbStore(const RocksDbStoreOptions& options,
+               std::unique_ptr<rocksdb::DB> db,
+               std::vector<rocksdb::ColumnFamilyHandle*> families,
+               int64_t last_revision, absl::Time last_time)
+      : options_(options),
+        db_(std::move(db)),
+        families_(std::move(families)),
+        last_revision_(last_revision),
+        last_time_(last_time) {
+    write_options_.sync = options.sync_writes;
+  }
+
+  ~RocksDbStore() override {
+    for (rocksdb::ColumnFamilyHandle* family : families_) {
+      // Failure to destroy a handle only leaks it; nothing to recover.
+      db_->DestroyColumnFamilyHandle(family).PermitUncheckedError();
+    }
+    // Close() syncs nothing we need (every write is in the WAL); its status
+    // is only informative at shutdown.
+    db_->Close().PermitUncheckedError();
+  }
+
+  absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
+                                                    bool with_content) override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), resources(), ToSlice(name), &value);
+    if (s.IsNotFound()) return std::optional<Record>();
+    ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
+    ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded,
+                           DecodeValue(ToView(value), name));
+    return std::optional<Record>(ToRecord(name, decoded, with_content));
+  }
+
+  absl::StatusOr<Record> ReadRevision(absl::string_view name,
+                                      int64_t revision) override {
+    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
+                           ReadCurrent(name, /*with_content=*/true));
+    if (current.has_value() && current->revision == revision) {
+      return *std::move(current);
+    }
+    rocksdb::PinnableSlice value;
+    std::string key = HistoryKey(name, revision);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), history(), key, &value);
+    if (s.IsNotFound()) {
+      return absl::NotFoundError(
+          absl::StrCat("no version of the resource at revision ", revision));
+    }
+    ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a past version"));
+    ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded, DecodeValue(ToView(value), key));
+    return ToRecord(name, decoded, /*with_content=*/true);
+  }
+
+  absl::StatusOr<Record> Write(const WriteRequest& request) override {
+    absl::MutexLock lock(&StripeFor(request.name));
+
+    rocksdb::PinnableSlice current_value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), resources(),
+                                 ToSlice(request.name), &current_value);
+    std::optional<DecodedValue> current;
+    if (!s.IsNotFound()) {
+      ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
+      ETAGD_ASSIGN_OR_RETURN(current,
+                             DecodeValue(ToView(current_value), request.name));
+    }
+    const int64_t current_revision =
+        current.has_value() ? current->meta.revision() : 0;
+    if (current_revision != request.expected_revision) {
+      return absl::AbortedError(absl::StrCat(
+          "the resource changed (revision ", current_revision,
+          ", expected ", request.expected_revision, ")"));
+    }
+    const bool live = current.has_value() && !current->meta.deleted();
+    if (request.is_delete && !live) {
+      return absl::NotFoundError("the resource does not exist");
+    }
+
+    auto [revision, now, nonce] = NextRevision();
+    storage::StoredRecord next;
+    next.set_revision(revision);
+    next.set_update_time_us(absl::ToUnixMicros(now));
+    next.set_request_id(std::string(request.request_id));
+    if (request.is_delete) {
+      next.set_deleted(true);
+      next.set_etag(current->meta.etag());
+    } else {
+      next.set_content_type(std::string(request.content_type));
+      next.set_etag(absl::StrFormat("\"%x-%016x\"", revision, nonce));
+      next.set_created(!live);
+      next.set_create_revision(live ? current->meta.create_revision() : revision);
+      next.set_version(live ? current->meta.version() + 1 : 1);
+      next.set_create_time_us(live ? current->meta.create_time_us()
+                                   : next.update_time_us());
+    }
+
+    rocksdb::WriteBatch batch;
+    if (current.has_value()) {
+      AddToHistory(request.name, *current, ToView(current_value), &next, &batch);
+    }
+    std::string value = EncodeValue(
+        next, request.is_delete ? absl::string_view() : request.content);
+    ETAGD_RETURN_IF_ERROR(FromRocks(
+        batch.Put(resources(), ToSlice(request.name), value), "batching"));
+    ETAGD_RETURN_IF_ERROR(FromRocks(
+        batch.Merge(families_[0], kClockKey, EncodeClock(revision, now)),
+        "batching"));
+    ETAGD_RETURN_IF_ERROR(
+        FromRocks(db_->Write(write_options_, &batch), "writing"));
+
+    DecodedValue written{std::move(next), request.is_delete
+                                              ? absl::string_view()
+                                              : request.content};
+    return ToRecord(request.name, written, /*with_content=*/false);
+  }
+
+  absl::StatusOr<ListPage> List(absl::string_view prefix,
+                                absl::string_view start_after, int limit,
+                                bool with_content) override {
+    ListPage page;
+    if (limit <= 0) return page;
+    rocksdb::ReadOptions read_options;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(read_options, resources()));
+    if (start_after.empty() || start_after < prefix) {
+      it->Seek(ToSlice(prefix));
+    } else {
+      it->Seek(ToSlice(start_after));
+      if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+    }
+    for (; it->Valid(); it->Next()) {
+      absl::string_view key = ToView(it->key());
+      if (key.substr(0, prefix.size()) != prefix) break;
+      if (static_cast<int>(page.records.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded,
+                             DecodeValue(ToView(it->value()), key));
+      if (decoded.meta.deleted()) continue;
+      page.records.push_back(ToRecord(key, decoded, with_content));
+    }
+    ETAGD_RETURN_IF_ERROR(FromRocks(it->status(), "listing resources"));
+    return page;
+  }
+
+  absl::StatusOr<ListPage> ListVersions(absl::string_view name,
+                                        int64_t before_revision,
+                                        int limit) override {
+    ListPage page;
+    if (limit <= 0) return page;
+    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
+                           ReadCurrent(name, /*with_content=*/false));
+    if (!current.has_value()) return page;
+    if (before_revision == 0 || current->revision < before_revision) {
+      page.records.push_back(*std::move(current));
+    }
+
+    const std::string lower = HistoryPrefix(name);
+    std::string upper(name);
+    upper.push_back('\1');
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(read_options, history()));
+    if (before_revision == 0) {
+      it->SeekToLast();
+    } else {
+      it->SeekForPrev(HistoryKey(name, before_revision - 1));
+    }
+    for (; it->Valid(); it->Prev()) {
+      absl::string_view key = ToView(it->key());
+      if (key.size() != lower.size() + 8 ||
+          key.substr(0, lower.size()) != lower) {
+        break;
+      }
+      if (static_cast<int>(page.records.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded,
+                             DecodeValue(ToView(it->value()), key));
+      page.records.push_back(ToRecord(name, decoded, /*with_content=*/false));
+    }
+    ETAGD_RETURN_IF_ERROR(FromRocks(it->status(), "listing versions"));
+    return page;
+  }
+
+ private:
+  struct Allocation {
+    int64_t revision;
+    absl::Time time;
+    uint64_t nonce;
+  };
+
+  static rocksdb::Slice ToSlice(absl::string_view s) {
+    return rocksdb::Slice(s.data(), s.size());
+  }
+  static absl::string_view ToView(const rocksdb::Slice& s) {
+    return absl::string_view(s.data(), s.size());
+  }
+
+  rocksdb::ColumnFamilyHandle* resources() const { return families_[1]; }
+  rocksdb::ColumnFamilyHandle* history() const { return families_[2]; }
+
+  absl::Mutex& StripeFor(absl::string_view name) {
+    return stripes_[absl::Hash<absl::string_view>()(name) % kLockStripes];
+  }
+
+  // The next revision, a time no earlier than any handed out before (the
+  // wall clock may step back), and the random part of the entity-tag, which
+  // keeps tags unique even if a store restored from an old backup hands out
+  // a revision again.
+  Allocation NextRevision() ABSL_LOCKS_EXCLUDED(clock_mu_) {
+    absl::MutexLock lock(&clock_mu_);
+    Allocation allocation;
+    allocation.revision = ++last_revision_;
+    absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+    last_time_ = std::max(last_time_, now);
+    allocation.time = last_time_;
+    allocation.nonce = absl::Uniform<uint64_t>(bitgen_);
+    return allocation;
+  }
+
+  // Moves the current record `current` (encoded as `current_value`) into
+  // history and prunes the oldest past records beyond the configured depth.
+  // Updates next->history_revisions accordingly.
+  void AddToHistory(absl::string_view name, const DecodedValue& current,
+                    absl::string_view current_value,
+                    storage::StoredRecord* next, rocksdb::WriteBatch* batch) {
+    std::vector<int64_t> kept(current.meta.history_revisions().begin(),
+                              current.meta.history_revisions().end());
+    kept.push_back(current.meta.revision());
+    size_t depth = static_cast<size_t>(std::max(0, options_.history_depth));
+    size_t drop = kept.size() > depth ? kept.size() - depth : 0;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (i < drop) {
+        // A batch operation fails only on a corrupt batch, which Write() on
+        // the same batch would report.
+        batch->Delete(history(), HistoryKey(name, kept[i]))
+            .PermitUncheckedError();
+      } else {
+        next->add_history_revisions(kept[i]);
+      }
+    }
+    if (depth > 0) {
+      batch->Put(history(), HistoryKey(name, current.meta.revision()),
+                 ToSlice(current_value))
+          .PermitUncheckedError();
+    }
+  }
+
+  const RocksDbStoreOptions options_;
+  const std::unique_ptr<rocksdb::DB> db_;
+  // default, resources, history.
+  const std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  rocksdb::WriteOptions write_options_;
+  std::array<absl::Mutex, kLockStripes> stripes_;
+
+  absl::Mutex clock_mu_;
+  int64_t last_revision_ ABSL_GUARDED_BY(clock_mu_);
+  absl::Time last_time_ ABSL_GUARDED_BY(clock_mu_);
+  absl::BitGen bitgen_ ABSL_GUARDED_BY(clock_mu_);
+};
+
+absl::Status OpenError(const rocksdb::Status& status, const std::string& path) {
+  std::string detail = status.ToString();
+  if (status.IsIOError() && (detail.find("lock") != std::string::npos ||
+                             detail.find("LOCK") != std::string::npos)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", path,
+        " is locked by another process (is another etagd running on it?): ",
+        detail));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot open the database in ", path, ": ", detail));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
+    const RocksDbStoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("the data directory path is empty");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+
+  std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = cache;
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+
+  rocksdb::ColumnFamilyOptions meta_options;
+  meta_options.merge_operator = std::make_shared<MaxMergeOperator>();
+
+  rocksdb::ColumnFamilyOptions resource_options;
+  resource_options.table_factory.reset(
+      rocksdb::NewBlockBasedTableFactory(table_options));
+
+  rocksdb::ColumnFamilyOptions history_options = resource_options;
+  // Pruning deletes past records steadily; compact files dense with
+  // deletions so that listing history does not wade through tombstones.
+  history_options.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, meta_options},
+      {kResourcesFamily, resource_options},
+      {kHistoryFamily, history_options},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors,
+                                        &handles, &raw_db);
+  if (!s.ok()) return OpenError(s, options.path);
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+
+  auto close = [&]() {
+    for (auto* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+  };
+
+  std::string format;
+  s = db->Get(rocksdb::ReadOptions(), handles[0], kFormatKey, &format);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = db->Put(sync, handles[0], kFormatKey, kFormat);
+    format = kFormat;
+  }
+  if (!s.ok()) {
+    close();
+    return FromRocks(s, absl::StrCat("reading the store format in ", options.path));
+  }
+  if (format != kFormat) {
+    close();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", options.path, " holds store format '", format,
+        "', this etagd reads '", kFormat, "'"));
+  }
+
+  int64_t last_revision = 0;
+  absl::Time last_time = absl::UnixEpoch();
+  std::string clock;
+  s = db->Get(rocksdb::ReadOptions(), handles[0], kClockKey, &clock);
+  if (s.ok() && clock.size() == 16) {
+    last_revision = static_cast<int64_t>(ReadBigEndian64(clock.data()));
+    last_time = absl::FromUnixMicros(
+        static_cast<int64_t>(ReadBigEndian64(clock.data() + 8)));
+  } else if (s.ok()) {
+    close();
+    return absl::DataLossError(absl::StrCat(
+        "the revision counter in ", options.path, " is corrupt"));
+  } else if (!s.IsNotFound()) {
+    close();
+    return FromRocks(s, absl::StrCat("reading the revision counter in ",
+                                     options.path));
+  }
+
+  return std::unique_ptr<Store>(new RocksDbStore(
+      options, std::move(db), std::move(handles), last_revision, last_time));
+}
+
+}  // namespace etagd

@@ -1,0 +1,80 @@
+// The storage interface: versioned records with an atomic compare-and-write.
+// It has no engine or RPC types in it, so another engine can implement it
+// without touching the service.
+#ifndef ETAGD_SERVICE_STORE_H_
+#define ETAGD_SERVICE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "service/record.h"
+
+namespace etagd {
+
+// A write, applied only if the resource's current record still has
+// `expected_revision`. It borrows its strings: they must outlive Write().
+struct WriteRequest {
+  absl::string_view name;
+  // Revision of the current record (live or deleted) the caller's decision
+  // was based on; 0 if the caller saw no record at all.
+  int64_t expected_revision = 0;
+  // Delete instead of put; content and content_type are then unused.
+  bool is_delete = false;
+  absl::string_view content;
+  absl::string_view content_type;
+  absl::string_view request_id;
+};
+
+struct ListPage {
+  std::vector<Record> records;
+  // True if records after the last one returned may exist.
+  bool more = false;
+};
+
+// Implementations are safe for concurrent use without external
+// synchronization.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The current record of `name`: a live version, a deletion (deleted ==
+  // true), or nullopt if the name was never written (or its deletion has
+  // been forgotten). Without `with_content`, content is left empty.
+  virtual absl::StatusOr<std::optional<Record>> ReadCurrent(
+      absl::string_view name, bool with_content) = 0;
+
+  // The record `name` got at `revision`, with content: the current one or a
+  // retained past one. NOT_FOUND if there is no such record.
+  virtual absl::StatusOr<Record> ReadRevision(absl::string_view name,
+                                              int64_t revision) = 0;
+
+  // Atomically, with respect to every other write of the same name: if the
+  // current record's revision (0 if none) equals request.expected_revision,
+  // writes the next revision and returns the new record (without content);
+  // otherwise returns ABORTED and writes nothing. A put makes the previous
+  // record (live or deleted) a past version; a delete of a live record
+  // writes a deletion record. The result is durable when this returns if
+  // the store is configured for durable writes.
+  virtual absl::StatusOr<Record> Write(const WriteRequest& request) = 0;
+
+  // Live resources whose names start with `prefix` and sort after
+  // `start_after` (all if empty), in byte order, at most `limit`.
+  virtual absl::StatusOr<ListPage> List(absl::string_view prefix,
+                                        absl::string_view start_after,
+                                        int limit, bool with_content) = 0;
+
+  // The records of `name` (current first, then past ones), newest first,
+  // those with revision < `before_revision` (all if 0), at most `limit`,
+  // without content.
+  virtual absl::StatusOr<ListPage> ListVersions(absl::string_view name,
+                                                int64_t before_revision,
+                                                int limit) = 0;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_STORE_H_
