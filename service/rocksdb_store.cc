@@ -407,7 +407,8 @@ class RocksDbStore final : public Store {
     absl::MutexLock lock(&clock_mu_);
     Allocation allocation;
     allocation.revision = ++last_revision_;
-    absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+    absl::Time now =
+        absl::FromUnixMicros(absl::ToUnixMicros(options_.clock()));
     last_time_ = std::max(last_time_, now);
     allocation.time = last_time_;
     allocation.nonce = absl::Uniform<uint64_t>(bitgen_);

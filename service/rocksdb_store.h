@@ -3,10 +3,13 @@
 #define ETAGD_SERVICE_ROCKSDB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "service/store.h"
 
 namespace etagd {
@@ -24,6 +27,8 @@ struct RocksDbStoreOptions {
   int history_depth = 10;
   // Size of the block cache shared by all column families.
   int64_t block_cache_bytes = int64_t{128} << 20;
+  // Source of wall-clock time; tests substitute one that steps back.
+  std::function<absl::Time()> clock = absl::Now;
 };
 
 // Opens (creating if needed) the store at options.path. Fails with

@@ -1,0 +1,388 @@
+#include "service/rocksdb_store.h"
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/entity_tag.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace etagd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+class RocksDbStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    options_.path = TestPath("db");
+    Reopen();
+  }
+
+  void Reopen() {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(options_);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  // Writes unconditionally: reads the current revision first.
+  Record Put(const std::string& name, const std::string& content) {
+    absl::StatusOr<std::optional<Record>> current =
+        store_->ReadCurrent(name, false);
+    EXPECT_THAT(current, IsOk());
+    WriteRequest request;
+    request.name = name;
+    request.expected_revision =
+        current->has_value() ? (*current)->revision : 0;
+    request.content = content;
+    request.content_type = "text/plain";
+    absl::StatusOr<Record> record = store_->Write(request);
+    EXPECT_THAT(record, IsOk());
+    return record.ok() ? *record : Record{};
+  }
+
+  Record Delete(const std::string& name) {
+    absl::StatusOr<std::optional<Record>> current =
+        store_->ReadCurrent(name, false);
+    EXPECT_THAT(current, IsOk());
+    WriteRequest request;
+    request.name = name;
+    request.expected_revision = current->has_value() ? (*current)->revision : 0;
+    request.is_delete = true;
+    absl::StatusOr<Record> record = store_->Write(request);
+    EXPECT_THAT(record, IsOk());
+    return record.ok() ? *record : Record{};
+  }
+
+  RocksDbStoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(RocksDbStoreTest, FirstPutCreatesVersionOne) {
+  Record r = Put("a", "hello");
+  EXPECT_EQ(r.name, "a");
+  EXPECT_GT(r.revision, 0);
+  EXPECT_EQ(r.create_revision, r.revision);
+  EXPECT_EQ(r.version, 1);
+  EXPECT_TRUE(r.created);
+  EXPECT_FALSE(r.deleted);
+  EXPECT_EQ(r.content_length, 5);
+  EXPECT_EQ(r.create_time, r.update_time);
+}
+
+TEST_F(RocksDbStoreTest, EtagIsAStrongEntityTag) {
+  Record r = Put("a", "hello");
+  std::optional<EntityTag> tag = ParseEntityTag(r.etag);
+  ASSERT_TRUE(tag.has_value()) << r.etag;
+  EXPECT_FALSE(tag->weak);
+}
+
+TEST_F(RocksDbStoreTest, ReadCurrentReturnsContentAndType) {
+  Put("a", "hello");
+  absl::StatusOr<std::optional<Record>> r = store_->ReadCurrent("a", true);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->content, "hello");
+  EXPECT_EQ((*r)->content_type, "text/plain");
+}
+
+TEST_F(RocksDbStoreTest, ReadCurrentWithoutContentKeepsLength) {
+  Put("a", "hello");
+  absl::StatusOr<std::optional<Record>> r = store_->ReadCurrent("a", false);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ((*r)->content, "");
+  EXPECT_EQ((*r)->content_length, 5);
+}
+
+TEST_F(RocksDbStoreTest, ReadCurrentOfUnknownNameIsEmpty) {
+  absl::StatusOr<std::optional<Record>> r = store_->ReadCurrent("nope", true);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->has_value());
+}
+
+TEST_F(RocksDbStoreTest, ReplaceKeepsCreateRevisionAndCountsVersions) {
+  Record first = Put("a", "1");
+  Record second = Put("a", "2");
+  EXPECT_GT(second.revision, first.revision);
+  EXPECT_EQ(second.create_revision, first.revision);
+  EXPECT_EQ(second.version, 2);
+  EXPECT_FALSE(second.created);
+  EXPECT_NE(second.etag, first.etag);
+  EXPECT_EQ(second.create_time, first.create_time);
+}
+
+TEST_F(RocksDbStoreTest, WriteWithStaleExpectedRevisionIsAbortedAndWritesNothing) {
+  Record first = Put("a", "1");
+  Put("a", "2");
+  WriteRequest stale;
+  stale.name = "a";
+  stale.expected_revision = first.revision;
+  stale.content = "3";
+  EXPECT_THAT(store_->Write(stale), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ((*store_->ReadCurrent("a", true))->content, "2");
+}
+
+TEST_F(RocksDbStoreTest, CreateExpectingNoRecordFailsIfOneExists) {
+  Put("a", "1");
+  WriteRequest create;
+  create.name = "a";
+  create.expected_revision = 0;
+  create.content = "x";
+  EXPECT_THAT(store_->Write(create), StatusIs(absl::StatusCode::kAborted));
+}
+
+TEST_F(RocksDbStoreTest, RevisionsIncreaseAcrossNames) {
+  int64_t a = Put("a", "1").revision;
+  int64_t b = Put("b", "1").revision;
+  int64_t c = Put("a", "2").revision;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+}
+
+TEST_F(RocksDbStoreTest, DeleteLeavesADeletionRecord) {
+  Record live = Put("a", "1");
+  Record deletion = Delete("a");
+  EXPECT_TRUE(deletion.deleted);
+  EXPECT_GT(deletion.revision, live.revision);
+  EXPECT_EQ(deletion.etag, live.etag) << "a deletion names the tag it deleted";
+  absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent("a", true);
+  ASSERT_TRUE(current->has_value());
+  EXPECT_TRUE((*current)->deleted);
+}
+
+TEST_F(RocksDbStoreTest, DeleteOfDeletedResourceIsNotFound) {
+  Put("a", "1");
+  Record deletion = Delete("a");
+  WriteRequest again;
+  again.name = "a";
+  again.expected_revision = deletion.revision;
+  again.is_delete = true;
+  EXPECT_THAT(store_->Write(again), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(RocksDbStoreTest, RecreateAfterDeleteStartsANewLifeWithANewEtag) {
+  Record first = Put("a", "same");
+  Delete("a");
+  Record again = Put("a", "same");
+  EXPECT_TRUE(again.created);
+  EXPECT_EQ(again.version, 1);
+  EXPECT_EQ(again.create_revision, again.revision);
+  EXPECT_NE(again.etag, first.etag);
+}
+
+TEST_F(RocksDbStoreTest, RestartKeepsRevisionsMonotonicAndEtagsUnique) {
+  std::set<std::string> etags;
+  int64_t last = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      Record r = Put("k" + std::to_string(i % 2), "v");
+      EXPECT_GT(r.revision, last);
+      last = r.revision;
+      EXPECT_TRUE(etags.insert(r.etag).second) << "reused " << r.etag;
+    }
+    Delete("k0");
+    Reopen();
+  }
+}
+
+TEST_F(RocksDbStoreTest, RestartKeepsData) {
+  Record r = Put("a/b c", "persisted");
+  Reopen();
+  absl::StatusOr<std::optional<Record>> current =
+      store_->ReadCurrent("a/b c", true);
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->content, "persisted");
+  EXPECT_EQ((*current)->etag, r.etag);
+  EXPECT_EQ((*current)->update_time, r.update_time);
+}
+
+TEST_F(RocksDbStoreTest, UpdateTimeNeverGoesBackWhenTheClockDoes) {
+  absl::Time now = absl::FromUnixSeconds(2000000000);
+  options_.clock = [&now] { return now; };
+  Reopen();
+  Record first = Put("a", "1");
+  now -= absl::Hours(1);
+  Record second = Put("a", "2");
+  Record other = Put("b", "1");
+  EXPECT_GE(second.update_time, first.update_time);
+  EXPECT_GE(other.update_time, first.update_time);
+}
+
+TEST_F(RocksDbStoreTest, UpdateTimeNeverGoesBackAcrossARestart) {
+  absl::Time now = absl::FromUnixSeconds(2000000000);
+  options_.clock = [&now] { return now; };
+  Reopen();
+  Record first = Put("a", "1");
+  now -= absl::Hours(1);
+  Reopen();
+  Record second = Put("b", "1");
+  EXPECT_GE(second.update_time, first.update_time);
+}
+
+TEST_F(RocksDbStoreTest, SecondOpenOfALockedDirectoryFailsClearly) {
+  EXPECT_THAT(OpenRocksDbStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "locked"));
+}
+
+TEST_F(RocksDbStoreTest, ReadRevisionReturnsPastVersionWithContent) {
+  Record v1 = Put("a", "one");
+  Put("a", "two");
+  absl::StatusOr<Record> past = store_->ReadRevision("a", v1.revision);
+  ASSERT_THAT(past, IsOk());
+  EXPECT_EQ(past->content, "one");
+  EXPECT_EQ(past->etag, v1.etag);
+}
+
+TEST_F(RocksDbStoreTest, ReadRevisionOfUnknownRevisionIsNotFound) {
+  Put("a", "one");
+  EXPECT_THAT(store_->ReadRevision("a", 999),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(RocksDbStoreTest, HistoryKeepsOnlyTheConfiguredDepth) {
+  options_.history_depth = 2;
+  Reopen();
+  std::vector<Record> written;
+  for (int i = 0; i < 5; ++i) written.push_back(Put("a", std::to_string(i)));
+  absl::StatusOr<ListPage> versions = store_->ListVersions("a", 0, 100);
+  ASSERT_THAT(versions, IsOk());
+  ASSERT_THAT(versions->records, SizeIs(3));  // current + 2 past
+  EXPECT_EQ(versions->records[0].revision, written[4].revision);
+  EXPECT_EQ(versions->records[1].revision, written[3].revision);
+  EXPECT_EQ(versions->records[2].revision, written[2].revision);
+  EXPECT_THAT(store_->ReadRevision("a", written[1].revision),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(RocksDbStoreTest, HistoryDepthZeroKeepsNoPastVersions) {
+  options_.history_depth = 0;
+  Reopen();
+  Put("a", "1");
+  Put("a", "2");
+  absl::StatusOr<ListPage> versions = store_->ListVersions("a", 0, 100);
+  ASSERT_THAT(versions, IsOk());
+  EXPECT_THAT(versions->records, SizeIs(1));
+}
+
+TEST_F(RocksDbStoreTest, HistoryRecordsDeletions) {
+  Record v1 = Put("a", "1");
+  Record deletion = Delete("a");
+  Record v2 = Put("a", "2");
+  absl::StatusOr<ListPage> versions = store_->ListVersions("a", 0, 100);
+  ASSERT_THAT(versions, IsOk());
+  ASSERT_THAT(versions->records, SizeIs(3));
+  EXPECT_EQ(versions->records[0].revision, v2.revision);
+  EXPECT_EQ(versions->records[1].revision, deletion.revision);
+  EXPECT_TRUE(versions->records[1].deleted);
+  EXPECT_EQ(versions->records[2].revision, v1.revision);
+}
+
+TEST_F(RocksDbStoreTest, ListVersionsPagesBackwardsByRevision) {
+  std::vector<int64_t> revisions;
+  for (int i = 0; i < 5; ++i) revisions.push_back(Put("a", "x").revision);
+  Put("ab", "other name sharing a prefix");
+  absl::StatusOr<ListPage> first = store_->ListVersions("a", 0, 2);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(first->records, SizeIs(2));
+  EXPECT_TRUE(first->more);
+  absl::StatusOr<ListPage> rest =
+      store_->ListVersions("a", first->records.back().revision, 10);
+  ASSERT_THAT(rest, IsOk());
+  ASSERT_THAT(rest->records, SizeIs(3));
+  EXPECT_FALSE(rest->more);
+  EXPECT_EQ(rest->records[0].revision, revisions[2]);
+  EXPECT_EQ(rest->records[2].revision, revisions[0]);
+}
+
+TEST_F(RocksDbStoreTest, ListVersionsOfUnknownNameIsEmpty) {
+  absl::StatusOr<ListPage> versions = store_->ListVersions("nope", 0, 10);
+  ASSERT_THAT(versions, IsOk());
+  EXPECT_THAT(versions->records, IsEmpty());
+}
+
+std::vector<std::string> Names(const ListPage& page) {
+  std::vector<std::string> names;
+  for (const Record& r : page.records) names.push_back(r.name);
+  return names;
+}
+
+TEST_F(RocksDbStoreTest, ListFiltersByPrefixAndSkipsDeleted) {
+  Put("x/1", "a");
+  Put("x/2", "b");
+  Put("x/3", "c");
+  Put("y/1", "d");
+  Delete("x/2");
+  absl::StatusOr<ListPage> page = store_->List("x/", "", 10, false);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Names(*page), ElementsAre("x/1", "x/3"));
+  EXPECT_FALSE(page->more);
+}
+
+TEST_F(RocksDbStoreTest, ListPagesAfterTheLastName) {
+  for (const char* name : {"a", "b", "c", "d"}) Put(name, "v");
+  absl::StatusOr<ListPage> first = store_->List("", "", 2, false);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_THAT(Names(*first), ElementsAre("a", "b"));
+  EXPECT_TRUE(first->more);
+  absl::StatusOr<ListPage> second = store_->List("", "b", 2, false);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_THAT(Names(*second), ElementsAre("c", "d"));
+}
+
+TEST_F(RocksDbStoreTest, ListWithContentReturnsContent) {
+  Put("a", "body");
+  absl::StatusOr<ListPage> page = store_->List("", "", 10, true);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_THAT(page->records, SizeIs(1));
+  EXPECT_EQ(page->records[0].content, "body");
+}
+
+TEST_F(RocksDbStoreTest, ConcurrentCompareAndWriteLosesNoUpdate) {
+  Put("counter", "0");
+  constexpr int kThreads = 8;
+  constexpr int kIncrementsPerThread = 50;
+  std::atomic<int> acknowledged{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      int done = 0;
+      while (done < kIncrementsPerThread) {
+        absl::StatusOr<std::optional<Record>> current =
+            store_->ReadCurrent("counter", true);
+        ASSERT_THAT(current, IsOk());
+        std::string next = std::to_string(std::stoi((*current)->content) + 1);
+        WriteRequest request;
+        request.name = "counter";
+        request.expected_revision = (*current)->revision;
+        request.content = next;
+        absl::StatusOr<Record> written = store_->Write(request);
+        if (written.ok()) {
+          ++done;
+          ++acknowledged;
+        } else {
+          ASSERT_THAT(written, StatusIs(absl::StatusCode::kAborted));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  absl::StatusOr<std::optional<Record>> final_record =
+      store_->ReadCurrent("counter", true);
+  EXPECT_EQ((*final_record)->content, std::to_string(acknowledged.load()));
+  EXPECT_EQ(acknowledged.load(), kThreads * kIncrementsPerThread);
+  EXPECT_EQ((*final_record)->version, 1 + kThreads * kIncrementsPerThread);
+}
+
+}  // namespace
+}  // namespace etagd
