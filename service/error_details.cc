@@ -1,0 +1,27 @@
+#include "service/error_details.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+
+namespace etagd {
+
+absl::Status PreconditionFailedError(
+    absl::string_view message, const etagd::v1::PreconditionFailure& detail) {
+  absl::Status status = absl::FailedPreconditionError(message);
+  status.SetPayload(kPreconditionFailureTypeUrl,
+                    absl::Cord(detail.SerializeAsString()));
+  return status;
+}
+
+std::optional<etagd::v1::PreconditionFailure> GetPreconditionFailure(
+    const absl::Status& status) {
+  auto payload =
+      status.GetPayload(kPreconditionFailureTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  etagd::v1::PreconditionFailure detail;
+  if (!detail.ParseFromString(std::string(*payload))) return std::nullopt;
+  return detail;
+}
+
+}  // namespace etagd

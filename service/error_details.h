@@ -1,0 +1,27 @@
+// Typed error details carried on absl::Status as payloads, keyed by the type
+// URL a google.protobuf.Any would carry, so that grpc_status.h can move them
+// to and from google.rpc.Status.details unchanged.
+#ifndef ETAGD_SERVICE_ERROR_DETAILS_H_
+#define ETAGD_SERVICE_ERROR_DETAILS_H_
+
+#include <optional>
+
+#include "absl/status/status.h"
+#include "etagd/v1/etagd.pb.h"
+
+namespace etagd {
+
+inline constexpr char kPreconditionFailureTypeUrl[] =
+    "type.googleapis.com/etagd.v1.PreconditionFailure";
+
+// A FAILED_PRECONDITION status with `message` and `detail` attached.
+absl::Status PreconditionFailedError(
+    absl::string_view message, const etagd::v1::PreconditionFailure& detail);
+
+// The PreconditionFailure attached to `status`, if any.
+std::optional<etagd::v1::PreconditionFailure> GetPreconditionFailure(
+    const absl::Status& status);
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_ERROR_DETAILS_H_

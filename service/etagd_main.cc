@@ -1,0 +1,136 @@
+// etagd: the server binary. See --help.
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "service/log.h"
+#include "service/rocksdb_store.h"
+#include "service/server.h"
+
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
+          "HOST:PORT to serve gRPC on. Port 0 picks a free port; the startup "
+          "line says which. Use 0.0.0.0:PORT to accept other hosts.");
+ABSL_FLAG(std::string, data_dir, "etagd-data",
+          "Directory of the RocksDB database; created if missing. One etagd "
+          "at a time may use it.");
+ABSL_FLAG(bool, sync_writes, true,
+          "Durable writes: sync the write-ahead log before acknowledging a "
+          "write, so acknowledged writes survive power loss. "
+          "--nosync_writes is faster; acknowledged writes still survive a "
+          "crash of etagd itself (even kill -9) but the most recent ones may "
+          "be lost if the machine loses power or the kernel crashes.");
+ABSL_FLAG(int, history_depth, 10,
+          "Past versions (including deletions) kept per resource beyond the "
+          "current one, readable by revision. 0 keeps none.");
+ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
+          "Largest content a Put may store, in bytes (at most 1 GiB); "
+          "larger Puts fail with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, block_cache_mb, 128,
+          "RocksDB block cache size in MiB.");
+ABSL_FLAG(int, max_threads, 0,
+          "Most threads gRPC may use for calls (0: gRPC's default).");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM or SIGINT: how long calls in flight may take to finish "
+          "before they are cancelled and etagd exits.");
+
+namespace etagd {
+namespace {
+
+constexpr int64_t kMaxContentLimit = int64_t{1} << 30;
+
+int Fail(absl::string_view message) {
+  Log(LogLevel::kError, absl::StrCat("cannot start: ", message));
+  return 1;
+}
+
+int Run() {
+  RocksDbStoreOptions store_options;
+  std::error_code error;
+  std::filesystem::path data_dir =
+      std::filesystem::absolute(absl::GetFlag(FLAGS_data_dir), error);
+  if (error || absl::GetFlag(FLAGS_data_dir).empty()) {
+    return Fail("--data_dir must name a directory");
+  }
+  store_options.path = data_dir.lexically_normal().string();
+  store_options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
+  store_options.history_depth = absl::GetFlag(FLAGS_history_depth);
+  if (store_options.history_depth < 0) {
+    return Fail("--history_depth must not be negative");
+  }
+  const int64_t cache_mb = absl::GetFlag(FLAGS_block_cache_mb);
+  if (cache_mb < 0 || cache_mb > (int64_t{1} << 20)) {
+    return Fail("--block_cache_mb must be between 0 and 1048576");
+  }
+  store_options.block_cache_bytes = cache_mb << 20;
+
+  ServerOptions server_options;
+  server_options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  server_options.service.max_content_bytes =
+      absl::GetFlag(FLAGS_max_content_bytes);
+  if (server_options.service.max_content_bytes <= 0 ||
+      server_options.service.max_content_bytes > kMaxContentLimit) {
+    return Fail("--max_content_bytes must be between 1 and 1073741824");
+  }
+  server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  if (server_options.max_threads < 0) {
+    return Fail("--max_threads must not be negative");
+  }
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
+  if (drain < absl::ZeroDuration()) {
+    return Fail("--drain_timeout must not be negative");
+  }
+
+  // Signals go to the thread that waits for them below, never to gRPC's or
+  // RocksDB's threads, which inherit this mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(server_options, *std::move(store));
+  if (!server.ok()) return Fail(server.status().message());
+
+  const std::string host = server_options.grpc_listen.substr(
+      0, server_options.grpc_listen.rfind(':'));
+  Log(LogLevel::kInfo,
+      absl::StrCat("serving gRPC on ", host, ":", (*server)->grpc_port(),
+                   "; data in ", store_options.path, " (",
+                   store_options.sync_writes ? "durable writes"
+                                             : "unsynced writes",
+                   ", history depth ", store_options.history_depth, ")"));
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  Log(LogLevel::kInfo,
+      absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                   "; finishing calls in flight (up to ",
+                   absl::FormatDuration(drain), ")"));
+  (*server)->Shutdown(drain);
+  Log(LogLevel::kInfo, "stopped; database closed");
+  return 0;
+}
+
+}  // namespace
+}  // namespace etagd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves versioned resources over gRPC (etagd.v1.Resources) with HTTP "
+      "conditional-request semantics (RFC 9110 section 13).\n\n"
+      "Usage: etagd [--grpc_listen=HOST:PORT] [--data_dir=DIR] [flags]\n"
+      "Stops cleanly on SIGTERM or SIGINT.");
+  absl::ParseCommandLine(argc, argv);
+  return etagd::Run();
+}

@@ -1,0 +1,40 @@
+// The gRPC adapter: each handler calls the core and translates its status
+// through grpc_status.h, and does nothing else.
+#ifndef ETAGD_SERVICE_GRPC_SERVICE_H_
+#define ETAGD_SERVICE_GRPC_SERVICE_H_
+
+#include "etagd/v1/etagd.grpc.pb.h"
+#include "service/resource_service.h"
+
+namespace etagd {
+
+// Thread-safe; `core` must outlive it.
+class GrpcResourcesService final : public etagd::v1::Resources::Service {
+ public:
+  explicit GrpcResourcesService(ResourceService& core) : core_(core) {}
+
+  grpc::Status GetResource(grpc::ServerContext* context,
+                           const etagd::v1::GetResourceRequest* request,
+                           etagd::v1::GetResourceResponse* response) override;
+  grpc::Status PutResource(grpc::ServerContext* context,
+                           const etagd::v1::PutResourceRequest* request,
+                           etagd::v1::PutResourceResponse* response) override;
+  grpc::Status DeleteResource(
+      grpc::ServerContext* context,
+      const etagd::v1::DeleteResourceRequest* request,
+      etagd::v1::DeleteResourceResponse* response) override;
+  grpc::Status ListResources(
+      grpc::ServerContext* context,
+      const etagd::v1::ListResourcesRequest* request,
+      etagd::v1::ListResourcesResponse* response) override;
+  grpc::Status ListVersions(grpc::ServerContext* context,
+                            const etagd::v1::ListVersionsRequest* request,
+                            etagd::v1::ListVersionsResponse* response) override;
+
+ private:
+  ResourceService& core_;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_GRPC_SERVICE_H_

@@ -1,0 +1,176 @@
+#include "service/request_validation.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
+#include "service/status_macros.h"
+
+namespace etagd {
+namespace {
+
+// Decodes the code point at text[i], advancing i; -1 if malformed.
+int32_t NextCodePoint(absl::string_view text, size_t& i) {
+  const unsigned char lead = static_cast<unsigned char>(text[i]);
+  int length;
+  int32_t cp;
+  int32_t min;
+  if (lead < 0x80) {
+    ++i;
+    return lead;
+  } else if ((lead & 0xE0) == 0xC0) {
+    length = 2, cp = lead & 0x1F, min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3, cp = lead & 0x0F, min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4, cp = lead & 0x07, min = 0x10000;
+  } else {
+    return -1;
+  }
+  if (text.size() - i < static_cast<size_t>(length)) return -1;
+  for (int k = 1; k < length; ++k) {
+    const unsigned char c = static_cast<unsigned char>(text[i + k]);
+    if ((c & 0xC0) != 0x80) return -1;
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
+  i += length;
+  return cp;
+}
+
+absl::Status ValidateNameText(absl::string_view text, absl::string_view field) {
+  if (text.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is ", text.size(), " bytes long; the limit is ", kMaxNameBytes));
+  }
+  for (size_t i = 0; i < text.size();) {
+    const size_t at = i;
+    const int32_t cp = NextCodePoint(text, i);
+    if (cp < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " is not valid UTF-8 (at byte ", at, ")"));
+    }
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " contains a control character (at byte ", at, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EntityTagCondition> ParseTagList(
+    const google::protobuf::RepeatedPtrField<std::string>& list,
+    absl::string_view field) {
+  if (list.size() > kMaxEntityTags) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " lists ", list.size(), " entity-tags; the limit is ",
+        kMaxEntityTags));
+  }
+  EntityTagCondition condition;
+  for (int i = 0; i < list.size(); ++i) {
+    const std::string& text = list.Get(i);
+    if (text == "*") {
+      if (list.size() != 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ": \"*\" cannot be combined with entity-tags"));
+      }
+      condition.any = true;
+      continue;
+    }
+    std::optional<EntityTag> tag = ParseEntityTag(text);
+    if (!tag.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, "[", i, "] is not an entity-tag (RFC 9110 §8.8.3: \"opaque\" "
+          "or W/\"opaque\"): '", absl::CHexEscape(text.substr(0, 100)), "'"));
+    }
+    condition.tags.push_back(*std::move(tag));
+  }
+  return condition;
+}
+
+absl::StatusOr<absl::Time> ParseTimestamp(const google::protobuf::Timestamp& t,
+                                          absl::string_view field) {
+  // The range google.protobuf.Timestamp allows: years 1 to 9999.
+  constexpr int64_t kMinSeconds = -62135596800;
+  constexpr int64_t kMaxSeconds = 253402300799;
+  if (t.seconds() < kMinSeconds || t.seconds() > kMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a valid timestamp"));
+  }
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace
+
+bool IsValidUtf8(absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (NextCodePoint(text, i) < 0) return false;
+  }
+  return true;
+}
+
+absl::Status ValidateName(absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("name is empty");
+  return ValidateNameText(name, "name");
+}
+
+absl::Status ValidatePrefix(absl::string_view prefix) {
+  return ValidateNameText(prefix, "prefix");
+}
+
+absl::Status ValidateContentType(absl::string_view content_type) {
+  if (content_type.size() > kMaxContentTypeBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "content_type is ", content_type.size(), " bytes long; the limit is ",
+        kMaxContentTypeBytes));
+  }
+  for (char c : content_type) {
+    if (c < 0x20 || c > 0x7E) {
+      return absl::InvalidArgumentError(
+          "content_type may contain only visible ASCII characters and spaces");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRequestId(absl::string_view request_id) {
+  if (request_id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request_id is ", request_id.size(), " bytes long; the limit is ",
+        kMaxRequestIdBytes));
+  }
+  for (char c : request_id) {
+    if (c < 0x21 || c > 0x7E) {
+      return absl::InvalidArgumentError(
+          "request_id may contain only visible ASCII characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Preconditions> ParsePreconditions(
+    const etagd::v1::Preconditions& proto) {
+  Preconditions conditions;
+  if (proto.if_match_size() > 0) {
+    ETAGD_ASSIGN_OR_RETURN(conditions.if_match,
+                           ParseTagList(proto.if_match(), "if_match"));
+  }
+  if (proto.if_none_match_size() > 0) {
+    ETAGD_ASSIGN_OR_RETURN(conditions.if_none_match,
+                           ParseTagList(proto.if_none_match(), "if_none_match"));
+  }
+  if (proto.has_if_modified_since()) {
+    ETAGD_ASSIGN_OR_RETURN(
+        conditions.if_modified_since,
+        ParseTimestamp(proto.if_modified_since(), "if_modified_since"));
+  }
+  if (proto.has_if_unmodified_since()) {
+    ETAGD_ASSIGN_OR_RETURN(
+        conditions.if_unmodified_since,
+        ParseTimestamp(proto.if_unmodified_since(), "if_unmodified_since"));
+  }
+  return conditions;
+}
+
+}  // namespace etagd

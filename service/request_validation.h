@@ -1,0 +1,52 @@
+// Checks of client input and its translation into domain types. Every
+// function answers INVALID_ARGUMENT (or RESOURCE_EXHAUSTED for sizes) with a
+// message that names the offending field, and never echoes bytes that are
+// not valid UTF-8.
+#ifndef ETAGD_SERVICE_REQUEST_VALIDATION_H_
+#define ETAGD_SERVICE_REQUEST_VALIDATION_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "etagd/v1/etagd.pb.h"
+#include "service/precondition.h"
+
+namespace etagd {
+
+// Longest resource name accepted, in bytes.
+inline constexpr size_t kMaxNameBytes = 1024;
+// Longest content type accepted, in bytes.
+inline constexpr size_t kMaxContentTypeBytes = 256;
+// Longest request id accepted, in bytes.
+inline constexpr size_t kMaxRequestIdBytes = 128;
+// Most entity-tags accepted in one If-Match or If-None-Match.
+inline constexpr int kMaxEntityTags = 64;
+
+// True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points above U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+
+// A name is 1 to kMaxNameBytes bytes of UTF-8 with no control characters
+// (U+0000-U+001F, U+007F-U+009F).
+absl::Status ValidateName(absl::string_view name);
+
+// A listing prefix follows the name rules but may be empty.
+absl::Status ValidatePrefix(absl::string_view prefix);
+
+// A content type is at most kMaxContentTypeBytes of visible ASCII and
+// spaces, so that it can travel as an HTTP header value unchanged.
+absl::Status ValidateContentType(absl::string_view content_type);
+
+// A request id is empty or at most kMaxRequestIdBytes of visible ASCII.
+absl::Status ValidateRequestId(absl::string_view request_id);
+
+// Translates the API's preconditions: each entity-tag must parse (§8.8.3),
+// "*" must stand alone, timestamps must be valid.
+absl::StatusOr<Preconditions> ParsePreconditions(
+    const etagd::v1::Preconditions& proto);
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_REQUEST_VALIDATION_H_

@@ -1,0 +1,366 @@
+#include "service/resource_service.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "service/error_details.h"
+#include "service/precondition.h"
+#include "service/request_validation.h"
+#include "service/status_macros.h"
+
+namespace etagd {
+namespace {
+
+namespace v1 = ::etagd::v1;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t seconds = micros / 1000000;
+  int64_t rest = micros % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+// The API form of a live record; `record.content` is moved out.
+void ToResource(Record& record, v1::Resource* out) {
+  out->set_name(record.name);
+  out->set_content(std::move(record.content));
+  out->set_content_type(record.content_type);
+  out->set_etag(record.etag);
+  out->set_revision(record.revision);
+  out->set_create_revision(record.create_revision);
+  out->set_version(record.version);
+  SetTimestamp(record.create_time, out->mutable_create_time());
+  SetTimestamp(record.update_time, out->mutable_update_time());
+  out->set_content_length(record.content_length);
+}
+
+std::string Quote(absl::string_view name) {
+  return absl::StrCat("\"", absl::Utf8SafeCHexEscape(name), "\"");
+}
+
+absl::StatusOr<std::optional<Validators>> ValidatorsOf(
+    const std::optional<Record>& record) {
+  if (!record.has_value() || record->deleted) return std::optional<Validators>();
+  std::optional<EntityTag> tag = ParseEntityTag(record->etag);
+  if (!tag.has_value()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored entity-tag of ", Quote(record->name), " is malformed"));
+  }
+  return std::optional<Validators>(Validators{*tag, record->update_time});
+}
+
+// The FAILED_PRECONDITION answer for `condition`, telling the client the
+// current state of `name` (`live` is its current version, null if absent).
+absl::Status PreconditionFailed(FailedCondition condition,
+                                absl::string_view name, const Record* live) {
+  v1::PreconditionFailure detail;
+  std::string what;
+  switch (condition) {
+    case FailedCondition::kIfMatch:
+      detail.set_reason(v1::PreconditionFailure::IF_MATCH_FAILED);
+      what = "If-Match";
+      break;
+    case FailedCondition::kIfUnmodifiedSince:
+      detail.set_reason(v1::PreconditionFailure::IF_UNMODIFIED_SINCE_FAILED);
+      what = "If-Unmodified-Since";
+      break;
+    case FailedCondition::kIfNoneMatch:
+      detail.set_reason(v1::PreconditionFailure::IF_NONE_MATCH_FAILED);
+      what = "If-None-Match";
+      break;
+    case FailedCondition::kNone:
+    case FailedCondition::kIfModifiedSince:
+      return absl::InternalError("precondition failure without a cause");
+  }
+  std::string state;
+  if (live != nullptr) {
+    detail.set_exists(true);
+    detail.set_current_etag(live->etag);
+    detail.set_current_revision(live->revision);
+    SetTimestamp(live->update_time, detail.mutable_current_update_time());
+    state = absl::StrCat("its current ETag is ", live->etag, ", last modified ",
+                         absl::FormatTime(absl::RFC3339_sec, live->update_time,
+                                          absl::UTCTimeZone()));
+  } else {
+    state = "it does not exist";
+  }
+  return PreconditionFailedError(
+      absl::StrCat(what, " failed for ", Quote(name), ": ", state), detail);
+}
+
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError("page_size must not be negative");
+  }
+  if (requested == 0) return kDefaultPageSize;
+  return requested > kMaxPageSize ? kMaxPageSize : requested;
+}
+
+// Page tokens are opaque to clients: web-safe base64 of a kind letter and a
+// position, so a token from one kind of listing is refused by the other.
+std::string EncodePageToken(char kind, absl::string_view position) {
+  return absl::WebSafeBase64Escape(absl::StrCat(std::string(1, kind), position));
+}
+
+absl::StatusOr<std::string> DecodePageToken(char kind, absl::string_view token) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.empty() ||
+      raw[0] != kind) {
+    return absl::InvalidArgumentError(
+        "page_token is not a token from this kind of listing");
+  }
+  return raw.substr(1);
+}
+
+}  // namespace
+
+ResourceService::ResourceService(Store& store, ResourceServiceOptions options)
+    : store_(store), options_(options) {}
+
+absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
+    const v1::GetResourceRequest& request) {
+  ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
+  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
+                         ParsePreconditions(request.preconditions()));
+  if (request.revision() < 0) {
+    return absl::InvalidArgumentError("revision must not be negative");
+  }
+
+  std::optional<Record> selected;
+  if (request.revision() > 0) {
+    absl::StatusOr<Record> past =
+        store_.ReadRevision(request.name(), request.revision());
+    if (absl::IsNotFound(past.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          Quote(request.name()), " has no retained version at revision ",
+          request.revision()));
+    }
+    ETAGD_RETURN_IF_ERROR(past.status());
+    if (past->deleted) {
+      return absl::NotFoundError(absl::StrCat("revision ", request.revision(),
+                                              " of ", Quote(request.name()),
+                                              " is its deletion"));
+    }
+    selected = *std::move(past);
+    if (request.metadata_only()) selected->content.clear();
+  } else {
+    ETAGD_ASSIGN_OR_RETURN(
+        selected, store_.ReadCurrent(request.name(), !request.metadata_only()));
+    if (selected.has_value() && selected->deleted) selected.reset();
+  }
+
+  ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
+                         ValidatorsOf(selected));
+  const Evaluation evaluation = EvaluatePreconditions(
+      request.metadata_only() ? Method::kHead : Method::kGet, conditions,
+      validators);
+  if (!selected.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat(Quote(request.name()), " does not exist"));
+  }
+
+  v1::GetResourceResponse response;
+  switch (evaluation.verdict) {
+    case Verdict::kProceed:
+      ToResource(*selected, response.mutable_resource());
+      return response;
+    case Verdict::kNotModified: {
+      v1::NotModified* not_modified = response.mutable_not_modified();
+      not_modified->set_etag(selected->etag);
+      not_modified->set_revision(selected->revision);
+      SetTimestamp(selected->update_time, not_modified->mutable_update_time());
+      return response;
+    }
+    case Verdict::kPreconditionFailed:
+      break;
+  }
+  return PreconditionFailed(evaluation.condition, request.name(), &*selected);
+}
+
+absl::StatusOr<v1::PutResourceResponse> ResourceService::Put(
+    const v1::PutResourceRequest& request) {
+  ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
+  if (static_cast<int64_t>(request.content().size()) >
+      options_.max_content_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "content is ", request.content().size(), " bytes; the limit is ",
+        options_.max_content_bytes));
+  }
+  ETAGD_RETURN_IF_ERROR(ValidateContentType(request.content_type()));
+  ETAGD_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
+                         ParsePreconditions(request.preconditions()));
+
+  for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
+    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
+                           store_.ReadCurrent(request.name(), false));
+    const bool live = current.has_value() && !current->deleted;
+    v1::PutResourceResponse response;
+
+    // A retry of the write that produced the current version already
+    // succeeded (AIP-155; RFC 9110 §13.1.1 allows a 2xx here): answer as
+    // the first attempt would have.
+    if (live && !request.request_id().empty() &&
+        current->request_id == request.request_id()) {
+      response.set_created(current->created);
+      ToResource(*current, response.mutable_resource());
+      return response;
+    }
+
+    ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
+                           ValidatorsOf(current));
+    const Evaluation evaluation =
+        EvaluatePreconditions(Method::kPut, conditions, validators);
+    if (evaluation.verdict != Verdict::kProceed) {
+      return PreconditionFailed(evaluation.condition, request.name(),
+                                live ? &*current : nullptr);
+    }
+
+    WriteRequest write;
+    write.name = request.name();
+    // A deletion record is still the record the write must find unchanged.
+    write.expected_revision = current.has_value() ? current->revision : 0;
+    write.content = request.content();
+    write.content_type = request.content_type();
+    write.request_id = request.request_id();
+    absl::StatusOr<Record> written = store_.Write(write);
+    if (absl::IsAborted(written.status())) continue;  // Lost a race: re-read.
+    ETAGD_RETURN_IF_ERROR(written.status());
+    response.set_created(written->created);
+    ToResource(*written, response.mutable_resource());
+    return response;
+  }
+  return absl::AbortedError(absl::StrCat(
+      "gave up writing ", Quote(request.name()), " after ",
+      options_.max_write_attempts,
+      " attempts lost races with other writers; retry"));
+}
+
+absl::StatusOr<v1::DeleteResourceResponse> ResourceService::Delete(
+    const v1::DeleteResourceRequest& request) {
+  ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
+  ETAGD_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
+                         ParsePreconditions(request.preconditions()));
+
+  for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
+    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
+                           store_.ReadCurrent(request.name(), false));
+    v1::DeleteResourceResponse response;
+    if (!current.has_value() || current->deleted) {
+      // A retry of the delete that removed it already succeeded (AIP-155).
+      if (current.has_value() && !request.request_id().empty() &&
+          current->request_id == request.request_id()) {
+        response.set_revision(current->revision);
+        response.set_deleted_etag(current->etag);
+        return response;
+      }
+      // RFC 9110 §13.2.1: 404 whatever the preconditions say.
+      return absl::NotFoundError(
+          absl::StrCat(Quote(request.name()), " does not exist"));
+    }
+    ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
+                           ValidatorsOf(current));
+    const Evaluation evaluation =
+        EvaluatePreconditions(Method::kDelete, conditions, validators);
+    if (evaluation.verdict != Verdict::kProceed) {
+      return PreconditionFailed(evaluation.condition, request.name(), &*current);
+    }
+    WriteRequest write;
+    write.name = request.name();
+    write.expected_revision = current->revision;
+    write.is_delete = true;
+    write.request_id = request.request_id();
+    absl::StatusOr<Record> written = store_.Write(write);
+    if (absl::IsAborted(written.status())) continue;
+    ETAGD_RETURN_IF_ERROR(written.status());
+    response.set_revision(written->revision);
+    response.set_deleted_etag(written->etag);
+    return response;
+  }
+  return absl::AbortedError(absl::StrCat(
+      "gave up deleting ", Quote(request.name()), " after ",
+      options_.max_write_attempts,
+      " attempts lost races with other writers; retry"));
+}
+
+absl::StatusOr<v1::ListResourcesResponse> ResourceService::List(
+    const v1::ListResourcesRequest& request) {
+  ETAGD_RETURN_IF_ERROR(ValidatePrefix(request.prefix()));
+  ETAGD_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  std::string start_after;
+  if (!request.page_token().empty()) {
+    ETAGD_ASSIGN_OR_RETURN(start_after,
+                           DecodePageToken('n', request.page_token()));
+    if (!absl::StartsWith(start_after, request.prefix())) {
+      return absl::InvalidArgumentError(
+          "page_token belongs to a listing with another prefix");
+    }
+  }
+  ETAGD_ASSIGN_OR_RETURN(
+      ListPage page, store_.List(request.prefix(), start_after, page_size,
+                                 request.include_content()));
+  v1::ListResourcesResponse response;
+  for (Record& record : page.records) {
+    ToResource(record, response.add_resources());
+  }
+  if (page.more && !page.records.empty()) {
+    response.set_next_page_token(
+        EncodePageToken('n', page.records.back().name));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListVersionsResponse> ResourceService::ListVersions(
+    const v1::ListVersionsRequest& request) {
+  ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
+  ETAGD_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  int64_t before = 0;
+  if (!request.page_token().empty()) {
+    ETAGD_ASSIGN_OR_RETURN(std::string position,
+                           DecodePageToken('v', request.page_token()));
+    if (!absl::SimpleAtoi(position, &before) || before <= 0) {
+      return absl::InvalidArgumentError("page_token is malformed");
+    }
+  }
+  ETAGD_ASSIGN_OR_RETURN(ListPage page,
+                         store_.ListVersions(request.name(), before, page_size));
+  if (page.records.empty() && before == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(Quote(request.name()), " has no versions"));
+  }
+  v1::ListVersionsResponse response;
+  for (Record& record : page.records) {
+    v1::Version* version = response.add_versions();
+    version->set_deleted(record.deleted);
+    if (record.deleted) {
+      v1::Resource* resource = version->mutable_resource();
+      resource->set_name(record.name);
+      resource->set_revision(record.revision);
+      SetTimestamp(record.update_time, resource->mutable_update_time());
+    } else {
+      ToResource(record, version->mutable_resource());
+    }
+  }
+  if (page.more && !page.records.empty()) {
+    response.set_next_page_token(
+        EncodePageToken('v', absl::StrCat(page.records.back().revision)));
+  }
+  return response;
+}
+
+}  // namespace etagd

@@ -1,0 +1,53 @@
+// The core of the API: validates requests, evaluates preconditions
+// (precondition.h) against the store, and answers with the API's messages.
+// Transport-free: the gRPC adapter and tests call it directly.
+#ifndef ETAGD_SERVICE_RESOURCE_SERVICE_H_
+#define ETAGD_SERVICE_RESOURCE_SERVICE_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "etagd/v1/etagd.pb.h"
+#include "service/store.h"
+
+namespace etagd {
+
+struct ResourceServiceOptions {
+  // Largest content a Put may store; larger is RESOURCE_EXHAUSTED.
+  int64_t max_content_bytes = int64_t{4} << 20;
+  // How often a write is retried when another writer changed the resource
+  // between its read and its compare-and-write; then ABORTED.
+  int max_write_attempts = 100;
+};
+
+// Safe for concurrent use; `store` must outlive it.
+class ResourceService {
+ public:
+  ResourceService(Store& store, ResourceServiceOptions options);
+
+  // NOT_FOUND if the resource (or revision) is absent, whatever the
+  // preconditions say (RFC 9110 §13.2.1).
+  absl::StatusOr<etagd::v1::GetResourceResponse> Get(
+      const etagd::v1::GetResourceRequest& request);
+
+  absl::StatusOr<etagd::v1::PutResourceResponse> Put(
+      const etagd::v1::PutResourceRequest& request);
+
+  // NOT_FOUND if the resource is absent, whatever the preconditions say.
+  absl::StatusOr<etagd::v1::DeleteResourceResponse> Delete(
+      const etagd::v1::DeleteResourceRequest& request);
+
+  absl::StatusOr<etagd::v1::ListResourcesResponse> List(
+      const etagd::v1::ListResourcesRequest& request);
+
+  absl::StatusOr<etagd::v1::ListVersionsResponse> ListVersions(
+      const etagd::v1::ListVersionsRequest& request);
+
+ private:
+  Store& store_;
+  const ResourceServiceOptions options_;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_RESOURCE_SERVICE_H_

@@ -1,0 +1,82 @@
+#include "service/server.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace etagd {
+namespace {
+
+// Room for a Put's other fields and framing beyond its content.
+constexpr int kMessageOverheadBytes = 64 << 10;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options, std::unique_ptr<Store> store) {
+  std::unique_ptr<Server> server(new Server());
+  server->store_ = std::move(store);
+  server->core_ =
+      std::make_unique<ResourceService>(*server->store_, options.service);
+  server->grpc_service_ = std::make_unique<GrpcResourcesService>(*server->core_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_listen,
+                           grpc::InsecureServerCredentials(),
+                           &server->grpc_port_);
+  builder.RegisterService(server->grpc_service_.get());
+  const int64_t max_message =
+      options.service.max_content_bytes + kMessageOverheadBytes;
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<int64_t>(max_message, INT32_MAX)));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(std::min<int64_t>(max_message, INT32_MAX)));
+  if (options.max_threads > 0) {
+    grpc::ResourceQuota quota("etagd");
+    quota.SetMaxThreads(options.max_threads);
+    builder.SetResourceQuota(quota);
+  }
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for gRPC on ", options.grpc_listen,
+        " (is the address valid and the port free?)"));
+  }
+  grpc::HealthCheckServiceInterface* health =
+      server->grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(etagd::v1::Resources::service_full_name(), true);
+  return server;
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
+  grpc::ChannelArguments args;
+  return grpc_server_->InProcessChannel(args);
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (grpc_server_ != nullptr) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           absl::ToChronoMilliseconds(grace));
+    grpc_server_->Wait();
+  }
+  grpc_service_.reset();
+  core_.reset();
+  store_.reset();
+}
+
+}  // namespace etagd

@@ -1,0 +1,65 @@
+// An etagd server: the store, the core service and a gRPC server around them
+// (with the gRPC health checking protocol and server reflection). The binary
+// and the integration tests both run it.
+#ifndef ETAGD_SERVICE_SERVER_H_
+#define ETAGD_SERVICE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/server.h"
+#include "service/grpc_service.h"
+#include "service/resource_service.h"
+#include "service/store.h"
+
+namespace etagd {
+
+struct ServerOptions {
+  // HOST:PORT for gRPC; port 0 picks a free port (see grpc_port()).
+  std::string grpc_listen = "127.0.0.1:7070";
+  ResourceServiceOptions service;
+  // Most threads gRPC may run handlers on (0: gRPC's default).
+  int max_threads = 0;
+};
+
+// Thread-safe.
+class Server {
+ public:
+  // Starts serving `store`, which the server owns from then on.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerOptions& options, std::unique_ptr<Store> store);
+
+  // Shuts down with no grace period if Shutdown() was not called.
+  ~Server();
+
+  // The port gRPC listens on.
+  int grpc_port() const { return grpc_port_; }
+
+  // A channel to this server that does not go through a socket.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+  // Reports NOT_SERVING to health checks, stops accepting calls, lets calls
+  // in flight finish for up to `grace` (then cancels them) and closes the
+  // store. Later calls return at once.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ResourceService> core_;
+  std::unique_ptr<GrpcResourcesService> grpc_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int grpc_port_ = 0;
+
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_SERVER_H_
