@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -34,6 +36,9 @@ struct Record {
   std::string request_id;
   // The put that produced this record created the resource.
   bool created = false;
+  // Revision and request id of each retained past record of this name that
+  // was written with a request id. Set by ReadCurrent only.
+  std::vector<std::pair<int64_t, std::string>> past_request_ids;
 };
 
 }  // namespace etagd

@@ -126,7 +126,30 @@ absl::StatusOr<std::string> DecodePageToken(char kind, absl::string_view token) 
   return raw.substr(1);
 }
 
+absl::Status RequestIdReused(absl::string_view request_id) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "request_id ", absl::CHexEscape(request_id),
+      " was already used by a different kind of write"));
+}
+
 }  // namespace
+
+absl::StatusOr<std::optional<Record>> ResourceService::PriorWrite(
+    const std::optional<Record>& current, absl::string_view name,
+    absl::string_view request_id) {
+  if (request_id.empty() || !current.has_value()) return std::nullopt;
+  if (current->request_id == request_id) return current;
+  for (const auto& [revision, id] : current->past_request_ids) {
+    if (id != request_id) continue;
+    absl::StatusOr<Record> past = store_.ReadRevision(name, revision);
+    // Pruned since the current record was read: too old to recognise.
+    if (absl::IsNotFound(past.status())) return std::nullopt;
+    ETAGD_RETURN_IF_ERROR(past.status());
+    past->content.clear();
+    return std::optional<Record>(*std::move(past));
+  }
+  return std::nullopt;
+}
 
 ResourceService::ResourceService(Store& store, ResourceServiceOptions options)
     : store_(store), options_(options) {}
@@ -211,13 +234,15 @@ absl::StatusOr<v1::PutResourceResponse> ResourceService::Put(
     const bool live = current.has_value() && !current->deleted;
     v1::PutResourceResponse response;
 
-    // A retry of the write that produced the current version already
-    // succeeded (AIP-155; RFC 9110 §13.1.1 allows a 2xx here): answer as
-    // the first attempt would have.
-    if (live && !request.request_id().empty() &&
-        current->request_id == request.request_id()) {
-      response.set_created(current->created);
-      ToResource(*current, response.mutable_resource());
+    // A retry of a write that already happened (AIP-155; RFC 9110 §13.1.1
+    // allows a 2xx here) answers as the first attempt would have.
+    ETAGD_ASSIGN_OR_RETURN(
+        std::optional<Record> prior,
+        PriorWrite(current, request.name(), request.request_id()));
+    if (prior.has_value()) {
+      if (prior->deleted) return RequestIdReused(request.request_id());
+      response.set_created(prior->created);
+      ToResource(*prior, response.mutable_resource());
       return response;
     }
 
@@ -261,14 +286,16 @@ absl::StatusOr<v1::DeleteResourceResponse> ResourceService::Delete(
     ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
                            store_.ReadCurrent(request.name(), false));
     v1::DeleteResourceResponse response;
+    ETAGD_ASSIGN_OR_RETURN(
+        std::optional<Record> prior,
+        PriorWrite(current, request.name(), request.request_id()));
+    if (prior.has_value()) {
+      if (!prior->deleted) return RequestIdReused(request.request_id());
+      response.set_revision(prior->revision);
+      response.set_deleted_etag(prior->etag);
+      return response;
+    }
     if (!current.has_value() || current->deleted) {
-      // A retry of the delete that removed it already succeeded (AIP-155).
-      if (current.has_value() && !request.request_id().empty() &&
-          current->request_id == request.request_id()) {
-        response.set_revision(current->revision);
-        response.set_deleted_etag(current->etag);
-        return response;
-      }
       // RFC 9110 §13.2.1: 404 whatever the preconditions say.
       return absl::NotFoundError(
           absl::StrCat(Quote(request.name()), " does not exist"));

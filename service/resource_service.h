@@ -5,6 +5,7 @@
 #define ETAGD_SERVICE_RESOURCE_SERVICE_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "etagd/v1/etagd.pb.h"
@@ -44,6 +45,12 @@ class ResourceService {
       const etagd::v1::ListVersionsRequest& request);
 
  private:
+  // The retained write of `name` (current or past, per `current`) that was
+  // made with `request_id`, if any: a retry of it must not be applied again.
+  absl::StatusOr<std::optional<Record>> PriorWrite(
+      const std::optional<Record>& current, absl::string_view name,
+      absl::string_view request_id);
+
   Store& store_;
   const ResourceServiceOptions options_;
 };

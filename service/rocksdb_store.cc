@@ -184,6 +184,14 @@ Record ToRecord(absl::string_view name, const DecodedValue& decoded,
   record.deleted = meta.deleted();
   record.request_id = meta.request_id();
   record.created = meta.created();
+  for (int i = 0; i < meta.history_request_ids_size() &&
+                  i < meta.history_revisions_size();
+       ++i) {
+    if (!meta.history_request_ids(i).empty()) {
+      record.past_request_ids.emplace_back(meta.history_revisions(i),
+                                           meta.history_request_ids(i));
+    }
+  }
   return record;
 }
 
@@ -421,19 +429,26 @@ class RocksDbStore final : public Store {
   void AddToHistory(absl::string_view name, const DecodedValue& current,
                     absl::string_view current_value,
                     storage::StoredRecord* next, rocksdb::WriteBatch* batch) {
-    std::vector<int64_t> kept(current.meta.history_revisions().begin(),
-                              current.meta.history_revisions().end());
-    kept.push_back(current.meta.revision());
+    const storage::StoredRecord& meta = current.meta;
+    std::vector<std::pair<int64_t, std::string>> kept;
+    for (int i = 0; i < meta.history_revisions_size(); ++i) {
+      kept.emplace_back(meta.history_revisions(i),
+                        i < meta.history_request_ids_size()
+                            ? meta.history_request_ids(i)
+                            : std::string());
+    }
+    kept.emplace_back(meta.revision(), meta.request_id());
     size_t depth = static_cast<size_t>(std::max(0, options_.history_depth));
     size_t drop = kept.size() > depth ? kept.size() - depth : 0;
     for (size_t i = 0; i < kept.size(); ++i) {
       if (i < drop) {
         // A batch operation fails only on a corrupt batch, which Write() on
         // the same batch would report.
-        batch->Delete(history(), HistoryKey(name, kept[i]))
+        batch->Delete(history(), HistoryKey(name, kept[i].first))
             .PermitUncheckedError();
       } else {
-        next->add_history_revisions(kept[i]);
+        next->add_history_revisions(kept[i].first);
+        next->add_history_request_ids(kept[i].second);
       }
     }
     if (depth > 0) {

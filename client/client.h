@@ -1,0 +1,82 @@
+// The C++ client library for etagd's gRPC API: typed calls that return
+// absl::StatusOr, and Update(), the optimistic-concurrency read-modify-write
+// loop.
+#ifndef ETAGD_CLIENT_CLIENT_H_
+#define ETAGD_CLIENT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "etagd/v1/etagd.grpc.pb.h"
+#include "grpcpp/channel.h"
+
+namespace etagd {
+
+struct ClientOptions {
+  // Deadline of each call.
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+struct UpdateOptions {
+  // Attempts before giving up with ABORTED.
+  int max_attempts = 20;
+  // Backoff between attempts that lost a race: a random wait up to
+  // min(max_backoff, initial_backoff * 2^attempt) ("full jitter").
+  absl::Duration initial_backoff = absl::Milliseconds(2);
+  absl::Duration max_backoff = absl::Milliseconds(200);
+  // Content type of the new version; empty keeps the current one's.
+  std::string content_type;
+};
+
+// Safe for concurrent use. Errors are the server's status with its details
+// as payloads (see service/error_details.h for GetPreconditionFailure).
+class Client {
+ public:
+  explicit Client(std::shared_ptr<grpc::ChannelInterface> channel,
+                  ClientOptions options = {});
+
+  // Connects (lazily) to HOST:PORT without TLS.
+  static std::unique_ptr<Client> Connect(const std::string& target,
+                                         ClientOptions options = {});
+
+  absl::StatusOr<etagd::v1::GetResourceResponse> Get(
+      const etagd::v1::GetResourceRequest& request);
+  absl::StatusOr<etagd::v1::PutResourceResponse> Put(
+      const etagd::v1::PutResourceRequest& request);
+  absl::StatusOr<etagd::v1::DeleteResourceResponse> Delete(
+      const etagd::v1::DeleteResourceRequest& request);
+  absl::StatusOr<etagd::v1::ListResourcesResponse> List(
+      const etagd::v1::ListResourcesRequest& request);
+  absl::StatusOr<etagd::v1::ListVersionsResponse> ListVersions(
+      const etagd::v1::ListVersionsRequest& request);
+
+  // Computes the new content from the current version (nullptr if the
+  // resource does not exist). An error aborts the update and is returned.
+  using Mutation = std::function<absl::StatusOr<std::string>(
+      const etagd::v1::Resource* current)>;
+
+  // Read-modify-write without lost updates: reads `name`, applies `mutate`,
+  // and writes the result conditionally (If-Match on the version read, or
+  // If-None-Match: * if there was none). If another writer got there first
+  // it backs off and starts over; ABORTED after options.max_attempts. A
+  // write whose reply was lost (UNAVAILABLE, DEADLINE_EXCEEDED) is retried
+  // with the same request id, so a write that did happen is not repeated.
+  absl::StatusOr<etagd::v1::PutResourceResponse> Update(
+      absl::string_view name, const Mutation& mutate,
+      const UpdateOptions& options = {});
+
+ private:
+  std::unique_ptr<etagd::v1::Resources::Stub> stub_;
+  const ClientOptions options_;
+};
+
+// A fresh random request id (AIP-155) for Put and Delete.
+std::string NewRequestId();
+
+}  // namespace etagd
+
+#endif  // ETAGD_CLIENT_CLIENT_H_

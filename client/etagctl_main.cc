@@ -1,0 +1,264 @@
+// etagctl: a command-line client for etagd. See --help.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/etagctl_args.h"
+#include "service/error_details.h"
+#include "service/status_macros.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:7070", "etagd's gRPC HOST:PORT.");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
+ABSL_FLAG(std::string, if_match, "",
+          "If-Match: \"*\" or a comma-separated list of entity-tags; a tag "
+          "without quotes is taken as a strong tag.");
+ABSL_FLAG(std::string, if_none_match, "",
+          "If-None-Match: \"*\" or a comma-separated list of entity-tags.");
+ABSL_FLAG(std::string, if_modified_since, "",
+          "If-Modified-Since (get only): an RFC 3339 time or an HTTP-date.");
+ABSL_FLAG(std::string, if_unmodified_since, "",
+          "If-Unmodified-Since: an RFC 3339 time or an HTTP-date.");
+ABSL_FLAG(int64_t, revision, 0, "get: read the version at this revision.");
+ABSL_FLAG(std::string, file, "",
+          "put: read the content from this file (default: --value, else "
+          "standard input).");
+ABSL_FLAG(std::string, value, "", "put: the content, given inline.");
+ABSL_FLAG(std::string, content_type, "", "put: the content's media type.");
+ABSL_FLAG(std::string, request_id, "",
+          "put, delete: a request id; resending a command with the same id "
+          "does not apply it twice.");
+ABSL_FLAG(int, page_size, 0, "list, history: entries per call (0: default).");
+
+namespace etagd {
+namespace {
+
+namespace v1 = ::etagd::v1;
+
+constexpr char kUsage[] =
+    "A command-line client for etagd.\n\n"
+    "Usage: etagctl [flags] COMMAND ARGS\n"
+    "  get NAME       print the content to stdout, metadata to stderr\n"
+    "  head NAME      print the metadata\n"
+    "  put NAME       store --value, --file or standard input\n"
+    "  delete NAME    delete the resource\n"
+    "  list [PREFIX]  list resources (all pages)\n"
+    "  history NAME   list the retained versions, newest first\n"
+    "Flags may be written --if-match or --if_match.\n\n"
+    "Exit status: 0 success, 1 other error, 2 usage error, 3 not found,\n"
+    "4 not modified, 5 precondition failed (stderr shows the current ETag),\n"
+    "6 server unavailable or deadline exceeded.";
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotFound = 3;
+constexpr int kExitNotModified = 4;
+constexpr int kExitPreconditionFailed = 5;
+constexpr int kExitUnavailable = 6;
+
+int Usage(absl::string_view message) {
+  std::cerr << "etagctl: " << message << "\n(see etagctl --help)\n";
+  return kExitUsage;
+}
+
+int Report(const absl::Status& status) {
+  std::cerr << "etagctl: " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  if (absl::IsNotFound(status)) return kExitNotFound;
+  if (absl::IsFailedPrecondition(status)) {
+    if (auto detail = GetPreconditionFailure(status); detail.has_value()) {
+      std::cerr << (detail->exists()
+                        ? absl::StrCat("current ETag: ", detail->current_etag(),
+                                       " revision: ", detail->current_revision())
+                        : std::string("the resource does not exist"))
+                << "\n";
+    }
+    return kExitPreconditionFailed;
+  }
+  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
+    return kExitUnavailable;
+  }
+  return kExitError;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime(
+      absl::RFC3339_full,
+      absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
+      absl::UTCTimeZone());
+}
+
+std::string Metadata(const v1::Resource& r) {
+  return absl::StrCat("etag: ", r.etag(), "\nrevision: ", r.revision(),
+                      "\nversion: ", r.version(),
+                      "\ncreate-revision: ", r.create_revision(),
+                      "\ncontent-type: ", r.content_type(),
+                      "\ncontent-length: ", r.content_length(),
+                      "\nupdate-time: ", FormatTime(r.update_time()), "\n");
+}
+
+absl::StatusOr<v1::Preconditions> FlagPreconditions() {
+  v1::Preconditions p;
+  ETAGD_ASSIGN_OR_RETURN(std::vector<std::string> if_match,
+                         SplitEntityTags(absl::GetFlag(FLAGS_if_match)));
+  for (std::string& tag : if_match) p.add_if_match(std::move(tag));
+  ETAGD_ASSIGN_OR_RETURN(std::vector<std::string> if_none_match,
+                         SplitEntityTags(absl::GetFlag(FLAGS_if_none_match)));
+  for (std::string& tag : if_none_match) p.add_if_none_match(std::move(tag));
+  if (std::string text = absl::GetFlag(FLAGS_if_modified_since); !text.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag(text));
+    p.mutable_if_modified_since()->set_seconds(absl::ToUnixSeconds(t));
+  }
+  if (std::string text = absl::GetFlag(FLAGS_if_unmodified_since);
+      !text.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag(text));
+    p.mutable_if_unmodified_since()->set_seconds(absl::ToUnixSeconds(t));
+  }
+  return p;
+}
+
+int Get(Client& client, const std::string& name, bool metadata_only,
+        const v1::Preconditions& preconditions) {
+  v1::GetResourceRequest request;
+  request.set_name(name);
+  request.set_revision(absl::GetFlag(FLAGS_revision));
+  request.set_metadata_only(metadata_only);
+  *request.mutable_preconditions() = preconditions;
+  absl::StatusOr<v1::GetResourceResponse> response = client.Get(request);
+  if (!response.ok()) return Report(response.status());
+  if (response->has_not_modified()) {
+    std::cerr << "not modified\netag: " << response->not_modified().etag()
+              << "\nrevision: " << response->not_modified().revision() << "\n";
+    return kExitNotModified;
+  }
+  const v1::Resource& r = response->resource();
+  if (metadata_only) {
+    std::cout << Metadata(r);
+  } else {
+    std::cout.write(r.content().data(),
+                    static_cast<std::streamsize>(r.content().size()));
+    std::cout.flush();
+    std::cerr << Metadata(r);
+  }
+  return kExitOk;
+}
+
+int Put(Client& client, const std::string& name,
+        const v1::Preconditions& preconditions) {
+  v1::PutResourceRequest request;
+  request.set_name(name);
+  if (!absl::GetFlag(FLAGS_file).empty()) {
+    std::ifstream in(absl::GetFlag(FLAGS_file), std::ios::binary);
+    if (!in) return Usage(absl::StrCat("cannot read ", absl::GetFlag(FLAGS_file)));
+    request.set_content(std::string(std::istreambuf_iterator<char>(in), {}));
+  } else if (!absl::GetFlag(FLAGS_value).empty()) {
+    request.set_content(absl::GetFlag(FLAGS_value));
+  } else {
+    request.set_content(
+        std::string(std::istreambuf_iterator<char>(std::cin), {}));
+  }
+  request.set_content_type(absl::GetFlag(FLAGS_content_type));
+  request.set_request_id(absl::GetFlag(FLAGS_request_id));
+  *request.mutable_preconditions() = preconditions;
+  absl::StatusOr<v1::PutResourceResponse> response = client.Put(request);
+  if (!response.ok()) return Report(response.status());
+  std::cout << (response->created() ? "created\n" : "replaced\n")
+            << Metadata(response->resource());
+  return kExitOk;
+}
+
+int Delete(Client& client, const std::string& name,
+           const v1::Preconditions& preconditions) {
+  v1::DeleteResourceRequest request;
+  request.set_name(name);
+  request.set_request_id(absl::GetFlag(FLAGS_request_id));
+  *request.mutable_preconditions() = preconditions;
+  absl::StatusOr<v1::DeleteResourceResponse> response = client.Delete(request);
+  if (!response.ok()) return Report(response.status());
+  std::cout << "deleted\nrevision: " << response->revision()
+            << "\ndeleted-etag: " << response->deleted_etag() << "\n";
+  return kExitOk;
+}
+
+int List(Client& client, const std::string& prefix) {
+  v1::ListResourcesRequest request;
+  request.set_prefix(prefix);
+  request.set_page_size(absl::GetFlag(FLAGS_page_size));
+  do {
+    absl::StatusOr<v1::ListResourcesResponse> page = client.List(request);
+    if (!page.ok()) return Report(page.status());
+    for (const v1::Resource& r : page->resources()) {
+      std::cout << r.name() << "\t" << r.etag() << "\t" << r.revision() << "\t"
+                << r.content_length() << "\n";
+    }
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
+int History(Client& client, const std::string& name) {
+  v1::ListVersionsRequest request;
+  request.set_name(name);
+  request.set_page_size(absl::GetFlag(FLAGS_page_size));
+  do {
+    absl::StatusOr<v1::ListVersionsResponse> page = client.ListVersions(request);
+    if (!page.ok()) return Report(page.status());
+    for (const v1::Version& v : page->versions()) {
+      const v1::Resource& r = v.resource();
+      std::cout << r.revision() << "\t"
+                << (v.deleted() ? std::string("deleted") : r.etag()) << "\t"
+                << FormatTime(r.update_time()) << "\t" << r.content_length()
+                << "\n";
+    }
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  return kExitOk;
+}
+
+int Run(const std::vector<char*>& args) {
+  if (args.size() < 2) return Usage("missing COMMAND");
+  const std::string command = args[1];
+  const std::string operand = args.size() > 2 ? args[2] : "";
+  if (args.size() > 3) return Usage("too many arguments");
+  const bool needs_name = command != "list";
+  if (needs_name && operand.empty()) {
+    return Usage(absl::StrCat(command, " needs a NAME"));
+  }
+
+  absl::StatusOr<v1::Preconditions> preconditions = FlagPreconditions();
+  if (!preconditions.ok()) return Usage(preconditions.status().message());
+
+  ClientOptions options;
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  std::unique_ptr<Client> client =
+      Client::Connect(absl::GetFlag(FLAGS_target), options);
+  if (command == "get") return Get(*client, operand, false, *preconditions);
+  if (command == "head") return Get(*client, operand, true, *preconditions);
+  if (command == "put") return Put(*client, operand, *preconditions);
+  if (command == "delete") return Delete(*client, operand, *preconditions);
+  if (command == "list") return List(*client, operand);
+  if (command == "history") return History(*client, operand);
+  return Usage(absl::StrCat("unknown command '", command, "'"));
+}
+
+}  // namespace
+}  // namespace etagd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(etagd::kUsage);
+  std::vector<std::string> normalized = etagd::NormalizeFlagNames(argc, argv);
+  std::vector<char*> normalized_argv;
+  for (std::string& arg : normalized) normalized_argv.push_back(arg.data());
+  std::vector<char*> args = absl::ParseCommandLine(
+      static_cast<int>(normalized_argv.size()), normalized_argv.data());
+  return etagd::Run(args);
+}
