@@ -331,12 +331,17 @@ absl::StatusOr<v1::ListResourcesResponse> ResourceService::List(
   ETAGD_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   std::string start_after;
   if (!request.page_token().empty()) {
-    ETAGD_ASSIGN_OR_RETURN(start_after,
+    // The token holds the listing's prefix and the last name returned,
+    // separated by '\0' (which names never contain).
+    ETAGD_ASSIGN_OR_RETURN(std::string position,
                            DecodePageToken('n', request.page_token()));
-    if (!absl::StartsWith(start_after, request.prefix())) {
+    const size_t separator = position.find('\0');
+    if (separator == std::string::npos ||
+        absl::string_view(position).substr(0, separator) != request.prefix()) {
       return absl::InvalidArgumentError(
           "page_token belongs to a listing with another prefix");
     }
+    start_after = position.substr(separator + 1);
   }
   ETAGD_ASSIGN_OR_RETURN(
       ListPage page, store_.List(request.prefix(), start_after, page_size,
@@ -346,8 +351,9 @@ absl::StatusOr<v1::ListResourcesResponse> ResourceService::List(
     ToResource(record, response.add_resources());
   }
   if (page.more && !page.records.empty()) {
-    response.set_next_page_token(
-        EncodePageToken('n', page.records.back().name));
+    response.set_next_page_token(EncodePageToken(
+        'n', absl::StrCat(request.prefix(), std::string(1, '\0'),
+                          page.records.back().name)));
   }
   return response;
 }
