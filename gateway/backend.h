@@ -1,0 +1,46 @@
+// What the gateway needs from etagd: the API's calls, asynchronously, so no
+// gateway thread waits on the service.
+#ifndef ETAGD_GATEWAY_BACKEND_H_
+#define ETAGD_GATEWAY_BACKEND_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "etagd/v1/etagd.pb.h"
+#include "grpcpp/channel.h"
+
+namespace etagd {
+
+// Implementations are thread-safe. Each call invokes `done` exactly once, on
+// any thread, possibly before the call returns.
+class Backend {
+ public:
+  template <typename T>
+  using Callback = std::function<void(absl::StatusOr<T>)>;
+
+  virtual ~Backend() = default;
+
+  virtual void Get(const etagd::v1::GetResourceRequest& request,
+                   Callback<etagd::v1::GetResourceResponse> done) = 0;
+  virtual void Put(const etagd::v1::PutResourceRequest& request,
+                   Callback<etagd::v1::PutResourceResponse> done) = 0;
+  virtual void Delete(const etagd::v1::DeleteResourceRequest& request,
+                      Callback<etagd::v1::DeleteResourceResponse> done) = 0;
+  virtual void List(const etagd::v1::ListResourcesRequest& request,
+                    Callback<etagd::v1::ListResourcesResponse> done) = 0;
+  virtual void ListVersions(const etagd::v1::ListVersionsRequest& request,
+                            Callback<etagd::v1::ListVersionsResponse> done) = 0;
+  // OK if the service reports SERVING through gRPC health checking.
+  virtual void CheckHealth(std::function<void(absl::Status)> done) = 0;
+};
+
+// The Backend over a gRPC channel (a socket, or etagd's in-process channel),
+// using gRPC's callback API. Each call has `timeout` as its deadline.
+std::unique_ptr<Backend> NewGrpcBackend(std::shared_ptr<grpc::Channel> channel,
+                                        absl::Duration timeout);
+
+}  // namespace etagd
+
+#endif  // ETAGD_GATEWAY_BACKEND_H_

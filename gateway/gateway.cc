@@ -1,0 +1,584 @@
+#include "gateway/gateway.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gateway/conditional_headers.h"
+#include "gateway/http_date.h"
+#include "gateway/http_errors.h"
+#include "gateway/uri.h"
+#include "google/protobuf/util/json_util.h"
+#include "service/error_details.h"
+
+namespace etagd {
+namespace {
+
+namespace http = ::boost::beast::http;
+namespace v1 = ::etagd::v1;
+
+constexpr absl::string_view kResourcesPrefix = "/v1/resources/";
+constexpr absl::string_view kResourcesCollection = "/v1/resources";
+constexpr absl::string_view kHistoryPrefix = "/v1/history/";
+constexpr char kAllowResource[] = "GET, HEAD, PUT, DELETE, OPTIONS";
+constexpr char kAllowReadOnly[] = "GET, HEAD, OPTIONS";
+constexpr char kCorsAllowHeaders[] =
+    "Content-Type, If-Match, If-None-Match, If-Modified-Since, "
+    "If-Unmodified-Since, If-Range, Range, Idempotency-Key";
+constexpr char kCorsExposeHeaders[] =
+    "ETag, Last-Modified, Location, Content-Range, Accept-Ranges";
+
+absl::string_view ToAbsl(boost::beast::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+std::vector<absl::string_view> FieldLines(const HttpRequest& request,
+                                          http::field field) {
+  std::vector<absl::string_view> lines;
+  auto range = request.equal_range(field);
+  for (auto it = range.first; it != range.second; ++it) {
+    lines.push_back(ToAbsl(it->value()));
+  }
+  return lines;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  out->set_seconds(absl::ToUnixSeconds(t));
+}
+
+// Translates the four precondition header fields (RFC 9110 §13.1) into the
+// API's form. Malformed entity-tag lists are errors; dates that do not parse
+// are ignored, as §13.1.3 and §13.1.4 require.
+absl::StatusOr<v1::Preconditions> ParsePreconditionFields(
+    const HttpRequest& request) {
+  v1::Preconditions p;
+  std::vector<absl::string_view> if_match = FieldLines(request, http::field::if_match);
+  if (!if_match.empty()) {
+    absl::StatusOr<std::vector<std::string>> tags =
+        ParseEntityTagListField("If-Match", if_match);
+    if (!tags.ok()) return tags.status();
+    for (std::string& tag : *tags) p.add_if_match(std::move(tag));
+  }
+  std::vector<absl::string_view> if_none_match =
+      FieldLines(request, http::field::if_none_match);
+  if (!if_none_match.empty()) {
+    absl::StatusOr<std::vector<std::string>> tags =
+        ParseEntityTagListField("If-None-Match", if_none_match);
+    if (!tags.ok()) return tags.status();
+    for (std::string& tag : *tags) p.add_if_none_match(std::move(tag));
+  }
+  if (auto t = ParseDateField(FieldLines(request, http::field::if_modified_since))) {
+    SetTimestamp(*t, p.mutable_if_modified_since());
+  }
+  if (auto t =
+          ParseDateField(FieldLines(request, http::field::if_unmodified_since))) {
+    SetTimestamp(*t, p.mutable_if_unmodified_since());
+  }
+  return p;
+}
+
+std::string Json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) {
+    // Only a message with unknown Any types can fail; ours have none.
+    out = "{}";
+  }
+  out.push_back('\n');
+  return out;
+}
+
+
+absl::string_view MethodLabel(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+      return "GET";
+    case http::verb::head:
+      return "HEAD";
+    case http::verb::put:
+      return "PUT";
+    case http::verb::delete_:
+      return "DELETE";
+    case http::verb::options:
+      return "OPTIONS";
+    default:
+      return "other";
+  }
+}
+
+}  // namespace
+
+struct Gateway::Exchange {
+  HttpRequest request;
+  std::function<void(HttpResponse)> done;
+  absl::Time start;
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> query;
+
+  bool is_head() const { return request.method() == http::verb::head; }
+
+  std::optional<std::string> Query(absl::string_view key) const {
+    for (const auto& [k, v] : query) {
+      if (k == key) return v;
+    }
+    return std::nullopt;
+  }
+
+  HttpResponse NewResponse(http::status status) const {
+    HttpResponse response(status, request.version());
+    return response;
+  }
+};
+
+Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
+    : backend_(backend), options_(std::move(options)), metrics_(metrics) {}
+
+void Gateway::Handle(HttpRequest request, std::function<void(HttpResponse)> done) {
+  auto exchange = std::make_shared<Exchange>();
+  exchange->request = std::move(request);
+  exchange->done = std::move(done);
+  exchange->start = absl::Now();
+  Route(std::move(exchange));
+}
+
+bool Gateway::OriginAllowed(absl::string_view origin) const {
+  return std::any_of(options_.cors_allowed_origins.begin(),
+                     options_.cors_allowed_origins.end(),
+                     [&](const std::string& allowed) {
+                       return allowed == "*" || allowed == origin;
+                     });
+}
+
+void Gateway::Route(std::shared_ptr<Exchange> exchange) {
+  const HttpRequest& request = exchange->request;
+  absl::string_view target(request.target().data(), request.target().size());
+  const size_t question = target.find('?');
+  absl::string_view raw_path = target.substr(0, question);
+  if (question != absl::string_view::npos) {
+    auto query = ParseQuery(target.substr(question + 1));
+    if (!query.ok()) return FinishError(*exchange, query.status());
+    exchange->query = *std::move(query);
+  }
+  if (raw_path.empty() || raw_path.front() != '/') {
+    return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                       "the request-target must be an absolute path");
+  }
+  absl::StatusOr<std::string> path = PercentDecode(raw_path);
+  if (!path.ok()) return FinishError(*exchange, path.status());
+  exchange->path = *std::move(path);
+  const std::string& p = exchange->path;
+  const http::verb method = request.method();
+
+  if (method == http::verb::options) {
+    HttpResponse response = exchange->NewResponse(http::status::no_content);
+    const bool resource = absl::StartsWith(p, kResourcesPrefix);
+    response.set(http::field::allow, resource ? kAllowResource : kAllowReadOnly);
+    auto origin = request.find(http::field::origin);
+    if (origin != request.end() &&
+        request.find(http::field::access_control_request_method) != request.end() &&
+        OriginAllowed(ToAbsl(origin->value()))) {
+      response.set(http::field::access_control_allow_methods,
+                   resource ? kAllowResource : kAllowReadOnly);
+      response.set(http::field::access_control_allow_headers, kCorsAllowHeaders);
+      response.set(http::field::access_control_max_age,
+                   std::to_string(absl::ToInt64Seconds(options_.cors_max_age)));
+    }
+    return Finish(*exchange, std::move(response));
+  }
+
+  const bool read = method == http::verb::get || method == http::verb::head;
+  if (p == "/healthz" || p == "/readyz" || p == "/metrics" ||
+      p == kResourcesCollection || p == "/v1/resources/" ||
+      absl::StartsWith(p, kHistoryPrefix)) {
+    if (!read) {
+      HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
+      response.set(http::field::allow, kAllowReadOnly);
+      response.set(http::field::content_type, "application/json");
+      response.body() = ErrorJson(405, "METHOD_NOT_ALLOWED",
+                                  absl::StrCat("this path allows ", kAllowReadOnly));
+      return Finish(*exchange, std::move(response));
+    }
+    if (p == "/healthz") {
+      HttpResponse response = exchange->NewResponse(http::status::ok);
+      response.set(http::field::content_type, "text/plain");
+      response.body() = "ok\n";
+      return Finish(*exchange, std::move(response));
+    }
+    if (p == "/readyz") return Ready(std::move(exchange));
+    if (p == "/metrics") {
+      HttpResponse response = exchange->NewResponse(http::status::ok);
+      response.set(http::field::content_type, "text/plain; version=0.0.4");
+      response.body() = metrics_.Render();
+      return Finish(*exchange, std::move(response));
+    }
+    if (absl::StartsWith(p, kHistoryPrefix)) {
+      return ListVersions(std::move(exchange),
+                          p.substr(kHistoryPrefix.size()));
+    }
+    return ListResources(std::move(exchange));
+  }
+
+  if (!absl::StartsWith(p, kResourcesPrefix)) {
+    return FinishError(*exchange, 404, "NOT_FOUND",
+                       absl::StrCat("no route for ", p));
+  }
+  std::string name = p.substr(kResourcesPrefix.size());
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+      return GetResource(std::move(exchange), std::move(name));
+    case http::verb::put:
+      return PutResource(std::move(exchange), std::move(name));
+    case http::verb::delete_:
+      return DeleteResource(std::move(exchange), std::move(name));
+    default: {
+      HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
+      response.set(http::field::allow, kAllowResource);
+      response.set(http::field::content_type, "application/json");
+      response.body() = ErrorJson(405, "METHOD_NOT_ALLOWED",
+                                  absl::StrCat("resources allow ", kAllowResource));
+      return Finish(*exchange, std::move(response));
+    }
+  }
+}
+
+void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) {
+  v1::GetResourceRequest get;
+  get.set_name(std::move(name));
+  get.set_metadata_only(exchange->is_head());
+  for (const auto& [key, value] : exchange->query) {
+    if (key == "revision") {
+      int64_t revision;
+      if (!absl::SimpleAtoi(value, &revision) || revision <= 0) {
+        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                           "revision must be a positive integer");
+      }
+      get.set_revision(revision);
+    } else {
+      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                         absl::StrCat("unknown query parameter '", key, "'"));
+    }
+  }
+  absl::StatusOr<v1::Preconditions> preconditions =
+      ParsePreconditionFields(exchange->request);
+  if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
+  *get.mutable_preconditions() = *std::move(preconditions);
+
+  backend_.Get(get, [this, exchange](absl::StatusOr<v1::GetResourceResponse> result) {
+    if (!result.ok()) return FinishError(*exchange, result.status());
+    if (result->has_not_modified()) {
+      // §15.4.5: ETag, Date, and the Cache-Control/Vary a 200 would carry;
+      // no other representation metadata and no content.
+      HttpResponse response = exchange->NewResponse(http::status::not_modified);
+      response.set(http::field::etag, result->not_modified().etag());
+      if (!options_.cache_control.empty()) {
+        response.set(http::field::cache_control, options_.cache_control);
+      }
+      return Finish(*exchange, std::move(response));
+    }
+    v1::Resource& resource = *result->mutable_resource();
+    const uint64_t length = static_cast<uint64_t>(resource.content_length());
+    HttpResponse response = exchange->NewResponse(http::status::ok);
+    response.set(http::field::etag, resource.etag());
+    response.set(http::field::last_modified,
+                 FormatHttpDate(ToTime(resource.update_time())));
+    response.set(http::field::content_type, resource.content_type().empty()
+                                                ? "application/octet-stream"
+                                                : resource.content_type());
+    if (!options_.cache_control.empty()) {
+      response.set(http::field::cache_control, options_.cache_control);
+    }
+    response.set(http::field::accept_ranges, "bytes");
+
+    // §14.2: Range applies to GET only, after the preconditions (§13.2.2
+    // step 5), and If-Range can veto it (§13.1.5).
+    std::vector<absl::string_view> range = FieldLines(exchange->request, http::field::range);
+    auto if_range = exchange->request.find(http::field::if_range);
+    const bool honour_range =
+        !range.empty() && !exchange->is_head() &&
+        (if_range == exchange->request.end() ||
+         IfRangeHolds(ToAbsl(if_range->value()),
+                      resource.etag(), ToTime(resource.update_time())));
+    if (honour_range) {
+      RangeDecision decision = DecideRange(range, length);
+      if (decision.outcome == RangeOutcome::kUnsatisfiable) {
+        HttpResponse unsatisfiable =
+            exchange->NewResponse(http::status::range_not_satisfiable);
+        unsatisfiable.set(http::field::content_range, absl::StrCat("bytes */", length));
+        unsatisfiable.set(http::field::content_type, "application/json");
+        unsatisfiable.body() = ErrorJson(
+            416, "RANGE_NOT_SATISFIABLE",
+            absl::StrCat("the representation is ", length, " bytes long"));
+        return Finish(*exchange, std::move(unsatisfiable));
+      }
+      if (decision.outcome == RangeOutcome::kPartial) {
+        response.result(http::status::partial_content);
+        response.set(http::field::content_range,
+                     absl::StrCat("bytes ", decision.range.first, "-",
+                                  decision.range.last, "/", length));
+        response.body() = resource.content().substr(
+            decision.range.first, decision.range.last - decision.range.first + 1);
+        return Finish(*exchange, std::move(response));
+      }
+    }
+    if (exchange->is_head()) {
+      response.content_length(length);
+    } else {
+      response.body() = std::move(*resource.mutable_content());
+    }
+    Finish(*exchange, std::move(response));
+  });
+}
+
+void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) {
+  if (!exchange->query.empty()) {
+    return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                       "PUT takes no query parameters");
+  }
+  // §14.5: a partial PUT the server does not support must be refused.
+  if (exchange->request.find(http::field::content_range) != exchange->request.end()) {
+    return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                       "partial PUT (Content-Range) is not supported");
+  }
+  v1::PutResourceRequest put;
+  put.set_name(std::move(name));
+  auto content_type = exchange->request.find(http::field::content_type);
+  if (content_type != exchange->request.end()) {
+    put.set_content_type(std::string(content_type->value()));
+  }
+  auto idempotency_key = exchange->request.find("Idempotency-Key");
+  if (idempotency_key != exchange->request.end()) {
+    put.set_request_id(std::string(idempotency_key->value()));
+  }
+  absl::StatusOr<v1::Preconditions> preconditions =
+      ParsePreconditionFields(exchange->request);
+  if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
+  *put.mutable_preconditions() = *std::move(preconditions);
+
+  // RFC 6585 §3: with --require_preconditions, a write without If-Match or
+  // If-Unmodified-Since may only create. Asking the service for
+  // If-None-Match: * checks that atomically; its failure means 428.
+  const v1::Preconditions& p = put.preconditions();
+  const bool client_star =
+      p.if_none_match_size() == 1 && p.if_none_match(0) == "*";
+  const bool enforce = options_.require_preconditions && p.if_match_size() == 0 &&
+                       !p.has_if_unmodified_since() && !client_star;
+  if (enforce) {
+    put.mutable_preconditions()->clear_if_none_match();
+    put.mutable_preconditions()->add_if_none_match("*");
+  }
+  put.set_content(std::move(exchange->request.body()));
+
+  backend_.Put(put, [this, exchange, enforce](
+                        absl::StatusOr<v1::PutResourceResponse> result) {
+    if (!result.ok()) {
+      if (enforce && absl::IsFailedPrecondition(result.status())) {
+        return FinishError(*exchange, 428, "PRECONDITION_REQUIRED",
+                           "this server requires If-Match or "
+                           "If-Unmodified-Since to change an existing resource");
+      }
+      return FinishError(*exchange, result.status());
+    }
+    const v1::Resource& resource = result->resource();
+    HttpResponse response = exchange->NewResponse(
+        result->created() ? http::status::created : http::status::no_content);
+    response.set(http::field::etag, resource.etag());
+    response.set(http::field::last_modified,
+                 FormatHttpDate(ToTime(resource.update_time())));
+    if (result->created()) {
+      response.set(http::field::location,
+                   absl::StrCat(kResourcesPrefix, PercentEncodePath(resource.name())));
+    }
+    Finish(*exchange, std::move(response));
+  });
+}
+
+void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string name) {
+  if (!exchange->query.empty()) {
+    return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                       "DELETE takes no query parameters");
+  }
+  v1::DeleteResourceRequest del;
+  del.set_name(std::move(name));
+  auto idempotency_key = exchange->request.find("Idempotency-Key");
+  if (idempotency_key != exchange->request.end()) {
+    del.set_request_id(std::string(idempotency_key->value()));
+  }
+  absl::StatusOr<v1::Preconditions> preconditions =
+      ParsePreconditionFields(exchange->request);
+  if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
+  *del.mutable_preconditions() = *std::move(preconditions);
+  const v1::Preconditions& p = del.preconditions();
+  // As for PUT; If-None-Match: * on an existing resource is the failure that
+  // means "a precondition was required".
+  const bool client_star =
+      p.if_none_match_size() == 1 && p.if_none_match(0) == "*";
+  const bool enforce = options_.require_preconditions && p.if_match_size() == 0 &&
+                       !p.has_if_unmodified_since() && !client_star;
+  if (enforce) {
+    del.mutable_preconditions()->clear_if_none_match();
+    del.mutable_preconditions()->add_if_none_match("*");
+  }
+  backend_.Delete(del, [this, exchange, enforce](
+                           absl::StatusOr<v1::DeleteResourceResponse> result) {
+    if (!result.ok()) {
+      if (enforce && absl::IsFailedPrecondition(result.status())) {
+        return FinishError(*exchange, 428, "PRECONDITION_REQUIRED",
+                           "this server requires If-Match or "
+                           "If-Unmodified-Since to delete a resource");
+      }
+      return FinishError(*exchange, result.status());
+    }
+    Finish(*exchange, exchange->NewResponse(http::status::no_content));
+  });
+}
+
+void Gateway::ListResources(std::shared_ptr<Exchange> exchange) {
+  v1::ListResourcesRequest list;
+  for (const auto& [key, value] : exchange->query) {
+    if (key == "prefix") {
+      list.set_prefix(value);
+    } else if (key == "page_token") {
+      list.set_page_token(value);
+    } else if (key == "page_size") {
+      int32_t size;
+      if (!absl::SimpleAtoi(value, &size)) {
+        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                           "page_size must be an integer");
+      }
+      list.set_page_size(size);
+    } else {
+      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                         absl::StrCat("unknown query parameter '", key, "'"));
+    }
+  }
+  backend_.List(list, [this, exchange](
+                          absl::StatusOr<v1::ListResourcesResponse> result) {
+    if (!result.ok()) return FinishError(*exchange, result.status());
+    HttpResponse response = exchange->NewResponse(http::status::ok);
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::cache_control, "no-store");
+    response.body() = Json(*result);
+    Finish(*exchange, std::move(response));
+  });
+}
+
+void Gateway::ListVersions(std::shared_ptr<Exchange> exchange, std::string name) {
+  v1::ListVersionsRequest list;
+  list.set_name(std::move(name));
+  for (const auto& [key, value] : exchange->query) {
+    if (key == "page_token") {
+      list.set_page_token(value);
+    } else if (key == "page_size") {
+      int32_t size;
+      if (!absl::SimpleAtoi(value, &size)) {
+        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                           "page_size must be an integer");
+      }
+      list.set_page_size(size);
+    } else {
+      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                         absl::StrCat("unknown query parameter '", key, "'"));
+    }
+  }
+  backend_.ListVersions(
+      list, [this, exchange](absl::StatusOr<v1::ListVersionsResponse> result) {
+        if (!result.ok()) return FinishError(*exchange, result.status());
+        HttpResponse response = exchange->NewResponse(http::status::ok);
+        response.set(http::field::content_type, "application/json");
+        response.set(http::field::cache_control, "no-store");
+        response.body() = Json(*result);
+        Finish(*exchange, std::move(response));
+      });
+}
+
+void Gateway::Ready(std::shared_ptr<Exchange> exchange) {
+  backend_.CheckHealth([this, exchange](absl::Status status) {
+    if (!status.ok()) {
+      return FinishError(*exchange, 503, "UNAVAILABLE",
+                         absl::StrCat("not ready: ", status.message()));
+    }
+    HttpResponse response = exchange->NewResponse(http::status::ok);
+    response.set(http::field::content_type, "text/plain");
+    response.body() = "ready\n";
+    Finish(*exchange, std::move(response));
+  });
+}
+
+void Gateway::FinishError(Exchange& exchange, const absl::Status& status) {
+  const int http_status = HttpStatusFor(status.code());
+  HttpResponse response =
+      exchange.NewResponse(static_cast<http::status>(http_status));
+  std::string current_etag;
+  if (auto detail = GetPreconditionFailure(status); detail.has_value()) {
+    current_etag = detail->current_etag();
+  }
+  // §15.5.13: tell the client the current ETag, so it can refetch or retry.
+  if (!current_etag.empty()) response.set(http::field::etag, current_etag);
+  response.set(http::field::content_type, "application/json");
+  response.body() = ErrorJson(http_status, absl::StatusCodeToString(status.code()),
+                              status.message(), current_etag);
+  Finish(exchange, std::move(response));
+}
+
+void Gateway::FinishError(Exchange& exchange, int http_status,
+                          absl::string_view status_name,
+                          absl::string_view message) {
+  HttpResponse response =
+      exchange.NewResponse(static_cast<http::status>(http_status));
+  response.set(http::field::content_type, "application/json");
+  response.body() = ErrorJson(http_status, status_name, message);
+  Finish(exchange, std::move(response));
+}
+
+void Gateway::Finish(Exchange& exchange, HttpResponse response) {
+  const absl::Time now = absl::Now();
+  response.set(http::field::date, FormatHttpDate(now));
+  response.set(http::field::server, "etagd");
+
+  if (!options_.cors_allowed_origins.empty()) {
+    // Responses differ by Origin, so caches must key on it (on 304 too).
+    response.set(http::field::vary, "Origin");
+    auto origin = exchange.request.find(http::field::origin);
+    if (origin != exchange.request.end()) {
+      absl::string_view value = ToAbsl(origin->value());
+      if (OriginAllowed(value)) {
+        response.set(http::field::access_control_allow_origin, std::string(value));
+        response.set(http::field::access_control_expose_headers,
+                     kCorsExposeHeaders);
+      }
+    }
+  }
+
+  const unsigned status = response.result_int();
+  if (status == 204 || status == 304 || (status >= 100 && status < 200)) {
+    // §8.6: no Content-Length on 1xx or 204; on 304 only the 200's, which
+    // we do not repeat.
+    response.body().clear();
+    response.erase(http::field::content_length);
+  } else if (!exchange.is_head()) {
+    response.prepare_payload();
+  } else if (response.find(http::field::content_length) == response.end()) {
+    response.content_length(response.body().size());
+    response.body().clear();
+  }
+  metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),
+                  now - exchange.start);
+  exchange.done(std::move(response));
+}
+
+}  // namespace etagd

@@ -1,0 +1,28 @@
+// HTTP-date (RFC 9110 §5.6.7): parsing of all three formats and formatting
+// of the preferred one.
+#ifndef ETAGD_GATEWAY_HTTP_DATE_H_
+#define ETAGD_GATEWAY_HTTP_DATE_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace etagd {
+
+// Parses IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), rfc850-date
+// ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime-date
+// ("Sun Nov  6 08:49:37 1994"). A two-digit rfc850 year more than 50 years
+// after `now` means the most recent such year in the past. nullopt for
+// anything else, including impossible dates such as 31 Feb.
+std::optional<absl::Time> ParseHttpDate(absl::string_view text,
+                                        absl::Time now = absl::Now());
+
+// IMF-fixdate of `t`, truncated to the second.
+std::string FormatHttpDate(absl::Time t);
+
+}  // namespace etagd
+
+#endif  // ETAGD_GATEWAY_HTTP_DATE_H_

@@ -1,0 +1,333 @@
+#include "gateway/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/strand.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/empty_body.hpp"
+#include "boost/beast/http/error.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/write.hpp"
+#include "gateway/http_date.h"
+#include "gateway/http_errors.h"
+
+namespace etagd {
+
+namespace net = ::boost::asio;
+namespace beast = ::boost::beast;
+namespace http = ::boost::beast::http;
+using tcp = ::boost::asio::ip::tcp;
+
+namespace {
+class Session;
+}  // namespace
+
+struct HttpServer::State {
+  HttpServerOptions options;
+  RequestHandler handler;
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  int port = 0;
+
+  // Connections open, and requests handed to the handler whose response
+  // has not been written yet.
+  std::atomic<int> connections{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> stopping{false};
+
+  // Open sessions, so that shutdown can close idle keep-alive connections.
+  absl::Mutex sessions_mu;
+  std::vector<std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(sessions_mu);
+
+  absl::Mutex shutdown_mu;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+
+  explicit State(int threads) : ioc(threads) {}
+};
+
+namespace {
+
+using State = HttpServer::State;
+
+std::chrono::milliseconds ToChrono(absl::Duration d) {
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
+}
+
+// One connection: reads requests one after the other (pipelined requests
+// wait in the buffer), hands each to the handler and writes its response.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<State> state)
+      : stream_(std::move(socket)), state_(std::move(state)) {}
+
+  ~Session() { --state_->connections; }
+
+  void Start() { ReadHeader(); }
+
+  // Closes the connection from its own strand; safe from any thread.
+  void CloseSoon() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(state_->options.max_header_bytes);
+    parser_->body_limit(state_->options.max_body_bytes);
+    stream_.expires_after(ToChrono(state_->options.request_timeout));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    const auto& request = parser_->get();
+    auto expect = request.find(http::field::expect);
+    if (expect != request.end() &&
+        beast::iequals(expect->value(), "100-continue")) {
+      // Let the client send its body now rather than after its own wait.
+      auto interim = std::make_shared<http::response<http::empty_body>>(
+          http::status::continue_, request.version());
+      http::async_write(stream_, *interim,
+                        [self = shared_from_this(), interim](beast::error_code ec,
+                                                             size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRequest(ec);
+                     });
+  }
+
+  void OnRequest(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    HttpRequest request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    ++state_->in_flight;
+    state_->handler(std::move(request), [self = shared_from_this()](
+                                            HttpResponse response) {
+      // The handler may answer on any thread; the stream is the strand's.
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response)]() mutable {
+                  self->Write(std::move(response), /*counted=*/true);
+                });
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      return Close();
+    }
+    if (ec == beast::error::timeout) {
+      // A client that started a request and stalled gets 408; an idle one
+      // is just closed (RFC 9110 §15.5.9).
+      if (parser_->got_some()) {
+        return WriteError(http::status::request_timeout, "REQUEST_TIMEOUT",
+                          "the request did not arrive in time");
+      }
+      return Close();
+    }
+    if (ec == http::error::header_limit) {
+      return WriteError(http::status::request_header_fields_too_large,
+                        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                        absl::StrCat("request line and header fields exceed ",
+                                     state_->options.max_header_bytes, " bytes"));
+    }
+    if (ec == http::error::body_limit) {
+      return WriteError(http::status::payload_too_large, "CONTENT_TOO_LARGE",
+                        absl::StrCat("request content exceeds ",
+                                     state_->options.max_body_bytes, " bytes"));
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return WriteError(http::status::bad_request, "INVALID_ARGUMENT",
+                        absl::StrCat("malformed HTTP request: ", ec.message()));
+    }
+    Close();
+  }
+
+  // Answers a request that could not be read, and closes the connection.
+  void WriteError(http::status status, absl::string_view name,
+                  absl::string_view message) {
+    HttpResponse response(status, 11);
+    response.set(http::field::date, FormatHttpDate(absl::Now()));
+    response.set(http::field::server, "etagd");
+    response.set(http::field::content_type, "application/json");
+    response.body() = ErrorJson(static_cast<int>(status), name, message);
+    response.prepare_payload();
+    keep_alive_ = false;
+    Write(std::move(response), /*counted=*/false);
+  }
+
+  void Write(HttpResponse response, bool counted) {
+    const bool keep = keep_alive_ && !state_->stopping.load();
+    response.keep_alive(keep);
+    auto shared = std::make_shared<HttpResponse>(std::move(response));
+    stream_.expires_after(ToChrono(state_->options.request_timeout));
+    http::async_write(stream_, *shared,
+                      [self = shared_from_this(), shared, keep, counted](
+                          beast::error_code ec, size_t) {
+                        if (counted) --self->state_->in_flight;
+                        if (ec || !keep) return self->Close();
+                        self->ReadHeader();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<State> state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = false;
+};
+
+void Accept(std::shared_ptr<State> state) {
+  state->acceptor->async_accept(
+      net::make_strand(state->ioc),
+      [state](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || state->stopping.load()) return;
+        if (!ec) {
+          if (state->connections.load() >= state->options.max_connections) {
+            beast::error_code ignored;
+            socket.close(ignored);
+          } else {
+            ++state->connections;
+            auto session = std::make_shared<Session>(std::move(socket), state);
+            {
+              absl::MutexLock lock(&state->sessions_mu);
+              auto& all = state->sessions;
+              all.erase(std::remove_if(all.begin(), all.end(),
+                                       [](const std::weak_ptr<Session>& s) {
+                                         return s.expired();
+                                       }),
+                        all.end());
+              all.push_back(session);
+            }
+            session->Start();
+          }
+        }
+        Accept(state);
+      });
+}
+
+absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", listen, "' is not HOST:PORT"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  int port;
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", listen, "' has no valid port"));
+  }
+  beast::error_code ec;
+  net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen address '", listen, "': '", host, "' is not an IP address"));
+  }
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpServerOptions& options, RequestHandler handler) {
+  if (options.io_threads < 1) {
+    return absl::InvalidArgumentError("the HTTP server needs at least one thread");
+  }
+  absl::StatusOr<tcp::endpoint> endpoint = ParseListen(options.listen);
+  if (!endpoint.ok()) return endpoint.status();
+
+  auto state = std::make_shared<State>(options.io_threads);
+  state->options = options;
+  state->handler = std::move(handler);
+  state->acceptor.emplace(state->ioc);
+  beast::error_code ec;
+  state->acceptor->open(endpoint->protocol(), ec);
+  if (!ec) state->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) state->acceptor->bind(*endpoint, ec);
+  if (!ec) state->acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ",
+                                               options.listen, ": ", ec.message()));
+  }
+  state->port = state->acceptor->local_endpoint().port();
+  Accept(state);
+  for (int i = 0; i < options.io_threads; ++i) {
+    state->threads.emplace_back([state] { state->ioc.run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+HttpServer::~HttpServer() { Shutdown(absl::ZeroDuration()); }
+
+int HttpServer::port() const { return state_->port; }
+
+void HttpServer::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&state_->shutdown_mu);
+  if (state_->shut_down) return;
+  state_->shut_down = true;
+  state_->stopping = true;
+  net::post(state_->ioc, [state = state_] {
+    beast::error_code ignored;
+    state->acceptor->close(ignored);
+  });
+  const absl::Time deadline = absl::Now() + grace;
+  while (state_->in_flight.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  {
+    absl::MutexLock sessions_lock(&state_->sessions_mu);
+    for (const std::weak_ptr<Session>& weak : state_->sessions) {
+      if (std::shared_ptr<Session> session = weak.lock()) session->CloseSoon();
+    }
+  }
+  // Closed sessions release themselves once their aborted operations run.
+  const absl::Time close_deadline = absl::Now() + absl::Seconds(1);
+  while (state_->connections.load() > 0 && absl::Now() < close_deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  state_->ioc.stop();
+  for (std::thread& t : state_->threads) t.join();
+  state_->threads.clear();
+}
+
+}  // namespace etagd

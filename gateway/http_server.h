@@ -1,0 +1,68 @@
+// An asynchronous HTTP/1.1 server (Boost.Beast over Asio) with keep-alive,
+// a fixed pool of I/O threads, and limits that protect it from slow,
+// oversized or malformed requests. It knows nothing of etagd's routes: each
+// complete request goes to a RequestHandler.
+#ifndef ETAGD_GATEWAY_HTTP_SERVER_H_
+#define ETAGD_GATEWAY_HTTP_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gateway/gateway.h"
+
+namespace etagd {
+
+struct HttpServerOptions {
+  // HOST:PORT (an IP address, or "localhost"); port 0 picks a free port.
+  std::string listen = "127.0.0.1:8080";
+  // Threads running the event loop.
+  int io_threads = 2;
+  // Request line plus header fields; more is answered 431.
+  uint32_t max_header_bytes = 16 << 10;
+  // Request content; more is answered 413.
+  uint64_t max_body_bytes = (uint64_t{4} << 20) + 1;
+  // A connection must deliver each complete request within this time
+  // (keep-alive idling included): otherwise 408 (if it started one) and
+  // close. Stops slow-loris clients.
+  absl::Duration request_timeout = absl::Seconds(30);
+  // Connections beyond this are closed as soon as they are accepted.
+  int max_connections = 1024;
+};
+
+// Answers one request by calling `respond` exactly once, on any thread.
+using RequestHandler =
+    std::function<void(HttpRequest request,
+                       std::function<void(HttpResponse response)> respond)>;
+
+// Thread-safe.
+class HttpServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, RequestHandler handler);
+
+  // Shuts down with no grace period if Shutdown() was not called.
+  ~HttpServer();
+
+  // The port the server listens on.
+  int port() const;
+
+  // Stops accepting connections, lets requests being handled finish and
+  // their responses go out for up to `grace`, then closes every connection.
+  // Later calls return at once.
+  void Shutdown(absl::Duration grace);
+
+  struct State;
+
+ private:
+  explicit HttpServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_GATEWAY_HTTP_SERVER_H_

@@ -1,0 +1,41 @@
+// Request counters and a latency histogram, rendered in the Prometheus text
+// exposition format.
+#ifndef ETAGD_GATEWAY_METRICS_H_
+#define ETAGD_GATEWAY_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace etagd {
+
+// Thread-safe.
+class HttpMetrics {
+ public:
+  // Counts one answered request.
+  void Record(absl::string_view method, int status, absl::Duration latency);
+
+  // All metrics, in the Prometheus text format (version 0.0.4).
+  std::string Render() const;
+
+ private:
+  // Upper bounds, in seconds, of the latency histogram's buckets.
+  static constexpr std::array<double, 12> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,   0.25,   0.5,   1,    5};
+
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+  std::array<uint64_t, kBuckets.size()> bucket_counts_ ABSL_GUARDED_BY(mu_) = {};
+  uint64_t latency_count_ ABSL_GUARDED_BY(mu_) = 0;
+  double latency_sum_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_GATEWAY_METRICS_H_
