@@ -11,6 +11,11 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gateway/backend.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_flags.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
 #include "service/log.h"
 #include "service/rocksdb_store.h"
 #include "service/server.h"
@@ -87,6 +92,12 @@ int Run() {
   if (drain < absl::ZeroDuration()) {
     return Fail("--drain_timeout must not be negative");
   }
+  const bool serve_http = !absl::GetFlag(FLAGS_http_listen).empty();
+  absl::StatusOr<GatewayOptions> gateway_options = GatewayOptionsFromFlags();
+  if (!gateway_options.ok()) return Fail(gateway_options.status().message());
+  absl::StatusOr<HttpServerOptions> http_options =
+      HttpServerOptionsFromFlags(server_options.service.max_content_bytes);
+  if (!http_options.ok()) return Fail(http_options.status().message());
 
   // Signals go to the thread that waits for them below, never to gRPC's or
   // RocksDB's threads, which inherit this mask.
@@ -102,11 +113,34 @@ int Run() {
       Server::Start(server_options, *std::move(store));
   if (!server.ok()) return Fail(server.status().message());
 
+  // The HTTP gateway calls the service through gRPC's in-process channel:
+  // the same API and evaluation as remote clients, without a socket hop.
+  std::unique_ptr<Backend> backend;
+  HttpMetrics metrics;
+  std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<HttpServer> http;
+  std::string http_line;
+  if (serve_http) {
+    backend = NewGrpcBackend((*server)->InProcessChannel(), absl::Seconds(30));
+    gateway = std::make_unique<Gateway>(*backend, *gateway_options, metrics);
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+        *http_options, [&gateway](HttpRequest request,
+                                  std::function<void(HttpResponse)> respond) {
+          gateway->Handle(std::move(request), std::move(respond));
+        });
+    if (!started.ok()) return Fail(started.status().message());
+    http = *std::move(started);
+    http_line = absl::StrCat(
+        " and HTTP on ",
+        http_options->listen.substr(0, http_options->listen.rfind(':')), ":",
+        http->port());
+  }
+
   const std::string host = server_options.grpc_listen.substr(
       0, server_options.grpc_listen.rfind(':'));
   Log(LogLevel::kInfo,
       absl::StrCat("serving gRPC on ", host, ":", (*server)->grpc_port(),
-                   "; data in ", store_options.path, " (",
+                   http_line, "; data in ", store_options.path, " (",
                    store_options.sync_writes ? "durable writes"
                                              : "unsynced writes",
                    ", history depth ", store_options.history_depth, ")"));
@@ -117,6 +151,10 @@ int Run() {
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
                    "; finishing calls in flight (up to ",
                    absl::FormatDuration(drain), ")"));
+  // Readiness goes first, so load balancers stop routing; then HTTP drains
+  // (its requests still need gRPC), then gRPC.
+  (*server)->MarkNotServing();
+  if (http != nullptr) http->Shutdown(drain);
   (*server)->Shutdown(drain);
   Log(LogLevel::kInfo, "stopped; database closed");
   return 0;
@@ -129,8 +167,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves versioned resources over gRPC (etagd.v1.Resources) with HTTP "
       "conditional-request semantics (RFC 9110 section 13).\n\n"
-      "Usage: etagd [--grpc_listen=HOST:PORT] [--data_dir=DIR] [flags]\n"
+      "Usage: etagd [--grpc_listen=HOST:PORT] [--http_listen=HOST:PORT] "
+      "[--data_dir=DIR] [flags]\n"
       "Stops cleanly on SIGTERM or SIGINT.");
+  etagd::ShowAllEtagdFlagsInHelp();
   absl::ParseCommandLine(argc, argv);
   return etagd::Run();
 }

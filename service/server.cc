@@ -64,6 +64,10 @@ std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
   return grpc_server_->InProcessChannel(args);
 }
 
+void Server::MarkNotServing() {
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+}
+
 void Server::Shutdown(absl::Duration grace) {
   absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;

@@ -42,6 +42,10 @@ class Server {
   // A channel to this server that does not go through a socket.
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
+  // Reports NOT_SERVING to health checks from now on, so that load
+  // balancers stop sending traffic; calls are still served.
+  void MarkNotServing();
+
   // Reports NOT_SERVING to health checks, stops accepting calls, lets calls
   // in flight finish for up to `grace` (then cancels them) and closes the
   // store. Later calls return at once.

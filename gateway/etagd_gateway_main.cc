@@ -1,0 +1,104 @@
+// etagd-gateway: the HTTP gateway as its own process, calling etagd over
+// gRPC. See --help.
+#include <csignal>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gateway/backend.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_flags.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "service/log.h"
+
+ABSL_FLAG(std::string, backend, "127.0.0.1:7070", "etagd's gRPC HOST:PORT.");
+ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
+          "Deadline of each call to etagd.");
+ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
+          "Largest request content accepted, in bytes; more gets 413. Keep it "
+          "at etagd's --max_content_bytes.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM or SIGINT: how long requests in flight may take to "
+          "finish before the gateway exits.");
+
+namespace etagd {
+namespace {
+
+int Fail(absl::string_view message) {
+  Log(LogLevel::kError, absl::StrCat("cannot start: ", message));
+  return 1;
+}
+
+int Run() {
+  if (absl::GetFlag(FLAGS_http_listen).empty()) {
+    absl::SetFlag(&FLAGS_http_listen, "127.0.0.1:8080");
+  }
+  const int64_t max_content = absl::GetFlag(FLAGS_max_content_bytes);
+  if (max_content <= 0 || max_content > (int64_t{1} << 30)) {
+    return Fail("--max_content_bytes must be between 1 and 1073741824");
+  }
+  absl::StatusOr<GatewayOptions> gateway_options = GatewayOptionsFromFlags();
+  if (!gateway_options.ok()) return Fail(gateway_options.status().message());
+  absl::StatusOr<HttpServerOptions> http_options =
+      HttpServerOptionsFromFlags(max_content);
+  if (!http_options.ok()) return Fail(http_options.status().message());
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(max_content + (64 << 10)));
+  args.SetMaxSendMessageSize(static_cast<int>(max_content + (64 << 10)));
+  std::unique_ptr<Backend> backend = NewGrpcBackend(
+      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_backend),
+                                grpc::InsecureChannelCredentials(), args),
+      absl::GetFlag(FLAGS_backend_timeout));
+  HttpMetrics metrics;
+  Gateway gateway(*backend, *gateway_options, metrics);
+  absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+      *http_options, [&gateway](HttpRequest request,
+                                std::function<void(HttpResponse)> respond) {
+        gateway.Handle(std::move(request), std::move(respond));
+      });
+  if (!http.ok()) return Fail(http.status().message());
+
+  const std::string listen = http_options->listen;
+  Log(LogLevel::kInfo,
+      absl::StrCat("serving HTTP on ", listen.substr(0, listen.rfind(':')), ":",
+                   (*http)->port(), " for etagd at ", absl::GetFlag(FLAGS_backend)));
+  int signal = 0;
+  sigwait(&signals, &signal);
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
+  Log(LogLevel::kInfo,
+      absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                   "; finishing requests in flight (up to ",
+                   absl::FormatDuration(drain), ")"));
+  (*http)->Shutdown(drain);
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace etagd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "The etagd HTTP gateway: serves RFC 9110 conditional requests over "
+      "HTTP/1.1 by calling etagd's gRPC API.\n\n"
+      "Usage: etagd-gateway [--http_listen=HOST:PORT] [--backend=HOST:PORT] "
+      "[flags]\n--http_listen defaults to 127.0.0.1:8080 here. Stops cleanly "
+      "on SIGTERM or SIGINT.");
+  etagd::ShowAllEtagdFlagsInHelp();
+  absl::ParseCommandLine(argc, argv);
+  return etagd::Run();
+}

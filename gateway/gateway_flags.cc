@@ -1,0 +1,99 @@
+#include "gateway/gateway_flags.h"
+
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+ABSL_FLAG(std::string, http_listen, "",
+          "HOST:PORT to serve HTTP on (an IP address or localhost; port 0 picks "
+          "a free port). Empty turns HTTP off.");
+ABSL_FLAG(int, http_threads, 2, "Threads serving HTTP connections.");
+ABSL_FLAG(std::string, cache_control, "no-cache",
+          "Cache-Control sent with resources (200, 206, 304). The default makes "
+          "caches revalidate every time with a conditional request. Empty "
+          "sends none.");
+ABSL_FLAG(bool, require_preconditions, false,
+          "Refuse with 428 a PUT or DELETE of an existing resource that has "
+          "neither If-Match nor If-Unmodified-Since (RFC 6585 section 3), so "
+          "no client can overwrite without having seen the current version.");
+ABSL_FLAG(std::string, cors_allowed_origins, "",
+          "Comma-separated origins (e.g. https://app.example.com) whose "
+          "scripts may call the HTTP API; \"*\" allows any. Empty turns CORS "
+          "off.");
+ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(30),
+          "Time a connection has to deliver each complete request, keep-alive "
+          "idling included; a request not complete by then gets 408.");
+ABSL_FLAG(int, http_max_connections, 1024,
+          "Open HTTP connections beyond this are closed on arrival.");
+ABSL_FLAG(int, http_max_header_bytes, 16384,
+          "Largest request line plus header fields; more gets 431.");
+
+namespace etagd {
+
+absl::StatusOr<GatewayOptions> GatewayOptionsFromFlags() {
+  GatewayOptions options;
+  options.cache_control = absl::GetFlag(FLAGS_cache_control);
+  for (char c : options.cache_control) {
+    if (c < 0x20 || c > 0x7E) {
+      return absl::InvalidArgumentError(
+          "--cache_control must be visible ASCII text");
+    }
+  }
+  options.require_preconditions = absl::GetFlag(FLAGS_require_preconditions);
+  for (absl::string_view origin :
+       absl::StrSplit(absl::GetFlag(FLAGS_cors_allowed_origins), ',',
+                      absl::SkipWhitespace())) {
+    origin = absl::StripAsciiWhitespace(origin);
+    if (origin != "*" && !absl::StartsWith(origin, "http://") &&
+        !absl::StartsWith(origin, "https://")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--cors_allowed_origins: '", origin,
+          "' is not \"*\" or an origin such as https://app.example.com"));
+    }
+    options.cors_allowed_origins.emplace_back(absl::StripSuffix(origin, "/"));
+  }
+  return options;
+}
+
+absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
+    int64_t max_content_bytes) {
+  HttpServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_http_listen);
+  options.io_threads = absl::GetFlag(FLAGS_http_threads);
+  if (options.io_threads < 1 || options.io_threads > 256) {
+    return absl::InvalidArgumentError("--http_threads must be between 1 and 256");
+  }
+  options.request_timeout = absl::GetFlag(FLAGS_http_request_timeout);
+  if (options.request_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--http_request_timeout must be positive");
+  }
+  options.max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  if (options.max_connections < 1) {
+    return absl::InvalidArgumentError("--http_max_connections must be positive");
+  }
+  const int header_bytes = absl::GetFlag(FLAGS_http_max_header_bytes);
+  if (header_bytes < 1024 || header_bytes > (1 << 20)) {
+    return absl::InvalidArgumentError(
+        "--http_max_header_bytes must be between 1024 and 1048576");
+  }
+  options.max_header_bytes = static_cast<uint32_t>(header_bytes);
+  options.max_body_bytes = static_cast<uint64_t>(max_content_bytes);
+  return options;
+}
+
+void ShowAllEtagdFlagsInHelp() {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::StartsWith(file, "service/") ||
+           absl::StartsWith(file, "gateway/") ||
+           absl::StartsWith(file, "client/");
+  };
+  absl::SetFlagsUsageConfig(config);
+}
+
+}  // namespace etagd

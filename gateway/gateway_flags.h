@@ -1,0 +1,32 @@
+// The HTTP gateway's command-line flags, shared by etagd (which serves HTTP
+// in-process when --http_listen is set) and etagd-gateway.
+#ifndef ETAGD_GATEWAY_GATEWAY_FLAGS_H_
+#define ETAGD_GATEWAY_GATEWAY_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "gateway/gateway.h"
+#include "gateway/http_server.h"
+
+ABSL_DECLARE_FLAG(std::string, http_listen);
+
+namespace etagd {
+
+// GatewayOptions from the flags; INVALID_ARGUMENT naming a bad flag.
+absl::StatusOr<GatewayOptions> GatewayOptionsFromFlags();
+
+// HttpServerOptions from the flags, accepting request content up to
+// `max_content_bytes`.
+absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
+    int64_t max_content_bytes);
+
+// Makes --help list the flags of every etagd source file, not only those of
+// the binary's main file.
+void ShowAllEtagdFlagsInHelp();
+
+}  // namespace etagd
+
+#endif  // ETAGD_GATEWAY_GATEWAY_FLAGS_H_
