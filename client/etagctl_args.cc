@@ -25,6 +25,10 @@ absl::StatusOr<std::vector<std::string>> SplitEntityTags(absl::string_view text)
   }
   for (absl::string_view item : items) {
     if (item.empty()) continue;
+    if (item == "*") {
+      return absl::InvalidArgumentError(
+          "\"*\" cannot be combined with entity-tags");
+    }
     std::string tag = absl::StartsWith(item, "\"") || absl::StartsWith(item, "W/")
                           ? std::string(item)
                           : absl::StrCat("\"", item, "\"");

@@ -1,6 +1,7 @@
 #include "gateway/http_server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -193,9 +194,33 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this(), shared, keep, counted](
                           beast::error_code ec, size_t) {
                         if (counted) --self->state_->in_flight;
-                        if (ec || !keep) return self->Close();
+                        if (ec) return self->Close();
+                        if (!keep) return self->LingerThenClose();
                         self->ReadHeader();
                       });
+  }
+
+  // Closing a socket with unread input makes the kernel send a reset, which
+  // can destroy the response just written (say, a 413 to a client still
+  // sending its body). So stop sending, then read and discard what the
+  // client still sends, for a bounded time and amount, before closing.
+  void LingerThenClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    Discard();
+  }
+
+  void Discard() {
+    if (discarded_ > (uint64_t{8} << 20)) return Close();
+    auto buffer = std::make_shared<std::array<char, 16384>>();
+    stream_.async_read_some(
+        net::buffer(*buffer),
+        [self = shared_from_this(), buffer](beast::error_code ec, size_t n) {
+          if (ec) return self->Close();
+          self->discarded_ += n;
+          self->Discard();
+        });
   }
 
   void Close() {
@@ -209,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
+  uint64_t discarded_ = 0;
 };
 
 void Accept(std::shared_ptr<State> state) {
@@ -321,7 +347,7 @@ void HttpServer::Shutdown(absl::Duration grace) {
     }
   }
   // Closed sessions release themselves once their aborted operations run.
-  const absl::Time close_deadline = absl::Now() + absl::Seconds(1);
+  const absl::Time close_deadline = absl::Now() + absl::Milliseconds(250);
   while (state_->connections.load() > 0 && absl::Now() < close_deadline) {
     absl::SleepFor(absl::Milliseconds(2));
   }

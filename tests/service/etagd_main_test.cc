@@ -1,0 +1,270 @@
+// Runs the real etagd binary: its startup line, signals, exit codes and
+// fatal-error lines.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace etagd {
+namespace {
+
+namespace v1 = ::etagd::v1;
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Generous: these bound a hang, they are not expected durations.
+constexpr absl::Duration kTimeout = absl::Seconds(60);
+
+// A TCP socket on 127.0.0.1 bound to a free port (without SO_REUSEPORT) and
+// listening, so nobody else can bind that port while it is open.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    if (fd_ < 0 ||
+        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        listen(fd_, 1) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
+  ~HeldPort() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  // 0 if the socket could not be set up.
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// Runs etagd with `args` (no defaults added), expecting it to exit by itself.
+CommandResult RunEtagd(const std::vector<std::string>& args) {
+  absl::StatusOr<CommandResult> result = RunCommand(
+      DataBinaryPath("service/etagd"), args, absl::nullopt, kTimeout);
+  EXPECT_THAT(result, IsOk());
+  return result.ok() ? *std::move(result) : CommandResult{};
+}
+
+absl::StatusOr<v1::PutResourceResponse> PutContent(Client& client,
+                                                   const std::string& name,
+                                                   const std::string& content) {
+  v1::PutResourceRequest request;
+  request.set_name(name);
+  request.set_content(content);
+  return client.Put(request);
+}
+
+absl::StatusOr<v1::GetResourceResponse> GetResource(Client& client,
+                                                    const std::string& name) {
+  v1::GetResourceRequest request;
+  request.set_name(name);
+  return client.Get(request);
+}
+
+// Sends `signal` and expects a clean exit: status 0 and the "stopped" line.
+void StopWith(EtagdProcess& etagd, int signal) {
+  ASSERT_THAT(etagd.process->Signal(signal), IsOk());
+  absl::StatusOr<int> exit_code = etagd.process->Wait(kTimeout);
+  ASSERT_THAT(exit_code, IsOk());
+  EXPECT_EQ(*exit_code, 0) << etagd.process->stderr_text();
+  EXPECT_THAT(etagd.process->stderr_text(), HasSubstr("etagd info: stopped"));
+}
+
+TEST(EtagdMainTest, StartupLineNamesPortAndDataDirAndServesThere) {
+  const std::string data_dir = TestPath("data");
+  absl::StatusOr<EtagdProcess> etagd = StartEtagd(data_dir);
+  ASSERT_THAT(etagd, IsOk());
+
+  EXPECT_THAT(
+      etagd->startup_line,
+      HasSubstr(absl::StrCat("serving gRPC on 127.0.0.1:", etagd->port, ";")));
+  EXPECT_THAT(
+      etagd->startup_line,
+      HasSubstr(absl::StrCat(
+          "data in ",
+          std::filesystem::path(data_dir).lexically_normal().string(), " (")));
+  EXPECT_TRUE(std::filesystem::is_directory(data_dir));
+
+  std::unique_ptr<Client> client = Client::Connect(etagd->target());
+  absl::StatusOr<v1::PutResourceResponse> put =
+      PutContent(*client, "greeting", "hello");
+  ASSERT_THAT(put, IsOk());
+  EXPECT_TRUE(put->created());
+  absl::StatusOr<v1::GetResourceResponse> got =
+      GetResource(*client, "greeting");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->resource().content(), "hello");
+  EXPECT_EQ(got->resource().etag(), put->resource().etag());
+}
+
+TEST(EtagdMainTest, SigtermExitsCleanlyAndDataSurvivesRestart) {
+  const std::string data_dir = TestPath("data");
+  int64_t first_revision = 0;
+  std::string first_etag;
+  {
+    absl::StatusOr<EtagdProcess> etagd = StartEtagd(data_dir);
+    ASSERT_THAT(etagd, IsOk());
+    std::unique_ptr<Client> client = Client::Connect(etagd->target());
+    absl::StatusOr<v1::PutResourceResponse> put =
+        PutContent(*client, "kept", "before restart");
+    ASSERT_THAT(put, IsOk());
+    first_revision = put->resource().revision();
+    first_etag = put->resource().etag();
+    // An idle channel in this process would answer the server's GOAWAY only
+    // on gRPC's backup poll (every 5 s), holding up the drain; close it.
+    client.reset();
+    StopWith(*etagd, SIGTERM);
+    EXPECT_THAT(etagd->process->stderr_text(), HasSubstr("received SIGTERM"));
+  }
+
+  absl::StatusOr<EtagdProcess> etagd = StartEtagd(data_dir);
+  ASSERT_THAT(etagd, IsOk());
+  std::unique_ptr<Client> client = Client::Connect(etagd->target());
+  absl::StatusOr<v1::GetResourceResponse> got = GetResource(*client, "kept");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->resource().content(), "before restart");
+  EXPECT_EQ(got->resource().etag(), first_etag);
+  EXPECT_EQ(got->resource().revision(), first_revision);
+
+  absl::StatusOr<v1::PutResourceResponse> put =
+      PutContent(*client, "after", "after restart");
+  ASSERT_THAT(put, IsOk());
+  EXPECT_GT(put->resource().revision(), first_revision);
+  client.reset();
+  StopWith(*etagd, SIGTERM);
+}
+
+TEST(EtagdMainTest, SigintExitsCleanly) {
+  absl::StatusOr<EtagdProcess> etagd = StartEtagd(TestPath("data"));
+  ASSERT_THAT(etagd, IsOk());
+  StopWith(*etagd, SIGINT);
+  EXPECT_THAT(etagd->process->stderr_text(), HasSubstr("received SIGINT"));
+}
+
+TEST(EtagdMainTest, SecondServerOnSameDataDirFailsWithLocked) {
+  const std::string data_dir = TestPath("data");
+  absl::StatusOr<EtagdProcess> first = StartEtagd(data_dir);
+  ASSERT_THAT(first, IsOk());
+
+  CommandResult second =
+      RunEtagd({"--grpc_listen=127.0.0.1:0", "--data_dir=" + data_dir});
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_THAT(second.stderr_text, HasSubstr("cannot start"));
+  EXPECT_THAT(second.stderr_text, HasSubstr("locked"));
+  EXPECT_THAT(second.stderr_text, Not(HasSubstr("serving gRPC")));
+
+  // The first one is unaffected.
+  std::unique_ptr<Client> client = Client::Connect(first->target());
+  EXPECT_THAT(PutContent(*client, "still", "serving"), IsOk());
+}
+
+TEST(EtagdMainTest, UnusableDataDirFailsWithCannotStart) {
+  const std::string file = TestPath("file");
+  std::ofstream(file) << "not a directory";
+  ASSERT_TRUE(std::filesystem::is_regular_file(file));
+
+  CommandResult result =
+      RunEtagd({"--grpc_listen=127.0.0.1:0", "--data_dir=" + file + "/db"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.stderr_text, HasSubstr("etagd error: cannot start"));
+  EXPECT_THAT(result.stderr_text, HasSubstr(file + "/db"));
+  EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
+}
+
+// An invalid flag value and the flag name its error line must mention.
+struct InvalidFlagCase {
+  std::string arg;
+  std::string flag;
+};
+
+class EtagdInvalidFlagTest : public testing::TestWithParam<InvalidFlagCase> {};
+
+TEST_P(EtagdInvalidFlagTest, ExitsNonZeroNamingTheFlag) {
+  CommandResult result =
+      RunEtagd({"--grpc_listen=127.0.0.1:0", "--data_dir=" + TestPath("data"),
+                GetParam().arg});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.stderr_text, HasSubstr(GetParam().flag));
+  EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flags, EtagdInvalidFlagTest,
+    testing::Values(
+        // Rejected by etagd's own checks.
+        InvalidFlagCase{"--history_depth=-1", "--history_depth"},
+        InvalidFlagCase{"--max_content_bytes=0", "--max_content_bytes"},
+        InvalidFlagCase{"--max_content_bytes=1073741825",
+                        "--max_content_bytes"},
+        InvalidFlagCase{"--max_threads=-1", "--max_threads"},
+        InvalidFlagCase{"--drain_timeout=-1s", "--drain_timeout"},
+        InvalidFlagCase{"--block_cache_mb=-1", "--block_cache_mb"},
+        // Rejected by flag parsing.
+        InvalidFlagCase{"--history_depth=many", "history_depth"},
+        InvalidFlagCase{"--drain_timeout=10", "drain_timeout"}));
+
+TEST(EtagdMainTest, PortInUseFailsWithCannotListen) {
+  HeldPort held;
+  ASSERT_NE(held.port(), 0);
+
+  CommandResult result =
+      RunEtagd({absl::StrCat("--grpc_listen=127.0.0.1:", held.port()),
+                "--data_dir=" + TestPath("data")});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.stderr_text, HasSubstr("cannot start: cannot listen"));
+  EXPECT_THAT(result.stderr_text, HasSubstr(absl::StrCat(held.port())));
+  EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
+}
+
+TEST(EtagdMainTest, PortOfARunningEtagdFailsWithCannotListen) {
+  // Without this, SO_REUSEPORT would let both serve, on different data.
+  absl::StatusOr<EtagdProcess> first = StartEtagd(TestPath("first"));
+  ASSERT_THAT(first, IsOk());
+  CommandResult result =
+      RunEtagd({absl::StrCat("--grpc_listen=127.0.0.1:", first->port),
+                "--data_dir=" + TestPath("second")});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.stderr_text, HasSubstr("cannot start: cannot listen"));
+  EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
+}
+
+TEST(EtagdMainTest, HelpListsEveryFlag) {
+  // absl's --help exits with status 1; only the text matters here.
+  CommandResult result = RunEtagd({"--help"});
+  const std::string output = result.stdout_text + result.stderr_text;
+  for (const char* flag :
+       {"grpc_listen", "data_dir", "sync_writes", "history_depth",
+        "max_content_bytes", "drain_timeout"}) {
+    EXPECT_THAT(output, HasSubstr(absl::StrCat("--", flag, " ("))) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace etagd

@@ -1,0 +1,50 @@
+// The whole etagd stack in one test process, over real sockets: RocksDB
+// store, gRPC server on a loopback port, and the HTTP gateway calling it
+// through a gRPC channel to that port.
+#ifndef ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
+#define ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "gateway/backend.h"
+#include "gateway/gateway.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
+#include "service/server.h"
+
+namespace etagd {
+
+struct GatewayStackOptions {
+  GatewayOptions gateway;
+  HttpServerOptions http;
+  ServerOptions server;
+};
+
+class GatewayStack {
+ public:
+  // Starts everything on port 0 with data under `data_dir`.
+  static absl::StatusOr<std::unique_ptr<GatewayStack>> Start(
+      const std::string& data_dir, GatewayStackOptions options = {});
+
+  ~GatewayStack();
+
+  int http_port() const { return http_->port(); }
+  int grpc_port() const { return server_->grpc_port(); }
+  Server& server() { return *server_; }
+  HttpServer& http() { return *http_; }
+
+ private:
+  GatewayStack() = default;
+
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<Backend> backend_;
+  HttpMetrics metrics_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
