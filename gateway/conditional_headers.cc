@@ -104,10 +104,13 @@ RangeDecision DecideRange(const std::vector<absl::string_view>& lines,
     // suffix-range = "-" suffix-length: the last N bytes.
     uint64_t suffix;
     if (!ParseDigits(last_text, &suffix)) return decision;
-    if (suffix == 0 || length == 0) {
+    if (suffix == 0) {
       decision.outcome = RangeOutcome::kUnsatisfiable;
       return decision;
     }
+    // §14.1.2: on an empty representation this is the one satisfiable
+    // form, but there are no bytes to send in a 206: answer 200.
+    if (length == 0) return decision;
     decision.outcome = RangeOutcome::kPartial;
     decision.range.first = suffix >= length ? 0 : length - suffix;
     decision.range.last = length - 1;

@@ -99,12 +99,22 @@ std::optional<absl::Time> ParseRfc850(absl::string_view text, absl::Time now) {
         s.Literal(" GMT") && s.AtEnd())) {
     return std::nullopt;
   }
-  // §5.6.7: a year more than 50 years in the future is the most recent past
-  // year with the same last two digits.
-  const int64_t this_year = absl::ToCivilYear(now, absl::UTCTimeZone()).year();
-  int64_t year = this_year - this_year % 100 + year2;
-  if (year > this_year + 50) year -= 100;
-  return Build(year, month + 1, day, h, m, sec);
+  // §5.6.7: a timestamp that appears to be more than 50 years in the future
+  // means the most recent past year with the same last two digits. So take
+  // the latest year with these digits whose instant is at most 50 years
+  // after `now`.
+  const absl::CivilSecond now_civil = absl::ToCivilSecond(now, absl::UTCTimeZone());
+  const absl::Time horizon = absl::FromCivil(
+      absl::CivilSecond(now_civil.year() + 50, now_civil.month(), now_civil.day(),
+                        now_civil.hour(), now_civil.minute(), now_civil.second()),
+      absl::UTCTimeZone());
+  for (int64_t year = now_civil.year() - now_civil.year() % 100 + year2 + 100;
+       year > now_civil.year() - 200; year -= 100) {
+    std::optional<absl::Time> t = Build(year, month + 1, day, h, m, sec);
+    if (!t.has_value()) continue;  // 29 Feb exists in some centuries only.
+    if (*t <= horizon) return t;
+  }
+  return std::nullopt;
 }
 
 std::optional<absl::Time> ParseAsctime(absl::string_view text) {
@@ -135,7 +145,9 @@ std::optional<absl::Time> ParseHttpDate(absl::string_view text, absl::Time now) 
 }
 
 std::string FormatHttpDate(absl::Time t) {
-  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixSeconds(absl::ToUnixSeconds(t)),
+  // %4Y: IMF-fixdate's year is exactly four digits, also before year 1000.
+  return absl::FormatTime("%a, %d %b %4Y %H:%M:%S GMT",
+                          absl::FromUnixSeconds(absl::ToUnixSeconds(t)),
                           absl::UTCTimeZone());
 }
 

@@ -14,8 +14,8 @@ namespace etagd {
 
 // Parses IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), rfc850-date
 // ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime-date
-// ("Sun Nov  6 08:49:37 1994"). A two-digit rfc850 year more than 50 years
-// after `now` means the most recent such year in the past. nullopt for
+// ("Sun Nov  6 08:49:37 1994"). A two-digit rfc850 year means the latest
+// such year whose timestamp is at most 50 years after `now`. nullopt for
 // anything else, including impossible dates such as 31 Feb.
 std::optional<absl::Time> ParseHttpDate(absl::string_view text,
                                         absl::Time now = absl::Now());
