@@ -25,8 +25,8 @@ absl::BitGen& ThreadBitGen() {
   return bitgen;
 }
 
-template <typename Request, typename Response, typename Method>
-absl::StatusOr<Response> Call(v1::Resources::Stub& stub, Method method,
+template <typename Request, typename Response, typename Stub, typename Method>
+absl::StatusOr<Response> Call(Stub& stub, Method method,
                               absl::Duration timeout, const Request& request) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
@@ -51,7 +51,9 @@ std::string NewRequestId() {
 
 Client::Client(std::shared_ptr<grpc::ChannelInterface> channel,
                ClientOptions options)
-    : stub_(v1::Resources::NewStub(std::move(channel))), options_(options) {}
+    : stub_(v1::Resources::NewStub(channel)),
+      admin_(v1::Admin::NewStub(channel)),
+      options_(options) {}
 
 std::unique_ptr<Client> Client::Connect(const std::string& target,
                                         ClientOptions options) {
@@ -87,6 +89,12 @@ absl::StatusOr<v1::ListVersionsResponse> Client::ListVersions(
     const v1::ListVersionsRequest& request) {
   return Call<v1::ListVersionsRequest, v1::ListVersionsResponse>(
       *stub_, &v1::Resources::Stub::ListVersions, options_.timeout, request);
+}
+
+absl::StatusOr<v1::CreateCheckpointResponse> Client::CreateCheckpoint(
+    const v1::CreateCheckpointRequest& request) {
+  return Call<v1::CreateCheckpointRequest, v1::CreateCheckpointResponse>(
+      *admin_, &v1::Admin::Stub::CreateCheckpoint, options_.timeout, request);
 }
 
 absl::StatusOr<v1::PutResourceResponse> Client::Update(

@@ -54,6 +54,9 @@ class Client {
   absl::StatusOr<etagd::v1::ListVersionsResponse> ListVersions(
       const etagd::v1::ListVersionsRequest& request);
 
+  absl::StatusOr<etagd::v1::CreateCheckpointResponse> CreateCheckpoint(
+      const etagd::v1::CreateCheckpointRequest& request);
+
   // Computes the new content from the current version (nullptr if the
   // resource does not exist). An error aborts the update and is returned.
   using Mutation = std::function<absl::StatusOr<std::string>(
@@ -71,6 +74,7 @@ class Client {
 
  private:
   std::unique_ptr<etagd::v1::Resources::Stub> stub_;
+  std::unique_ptr<etagd::v1::Admin::Stub> admin_;
   const ClientOptions options_;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/etagctl_args.h"
+#include "service/env_flags.h"
 #include "service/error_details.h"
 #include "service/status_macros.h"
 
@@ -52,6 +53,8 @@ constexpr char kUsage[] =
     "  delete NAME    delete the resource\n"
     "  list [PREFIX]  list resources (all pages)\n"
     "  history NAME   list the retained versions, newest first\n"
+    "  checkpoint NAME  write a consistent copy of the store on the server\n"
+    "                 (under its --checkpoint_dir), for backups\n"
     "Flags may be written --if-match or --if_match.\n\n"
     "Exit status: 0 success, 1 other error, 2 usage error, 3 not found,\n"
     "4 not modified, 5 precondition failed (stderr shows the current ETag),\n"
@@ -224,6 +227,17 @@ int History(Client& client, const std::string& name) {
   return kExitOk;
 }
 
+int Checkpoint(Client& client, const std::string& name) {
+  v1::CreateCheckpointRequest request;
+  request.set_name(name);
+  absl::StatusOr<v1::CreateCheckpointResponse> response =
+      client.CreateCheckpoint(request);
+  if (!response.ok()) return Report(response.status());
+  std::cout << "checkpoint: " << response->path()
+            << "\nrevision: " << response->revision() << "\n";
+  return kExitOk;
+}
+
 int Run(const std::vector<char*>& args) {
   if (args.size() < 2) return Usage("missing COMMAND");
   const std::string command = args[1];
@@ -247,6 +261,7 @@ int Run(const std::vector<char*>& args) {
   if (command == "delete") return Delete(*client, operand, *preconditions);
   if (command == "list") return List(*client, operand);
   if (command == "history") return History(*client, operand);
+  if (command == "checkpoint") return Checkpoint(*client, operand);
   return Usage(absl::StrCat("unknown command '", command, "'"));
 }
 
@@ -254,7 +269,12 @@ int Run(const std::vector<char*>& args) {
 }  // namespace etagd
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(etagd::kUsage);
+  absl::SetProgramUsageMessage(absl::StrCat(etagd::kUsage, "\n",
+                                            etagd::kEnvironmentHelp));
+  if (absl::Status env = etagd::ApplyEnvironmentToFlags(); !env.ok()) {
+    std::cerr << "etagctl: " << env.message() << "\n";
+    return 2;
+  }
   std::vector<std::string> normalized = etagd::NormalizeFlagNames(argc, argv);
   std::vector<char*> normalized_argv;
   for (std::string& arg : normalized) normalized_argv.push_back(arg.data());

@@ -16,6 +16,7 @@
 #include "gateway/metrics.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "service/env_flags.h"
 #include "service/log.h"
 
 ABSL_FLAG(std::string, backend, "127.0.0.1:7070", "etagd's gRPC HOST:PORT.");
@@ -92,13 +93,19 @@ int Run() {
 }  // namespace etagd
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  etagd::SetLogProgramName("etagd-gateway");
+  absl::SetProgramUsageMessage(std::string(
       "The etagd HTTP gateway: serves RFC 9110 conditional requests over "
       "HTTP/1.1 by calling etagd's gRPC API.\n\n"
       "Usage: etagd-gateway [--http_listen=HOST:PORT] [--backend=HOST:PORT] "
       "[flags]\n--http_listen defaults to 127.0.0.1:8080 here. Stops cleanly "
-      "on SIGTERM or SIGINT.");
+      "on SIGTERM or SIGINT.\n") + etagd::kEnvironmentHelp);
   etagd::ShowAllEtagdFlagsInHelp();
+  if (absl::Status env = etagd::ApplyEnvironmentToFlags(); !env.ok()) {
+    etagd::Log(etagd::LogLevel::kError,
+               absl::StrCat("cannot start: ", env.message()));
+    return 1;
+  }
   absl::ParseCommandLine(argc, argv);
   return etagd::Run();
 }

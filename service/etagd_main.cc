@@ -16,6 +16,7 @@
 #include "gateway/gateway_flags.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
+#include "service/env_flags.h"
 #include "service/log.h"
 #include "service/rocksdb_store.h"
 #include "service/server.h"
@@ -42,6 +43,11 @@ ABSL_FLAG(int64_t, block_cache_mb, 128,
           "RocksDB block cache size in MiB.");
 ABSL_FLAG(int, max_threads, 0,
           "Most threads gRPC may use for calls (0: gRPC's default).");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "Directory under which the Admin CreateCheckpoint call writes "
+          "consistent copies of the store (for backups). Empty disables "
+          "checkpoints. Best on the same file system as --data_dir (hard "
+          "links).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM or SIGINT: how long calls in flight may take to finish "
           "before they are cancelled and etagd exits.");
@@ -84,6 +90,7 @@ int Run() {
       server_options.service.max_content_bytes > kMaxContentLimit) {
     return Fail("--max_content_bytes must be between 1 and 1073741824");
   }
+  server_options.admin.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   if (server_options.max_threads < 0) {
     return Fail("--max_threads must not be negative");
@@ -164,13 +171,19 @@ int Run() {
 }  // namespace etagd
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  absl::SetProgramUsageMessage(std::string(
       "Serves versioned resources over gRPC (etagd.v1.Resources) with HTTP "
       "conditional-request semantics (RFC 9110 section 13).\n\n"
       "Usage: etagd [--grpc_listen=HOST:PORT] [--http_listen=HOST:PORT] "
-      "[--data_dir=DIR] [flags]\n"
-      "Stops cleanly on SIGTERM or SIGINT.");
+      "[--data_dir=DIR] [flags]\n") +
+      "Stops cleanly on SIGTERM or SIGINT.\n" +
+      std::string(etagd::kEnvironmentHelp));
   etagd::ShowAllEtagdFlagsInHelp();
+  if (absl::Status env = etagd::ApplyEnvironmentToFlags(); !env.ok()) {
+    etagd::Log(etagd::LogLevel::kError,
+               absl::StrCat("cannot start: ", env.message()));
+    return 1;
+  }
   absl::ParseCommandLine(argc, argv);
   return etagd::Run();
 }

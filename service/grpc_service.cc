@@ -48,4 +48,10 @@ grpc::Status GrpcResourcesService::ListVersions(
   return Reply(core_.ListVersions(*request), response);
 }
 
+grpc::Status GrpcAdminService::CreateCheckpoint(
+    grpc::ServerContext*, const v1::CreateCheckpointRequest* request,
+    v1::CreateCheckpointResponse* response) {
+  return Reply(core_.CreateCheckpoint(*request), response);
+}
+
 }  // namespace etagd

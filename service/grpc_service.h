@@ -4,6 +4,7 @@
 #define ETAGD_SERVICE_GRPC_SERVICE_H_
 
 #include "etagd/v1/etagd.grpc.pb.h"
+#include "service/admin_service.h"
 #include "service/resource_service.h"
 
 namespace etagd {
@@ -33,6 +34,20 @@ class GrpcResourcesService final : public etagd::v1::Resources::Service {
 
  private:
   ResourceService& core_;
+};
+
+// Thread-safe; `core` must outlive it.
+class GrpcAdminService final : public etagd::v1::Admin::Service {
+ public:
+  explicit GrpcAdminService(AdminService& core) : core_(core) {}
+
+  grpc::Status CreateCheckpoint(
+      grpc::ServerContext* context,
+      const etagd::v1::CreateCheckpointRequest* request,
+      etagd::v1::CreateCheckpointResponse* response) override;
+
+ private:
+  AdminService& core_;
 };
 
 }  // namespace etagd

@@ -1,4 +1,5 @@
-// One-line log records on stderr: "<RFC 3339 UTC time> etagd <level>: <msg>".
+// One-line log records on stderr, in logfmt:
+//   time=2026-11-25T00:00:00.000Z level=info program=etagd msg="..."
 // Debian's Abseil has no absl/log; this is all etagd needs.
 #ifndef ETAGD_SERVICE_LOG_H_
 #define ETAGD_SERVICE_LOG_H_
@@ -11,6 +12,9 @@ enum class LogLevel { kInfo, kWarning, kError };
 
 // Thread-safe: each record is written with one call.
 void Log(LogLevel level, absl::string_view message);
+
+// The program= field of every record (default "etagd"). Call at startup.
+void SetLogProgramName(absl::string_view name);
 
 }  // namespace etagd
 

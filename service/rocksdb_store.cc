@@ -45,6 +45,7 @@
 #include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
 #include "rocksdb/write_batch.h"
 #include "service/record.pb.h"
@@ -384,6 +385,25 @@ class RocksDbStore final : public Store {
     }
     ETAGD_RETURN_IF_ERROR(FromRocks(it->status(), "listing versions"));
     return page;
+  }
+
+  absl::StatusOr<int64_t> Checkpoint(const std::string& directory) override {
+    // Read the counter first: every write acknowledged before this call has
+    // a revision at or below it and is committed, so it is in the copy.
+    int64_t revision;
+    {
+      absl::MutexLock lock(&clock_mu_);
+      revision = last_revision_;
+    }
+    rocksdb::Checkpoint* raw = nullptr;
+    ETAGD_RETURN_IF_ERROR(
+        FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // Flushing first keeps the copy's WAL short; the WAL is copied as well,
+    // so unflushed writes are not lost either way.
+    ETAGD_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(directory),
+                                    absl::StrCat("checkpoint into ", directory)));
+    return revision;
   }
 
  private:

@@ -25,6 +25,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->core_ =
       std::make_unique<ResourceService>(*server->store_, options.service);
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(*server->core_);
+  server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
+  server->grpc_admin_ = std::make_unique<GrpcAdminService>(*server->admin_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -36,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
                            grpc::InsecureServerCredentials(),
                            &server->grpc_port_);
   builder.RegisterService(server->grpc_service_.get());
+  builder.RegisterService(server->grpc_admin_.get());
   const int64_t max_message =
       options.service.max_content_bytes + kMessageOverheadBytes;
   builder.SetMaxReceiveMessageSize(
@@ -81,6 +84,8 @@ void Server::Shutdown(absl::Duration grace) {
                            absl::ToChronoMilliseconds(grace));
     grpc_server_->Wait();
   }
+  grpc_admin_.reset();
+  admin_.reset();
   grpc_service_.reset();
   core_.reset();
   store_.reset();

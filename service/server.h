@@ -22,6 +22,7 @@ struct ServerOptions {
   // HOST:PORT for gRPC; port 0 picks a free port (see grpc_port()).
   std::string grpc_listen = "127.0.0.1:7070";
   ResourceServiceOptions service;
+  AdminServiceOptions admin;
   // Most threads gRPC may run handlers on (0: gRPC's default).
   int max_threads = 0;
 };
@@ -57,6 +58,8 @@ class Server {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ResourceService> core_;
   std::unique_ptr<GrpcResourcesService> grpc_service_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<GrpcAdminService> grpc_admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 

@@ -73,6 +73,12 @@ class Store {
   virtual absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                                 int64_t before_revision,
                                                 int limit) = 0;
+
+  // Writes a consistent copy of the whole store into `directory`, which must
+  // not exist, while writes continue; every write acknowledged before the
+  // call is in it. Returns the highest revision committed at that point.
+  // UNIMPLEMENTED for engines that cannot.
+  virtual absl::StatusOr<int64_t> Checkpoint(const std::string& directory) = 0;
 };
 
 }  // namespace etagd

@@ -94,7 +94,7 @@ void StopWith(EtagdProcess& etagd, int signal) {
   absl::StatusOr<int> exit_code = etagd.process->Wait(kTimeout);
   ASSERT_THAT(exit_code, IsOk());
   EXPECT_EQ(*exit_code, 0) << etagd.process->stderr_text();
-  EXPECT_THAT(etagd.process->stderr_text(), HasSubstr("etagd info: stopped"));
+  EXPECT_THAT(etagd.process->stderr_text(), HasSubstr("level=info program=etagd msg=\"stopped"));
 }
 
 TEST(EtagdMainTest, StartupLineNamesPortAndDataDirAndServesThere) {
@@ -193,7 +193,7 @@ TEST(EtagdMainTest, UnusableDataDirFailsWithCannotStart) {
   CommandResult result =
       RunEtagd({"--grpc_listen=127.0.0.1:0", "--data_dir=" + file + "/db"});
   EXPECT_NE(result.exit_code, 0);
-  EXPECT_THAT(result.stderr_text, HasSubstr("etagd error: cannot start"));
+  EXPECT_THAT(result.stderr_text, HasSubstr("level=error program=etagd msg=\"cannot start"));
   EXPECT_THAT(result.stderr_text, HasSubstr(file + "/db"));
   EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
 }
@@ -253,6 +253,35 @@ TEST(EtagdMainTest, PortOfARunningEtagdFailsWithCannotListen) {
   EXPECT_NE(result.exit_code, 0);
   EXPECT_THAT(result.stderr_text, HasSubstr("cannot start: cannot listen"));
   EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
+}
+
+TEST(EtagdMainTest, FlagsCanComeFromTheEnvironment) {
+  // Run through env(1) so the variable reaches only this child.
+  absl::StatusOr<CommandResult> result = RunCommand(
+      "/usr/bin/env", {"ETAGD_HISTORY_DEPTH=-3", DataBinaryPath("service/etagd"),
+                       "--data_dir=" + TestPath("data")});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_NE(result->exit_code, 0);
+  EXPECT_THAT(result->stderr_text, HasSubstr("--history_depth"));
+}
+
+TEST(EtagdMainTest, AnInvalidEnvironmentValueIsNamedButNotEchoed) {
+  absl::StatusOr<CommandResult> result = RunCommand(
+      "/usr/bin/env", {"ETAGD_SYNC_WRITES=s3cr3t-value", DataBinaryPath("service/etagd"),
+                       "--data_dir=" + TestPath("data")});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_NE(result->exit_code, 0);
+  EXPECT_THAT(result->stderr_text, HasSubstr("ETAGD_SYNC_WRITES"));
+  EXPECT_THAT(result->stderr_text, Not(HasSubstr("s3cr3t-value")));
+}
+
+TEST(EtagdMainTest, TheCommandLineWinsOverTheEnvironment) {
+  absl::StatusOr<CommandResult> result = RunCommand(
+      "/usr/bin/env", {"ETAGD_HISTORY_DEPTH=5", DataBinaryPath("service/etagd"),
+                       "--history_depth=-1", "--data_dir=" + TestPath("data")});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_NE(result->exit_code, 0);
+  EXPECT_THAT(result->stderr_text, HasSubstr("--history_depth must not be negative"));
 }
 
 TEST(EtagdMainTest, HelpListsEveryFlag) {

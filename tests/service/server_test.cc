@@ -59,6 +59,10 @@ class BlockingStore : public Store {
     return store_->ListVersions(name, before_revision, limit);
   }
 
+  absl::StatusOr<int64_t> Checkpoint(const std::string& directory) override {
+    return store_->Checkpoint(directory);
+  }
+
   // The next ReadCurrent of "slow" blocks until release() is notified.
   void Arm() { armed_ = true; }
   absl::Notification& entered() { return entered_; }

@@ -109,7 +109,7 @@ struct EtagdProcess {
   std::unique_ptr<Subprocess> process;
   // The gRPC port from the startup line.
   int port = 0;
-  // The startup line ("... etagd info: serving gRPC on ...").
+  // The startup line ("... level=info program=etagd msg=\"serving gRPC on ...").
   std::string startup_line;
 
   // "127.0.0.1:PORT", for clients.
