@@ -1,4 +1,5 @@
 // etagd: the server binary. See --help.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -49,8 +50,9 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "checkpoints. Best on the same file system as --data_dir (hard "
           "links).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
-          "On SIGTERM or SIGINT: how long calls in flight may take to finish "
-          "before they are cancelled and etagd exits.");
+          "On SIGTERM or SIGINT: how long calls and HTTP requests in flight "
+          "may take, in all, to finish before they are cancelled and etagd "
+          "exits. Keep Kubernetes' terminationGracePeriodSeconds above it.");
 
 namespace etagd {
 namespace {
@@ -160,9 +162,11 @@ int Run() {
                    absl::FormatDuration(drain), ")"));
   // Readiness goes first, so load balancers stop routing; then HTTP drains
   // (its requests still need gRPC), then gRPC.
+  // One deadline for both, so etagd exits within --drain_timeout.
+  const absl::Time deadline = absl::Now() + drain;
   (*server)->MarkNotServing();
   if (http != nullptr) http->Shutdown(drain);
-  (*server)->Shutdown(drain);
+  (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
   Log(LogLevel::kInfo, "stopped; database closed");
   return 0;
 }
