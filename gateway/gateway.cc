@@ -19,6 +19,7 @@
 #include "gateway/uri.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/error_details.h"
+#include "service/request_validation.h"
 
 namespace etagd {
 namespace {
@@ -59,6 +60,13 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_seconds(absl::ToUnixSeconds(t));
 }
 
+// An entity-tag for the API, whose fields are UTF-8 strings. A tag with
+// obs-text bytes that are not UTF-8 can never equal one of ours (they are
+// ASCII), so it becomes "", which can never match either.
+std::string ApiEntityTag(std::string tag) {
+  return IsValidUtf8(tag) ? tag : "\"\"";
+}
+
 // Translates the four precondition header fields (RFC 9110 §13.1) into the
 // API's form. Malformed entity-tag lists are errors; dates that do not parse
 // are ignored, as §13.1.3 and §13.1.4 require.
@@ -70,7 +78,7 @@ absl::StatusOr<v1::Preconditions> ParsePreconditionFields(
     absl::StatusOr<std::vector<std::string>> tags =
         ParseEntityTagListField("If-Match", if_match);
     if (!tags.ok()) return tags.status();
-    for (std::string& tag : *tags) p.add_if_match(std::move(tag));
+    for (std::string& tag : *tags) p.add_if_match(ApiEntityTag(std::move(tag)));
   }
   std::vector<absl::string_view> if_none_match =
       FieldLines(request, http::field::if_none_match);
@@ -78,7 +86,9 @@ absl::StatusOr<v1::Preconditions> ParsePreconditionFields(
     absl::StatusOr<std::vector<std::string>> tags =
         ParseEntityTagListField("If-None-Match", if_none_match);
     if (!tags.ok()) return tags.status();
-    for (std::string& tag : *tags) p.add_if_none_match(std::move(tag));
+    for (std::string& tag : *tags) {
+      p.add_if_none_match(ApiEntityTag(std::move(tag)));
+    }
   }
   if (auto t = ParseDateField(FieldLines(request, http::field::if_modified_since))) {
     SetTimestamp(*t, p.mutable_if_modified_since());
@@ -166,6 +176,14 @@ bool Gateway::OriginAllowed(absl::string_view origin) const {
 void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   const HttpRequest& request = exchange->request;
   absl::string_view target(request.target().data(), request.target().size());
+  // RFC 9112 §3.2.2: servers must accept the absolute form too.
+  for (absl::string_view scheme : {"http://", "https://"}) {
+    if (absl::StartsWith(target, scheme)) {
+      target.remove_prefix(scheme.size());
+      const size_t slash = target.find('/');
+      target = slash == absl::string_view::npos ? "/" : target.substr(slash);
+    }
+  }
   const size_t question = target.find('?');
   absl::string_view raw_path = target.substr(0, question);
   if (question != absl::string_view::npos) {
@@ -179,6 +197,17 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   }
   absl::StatusOr<std::string> path = PercentDecode(raw_path);
   if (!path.ok()) return FinishError(*exchange, path.status());
+  // The API's names and parameters are UTF-8 strings.
+  if (!IsValidUtf8(*path)) {
+    return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                       "the path is not valid UTF-8 once percent-decoded");
+  }
+  for (const auto& [key, value] : exchange->query) {
+    if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                         "a query parameter is not valid UTF-8");
+    }
+  }
   exchange->path = *std::move(path);
   const std::string& p = exchange->path;
   const http::verb method = request.method();
@@ -359,10 +388,16 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
   auto content_type = exchange->request.find(http::field::content_type);
   if (content_type != exchange->request.end()) {
     put.set_content_type(std::string(content_type->value()));
+    if (absl::Status valid = ValidateContentType(put.content_type()); !valid.ok()) {
+      return FinishError(*exchange, valid);
+    }
   }
   auto idempotency_key = exchange->request.find("Idempotency-Key");
   if (idempotency_key != exchange->request.end()) {
     put.set_request_id(std::string(idempotency_key->value()));
+    if (absl::Status valid = ValidateRequestId(put.request_id()); !valid.ok()) {
+      return FinishError(*exchange, valid);
+    }
   }
   absl::StatusOr<v1::Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
@@ -417,6 +452,9 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
   auto idempotency_key = exchange->request.find("Idempotency-Key");
   if (idempotency_key != exchange->request.end()) {
     del.set_request_id(std::string(idempotency_key->value()));
+    if (absl::Status valid = ValidateRequestId(del.request_id()); !valid.ok()) {
+      return FinishError(*exchange, valid);
+    }
   }
   absl::StatusOr<v1::Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <iterator>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -10,18 +12,21 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/read.hpp"
+#include "boost/beast/http/rfc7230.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gateway/http_date.h"
 #include "gateway/http_errors.h"
@@ -69,12 +74,51 @@ std::chrono::milliseconds ToChrono(absl::Duration d) {
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
+// RFC 9112 message framing checks on a parsed request head: a 400 for what
+// a server MUST reject, UNIMPLEMENTED (501) for transfer codings we lack.
+absl::Status CheckFraming(const http::request_parser<http::string_body>& parser) {
+  const auto& request = parser.get();
+  // §3.2: exactly one Host, with a valid value, in an HTTP/1.1 request.
+  if (request.version() >= 11) {
+    auto range = request.equal_range(http::field::host);
+    const auto count = std::distance(range.first, range.second);
+    if (count != 1) {
+      return absl::InvalidArgumentError(
+          "an HTTP/1.1 request needs exactly one Host header field");
+    }
+    for (char c : range.first->value()) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      if (!(absl::ascii_isalnum(u) || std::strchr("-._~%!$&'()*+,;=:[]", c))) {
+        return absl::InvalidArgumentError("the Host header field is malformed");
+      }
+    }
+  }
+  // §6.3: with Transfer-Encoding, the final coding must be chunked, or the
+  // length of the content is unknowable (and the next request smuggled).
+  auto te = request.find(http::field::transfer_encoding);
+  if (te != request.end()) {
+    if (!parser.chunked()) {
+      return absl::InvalidArgumentError(
+          "Transfer-Encoding must end with chunked");
+    }
+    for (auto coding : http::token_list(te->value())) {
+      if (!beast::iequals(coding, "chunked")) {
+        return absl::UnimplementedError(
+            "transfer codings other than chunked are not supported");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // One connection: reads requests one after the other (pipelined requests
 // wait in the buffer), hands each to the handler and writes its response.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<State> state)
-      : stream_(std::move(socket)), state_(std::move(state)) {}
+      : stream_(std::move(socket)),
+        request_timer_(stream_.get_executor()),
+        state_(std::move(state)) {}
 
   ~Session() { --state_->connections; }
 
@@ -90,7 +134,17 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(state_->options.max_header_bytes);
     parser_->body_limit(state_->options.max_body_bytes);
-    stream_.expires_after(ToChrono(state_->options.request_timeout));
+    // Our own timer, not the stream's expiry: that one closes the socket,
+    // and a client that stalled mid-request is owed a 408 first.
+    stream_.expires_never();
+    timed_out_ = false;
+    request_timer_.expires_after(ToChrono(state_->options.request_timeout));
+    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // Cancelled: the request arrived.
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -101,6 +155,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     const auto& request = parser_->get();
+    if (absl::Status framing = CheckFraming(*parser_); !framing.ok()) {
+      const bool unsupported = absl::IsUnimplemented(framing);
+      return WriteError(
+          unsupported ? http::status::not_implemented : http::status::bad_request,
+          unsupported ? "UNIMPLEMENTED" : "INVALID_ARGUMENT", framing.message());
+    }
     auto expect = request.find(http::field::expect);
     if (expect != request.end() &&
         beast::iequals(expect->value(), "100-continue")) {
@@ -127,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest(beast::error_code ec) {
     if (ec) return OnReadError(ec);
+    request_timer_.cancel();
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     ++state_->in_flight;
@@ -141,6 +202,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec) {
+    request_timer_.cancel();
+    if (timed_out_ && ec == net::error::operation_aborted) {
+      ec = beast::error::timeout;
+    }
     if (ec == http::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset) {
       return Close();
@@ -224,12 +289,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    request_timer_.cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.close();
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer request_timer_;
+  bool timed_out_ = false;
   std::shared_ptr<State> state_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -1,0 +1,440 @@
+// etagd-bench: a closed-loop gRPC load generator for etagd, and, with the
+// same client machinery, for etcd's KV API and the echo floor, so that the
+// systems are measured alike. See --help.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "bench/load.h"
+#include "echo.grpc.pb.h"
+#include "etagd/v1/etagd.grpc.pb.h"
+#include "etcd_kv.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:7070", "Server HOST:PORT.");
+ABSL_FLAG(std::string, system, "etagd",
+          "What the target runs: etagd, etcd (its v3 KV API) or echo.");
+ABSL_FLAG(std::string, op, "get",
+          "get (read a random key), cond_get (If-None-Match with the current "
+          "ETag: answered not-modified; etagd only), put (unconditional), cas "
+          "(compare-and-set on the worker's own keys with the ETag/"
+          "mod_revision it last wrote: the success path), create (create-only "
+          "writes of fresh keys).");
+ABSL_FLAG(int, connections, 4, "gRPC channels (TCP connections).");
+ABSL_FLAG(int, in_flight, 16, "Operations in flight per connection.");
+ABSL_FLAG(int, keys, 1000, "Keys written before the run and used by it.");
+ABSL_FLAG(int, value_size, 1024, "Bytes of each value written.");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Measured run time.");
+ABSL_FLAG(int64_t, ops, 0, "Stop after this many measured operations (0: none).");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "Unmeasured warm-up.");
+ABSL_FLAG(std::string, key_prefix, "bench/", "Prefix of every key.");
+ABSL_FLAG(std::string, json_out, "", "Also write the result as JSON here.");
+ABSL_FLAG(absl::Duration, progress_every, absl::Seconds(5),
+          "Progress line interval on stderr (0 for none).");
+
+namespace etagd {
+namespace {
+
+namespace v1 = ::etagd::v1;
+
+// Keys, values, and what each worker last wrote: the state shared by the
+// systems' adapters.
+struct Workload {
+  std::vector<std::string> keys;
+  std::string value;
+  int workers = 1;
+  int connections = 1;
+  // Per key: the version the benchmark last wrote (ETag or mod_revision).
+  std::vector<std::string> etags;
+  std::vector<int64_t> revisions;
+  // Per worker: the next fresh key number for creates.
+  std::vector<int64_t> next_fresh;
+  // Per worker: which of its own keys it writes next (cas).
+  std::vector<size_t> cursor;
+
+  // The worker's next own key: keys w, w + workers, w + 2*workers, ...
+  size_t OwnKey(int worker) {
+    const size_t owned = (keys.size() - worker + workers - 1) / workers;
+    const size_t k = worker + workers * (cursor[worker]++ % std::max<size_t>(1, owned));
+    return k;
+  }
+};
+
+std::vector<std::shared_ptr<grpc::Channel>> Channels(const std::string& target,
+                                                     int n) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < n; ++i) {
+    grpc::ChannelArguments args;
+    // A distinct argument per channel: separate TCP connections.
+    args.SetInt("etagd.bench.channel", i);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channels.push_back(grpc::CreateCustomChannel(
+        target, grpc::InsecureChannelCredentials(), args));
+  }
+  return channels;
+}
+
+std::string CodeName(const grpc::Status& status) {
+  static const char* kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+      "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  const int code = static_cast<int>(status.error_code());
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+template <typename Request, typename Response>
+struct Call {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+// Runs `invoke` on a heap call and hands the finished call to `finish`.
+template <typename Request, typename Response, typename Invoke, typename Finish>
+void Async(Request request, Invoke invoke, Finish finish) {
+  auto* call = new Call<Request, Response>();
+  call->request = std::move(request);
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(30));
+  invoke(call, [call, finish](grpc::Status status) {
+    std::unique_ptr<Call<Request, Response>> owned(call);
+    finish(status, owned->response);
+  });
+}
+
+class EtagdTarget {
+ public:
+  EtagdTarget(std::vector<std::shared_ptr<grpc::Channel>> channels,
+              Workload& workload)
+      : workload_(workload) {
+    for (auto& channel : channels) stubs_.push_back(v1::Resources::NewStub(channel));
+  }
+
+  absl::Status Setup() {
+    for (size_t k = 0; k < workload_.keys.size(); ++k) {
+      v1::PutResourceRequest put;
+      put.set_name(workload_.keys[k]);
+      put.set_content(workload_.value);
+      v1::PutResourceResponse response;
+      grpc::ClientContext context;
+      grpc::Status status = stubs_[0]->PutResource(&context, put, &response);
+      if (!status.ok()) {
+        return absl::UnavailableError(absl::StrCat("setup put: ", status.error_message()));
+      }
+      workload_.etags[k] = response.resource().etag();
+    }
+    return absl::OkStatus();
+  }
+
+  void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
+    v1::Resources::Stub& stub = *stubs_[worker % stubs_.size()];
+    if (op == "get" || op == "cond_get") {
+      const size_t k = absl::Uniform<size_t>(ThreadBitGen(), 0, workload_.keys.size());
+      v1::GetResourceRequest get;
+      get.set_name(workload_.keys[k]);
+      const bool conditional = op == "cond_get";
+      if (conditional) get.mutable_preconditions()->add_if_none_match(workload_.etags[k]);
+      Async<v1::GetResourceRequest, v1::GetResourceResponse>(
+          std::move(get),
+          [&stub](auto* c, auto cb) {
+            stub.async()->GetResource(&c->context, &c->request, &c->response, cb);
+          },
+          [done, conditional](const grpc::Status& s, const v1::GetResourceResponse& r) {
+            if (!s.ok()) return done(CodeName(s));
+            if (conditional != r.has_not_modified()) return done("UNEXPECTED_RESPONSE");
+            done("OK");
+          });
+      return;
+    }
+    v1::PutResourceRequest put;
+    put.set_content(workload_.value);
+    size_t key = 0;
+    if (op == "put") {
+      key = absl::Uniform<size_t>(ThreadBitGen(), 0, workload_.keys.size());
+      put.set_name(workload_.keys[key]);
+    } else if (op == "cas") {
+      key = workload_.OwnKey(worker);
+      put.set_name(workload_.keys[key]);
+      put.mutable_preconditions()->add_if_match(workload_.etags[key]);
+    } else {  // create
+      put.set_name(absl::StrCat(workload_.keys[0], "/fresh/", worker, "/",
+                                workload_.next_fresh[worker]++));
+      put.mutable_preconditions()->add_if_none_match("*");
+    }
+    const bool remember = op == "cas";
+    Async<v1::PutResourceRequest, v1::PutResourceResponse>(
+        std::move(put),
+        [&stub](auto* c, auto cb) {
+          stub.async()->PutResource(&c->context, &c->request, &c->response, cb);
+        },
+        [this, done, key, remember](const grpc::Status& s,
+                                    const v1::PutResourceResponse& r) {
+          if (!s.ok()) return done(CodeName(s));
+          if (remember) workload_.etags[key] = r.resource().etag();
+          done("OK");
+        });
+  }
+
+ private:
+  static absl::BitGen& ThreadBitGen() {
+    thread_local absl::BitGen bitgen;
+    return bitgen;
+  }
+
+  Workload& workload_;
+  std::vector<std::unique_ptr<v1::Resources::Stub>> stubs_;
+};
+
+class EtcdTarget {
+ public:
+  EtcdTarget(std::vector<std::shared_ptr<grpc::Channel>> channels,
+             Workload& workload)
+      : workload_(workload) {
+    for (auto& channel : channels) stubs_.push_back(etcdserverpb::KV::NewStub(channel));
+  }
+
+  absl::Status Setup() {
+    for (size_t k = 0; k < workload_.keys.size(); ++k) {
+      etcdserverpb::PutRequest put;
+      put.set_key(workload_.keys[k]);
+      put.set_value(workload_.value);
+      etcdserverpb::PutResponse response;
+      grpc::ClientContext context;
+      grpc::Status status = stubs_[0]->Put(&context, put, &response);
+      if (!status.ok()) {
+        return absl::UnavailableError(absl::StrCat("setup put: ", status.error_message()));
+      }
+      workload_.revisions[k] = response.header().revision();
+    }
+    return absl::OkStatus();
+  }
+
+  void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
+    etcdserverpb::KV::Stub& stub = *stubs_[worker % stubs_.size()];
+    if (op == "get") {
+      etcdserverpb::RangeRequest range;
+      range.set_key(workload_.keys[absl::Uniform<size_t>(
+          ThreadBitGen(), 0, workload_.keys.size())]);
+      Async<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
+          std::move(range),
+          [&stub](auto* c, auto cb) {
+            stub.async()->Range(&c->context, &c->request, &c->response, cb);
+          },
+          [done](const grpc::Status& s, const etcdserverpb::RangeResponse& r) {
+            if (!s.ok()) return done(CodeName(s));
+            done(r.kvs_size() == 1 ? "OK" : "UNEXPECTED_RESPONSE");
+          });
+      return;
+    }
+    if (op == "put") {
+      etcdserverpb::PutRequest put;
+      put.set_key(workload_.keys[absl::Uniform<size_t>(
+          ThreadBitGen(), 0, workload_.keys.size())]);
+      put.set_value(workload_.value);
+      Async<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
+          std::move(put),
+          [&stub](auto* c, auto cb) {
+            stub.async()->Put(&c->context, &c->request, &c->response, cb);
+          },
+          [done](const grpc::Status& s, const etcdserverpb::PutResponse&) {
+            done(s.ok() ? "OK" : CodeName(s));
+          });
+      return;
+    }
+    // cas: Txn(mod_revision == last written) then put; create: Txn
+    // (create_revision == 0, i.e. absent) then put.
+    etcdserverpb::TxnRequest txn;
+    etcdserverpb::Compare* compare = txn.add_compare();
+    compare->set_result(etcdserverpb::Compare::EQUAL);
+    size_t key = 0;
+    std::string name;
+    if (op == "cas") {
+      key = workload_.OwnKey(worker);
+      name = workload_.keys[key];
+      compare->set_target(etcdserverpb::Compare::MOD);
+      compare->set_mod_revision(workload_.revisions[key]);
+    } else {
+      name = absl::StrCat(workload_.keys[0], "/fresh/", worker, "/",
+                          workload_.next_fresh[worker]++);
+      compare->set_target(etcdserverpb::Compare::CREATE);
+      compare->set_create_revision(0);
+    }
+    compare->set_key(name);
+    etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+    put->set_key(name);
+    put->set_value(workload_.value);
+    const bool remember = op == "cas";
+    Async<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(
+        std::move(txn),
+        [&stub](auto* c, auto cb) {
+          stub.async()->Txn(&c->context, &c->request, &c->response, cb);
+        },
+        [this, done, key, remember](const grpc::Status& s,
+                                    const etcdserverpb::TxnResponse& r) {
+          if (!s.ok()) return done(CodeName(s));
+          if (!r.succeeded()) return done("FAILED_PRECONDITION");
+          if (remember) workload_.revisions[key] = r.header().revision();
+          done("OK");
+        });
+  }
+
+ private:
+  static absl::BitGen& ThreadBitGen() {
+    thread_local absl::BitGen bitgen;
+    return bitgen;
+  }
+
+  Workload& workload_;
+  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs_;
+};
+
+class EchoTarget {
+ public:
+  EchoTarget(std::vector<std::shared_ptr<grpc::Channel>> channels,
+             Workload& workload)
+      : workload_(workload) {
+    for (auto& channel : channels) stubs_.push_back(bench::Echo::NewStub(channel));
+  }
+
+  absl::Status Setup() { return absl::OkStatus(); }
+
+  void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
+    bench::EchoMessage message;
+    // A read carries a small request and the value back; a write the reverse.
+    if (op != "get" && op != "cond_get") message.set_payload(workload_.value);
+    bench::Echo::Stub& stub = *stubs_[worker % stubs_.size()];
+    Async<bench::EchoMessage, bench::EchoMessage>(
+        std::move(message),
+        [&stub](auto* c, auto cb) {
+          stub.async()->Echo(&c->context, &c->request, &c->response, cb);
+        },
+        [done](const grpc::Status& s, const bench::EchoMessage&) {
+          done(s.ok() ? "OK" : CodeName(s));
+        });
+  }
+
+ private:
+  Workload& workload_;
+  std::vector<std::unique_ptr<bench::Echo::Stub>> stubs_;
+};
+
+int Usage(absl::string_view message) {
+  std::cerr << "etagd-bench: " << message << "\n";
+  return 2;
+}
+
+template <typename Target>
+int RunWith(Target& target, const std::string& op, const LoadOptions& options,
+            const std::map<std::string, std::string>& labels) {
+  if (absl::Status setup = target.Setup(); !setup.ok()) {
+    std::cerr << "etagd-bench: " << setup.message() << "\n";
+    return 1;
+  }
+  LoadResult result = RunLoad(options, [&target, &op](int worker, auto done) {
+    target.Start(op, worker, std::move(done));
+  });
+  std::printf(
+      "%s %s: %.0f ops/s over %.1fs (%lld ops); latency us p50 %.0f p90 %.0f "
+      "p99 %.0f p99.9 %.0f max %.0f\n",
+      labels.at("system").c_str(), op.c_str(), result.ops_per_second,
+      absl::ToDoubleSeconds(result.elapsed), static_cast<long long>(result.ops),
+      result.p50_us, result.p90_us, result.p99_us, result.p999_us, result.max_us);
+  for (const auto& [name, count] : result.errors) {
+    std::printf("  errors %s: %lld\n", name.c_str(), static_cast<long long>(count));
+  }
+  const std::string json = ToJson(result, labels);
+  if (!absl::GetFlag(FLAGS_json_out).empty()) {
+    std::ofstream out(absl::GetFlag(FLAGS_json_out));
+    out << json << "\n";
+    if (!out) return Usage("cannot write --json_out");
+  }
+  return result.ops > 0 ? 0 : 1;
+}
+
+int Run() {
+  const std::string system = absl::GetFlag(FLAGS_system);
+  const std::string op = absl::GetFlag(FLAGS_op);
+  if (system != "etagd" && system != "etcd" && system != "echo") {
+    return Usage("--system must be etagd, etcd or echo");
+  }
+  if (op != "get" && op != "cond_get" && op != "put" && op != "cas" && op != "create") {
+    return Usage("--op must be get, cond_get, put, cas or create");
+  }
+  if (op == "cond_get" && system == "etcd") {
+    return Usage("etcd has no conditional read; use --op=get");
+  }
+  const int connections = absl::GetFlag(FLAGS_connections);
+  const int in_flight = absl::GetFlag(FLAGS_in_flight);
+  const int keys = absl::GetFlag(FLAGS_keys);
+  if (connections < 1 || in_flight < 1 || keys < 1 || absl::GetFlag(FLAGS_value_size) < 0) {
+    return Usage("--connections, --in_flight and --keys must be positive");
+  }
+  Workload workload;
+  workload.workers = connections * in_flight;
+  if (op == "cas" && keys < workload.workers) {
+    return Usage("cas needs --keys >= connections * in_flight (each worker owns keys)");
+  }
+  workload.connections = connections;
+  workload.value.assign(absl::GetFlag(FLAGS_value_size), 'v');
+  for (int k = 0; k < keys; ++k) {
+    workload.keys.push_back(absl::StrCat(absl::GetFlag(FLAGS_key_prefix), k));
+  }
+  workload.etags.resize(keys);
+  workload.revisions.resize(keys);
+  workload.next_fresh.assign(workload.workers, 0);
+  workload.cursor.assign(workload.workers, 0);
+
+  LoadOptions options;
+  options.workers = workload.workers;
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.max_ops = absl::GetFlag(FLAGS_ops);
+  options.warmup = absl::GetFlag(FLAGS_warmup);
+  options.progress_every = absl::GetFlag(FLAGS_progress_every);
+  const std::map<std::string, std::string> labels = {
+      {"system", system},
+      {"op", op},
+      {"connections", std::to_string(connections)},
+      {"in_flight", std::to_string(in_flight)},
+      {"keys", std::to_string(keys)},
+      {"value_size", std::to_string(absl::GetFlag(FLAGS_value_size))}};
+  auto channels = Channels(absl::GetFlag(FLAGS_target), connections);
+  if (system == "etagd") {
+    EtagdTarget target(channels, workload);
+    return RunWith(target, op, options, labels);
+  }
+  if (system == "etcd") {
+    EtcdTarget target(channels, workload);
+    return RunWith(target, op, options, labels);
+  }
+  EchoTarget target(channels, workload);
+  return RunWith(target, op, options, labels);
+}
+
+}  // namespace
+}  // namespace etagd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Closed-loop gRPC load for etagd, etcd and the echo floor; prints "
+      "ops/s, latency percentiles and errors by status, optionally as JSON.\n"
+      "Usage: etagd-bench --system=etagd --target=HOST:PORT --op=get [flags]");
+  absl::ParseCommandLine(argc, argv);
+  return etagd::Run();
+}
