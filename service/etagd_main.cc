@@ -42,8 +42,11 @@ ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
           "larger Puts fail with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int64_t, block_cache_mb, 128,
           "RocksDB block cache size in MiB.");
-ABSL_FLAG(int, max_threads, 0,
-          "Most threads gRPC may use for calls (0: gRPC's default).");
+ABSL_FLAG(int, write_threads, 32,
+          "Threads that run writes. Each waits for its write-ahead-log sync, "
+          "and RocksDB groups the writes waiting together into one sync, so "
+          "this bounds how many writes share a sync. Reads run on gRPC's "
+          "own threads.");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "Directory under which the Admin CreateCheckpoint call writes "
           "consistent copies of the store (for backups). Empty disables "
@@ -93,9 +96,9 @@ int Run() {
     return Fail("--max_content_bytes must be between 1 and 1073741824");
   }
   server_options.admin.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
-  server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
-  if (server_options.max_threads < 0) {
-    return Fail("--max_threads must not be negative");
+  server_options.write_threads = absl::GetFlag(FLAGS_write_threads);
+  if (server_options.write_threads < 1 || server_options.write_threads > 1024) {
+    return Fail("--write_threads must be between 1 and 1024");
   }
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
   if (drain < absl::ZeroDuration()) {

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/status/statusor.h"
+
 #include "service/grpc_status.h"
 
 namespace etagd {
@@ -18,34 +20,55 @@ grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
 
 }  // namespace
 
-grpc::Status GrpcResourcesService::GetResource(
-    grpc::ServerContext*, const v1::GetResourceRequest* request,
+// Answers on the calling thread.
+template <typename Response>
+grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* context,
+                                 absl::StatusOr<Response> result,
+                                 Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(Reply(std::move(result), response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
+    grpc::CallbackServerContext* context, const v1::GetResourceRequest* request,
     v1::GetResourceResponse* response) {
-  return Reply(core_.Get(*request), response);
+  return Inline(context, core_.Get(*request), response);
 }
 
-grpc::Status GrpcResourcesService::PutResource(
-    grpc::ServerContext*, const v1::PutResourceRequest* request,
+grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
+    grpc::CallbackServerContext* context, const v1::PutResourceRequest* request,
     v1::PutResourceResponse* response) {
-  return Reply(core_.Put(*request), response);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The request and response stay valid until Finish().
+  writers_.Schedule([this, request, response, reactor] {
+    reactor->Finish(Reply(core_.Put(*request), response));
+  });
+  return reactor;
 }
 
-grpc::Status GrpcResourcesService::DeleteResource(
-    grpc::ServerContext*, const v1::DeleteResourceRequest* request,
+grpc::ServerUnaryReactor* GrpcResourcesService::DeleteResource(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteResourceRequest* request,
     v1::DeleteResourceResponse* response) {
-  return Reply(core_.Delete(*request), response);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  writers_.Schedule([this, request, response, reactor] {
+    reactor->Finish(Reply(core_.Delete(*request), response));
+  });
+  return reactor;
 }
 
-grpc::Status GrpcResourcesService::ListResources(
-    grpc::ServerContext*, const v1::ListResourcesRequest* request,
+grpc::ServerUnaryReactor* GrpcResourcesService::ListResources(
+    grpc::CallbackServerContext* context,
+    const v1::ListResourcesRequest* request,
     v1::ListResourcesResponse* response) {
-  return Reply(core_.List(*request), response);
+  return Inline(context, core_.List(*request), response);
 }
 
-grpc::Status GrpcResourcesService::ListVersions(
-    grpc::ServerContext*, const v1::ListVersionsRequest* request,
+grpc::ServerUnaryReactor* GrpcResourcesService::ListVersions(
+    grpc::CallbackServerContext* context, const v1::ListVersionsRequest* request,
     v1::ListVersionsResponse* response) {
-  return Reply(core_.ListVersions(*request), response);
+  return Inline(context, core_.ListVersions(*request), response);
 }
 
 grpc::Status GrpcAdminService::CreateCheckpoint(

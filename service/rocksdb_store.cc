@@ -27,6 +27,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -510,6 +512,14 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
     const RocksDbStoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("the data directory path is empty");
+  }
+  // RocksDB creates the directory but not its parents.
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(options.path, mkdir_error);
+  if (mkdir_error) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create the data directory ", options.path, ": ",
+        mkdir_error.message()));
   }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;

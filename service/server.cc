@@ -1,5 +1,6 @@
 #include "service/server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -24,7 +25,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->store_ = std::move(store);
   server->core_ =
       std::make_unique<ResourceService>(*server->store_, options.service);
-  server->grpc_service_ = std::make_unique<GrpcResourcesService>(*server->core_);
+  server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
+  server->grpc_service_ =
+      std::make_unique<GrpcResourcesService>(*server->core_, *server->writers_);
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
   server->grpc_admin_ = std::make_unique<GrpcAdminService>(*server->admin_);
 
@@ -45,11 +48,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       static_cast<int>(std::min<int64_t>(max_message, INT32_MAX)));
   builder.SetMaxSendMessageSize(
       static_cast<int>(std::min<int64_t>(max_message, INT32_MAX)));
-  if (options.max_threads > 0) {
-    grpc::ResourceQuota quota("etagd");
-    quota.SetMaxThreads(options.max_threads);
-    builder.SetResourceQuota(quota);
-  }
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -87,6 +85,7 @@ void Server::Shutdown(absl::Duration grace) {
   grpc_admin_.reset();
   admin_.reset();
   grpc_service_.reset();
+  writers_.reset();  // Every write scheduled has finished by now.
   core_.reset();
   store_.reset();
 }

@@ -15,6 +15,7 @@
 #include "service/grpc_service.h"
 #include "service/resource_service.h"
 #include "service/store.h"
+#include "service/thread_pool.h"
 
 namespace etagd {
 
@@ -23,8 +24,9 @@ struct ServerOptions {
   std::string grpc_listen = "127.0.0.1:7070";
   ResourceServiceOptions service;
   AdminServiceOptions admin;
-  // Most threads gRPC may run handlers on (0: gRPC's default).
-  int max_threads = 0;
+  // Threads that run writes (each waits for its WAL sync): about the
+  // number of concurrent writes to group into one sync.
+  int write_threads = 32;
 };
 
 // Thread-safe.
@@ -57,6 +59,7 @@ class Server {
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<ResourceService> core_;
+  std::unique_ptr<ThreadPool> writers_;
   std::unique_ptr<GrpcResourcesService> grpc_service_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<GrpcAdminService> grpc_admin_;

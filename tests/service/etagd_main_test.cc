@@ -223,7 +223,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidFlagCase{"--max_content_bytes=0", "--max_content_bytes"},
         InvalidFlagCase{"--max_content_bytes=1073741825",
                         "--max_content_bytes"},
-        InvalidFlagCase{"--max_threads=-1", "--max_threads"},
+        InvalidFlagCase{"--write_threads=0", "--write_threads"},
         InvalidFlagCase{"--drain_timeout=-1s", "--drain_timeout"},
         InvalidFlagCase{"--block_cache_mb=-1", "--block_cache_mb"},
         // Rejected by flag parsing.

@@ -230,6 +230,12 @@ TEST_F(RocksDbStoreTest, UpdateTimeNeverGoesBackAcrossARestart) {
   EXPECT_GE(second.update_time, first.update_time);
 }
 
+TEST_F(RocksDbStoreTest, OpenCreatesMissingParentDirectories) {
+  RocksDbStoreOptions nested = options_;
+  nested.path = TestPath("a") + "/b/c/db";
+  EXPECT_THAT(OpenRocksDbStore(nested), IsOk());
+}
+
 TEST_F(RocksDbStoreTest, SecondOpenOfALockedDirectoryFailsClearly) {
   EXPECT_THAT(OpenRocksDbStore(options_),
               StatusIs(absl::StatusCode::kFailedPrecondition, "locked"));
