@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, in one run, on loopback only: etagd (RocksDB on
+# disk, durable writes), etcd 3.4 single node (data on the same disk), nginx
+# serving the same 1 KiB payload, and the gRPC echo floor. gRPC systems are
+# driven by etagd-bench with the same concurrency; HTTP ones by wrk. Systems
+# alternate within each repetition; medians and ratios are printed at the
+# end, and every figure is kept as JSON in the work directory.
+#
+# Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
+#                         [--in_flight=16] [--quick]
+#   --quick: 3 s runs, 1 repetition (a smoke run, not a measurement).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=10s
+repeats=3
+connections=4
+in_flight=16
+for arg in "$@"; do
+  case "$arg" in
+    --duration=*) duration="${arg#*=}" ;;
+    --repeats=*) repeats="${arg#*=}" ;;
+    --connections=*) connections="${arg#*=}" ;;
+    --in_flight=*) in_flight="${arg#*=}" ;;
+    --quick) duration=3s; repeats=1 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--quick]" >&2; exit 2 ;;
+  esac
+done
+
+for tool in etcd nginx wrk; do
+  command -v "$tool" >/dev/null || {
+    echo "compare.sh: $tool is missing: apt-get install etcd-server nginx-light wrk" >&2
+    exit 1
+  }
+done
+
+bazel build -c opt //service:etagd //bench:etagd-bench //bench:echo-server >&2
+bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
+work="$(mktemp -d "${TMPDIR:-/var/tmp}/etagd-compare.XXXXXX")"
+echo "compare.sh: work directory $work" >&2
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+base=$((20000 + RANDOM % 20000))
+etagd_grpc=$base; etagd_http=$((base + 1)); etcd_client=$((base + 2))
+etcd_peer=$((base + 3)); nginx_port=$((base + 4)); echo_port=$((base + 5))
+
+"$bin/service/etagd" --grpc_listen=127.0.0.1:$etagd_grpc \
+  --http_listen=127.0.0.1:$etagd_http --data_dir="$work/etagd" \
+  2>"$work/etagd.log" &
+pids+=($!)
+etcd --name bench --data-dir "$work/etcd" \
+  --listen-client-urls http://127.0.0.1:$etcd_client \
+  --advertise-client-urls http://127.0.0.1:$etcd_client \
+  --listen-peer-urls http://127.0.0.1:$etcd_peer \
+  --initial-advertise-peer-urls http://127.0.0.1:$etcd_peer \
+  --initial-cluster bench=http://127.0.0.1:$etcd_peer \
+  >"$work/etcd.log" 2>&1 &
+pids+=($!)
+"$bin/bench/echo-server" --listen=127.0.0.1:$echo_port 2>"$work/echo.log" &
+pids+=($!)
+
+mkdir -p "$work/www"
+head -c 1024 /dev/zero | tr '\0' 'v' >"$work/www/payload"
+# nginx's workers run as an unprivileged user: let them read the payload.
+chmod a+rx "$work" "$work/www"
+chmod a+r "$work/www/payload"
+cat >"$work/nginx.conf" <<EOF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/www;
+    etag on;
+    add_header Cache-Control no-cache;
+  }
+}
+EOF
+nginx -c "$work/nginx.conf" -p "$work" &
+pids+=($!)
+
+wait_for() {  # wait_for URL-or-port description
+  for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "compare.sh: $2 did not come up; see $work" >&2
+  exit 1
+}
+wait_for "http://127.0.0.1:$etagd_http/healthz" etagd
+wait_for "http://127.0.0.1:$etcd_client/health" etcd
+wait_for "http://127.0.0.1:$nginx_port/payload" nginx
+sleep 0.5  # the echo server has no HTTP port; it starts in milliseconds
+
+# The same 1 KiB payload through the gateway.
+curl -s -o /dev/null -X PUT --data-binary @"$work/www/payload" \
+  "http://127.0.0.1:$etagd_http/v1/resources/bench/payload"
+
+grpc_run() {  # grpc_run system port op repetition
+  "$bin/bench/etagd-bench" --system="$1" --target=127.0.0.1:"$2" --op="$3" \
+    --connections="$connections" --in_flight="$in_flight" --keys=10000 \
+    --duration="$duration" --warmup=2s --progress_every=0 \
+    --key_prefix="bench-$4/" --json_out="$work/$1-$3-$4.json" >&2
+}
+
+wrk_run() {  # wrk_run name url script repetition
+  wrk -t2 -c64 -d"$duration" --latency -s "bench/wrk/$3" "$2" \
+    >"$work/wrk-$1-$4.txt" 2>&1
+  if ! grep -q "non-2xx/3xx responses: 0$" "$work/wrk-$1-$4.txt"; then
+    echo "compare.sh: $1 answered errors; see $work/wrk-$1-$4.txt" >&2
+  fi
+}
+
+for rep in $(seq 1 "$repeats"); do
+  echo "compare.sh: repetition $rep of $repeats" >&2
+  # Alternate the order each repetition so drift favours no system.
+  if (( rep % 2 )); then order="etagd etcd echo"; else order="echo etcd etagd"; fi
+  for system in $order; do
+    case $system in
+      etagd) port=$etagd_grpc ;; etcd) port=$etcd_client ;; echo) port=$echo_port ;;
+    esac
+    grpc_run "$system" "$port" get "$rep"
+    grpc_run "$system" "$port" cas "$rep"
+  done
+  grpc_run etagd "$etagd_grpc" cond_get "$rep"
+  if (( rep % 2 )); then order="etagd nginx"; else order="nginx etagd"; fi
+  for system in $order; do
+    if [[ $system == etagd ]]; then
+      url="http://127.0.0.1:$etagd_http/v1/resources/bench/payload"
+    else
+      url="http://127.0.0.1:$nginx_port/payload"
+    fi
+    wrk_run "$system-200" "$url" get.lua "$rep"
+    wrk_run "$system-304" "$url" conditional_get.lua "$rep"
+  done
+done
+
+python3 - "$work" "$repeats" <<'EOF'
+import glob, json, re, statistics, sys
+work, repeats = sys.argv[1], int(sys.argv[2])
+
+def grpc(system, op):
+    runs = [json.load(open(f)) for f in sorted(glob.glob(f"{work}/{system}-{op}-*.json"))]
+    if not runs:
+        return None
+    return {
+        "ops": statistics.median(r["ops_per_sec"] for r in runs),
+        "p99": statistics.median(r["latency_us"]["p99"] for r in runs),
+        "errors": sum(sum(r["errors"].values()) for r in runs),
+    }
+
+def wrk(name):
+    rates, p99s, bad = [], [], 0
+    for f in sorted(glob.glob(f"{work}/wrk-{name}-*.txt")):
+        text = open(f).read()
+        rates.append(float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)))
+        m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+        scale = {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+        p99s.append(float(m.group(1)) * scale)
+        m = re.search(r"non-2xx/3xx responses: (\d+)", text)
+        bad += int(m.group(1)) if m else 0
+    return {"ops": statistics.median(rates), "p99": statistics.median(p99s), "errors": bad}
+
+rows = [
+    ("gRPC Get 1 KiB", grpc("etagd", "get"), "etcd Range", grpc("etcd", "get"), 3.0),
+    ("gRPC Get 1 KiB", grpc("etagd", "get"), "echo floor", grpc("echo", "get"), 0.8),
+    ("gRPC durable CAS", grpc("etagd", "cas"), "etcd Txn", grpc("etcd", "cas"), 2.0),
+    ("gRPC Get, not modified", grpc("etagd", "cond_get"), "echo floor", grpc("echo", "get"), 0.8),
+    ("HTTP GET 200", wrk("etagd-200"), "nginx 200", wrk("nginx-200"), 0.5),
+    ("HTTP GET 304", wrk("etagd-304"), "nginx 304", wrk("nginx-304"), 0.5),
+]
+print(f"\nmedians of {repeats} run(s); p99 in microseconds\n")
+print(f"{'etagd':<24}{'ops/s':>10}{'p99':>9}  {'vs':<12}{'ops/s':>10}{'p99':>9}{'ratio':>8}{'target':>8}  errors")
+for name, ours, peer_name, peer, target in rows:
+    ratio = ours["ops"] / peer["ops"] if peer["ops"] else float("nan")
+    mark = "ok" if ratio >= target else "BELOW"
+    print(f"{name:<24}{ours['ops']:>10.0f}{ours['p99']:>9.0f}  {peer_name:<12}{peer['ops']:>10.0f}"
+          f"{peer['p99']:>9.0f}{ratio:>8.2f}{'>=' + str(target):>8}  {ours['errors']}/{peer['errors']} {mark}")
+EOF
+echo "compare.sh: raw results in $work" >&2
