@@ -53,6 +53,10 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "consistent copies of the store (for backups). Empty disables "
           "checkpoints. Best on the same file system as --data_dir (hard "
           "links).");
+ABSL_FLAG(bool, canary_non_atomic_writes, false,
+          "FOR TESTS OF THE LINEARIZABILITY CHECKER ONLY: breaks "
+          "compare-and-set on purpose (writes skip their lock), so that lost "
+          "updates happen and the checker must find them.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM or SIGINT: how long calls and HTTP requests in flight "
           "may take, in all, to finish before they are cancelled and etagd "
@@ -79,6 +83,12 @@ int Run() {
   store_options.path = data_dir.lexically_normal().string();
   store_options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
   store_options.history_depth = absl::GetFlag(FLAGS_history_depth);
+  store_options.non_atomic_writes_for_test =
+      absl::GetFlag(FLAGS_canary_non_atomic_writes);
+  if (store_options.non_atomic_writes_for_test) {
+    Log(LogLevel::kWarning,
+        "--canary_non_atomic_writes: compare-and-set is broken on purpose");
+  }
   if (store_options.history_depth < 0) {
     return Fail("--history_depth must not be negative");
   }

@@ -255,7 +255,13 @@ class RocksDbStore final : public Store {
   }
 
   absl::StatusOr<Record> Write(const WriteRequest& request) override {
+    if (options_.non_atomic_writes_for_test) return WriteLocked(request);
     absl::MutexLock lock(&StripeFor(request.name));
+    return WriteLocked(request);
+  }
+
+  // The compare-and-write; callers hold the name's stripe.
+  absl::StatusOr<Record> WriteLocked(const WriteRequest& request) {
 
     rocksdb::PinnableSlice current_value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), resources(),
@@ -276,6 +282,9 @@ class RocksDbStore final : public Store {
     const bool live = current.has_value() && !current->meta.deleted();
     if (request.is_delete && !live) {
       return absl::NotFoundError("the resource does not exist");
+    }
+    if (options_.non_atomic_writes_for_test) {
+      absl::SleepFor(absl::Milliseconds(2));  // Widen the race window.
     }
 
     auto [revision, now, nonce] = NextRevision();

@@ -29,6 +29,11 @@ struct RocksDbStoreOptions {
   int64_t block_cache_bytes = int64_t{128} << 20;
   // Source of wall-clock time; tests substitute one that steps back.
   std::function<absl::Time()> clock = absl::Now;
+  // A canary for tests of the linearizability checker: writes skip the
+  // per-name lock and pause between their compare and their write, so
+  // concurrent compare-and-writes can both succeed (lost updates). Never
+  // set it outside such tests.
+  bool non_atomic_writes_for_test = false;
 };
 
 // Opens (creating if needed) the store at options.path. Fails with

@@ -390,5 +390,33 @@ TEST_F(RocksDbStoreTest, ConcurrentCompareAndWriteLosesNoUpdate) {
   EXPECT_EQ((*final_record)->version, 1 + kThreads * kIncrementsPerThread);
 }
 
+// The canary the linearizability checker is tested against: without the
+// lock, concurrent compare-and-writes do lose updates.
+TEST_F(RocksDbStoreTest, NonAtomicCanaryLosesUpdates) {
+  options_.non_atomic_writes_for_test = true;
+  Reopen();
+  Put("counter", "0");
+  std::atomic<int> acknowledged{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        absl::StatusOr<std::optional<Record>> current =
+            store_->ReadCurrent("counter", true);
+        ASSERT_THAT(current, IsOk());
+        WriteRequest request;
+        request.name = "counter";
+        request.expected_revision = (*current)->revision;
+        const std::string next = std::to_string(std::stoi((*current)->content) + 1);
+        request.content = next;
+        if (store_->Write(request).ok()) ++acknowledged;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_LT(std::stoi((*store_->ReadCurrent("counter", true))->content),
+            acknowledged.load());
+}
+
 }  // namespace
 }  // namespace etagd
