@@ -1,6 +1,7 @@
 // echo-server: the gRPC floor for benchmarks. A callback-API unary service
 // that returns its request, so etagd's figures can be set against the cost
 // of gRPC itself on this machine.
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <string>
@@ -26,7 +27,12 @@ class EchoService final : public bench::Echo::CallbackService {
   grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
                                  const bench::EchoMessage* request,
                                  bench::EchoMessage* response) override {
-    response->set_payload(request->payload());
+    if (request->reply_bytes() > 0) {
+      response->mutable_payload()->assign(
+          static_cast<size_t>(std::min(request->reply_bytes(), 64 << 20)), 'v');
+    } else {
+      response->set_payload(request->payload());
+    }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;

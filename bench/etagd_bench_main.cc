@@ -319,7 +319,12 @@ class EchoTarget {
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
     bench::EchoMessage message;
     // A read carries a small request and the value back; a write the reverse.
-    if (op != "get" && op != "cond_get") message.set_payload(workload_.value);
+    if (op == "get" || op == "cond_get") {
+      message.set_payload(workload_.keys[worker % workload_.keys.size()]);
+      message.set_reply_bytes(static_cast<int32_t>(workload_.value.size()));
+    } else {
+      message.set_payload(workload_.value);
+    }
     bench::Echo::Stub& stub = *stubs_[worker % stubs_.size()];
     Async<bench::EchoMessage, bench::EchoMessage>(
         std::move(message),
