@@ -27,10 +27,14 @@ absl::BitGen& ThreadBitGen() {
 
 template <typename Request, typename Response, typename Stub, typename Method>
 absl::StatusOr<Response> Call(Stub& stub, Method method,
-                              absl::Duration timeout, const Request& request) {
+                              const ClientOptions& options, const Request& request) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(timeout));
+                       absl::ToChronoMilliseconds(options.timeout));
+  if (!options.bearer_token.empty()) {
+    context.AddMetadata("authorization",
+                        absl::StrCat("Bearer ", options.bearer_token));
+  }
   Response response;
   grpc::Status status = (stub.*method)(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -61,40 +65,50 @@ std::unique_ptr<Client> Client::Connect(const std::string& target,
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()), options);
 }
 
+absl::StatusOr<std::unique_ptr<Client>> Client::Open(const std::string& target,
+                                                     ClientOptions options) {
+  grpc::ChannelArguments args;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      GrpcChannelCredentials(options.tls, args);
+  if (!credentials.ok()) return credentials.status();
+  return std::make_unique<Client>(
+      grpc::CreateCustomChannel(target, *credentials, args), std::move(options));
+}
+
 absl::StatusOr<v1::GetResourceResponse> Client::Get(
     const v1::GetResourceRequest& request) {
   return Call<v1::GetResourceRequest, v1::GetResourceResponse>(
-      *stub_, &v1::Resources::Stub::GetResource, options_.timeout, request);
+      *stub_, &v1::Resources::Stub::GetResource, options_, request);
 }
 
 absl::StatusOr<v1::PutResourceResponse> Client::Put(
     const v1::PutResourceRequest& request) {
   return Call<v1::PutResourceRequest, v1::PutResourceResponse>(
-      *stub_, &v1::Resources::Stub::PutResource, options_.timeout, request);
+      *stub_, &v1::Resources::Stub::PutResource, options_, request);
 }
 
 absl::StatusOr<v1::DeleteResourceResponse> Client::Delete(
     const v1::DeleteResourceRequest& request) {
   return Call<v1::DeleteResourceRequest, v1::DeleteResourceResponse>(
-      *stub_, &v1::Resources::Stub::DeleteResource, options_.timeout, request);
+      *stub_, &v1::Resources::Stub::DeleteResource, options_, request);
 }
 
 absl::StatusOr<v1::ListResourcesResponse> Client::List(
     const v1::ListResourcesRequest& request) {
   return Call<v1::ListResourcesRequest, v1::ListResourcesResponse>(
-      *stub_, &v1::Resources::Stub::ListResources, options_.timeout, request);
+      *stub_, &v1::Resources::Stub::ListResources, options_, request);
 }
 
 absl::StatusOr<v1::ListVersionsResponse> Client::ListVersions(
     const v1::ListVersionsRequest& request) {
   return Call<v1::ListVersionsRequest, v1::ListVersionsResponse>(
-      *stub_, &v1::Resources::Stub::ListVersions, options_.timeout, request);
+      *stub_, &v1::Resources::Stub::ListVersions, options_, request);
 }
 
 absl::StatusOr<v1::CreateCheckpointResponse> Client::CreateCheckpoint(
     const v1::CreateCheckpointRequest& request) {
   return Call<v1::CreateCheckpointRequest, v1::CreateCheckpointResponse>(
-      *admin_, &v1::Admin::Stub::CreateCheckpoint, options_.timeout, request);
+      *admin_, &v1::Admin::Stub::CreateCheckpoint, options_, request);
 }
 
 absl::StatusOr<v1::PutResourceResponse> Client::Update(

@@ -13,12 +13,20 @@
 #include "absl/time/time.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "grpcpp/channel.h"
+#include "service/tls.h"
 
 namespace etagd {
 
 struct ClientOptions {
   // Deadline of each call.
   absl::Duration timeout = absl::Seconds(10);
+  // TLS (with tls.ca_file), and a client certificate for servers that ask
+  // for one. Used by Open(); Connect() is always plaintext.
+  ClientTlsFiles tls;
+  // Sent with every call as "authorization: Bearer <token>" (for a server
+  // with --tokens_file); empty sends none. Prefer TLS: over plaintext the
+  // token can be read off the network.
+  std::string bearer_token;
 };
 
 struct UpdateOptions {
@@ -39,9 +47,14 @@ class Client {
   explicit Client(std::shared_ptr<grpc::ChannelInterface> channel,
                   ClientOptions options = {});
 
-  // Connects (lazily) to HOST:PORT without TLS.
+  // Connects (lazily) to HOST:PORT without TLS (options.tls is ignored).
   static std::unique_ptr<Client> Connect(const std::string& target,
                                          ClientOptions options = {});
+
+  // Connects (lazily) to HOST:PORT, over TLS if options.tls.ca_file is set.
+  // INVALID_ARGUMENT if the TLS files cannot be read or do not fit.
+  static absl::StatusOr<std::unique_ptr<Client>> Open(const std::string& target,
+                                                      ClientOptions options = {});
 
   absl::StatusOr<etagd::v1::GetResourceResponse> Get(
       const etagd::v1::GetResourceRequest& request);

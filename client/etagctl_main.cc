@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/client.h"
@@ -38,6 +39,21 @@ ABSL_FLAG(std::string, request_id, "",
           "put, delete: a request id; resending a command with the same id "
           "does not apply it twice.");
 ABSL_FLAG(int, page_size, 0, "list, history: entries per call (0: default).");
+ABSL_FLAG(std::string, ca_file, "",
+          "PEM CA certificates that etagd's certificate must chain to: "
+          "connects over TLS. Empty: plaintext.");
+ABSL_FLAG(std::string, client_cert_file, "",
+          "PEM client certificate chain, for an etagd that requires one "
+          "(mutual TLS). Needs --ca_file and --client_key_file.");
+ABSL_FLAG(std::string, client_key_file, "",
+          "PEM private key (unencrypted) of --client_cert_file.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "The name etagd's certificate must carry, if not the host of "
+          "--target (e.g. --target=127.0.0.1:7070 inside the pod).");
+ABSL_FLAG(std::string, bearer_token_file, "",
+          "File holding the bearer token to send (for an etagd with "
+          "--tokens_file); surrounding whitespace is ignored. A file, not a "
+          "flag value, so the token stays out of the process list.");
 
 namespace etagd {
 namespace {
@@ -55,7 +71,9 @@ constexpr char kUsage[] =
     "  history NAME   list the retained versions, newest first\n"
     "  checkpoint NAME  write a consistent copy of the store on the server\n"
     "                 (under its --checkpoint_dir), for backups\n"
-    "Flags may be written --if-match or --if_match.\n\n"
+    "Flags may be written --if-match or --if_match.\n"
+    "TLS: --ca_file (and --client_cert_file, --client_key_file for mutual\n"
+    "TLS); a bearer token: --bearer_token_file.\n\n"
     "Exit status: 0 success, 1 other error, 2 usage error, 3 not found,\n"
     "4 not modified, 5 precondition failed (stderr shows the current ETag),\n"
     "6 server unavailable or deadline exceeded.";
@@ -253,8 +271,24 @@ int Run(const std::vector<char*>& args) {
 
   ClientOptions options;
   options.timeout = absl::GetFlag(FLAGS_timeout);
-  std::unique_ptr<Client> client =
-      Client::Connect(absl::GetFlag(FLAGS_target), options);
+  options.tls.ca_file = absl::GetFlag(FLAGS_ca_file);
+  options.tls.cert_file = absl::GetFlag(FLAGS_client_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_client_key_file);
+  options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (const std::string path = absl::GetFlag(FLAGS_bearer_token_file);
+      !path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Usage(absl::StrCat("cannot read --bearer_token_file ", path));
+    std::string token(std::istreambuf_iterator<char>(in), {});
+    options.bearer_token = std::string(absl::StripAsciiWhitespace(token));
+    if (options.bearer_token.empty()) {
+      return Usage(absl::StrCat("--bearer_token_file ", path, " is empty"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Client>> opened =
+      Client::Open(absl::GetFlag(FLAGS_target), options);
+  if (!opened.ok()) return Usage(opened.status().message());
+  std::unique_ptr<Client> client = *std::move(opened);
   if (command == "get") return Get(*client, operand, false, *preconditions);
   if (command == "head") return Get(*client, operand, true, *preconditions);
   if (command == "put") return Put(*client, operand, *preconditions);

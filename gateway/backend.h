@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -12,6 +13,13 @@
 #include "grpcpp/channel.h"
 
 namespace etagd {
+
+// On whose behalf a call is made: the HTTP client's credentials, passed on
+// to the service, which alone decides (service/auth.h).
+struct Caller {
+  // Sent as "authorization: Bearer <token>"; empty sends none.
+  std::string bearer_token;
+};
 
 // Implementations are thread-safe. Each call invokes `done` exactly once, on
 // any thread, possibly before the call returns.
@@ -22,15 +30,15 @@ class Backend {
 
   virtual ~Backend() = default;
 
-  virtual void Get(const etagd::v1::GetResourceRequest& request,
+  virtual void Get(const Caller& caller, const etagd::v1::GetResourceRequest& request,
                    Callback<etagd::v1::GetResourceResponse> done) = 0;
-  virtual void Put(const etagd::v1::PutResourceRequest& request,
+  virtual void Put(const Caller& caller, const etagd::v1::PutResourceRequest& request,
                    Callback<etagd::v1::PutResourceResponse> done) = 0;
-  virtual void Delete(const etagd::v1::DeleteResourceRequest& request,
+  virtual void Delete(const Caller& caller, const etagd::v1::DeleteResourceRequest& request,
                       Callback<etagd::v1::DeleteResourceResponse> done) = 0;
-  virtual void List(const etagd::v1::ListResourcesRequest& request,
+  virtual void List(const Caller& caller, const etagd::v1::ListResourcesRequest& request,
                     Callback<etagd::v1::ListResourcesResponse> done) = 0;
-  virtual void ListVersions(const etagd::v1::ListVersionsRequest& request,
+  virtual void ListVersions(const Caller& caller, const etagd::v1::ListVersionsRequest& request,
                             Callback<etagd::v1::ListVersionsResponse> done) = 0;
   // OK if the service reports SERVING through gRPC health checking.
   virtual void CheckHealth(std::function<void(absl::Status)> done) = 0;

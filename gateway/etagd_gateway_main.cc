@@ -19,10 +19,23 @@
 #include "grpcpp/security/credentials.h"
 #include "service/env_flags.h"
 #include "service/log.h"
+#include "service/tls.h"
 
 ABSL_FLAG(std::string, backend, "127.0.0.1:7070", "etagd's gRPC HOST:PORT.");
 ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
           "Deadline of each call to etagd.");
+ABSL_FLAG(std::string, backend_ca_file, "",
+          "PEM CA certificates that etagd's certificate must chain to: calls "
+          "etagd over TLS. Empty: plaintext.");
+ABSL_FLAG(std::string, backend_cert_file, "",
+          "PEM client certificate chain to present to etagd (for etagd's "
+          "--tls_client_ca_file). Needs --backend_ca_file and "
+          "--backend_key_file.");
+ABSL_FLAG(std::string, backend_key_file, "",
+          "PEM private key (unencrypted) of --backend_cert_file.");
+ABSL_FLAG(std::string, backend_tls_server_name, "",
+          "The name etagd's certificate must carry, if not the host of "
+          "--backend.");
 ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
           "Largest request content accepted, in bytes; more gets 413. Keep it "
           "at etagd's --max_content_bytes.");
@@ -61,9 +74,18 @@ int Run() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(max_content + (64 << 10)));
   args.SetMaxSendMessageSize(static_cast<int>(max_content + (64 << 10)));
+  ClientTlsFiles backend_tls;
+  backend_tls.ca_file = absl::GetFlag(FLAGS_backend_ca_file);
+  backend_tls.cert_file = absl::GetFlag(FLAGS_backend_cert_file);
+  backend_tls.key_file = absl::GetFlag(FLAGS_backend_key_file);
+  backend_tls.server_name = absl::GetFlag(FLAGS_backend_tls_server_name);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      GrpcChannelCredentials(backend_tls, args);
+  if (!credentials.ok()) {
+    return Fail(absl::StrCat("--backend_*: ", credentials.status().message()));
+  }
   std::unique_ptr<Backend> backend = NewGrpcBackend(
-      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_backend),
-                                grpc::InsecureChannelCredentials(), args),
+      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_backend), *credentials, args),
       absl::GetFlag(FLAGS_backend_timeout));
   HttpMetrics metrics;
   Gateway gateway(*backend, *gateway_options, metrics);
@@ -76,8 +98,14 @@ int Run() {
 
   const std::string listen = http_options->listen;
   Log(LogLevel::kInfo,
-      absl::StrCat("serving HTTP on ", listen.substr(0, listen.rfind(':')), ":",
-                   (*http)->port(), " for etagd at ", absl::GetFlag(FLAGS_backend)));
+      absl::StrCat("serving ", (*http)->tls() ? "HTTPS" : "HTTP", " on ",
+                   listen.substr(0, listen.rfind(':')), ":", (*http)->port(),
+                   " for etagd at ", absl::GetFlag(FLAGS_backend),
+                   backend_tls.enabled()
+                       ? (backend_tls.cert_file.empty()
+                              ? " over TLS"
+                              : " over TLS with a client certificate")
+                       : ""));
   int signal = 0;
   sigwait(&signals, &signal);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);

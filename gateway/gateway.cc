@@ -18,6 +18,7 @@
 #include "gateway/http_errors.h"
 #include "gateway/uri.h"
 #include "google/protobuf/util/json_util.h"
+#include "service/auth.h"
 #include "service/error_details.h"
 #include "service/request_validation.h"
 
@@ -34,7 +35,7 @@ constexpr char kAllowResource[] = "GET, HEAD, PUT, DELETE, OPTIONS";
 constexpr char kAllowReadOnly[] = "GET, HEAD, OPTIONS";
 constexpr char kCorsAllowHeaders[] =
     "Content-Type, If-Match, If-None-Match, If-Modified-Since, "
-    "If-Unmodified-Since, If-Range, Range, Idempotency-Key";
+    "If-Unmodified-Since, If-Range, Range, Idempotency-Key, Authorization";
 constexpr char kCorsExposeHeaders[] =
     "ETag, Last-Modified, Location, Content-Range, Accept-Ranges";
 
@@ -130,12 +131,28 @@ absl::string_view MethodLabel(http::verb method) {
   }
 }
 
+// The credentials to pass on: the token of the one Authorization field, if
+// it is "Bearer <token>" (RFC 6750 §2.1). Anything else passes on nothing,
+// and the service answers UNAUTHENTICATED if it wants a token.
+Caller CallerOf(const HttpRequest& request) {
+  Caller caller;
+  std::vector<absl::string_view> fields =
+      FieldLines(request, http::field::authorization);
+  if (fields.size() == 1) {
+    if (auto token = ParseBearerAuthorization(fields[0])) {
+      caller.bearer_token = std::string(*token);
+    }
+  }
+  return caller;
+}
+
 }  // namespace
 
 struct Gateway::Exchange {
   HttpRequest request;
   std::function<void(HttpResponse)> done;
   absl::Time start;
+  Caller caller;
   std::string path;
   std::vector<std::pair<std::string, std::string>> query;
 
@@ -162,6 +179,7 @@ void Gateway::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   exchange->request = std::move(request);
   exchange->done = std::move(done);
   exchange->start = absl::Now();
+  exchange->caller = CallerOf(exchange->request);
   Route(std::move(exchange));
 }
 
@@ -307,7 +325,8 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *get.mutable_preconditions() = *std::move(preconditions);
 
-  backend_.Get(get, [this, exchange](absl::StatusOr<v1::GetResourceResponse> result) {
+  backend_.Get(exchange->caller, get, [this, exchange](
+                                          absl::StatusOr<v1::GetResourceResponse> result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
       // §15.4.5: ETag, Date, and the Cache-Control/Vary a 200 would carry;
@@ -418,7 +437,7 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
   }
   put.set_content(std::move(exchange->request.body()));
 
-  backend_.Put(put, [this, exchange, enforce](
+  backend_.Put(exchange->caller, put, [this, exchange, enforce](
                         absl::StatusOr<v1::PutResourceResponse> result) {
     if (!result.ok()) {
       if (enforce && absl::IsFailedPrecondition(result.status())) {
@@ -471,7 +490,7 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
     del.mutable_preconditions()->clear_if_none_match();
     del.mutable_preconditions()->add_if_none_match("*");
   }
-  backend_.Delete(del, [this, exchange, enforce](
+  backend_.Delete(exchange->caller, del, [this, exchange, enforce](
                            absl::StatusOr<v1::DeleteResourceResponse> result) {
     if (!result.ok()) {
       if (enforce && absl::IsFailedPrecondition(result.status())) {
@@ -504,7 +523,7 @@ void Gateway::ListResources(std::shared_ptr<Exchange> exchange) {
                          absl::StrCat("unknown query parameter '", key, "'"));
     }
   }
-  backend_.List(list, [this, exchange](
+  backend_.List(exchange->caller, list, [this, exchange](
                           absl::StatusOr<v1::ListResourcesResponse> result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
     HttpResponse response = exchange->NewResponse(http::status::ok);
@@ -534,6 +553,7 @@ void Gateway::ListVersions(std::shared_ptr<Exchange> exchange, std::string name)
     }
   }
   backend_.ListVersions(
+      exchange->caller,
       list, [this, exchange](absl::StatusOr<v1::ListVersionsResponse> result) {
         if (!result.ok()) return FinishError(*exchange, result.status());
         HttpResponse response = exchange->NewResponse(http::status::ok);
@@ -567,6 +587,17 @@ void Gateway::FinishError(Exchange& exchange, const absl::Status& status) {
   }
   // §15.5.13: tell the client the current ETag, so it can refetch or retry.
   if (!current_etag.empty()) response.set(http::field::etag, current_etag);
+  // RFC 9110 §15.5.2: a 401 says how to authenticate; RFC 6750 §3 adds
+  // why a token was refused. A 403 names the error too (§3.1).
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
+    response.set(http::field::www_authenticate,
+                 exchange.caller.bearer_token.empty()
+                     ? "Bearer realm=\"etagd\""
+                     : "Bearer realm=\"etagd\", error=\"invalid_token\"");
+  } else if (status.code() == absl::StatusCode::kPermissionDenied) {
+    response.set(http::field::www_authenticate,
+                 "Bearer realm=\"etagd\", error=\"insufficient_scope\"");
+  }
   response.set(http::field::content_type, "application/json");
   response.body() = ErrorJson(http_status, absl::StatusCodeToString(status.code()),
                               status.message(), current_etag);

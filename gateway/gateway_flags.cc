@@ -32,6 +32,12 @@ ABSL_FLAG(int, http_max_connections, 1024,
           "Open HTTP connections beyond this are closed on arrival.");
 ABSL_FLAG(int, http_max_header_bytes, 16384,
           "Largest request line plus header fields; more gets 431.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain (server certificate first) to serve TLS "
+          "with: HTTPS on --http_listen, and etagd's gRPC too. TLS 1.2 is the "
+          "minimum. Needs --tls_key_file. Empty: plaintext.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key (unencrypted) of --tls_cert_file.");
 
 namespace etagd {
 
@@ -83,6 +89,12 @@ absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
   }
   options.max_header_bytes = static_cast<uint32_t>(header_bytes);
   options.max_body_bytes = static_cast<uint64_t>(max_content_bytes);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together");
+  }
   return options;
 }
 

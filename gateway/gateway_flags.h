@@ -12,6 +12,10 @@
 #include "gateway/http_server.h"
 
 ABSL_DECLARE_FLAG(std::string, http_listen);
+// The server certificate and key: HTTPS on --http_listen, and in etagd also
+// TLS on --grpc_listen.
+ABSL_DECLARE_FLAG(std::string, tls_cert_file);
+ABSL_DECLARE_FLAG(std::string, tls_key_file);
 
 namespace etagd {
 

@@ -2,6 +2,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "gateway/backend.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -29,37 +30,37 @@ class GrpcBackend final : public Backend {
         health_(grpc::health::v1::Health::NewStub(channel)),
         timeout_(timeout) {}
 
-  void Get(const v1::GetResourceRequest& request,
+  void Get(const Caller& caller, const v1::GetResourceRequest& request,
            Callback<v1::GetResourceResponse> done) override {
-    Start(request, std::move(done), [this](auto* c, auto callback) {
+    Start(caller, request, std::move(done), [this](auto* c, auto callback) {
       stub_->async()->GetResource(&c->context, &c->request, &c->response,
                                   std::move(callback));
     });
   }
-  void Put(const v1::PutResourceRequest& request,
+  void Put(const Caller& caller, const v1::PutResourceRequest& request,
            Callback<v1::PutResourceResponse> done) override {
-    Start(request, std::move(done), [this](auto* c, auto callback) {
+    Start(caller, request, std::move(done), [this](auto* c, auto callback) {
       stub_->async()->PutResource(&c->context, &c->request, &c->response,
                                   std::move(callback));
     });
   }
-  void Delete(const v1::DeleteResourceRequest& request,
+  void Delete(const Caller& caller, const v1::DeleteResourceRequest& request,
               Callback<v1::DeleteResourceResponse> done) override {
-    Start(request, std::move(done), [this](auto* c, auto callback) {
+    Start(caller, request, std::move(done), [this](auto* c, auto callback) {
       stub_->async()->DeleteResource(&c->context, &c->request, &c->response,
                                      std::move(callback));
     });
   }
-  void List(const v1::ListResourcesRequest& request,
+  void List(const Caller& caller, const v1::ListResourcesRequest& request,
             Callback<v1::ListResourcesResponse> done) override {
-    Start(request, std::move(done), [this](auto* c, auto callback) {
+    Start(caller, request, std::move(done), [this](auto* c, auto callback) {
       stub_->async()->ListResources(&c->context, &c->request, &c->response,
                                     std::move(callback));
     });
   }
-  void ListVersions(const v1::ListVersionsRequest& request,
+  void ListVersions(const Caller& caller, const v1::ListVersionsRequest& request,
                     Callback<v1::ListVersionsResponse> done) override {
-    Start(request, std::move(done), [this](auto* c, auto callback) {
+    Start(caller, request, std::move(done), [this](auto* c, auto callback) {
       stub_->async()->ListVersions(&c->context, &c->request, &c->response,
                                    std::move(callback));
     });
@@ -68,7 +69,7 @@ class GrpcBackend final : public Backend {
   void CheckHealth(std::function<void(absl::Status)> done) override {
     grpc::health::v1::HealthCheckRequest request;
     request.set_service(v1::Resources::service_full_name());
-    Start(request,
+    Start(Caller(), request,
           Callback<grpc::health::v1::HealthCheckResponse>(
               [done = std::move(done)](
                   absl::StatusOr<grpc::health::v1::HealthCheckResponse> r) {
@@ -86,8 +87,13 @@ class GrpcBackend final : public Backend {
 
  private:
   template <typename Request, typename Response, typename Invoke>
-  void Start(const Request& request, Callback<Response> done, Invoke invoke) {
+  void Start(const Caller& caller, const Request& request,
+             Callback<Response> done, Invoke invoke) {
     auto* call = new Call<Request, Response>();
+    if (!caller.bearer_token.empty()) {
+      call->context.AddMetadata("authorization",
+                                absl::StrCat("Bearer ", caller.bearer_token));
+    }
     call->request = request;
     call->done = std::move(done);
     call->context.set_deadline(std::chrono::system_clock::now() +

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -19,10 +20,13 @@
 #include "absl/time/clock.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/stream_traits.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/ssl/ssl_stream.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/read.hpp"
@@ -39,13 +43,23 @@ namespace http = ::boost::beast::http;
 using tcp = ::boost::asio::ip::tcp;
 
 namespace {
-class Session;
+
+// What shutdown needs of a connection, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Closes the connection from its own strand; safe from any thread.
+  virtual void CloseSoon() = 0;
+};
+
 }  // namespace
 
 struct HttpServer::State {
   HttpServerOptions options;
   RequestHandler handler;
   net::io_context ioc;
+  // Set when serving HTTPS.
+  std::unique_ptr<net::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   int port = 0;
@@ -58,7 +72,7 @@ struct HttpServer::State {
 
   // Open sessions, so that shutdown can close idle keep-alive connections.
   absl::Mutex sessions_mu;
-  std::vector<std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(sessions_mu);
+  std::vector<std::weak_ptr<SessionBase>> sessions ABSL_GUARDED_BY(sessions_mu);
 
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
@@ -111,43 +125,73 @@ absl::Status CheckFraming(const http::request_parser<http::string_body>& parser)
   return absl::OkStatus();
 }
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 // One connection: reads requests one after the other (pipelined requests
 // wait in the buffer), hands each to the handler and writes its response.
-class Session : public std::enable_shared_from_this<Session> {
+// `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+template <typename Stream>
+class Session : public SessionBase,
+                public std::enable_shared_from_this<Session<Stream>> {
  public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // HTTP.
   Session(tcp::socket socket, std::shared_ptr<State> state)
       : stream_(std::move(socket)),
         request_timer_(stream_.get_executor()),
         state_(std::move(state)) {}
+  // HTTPS.
+  Session(tcp::socket socket, net::ssl::context& tls, std::shared_ptr<State> state)
+      : stream_(beast::tcp_stream(std::move(socket)), tls),
+        request_timer_(stream_.get_executor()),
+        state_(std::move(state)) {}
 
-  ~Session() { --state_->connections; }
+  ~Session() override { --state_->connections; }
 
-  void Start() { ReadHeader(); }
+  void Start() {
+    if constexpr (kTls) {
+      // The handshake counts against the first request's time.
+      Tcp().expires_after(ToChrono(state_->options.request_timeout));
+      stream_.async_handshake(
+          net::ssl::stream_base::server,
+          [self = this->shared_from_this()](beast::error_code ec) {
+            // A failed handshake (a plain-HTTP client, an old TLS version,
+            // an unknown CA on the client's side) cannot be answered.
+            if (ec) return self->Close();
+            self->ReadHeader();
+          });
+    } else {
+      ReadHeader();
+    }
+  }
 
-  // Closes the connection from its own strand; safe from any thread.
-  void CloseSoon() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  void CloseSoon() override {
+    net::post(stream_.get_executor(),
+              [self = this->shared_from_this()] { self->Close(); });
   }
 
  private:
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(state_->options.max_header_bytes);
     parser_->body_limit(state_->options.max_body_bytes);
     // Our own timer, not the stream's expiry: that one closes the socket,
     // and a client that stalled mid-request is owed a 408 first.
-    stream_.expires_never();
+    Tcp().expires_never();
     timed_out_ = false;
     request_timer_.expires_after(ToChrono(state_->options.request_timeout));
-    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    request_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return;  // Cancelled: the request arrived.
       self->timed_out_ = true;
       beast::error_code ignored;
-      self->stream_.socket().cancel(ignored);
+      self->Tcp().socket().cancel(ignored);
     });
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) {
+        [self = this->shared_from_this()](beast::error_code ec, size_t) {
           self->OnHeader(ec);
         });
   }
@@ -168,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto interim = std::make_shared<http::response<http::empty_body>>(
           http::status::continue_, request.version());
       http::async_write(stream_, *interim,
-                        [self = shared_from_this(), interim](beast::error_code ec,
+                        [self = this->shared_from_this(), interim](beast::error_code ec,
                                                              size_t) {
                           if (ec) return self->Close();
                           self->ReadBody();
@@ -180,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->OnRequest(ec);
                      });
   }
@@ -191,7 +235,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     ++state_->in_flight;
-    state_->handler(std::move(request), [self = shared_from_this()](
+    state_->handler(std::move(request), [self = this->shared_from_this()](
                                             HttpResponse response) {
       // The handler may answer on any thread; the stream is the strand's.
       net::post(self->stream_.get_executor(),
@@ -254,9 +298,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep = keep_alive_ && !state_->stopping.load();
     response.keep_alive(keep);
     auto shared = std::make_shared<HttpResponse>(std::move(response));
-    stream_.expires_after(ToChrono(state_->options.request_timeout));
+    Tcp().expires_after(ToChrono(state_->options.request_timeout));
     http::async_write(stream_, *shared,
-                      [self = shared_from_this(), shared, keep, counted](
+                      [self = this->shared_from_this(), shared, keep, counted](
                           beast::error_code ec, size_t) {
                         if (counted) --self->state_->in_flight;
                         if (ec) return self->Close();
@@ -271,8 +315,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // client still sends, for a bounded time and amount, before closing.
   void LingerThenClose() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().expires_after(std::chrono::seconds(2));
     Discard();
   }
 
@@ -281,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto buffer = std::make_shared<std::array<char, 16384>>();
     stream_.async_read_some(
         net::buffer(*buffer),
-        [self = shared_from_this(), buffer](beast::error_code ec, size_t n) {
+        [self = this->shared_from_this(), buffer](beast::error_code ec, size_t n) {
           if (ec) return self->Close();
           self->discarded_ += n;
           self->Discard();
@@ -291,11 +335,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     request_timer_.cancel();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   net::steady_timer request_timer_;
   bool timed_out_ = false;
   std::shared_ptr<State> state_;
@@ -316,18 +360,28 @@ void Accept(std::shared_ptr<State> state) {
             socket.close(ignored);
           } else {
             ++state->connections;
-            auto session = std::make_shared<Session>(std::move(socket), state);
+            std::shared_ptr<SessionBase> session;
+            if (state->tls != nullptr) {
+              auto tls = std::make_shared<Session<TlsStream>>(
+                  std::move(socket), *state->tls, state);
+              tls->Start();
+              session = std::move(tls);
+            } else {
+              auto plain = std::make_shared<Session<beast::tcp_stream>>(
+                  std::move(socket), state);
+              plain->Start();
+              session = std::move(plain);
+            }
             {
               absl::MutexLock lock(&state->sessions_mu);
               auto& all = state->sessions;
               all.erase(std::remove_if(all.begin(), all.end(),
-                                       [](const std::weak_ptr<Session>& s) {
+                                       [](const std::weak_ptr<SessionBase>& s) {
                                          return s.expired();
                                        }),
                         all.end());
               all.push_back(session);
             }
-            session->Start();
           }
         }
         Accept(state);
@@ -360,6 +414,40 @@ absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
+// A server-side TLS context: TLS 1.2 minimum, the certificate chain and key
+// from `options`. Errors name the flags, never quote the key.
+absl::StatusOr<std::unique_ptr<net::ssl::context>> NewTlsContext(
+    const HttpServerOptions& options) {
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together");
+  }
+  auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  // RFC 8996 deprecates TLS 1.0 and 1.1; RFC 9325 asks for 1.2 at least.
+  if (SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION) != 1) {
+    return absl::InternalError("cannot restrict HTTPS to TLS 1.2 and later");
+  }
+  beast::error_code ec;
+  context->set_options(net::ssl::context::default_workarounds |
+                           net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                           net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                           net::ssl::context::single_dh_use,
+                       ec);
+  if (!ec) context->use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot use --tls_cert_file ", options.tls_cert_file, ": ",
+                     ec.message()));
+  }
+  context->use_private_key_file(options.tls_key_file, net::ssl::context::pem, ec);
+  if (ec || SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot use --tls_key_file ", options.tls_key_file,
+        ": not a readable, unencrypted PEM key of the --tls_cert_file certificate"));
+  }
+  return context;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
@@ -372,6 +460,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
   auto state = std::make_shared<State>(options.io_threads);
   state->options = options;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    absl::StatusOr<std::unique_ptr<net::ssl::context>> tls = NewTlsContext(options);
+    if (!tls.ok()) return tls.status();
+    state->tls = *std::move(tls);
+  }
   state->handler = std::move(handler);
   state->acceptor.emplace(state->ioc);
   beast::error_code ec;
@@ -395,6 +488,8 @@ HttpServer::~HttpServer() { Shutdown(absl::ZeroDuration()); }
 
 int HttpServer::port() const { return state_->port; }
 
+bool HttpServer::tls() const { return state_->tls != nullptr; }
+
 void HttpServer::Shutdown(absl::Duration grace) {
   absl::MutexLock lock(&state_->shutdown_mu);
   if (state_->shut_down) return;
@@ -410,8 +505,8 @@ void HttpServer::Shutdown(absl::Duration grace) {
   }
   {
     absl::MutexLock sessions_lock(&state_->sessions_mu);
-    for (const std::weak_ptr<Session>& weak : state_->sessions) {
-      if (std::shared_ptr<Session> session = weak.lock()) session->CloseSoon();
+    for (const std::weak_ptr<SessionBase>& weak : state_->sessions) {
+      if (std::shared_ptr<SessionBase> session = weak.lock()) session->CloseSoon();
     }
   }
   // Closed sessions release themselves once their aborted operations run.

@@ -1,6 +1,7 @@
 // An asynchronous HTTP/1.1 server (Boost.Beast over Asio) with keep-alive,
 // a fixed pool of I/O threads, and limits that protect it from slow,
-// oversized or malformed requests. It knows nothing of etagd's routes: each
+// oversized or malformed requests, and optionally TLS (1.2 and later, through
+// Boost.Asio's OpenSSL binding). It knows nothing of etagd's routes: each
 // complete request goes to a RequestHandler.
 #ifndef ETAGD_GATEWAY_HTTP_SERVER_H_
 #define ETAGD_GATEWAY_HTTP_SERVER_H_
@@ -31,6 +32,10 @@ struct HttpServerOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   // Connections beyond this are closed as soon as they are accepted.
   int max_connections = 1024;
+  // PEM certificate chain and private key: serve HTTPS (TLS 1.2 minimum)
+  // instead of plain HTTP. Both empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Answers one request by calling `respond` exactly once, on any thread.
@@ -49,6 +54,9 @@ class HttpServer {
 
   // The port the server listens on.
   int port() const;
+
+  // True if it serves HTTPS.
+  bool tls() const;
 
   // Stops accepting connections, lets requests being handled finish and
   // their responses go out for up to `grace`, then closes every connection.

@@ -22,6 +22,8 @@
 #include "service/log.h"
 #include "service/rocksdb_store.h"
 #include "service/server.h"
+#include "service/tls.h"
+#include "service/token_file.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
           "HOST:PORT to serve gRPC on. Port 0 picks a free port; the startup "
@@ -48,6 +50,12 @@ ABSL_FLAG(int, write_threads, 32,
           "and RocksDB groups the writes waiting together into one sync, so "
           "this bounds how many writes share a sync. Reads run on gRPC's "
           "own threads.");
+ABSL_FLAG(int64_t, grpc_memory_quota_mb, 256,
+          "Memory for gRPC calls in flight, in MiB: the limit of gRPC's own "
+          "buffers (its resource quota), and separately of the Put requests "
+          "waiting for or held by the write threads. A Put beyond it fails "
+          "at once with RESOURCE_EXHAUSTED (retry with backoff) instead of "
+          "growing etagd without bound. 0 removes both limits.");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "Directory under which the Admin CreateCheckpoint call writes "
           "consistent copies of the store (for backups). Empty disables "
@@ -57,15 +65,33 @@ ABSL_FLAG(bool, canary_non_atomic_writes, false,
           "FOR TESTS OF THE LINEARIZABILITY CHECKER ONLY: breaks "
           "compare-and-set on purpose (writes skip their lock), so that lost "
           "updates happen and the checker must find them.");
+ABSL_FLAG(bool, simulate_power_loss_for_test, false,
+          "FOR DURABILITY TESTS ONLY: breaks durability on purpose. Data not "
+          "yet synced stays in etagd's memory, so that kill -9 loses what a "
+          "power loss would; the next start with this flag also deletes the "
+          "files whose directory entries were never synced.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM or SIGINT: how long calls and HTTP requests in flight "
           "may take, in all, to finish before they are cancelled and etagd "
           "exits. Keep Kubernetes' terminationGracePeriodSeconds above it.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificates for mutual TLS on gRPC: clients must present a "
+          "certificate signed by one of them. Needs --tls_cert_file. Empty: "
+          "no client certificates asked for.");
+ABSL_FLAG(std::string, tokens_file, "",
+          "File of bearer tokens, one per line: \"<token> <read|read-write> "
+          "[prefix]\" (# starts a comment). Every Resources and Admin call "
+          "must then carry \"authorization: Bearer <token>\" (HTTP: the "
+          "Authorization header). Re-read when it changes (checked every 2s) "
+          "and on SIGHUP; a broken file keeps the tokens loaded before. "
+          "Empty: no authorization.");
 
 namespace etagd {
 namespace {
 
 constexpr int64_t kMaxContentLimit = int64_t{1} << 30;
+// How often --tokens_file is checked for changes.
+constexpr absl::Duration kTokensPollInterval = absl::Seconds(2);
 
 int Fail(absl::string_view message) {
   Log(LogLevel::kError, absl::StrCat("cannot start: ", message));
@@ -89,6 +115,13 @@ int Run() {
     Log(LogLevel::kWarning,
         "--canary_non_atomic_writes: compare-and-set is broken on purpose");
   }
+  store_options.simulate_power_loss_for_test =
+      absl::GetFlag(FLAGS_simulate_power_loss_for_test);
+  if (store_options.simulate_power_loss_for_test) {
+    Log(LogLevel::kWarning,
+        "--simulate_power_loss_for_test: kill -9 loses unsynced data on "
+        "purpose");
+  }
   if (store_options.history_depth < 0) {
     return Fail("--history_depth must not be negative");
   }
@@ -107,6 +140,11 @@ int Run() {
     return Fail("--max_content_bytes must be between 1 and 1073741824");
   }
   server_options.admin.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  const int64_t quota_mb = absl::GetFlag(FLAGS_grpc_memory_quota_mb);
+  if (quota_mb < 0 || quota_mb > (int64_t{1} << 20)) {
+    return Fail("--grpc_memory_quota_mb must be between 0 and 1048576");
+  }
+  server_options.grpc_memory_quota_bytes = quota_mb << 20;
   server_options.write_threads = absl::GetFlag(FLAGS_write_threads);
   if (server_options.write_threads < 1 || server_options.write_threads > 1024) {
     return Fail("--write_threads must be between 1 and 1024");
@@ -115,6 +153,13 @@ int Run() {
   if (drain < absl::ZeroDuration()) {
     return Fail("--drain_timeout must not be negative");
   }
+  server_options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  server_options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  server_options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (absl::Status tls = CheckServerTlsFiles(server_options.tls); !tls.ok()) {
+    return Fail(tls.message());
+  }
+  const std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
   const bool serve_http = !absl::GetFlag(FLAGS_http_listen).empty();
   absl::StatusOr<GatewayOptions> gateway_options = GatewayOptionsFromFlags();
   if (!gateway_options.ok()) return Fail(gateway_options.status().message());
@@ -128,7 +173,17 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  if (!tokens_file.empty()) sigaddset(&signals, SIGHUP);  // Reloads tokens.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<TokenFileWatcher> tokens;
+  if (!tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenFileWatcher>> watcher =
+        TokenFileWatcher::Start(tokens_file, kTokensPollInterval);
+    if (!watcher.ok()) return Fail(watcher.status().message());
+    tokens = *std::move(watcher);
+    server_options.tokens = tokens->store();
+  }
 
   absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
   if (!store.ok()) return Fail(store.status().message());
@@ -166,10 +221,20 @@ int Run() {
                    http_line, "; data in ", store_options.path, " (",
                    store_options.sync_writes ? "durable writes"
                                              : "unsynced writes",
-                   ", history depth ", store_options.history_depth, ")"));
+                   ", history depth ", store_options.history_depth, ")",
+                   server_options.tls.enabled()
+                       ? (server_options.tls.client_ca_file.empty()
+                              ? "; TLS"
+                              : "; TLS, gRPC clients need a certificate")
+                       : "",
+                   tokens != nullptr
+                       ? absl::StrCat("; bearer tokens from ", tokens_file)
+                       : ""));
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    tokens->Reload();
+  }
   Log(LogLevel::kInfo,
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
                    "; finishing calls in flight (up to ",

@@ -1,9 +1,12 @@
 #include "service/grpc_service.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/status/statusor.h"
-
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "service/auth.h"
 #include "service/grpc_status.h"
 
 namespace etagd {
@@ -16,6 +19,22 @@ grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;
+}
+
+// The one authorization check of every call (auth.h). `tokens` null: off.
+absl::Status CheckAccess(const TokenStore* tokens,
+                         const grpc::ServerContextBase& context, Rpc method,
+                         absl::string_view name) {
+  if (tokens == nullptr) return absl::OkStatus();
+  // One "authorization: Bearer <token>" entry; none, several or another
+  // scheme count as no token.
+  absl::optional<absl::string_view> token;
+  auto [first, last] = context.client_metadata().equal_range("authorization");
+  if (first != last && std::next(first) == last) {
+    token = ParseBearerAuthorization(
+        absl::string_view(first->second.data(), first->second.size()));
+  }
+  return Authorize(*tokens->Current(), token, method, name);
 }
 
 }  // namespace
@@ -33,24 +52,63 @@ grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
     grpc::CallbackServerContext* context, const v1::GetResourceRequest* request,
     v1::GetResourceResponse* response) {
+  if (absl::Status access = CheckAccess(tokens_.get(), *context,
+                                        Rpc::kGetResource, request->name());
+      !access.ok()) {
+    return Inline<v1::GetResourceResponse>(context, access, response);
+  }
   return Inline(context, core_.Get(*request), response);
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
     grpc::CallbackServerContext* context, const v1::PutResourceRequest* request,
     v1::PutResourceResponse* response) {
+  if (absl::Status access = CheckAccess(tokens_.get(), *context,
+                                        Rpc::kPutResource, request->name());
+      !access.ok()) {
+    return Inline<v1::PutResourceResponse>(context, access, response);
+  }
+  const int64_t bytes = static_cast<int64_t>(request->ByteSizeLong());
+  if (!AdmitWrite(bytes)) {
+    return Inline<v1::PutResourceResponse>(
+        context,
+        absl::ResourceExhaustedError(
+            "too many bytes of writes in flight (--grpc_memory_quota_mb); "
+            "retry with backoff"),
+        response);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The request and response stay valid until Finish().
-  writers_.Schedule([this, request, response, reactor] {
+  writers_.Schedule([this, request, response, reactor, bytes] {
     reactor->Finish(Reply(core_.Put(*request), response));
+    ReleaseWrite(bytes);
   });
   return reactor;
+}
+
+bool GrpcResourcesService::AdmitWrite(int64_t bytes) {
+  if (max_write_bytes_ <= 0) return true;
+  absl::MutexLock lock(&write_bytes_mu_);
+  if (write_bytes_ > 0 && write_bytes_ + bytes > max_write_bytes_) return false;
+  write_bytes_ += bytes;
+  return true;
+}
+
+void GrpcResourcesService::ReleaseWrite(int64_t bytes) {
+  if (max_write_bytes_ <= 0) return;
+  absl::MutexLock lock(&write_bytes_mu_);
+  write_bytes_ -= bytes;
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::DeleteResource(
     grpc::CallbackServerContext* context,
     const v1::DeleteResourceRequest* request,
     v1::DeleteResourceResponse* response) {
+  if (absl::Status access = CheckAccess(tokens_.get(), *context,
+                                        Rpc::kDeleteResource, request->name());
+      !access.ok()) {
+    return Inline<v1::DeleteResourceResponse>(context, access, response);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   writers_.Schedule([this, request, response, reactor] {
     reactor->Finish(Reply(core_.Delete(*request), response));
@@ -62,18 +120,33 @@ grpc::ServerUnaryReactor* GrpcResourcesService::ListResources(
     grpc::CallbackServerContext* context,
     const v1::ListResourcesRequest* request,
     v1::ListResourcesResponse* response) {
+  if (absl::Status access = CheckAccess(tokens_.get(), *context,
+                                        Rpc::kListResources, request->prefix());
+      !access.ok()) {
+    return Inline<v1::ListResourcesResponse>(context, access, response);
+  }
   return Inline(context, core_.List(*request), response);
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::ListVersions(
     grpc::CallbackServerContext* context, const v1::ListVersionsRequest* request,
     v1::ListVersionsResponse* response) {
+  if (absl::Status access = CheckAccess(tokens_.get(), *context,
+                                        Rpc::kListVersions, request->name());
+      !access.ok()) {
+    return Inline<v1::ListVersionsResponse>(context, access, response);
+  }
   return Inline(context, core_.ListVersions(*request), response);
 }
 
 grpc::Status GrpcAdminService::CreateCheckpoint(
-    grpc::ServerContext*, const v1::CreateCheckpointRequest* request,
+    grpc::ServerContext* context, const v1::CreateCheckpointRequest* request,
     v1::CreateCheckpointResponse* response) {
+  if (absl::Status access = CheckAccess(tokens_.get(), *context,
+                                        Rpc::kCreateCheckpoint, "");
+      !access.ok()) {
+    return ToGrpcStatus(access);
+  }
   return Reply(core_.CreateCheckpoint(*request), response);
 }
 

@@ -6,21 +6,40 @@
 // would cost more than the read. Writes wait for their WAL sync, so they
 // run on a pool of `writers` threads, enough for RocksDB to gather many
 // concurrent writes into one sync.
+//
+// With a TokenStore, every handler first authorizes the call (auth.h's
+// Authorize, on the "authorization: Bearer <token>" metadata): remote
+// clients and the in-process HTTP gateway go through the same check.
 #ifndef ETAGD_SERVICE_GRPC_SERVICE_H_
 #define ETAGD_SERVICE_GRPC_SERVICE_H_
 
+#include <cstdint>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "service/admin_service.h"
 #include "service/resource_service.h"
 #include "service/thread_pool.h"
+#include "service/token_file.h"
 
 namespace etagd {
 
-// Thread-safe; `core` and `writers` must outlive it.
+// Thread-safe; `core` and `writers` must outlive it. `tokens` null: no
+// authorization. `max_write_bytes` > 0 bounds the bytes of Put requests
+// held for `writers` (queued or being written): a Put beyond it fails at once
+// with RESOURCE_EXHAUSTED, so that a flood of large writes cannot grow the
+// server without bound (one Put is always admitted when none is held).
 class GrpcResourcesService final : public etagd::v1::Resources::CallbackService {
  public:
-  GrpcResourcesService(ResourceService& core, ThreadPool& writers)
-      : core_(core), writers_(writers) {}
+  GrpcResourcesService(ResourceService& core, ThreadPool& writers,
+                       std::shared_ptr<const TokenStore> tokens = nullptr,
+                       int64_t max_write_bytes = 0)
+      : core_(core),
+        writers_(writers),
+        tokens_(std::move(tokens)),
+        max_write_bytes_(max_write_bytes) {}
 
   grpc::ServerUnaryReactor* GetResource(
       grpc::CallbackServerContext* context,
@@ -44,14 +63,25 @@ class GrpcResourcesService final : public etagd::v1::Resources::CallbackService 
       etagd::v1::ListVersionsResponse* response) override;
 
  private:
+  // Reserves `bytes` of the write budget; false if it is spent.
+  bool AdmitWrite(int64_t bytes) ABSL_LOCKS_EXCLUDED(write_bytes_mu_);
+  void ReleaseWrite(int64_t bytes) ABSL_LOCKS_EXCLUDED(write_bytes_mu_);
+
   ResourceService& core_;
   ThreadPool& writers_;
+  const std::shared_ptr<const TokenStore> tokens_;
+  const int64_t max_write_bytes_;
+  absl::Mutex write_bytes_mu_;
+  int64_t write_bytes_ ABSL_GUARDED_BY(write_bytes_mu_) = 0;
 };
 
 // Thread-safe; `core` must outlive it. Rare and slow: the sync API.
+// `tokens` null: no authorization.
 class GrpcAdminService final : public etagd::v1::Admin::Service {
  public:
-  explicit GrpcAdminService(AdminService& core) : core_(core) {}
+  explicit GrpcAdminService(AdminService& core,
+                            std::shared_ptr<const TokenStore> tokens = nullptr)
+      : core_(core), tokens_(std::move(tokens)) {}
 
   grpc::Status CreateCheckpoint(
       grpc::ServerContext* context,
@@ -60,6 +90,7 @@ class GrpcAdminService final : public etagd::v1::Admin::Service {
 
  private:
   AdminService& core_;
+  const std::shared_ptr<const TokenStore> tokens_;
 };
 
 }  // namespace etagd

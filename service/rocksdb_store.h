@@ -34,6 +34,12 @@ struct RocksDbStoreOptions {
   // concurrent compare-and-writes can both succeed (lost updates). Never
   // set it outside such tests.
   bool non_atomic_writes_for_test = false;
+  // For durability tests: files keep what is written to them in this
+  // process's memory until it is synced (and new names in a directory are
+  // forgotten until the directory is synced), so that a kill -9 loses what a
+  // power loss would. The next open with this option also removes the files
+  // whose names were never made durable. Never set it outside such tests.
+  bool simulate_power_loss_for_test = false;
 };
 
 // Opens (creating if needed) the store at options.path. Fails with

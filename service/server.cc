@@ -26,10 +26,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->core_ =
       std::make_unique<ResourceService>(*server->store_, options.service);
   server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
-  server->grpc_service_ =
-      std::make_unique<GrpcResourcesService>(*server->core_, *server->writers_);
+  server->grpc_service_ = std::make_unique<GrpcResourcesService>(
+      *server->core_, *server->writers_, options.tokens,
+      options.grpc_memory_quota_bytes);
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
-  server->grpc_admin_ = std::make_unique<GrpcAdminService>(*server->admin_);
+  server->grpc_admin_ =
+      std::make_unique<GrpcAdminService>(*server->admin_, options.tokens);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      GrpcServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -37,8 +42,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   // gRPC sets SO_REUSEPORT by default, which would let a second etagd bind
   // this port and silently take half of the connections to its own data.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.grpc_listen,
-                           grpc::InsecureServerCredentials(),
+  // Keepalive enforcement, stated rather than left to gRPC's defaults: a
+  // client may ping at most every 10 s (the least keepalive time gRPC's
+  // guide allows clients) and only while it has calls open; the second
+  // strike earns a GOAWAY (ENHANCE_YOUR_CALM, "too_many_pings") and the
+  // connection is closed, so a ping flood costs other clients nothing.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  if (options.grpc_memory_quota_bytes > 0) {
+    grpc::ResourceQuota quota("etagd");
+    quota.Resize(static_cast<size_t>(options.grpc_memory_quota_bytes));
+    builder.SetResourceQuota(quota);
+  }
+  builder.AddListeningPort(options.grpc_listen, *credentials,
                            &server->grpc_port_);
   builder.RegisterService(server->grpc_service_.get());
   builder.RegisterService(server->grpc_admin_.get());

@@ -16,6 +16,8 @@
 #include "service/resource_service.h"
 #include "service/store.h"
 #include "service/thread_pool.h"
+#include "service/tls.h"
+#include "service/token_file.h"
 
 namespace etagd {
 
@@ -27,6 +29,15 @@ struct ServerOptions {
   // Threads that run writes (each waits for its WAL sync): about the
   // number of concurrent writes to group into one sync.
   int write_threads = 32;
+  // Memory for calls in flight: gRPC's own (its resource quota), and
+  // separately the Put requests held for the write threads (beyond it, Puts
+  // fail at once with RESOURCE_EXHAUSTED). 0: no limit.
+  int64_t grpc_memory_quota_bytes = 0;
+  // TLS for the gRPC port (and mutual TLS with a client CA); off if empty.
+  ServerTlsFiles tls;
+  // Bearer tokens every Resources and Admin call must carry (auth.h);
+  // null: no authorization. Health and reflection stay open.
+  std::shared_ptr<const TokenStore> tokens;
 };
 
 // Thread-safe.

@@ -12,7 +12,9 @@
 #include "gtest/gtest.h"
 #include "service/error_details.h"
 #include "service/rocksdb_store.h"
+#include "service/auth.h"
 #include "service/server.h"
+#include "service/token_file.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -216,6 +218,51 @@ TEST_F(ClientTest, RequestIdsAreUniqueAndValid) {
   std::string b = NewRequestId();
   EXPECT_NE(a, b);
   EXPECT_EQ(a.size(), 32u);
+}
+
+TEST(ClientOpenTest, RefusesTlsFilesItCannotRead) {
+  ClientOptions options;
+  options.tls.ca_file = TestPath("missing-ca.crt");
+  EXPECT_THAT(Client::Open("127.0.0.1:1", options),
+              StatusIs(absl::StatusCode::kInvalidArgument, "cannot read CA file"));
+  ClientOptions key_without_ca;
+  key_without_ca.tls.key_file = TestPath("client.key");
+  EXPECT_THAT(Client::Open("127.0.0.1:1", key_without_ca),
+              StatusIs(absl::StatusCode::kInvalidArgument, "needs a CA file"));
+}
+
+TEST(ClientOpenTest, SendsItsBearerTokenWithEveryCall) {
+  constexpr char kToken[] = "client-test-0123456789abcdef";
+  absl::StatusOr<TokenTable> table =
+      TokenTable::Parse(std::string(kToken) + " read-write\n");
+  ASSERT_THAT(table, IsOk());
+  RocksDbStoreOptions store_options;
+  store_options.path = TestPath("db");
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
+  ASSERT_THAT(store, IsOk());
+  ServerOptions server_options;
+  server_options.grpc_listen = "127.0.0.1:0";
+  server_options.tokens = std::make_shared<TokenStore>(*std::move(table));
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(server_options, *std::move(store));
+  ASSERT_THAT(server, IsOk());
+  const std::string target = "127.0.0.1:" + std::to_string((*server)->grpc_port());
+
+  v1::PutResourceRequest put;
+  put.set_name("doc");
+  put.set_content("x");
+  EXPECT_THAT(Client::Connect(target)->Put(put),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  ClientOptions options;
+  options.bearer_token = kToken;
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Open(target, options);
+  ASSERT_THAT(client, IsOk());
+  EXPECT_THAT((*client)->Put(put), IsOk());
+  v1::CreateCheckpointRequest checkpoint;
+  checkpoint.set_name("c");
+  // Authorized, then refused for its own reason: no --checkpoint_dir.
+  EXPECT_THAT((*client)->CreateCheckpoint(checkpoint),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -74,6 +74,7 @@ README = runfile("deploy/README.md")
 K8S = runfile("deploy/k8s")
 BASE = os.path.join(K8S, "base")
 OVERLAY = os.path.join(K8S, "overlays", "example")
+SECURE_OVERLAY = os.path.join(K8S, "overlays", "secure")
 API_PROTO = runfile("proto/etagd/v1/etagd.proto")
 
 # The flags that etagd reads from ETAGD_<FLAG>: those defined in its own
@@ -1046,6 +1047,70 @@ class DockerfileTest(unittest.TestCase):
                          for p in a.split())
         self.assertEqual(exposed, sorted(Facts.container_ports().values()))
         self.assertEqual(instructions(runtime, "STOPSIGNAL"), ["SIGTERM"])
+
+
+class SecureOverlayTest(unittest.TestCase):
+    """overlays/secure: TLS, mutual TLS and tokens from the mounted Secrets."""
+
+    SETTINGS = ("ETAGD_TLS_CERT_FILE", "ETAGD_TLS_KEY_FILE",
+                "ETAGD_TLS_CLIENT_CA_FILE", "ETAGD_TOKENS_FILE")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.objects = render(SECURE_OVERLAY)
+        statefulset = only(cls.objects, "StatefulSet")
+        cls.pod = statefulset["spec"]["template"]["spec"]
+        cls.container = [c for c in containers_of(statefulset)
+                         if c["name"] == "etagd"][0]
+        cls.config = only(cls.objects, "ConfigMap", "etagd-config")["data"]
+
+    def test_settings_are_etagd_flags(self):
+        valid = {env_name(f) for f in Facts.etagd_flags()}
+        self.assertFalse(set(self.config) - valid)
+        for variable in self.SETTINGS:
+            self.assertIn(variable, self.config)
+
+    def test_files_come_from_whole_secret_mounts(self):
+        secrets = {v["name"] for v in self.pod["volumes"] if "secret" in v}
+        for variable in self.SETTINGS:
+            path = self.config[variable]
+            owners = [m for m in self.container["volumeMounts"]
+                      if m["name"] in secrets and
+                      path.startswith(m["mountPath"].rstrip("/") + "/")]
+            self.assertEqual(len(owners), 1, "%s=%s is in no Secret mount"
+                             % (variable, path))
+            self.assertTrue(owners[0].get("readOnly"), owners[0])
+            # A subPath mount never sees a changed Secret: the tokens file
+            # could not be rotated without a restart.
+            self.assertNotIn("subPath", owners[0])
+
+    def test_probes_use_https_and_no_native_grpc_probe(self):
+        for name in ("startupProbe", "readinessProbe", "livenessProbe"):
+            probe = self.container[name]
+            # The kubelet's gRPC probe cannot speak TLS.
+            self.assertNotIn("grpc", probe, name)
+            self.assertEqual(probe["httpGet"]["scheme"], "HTTPS", name)
+            self.assertIn(probe["httpGet"]["path"], ("/healthz", "/readyz"), name)
+
+    def test_only_security_settings_differ_from_the_base(self):
+        def strip(objects):
+            result = {}
+            for obj in copy.deepcopy(objects):
+                if obj["kind"] == "ConfigMap":
+                    for variable in self.SETTINGS:
+                        obj["data"].pop(variable, None)
+                if obj["kind"] == "StatefulSet":
+                    template = obj["spec"]["template"]
+                    template["metadata"]["annotations"].pop("prometheus.io/scheme", None)
+                    for container in template["spec"]["containers"]:
+                        for probe in ("startupProbe", "readinessProbe",
+                                      "livenessProbe"):
+                            container.pop(probe, None)
+                    for volume in template["spec"]["volumes"]:
+                        volume.get("secret", {}).pop("optional", None)
+                result[(obj["kind"], obj["metadata"]["name"])] = obj
+            return result
+        self.assertEqual(strip(self.objects), strip(Facts.base()))
 
 
 class ReadmeTest(unittest.TestCase):

@@ -300,7 +300,11 @@ INSTANTIATE_TEST_SUITE_P(
         TwoDigitYearCase{"5.6.7 94 seen in 2060 is 2094 (34 years ahead)",
                          "Saturday, 06-Nov-94 08:49:37 GMT",
                          Utc(2060, 1, 1, 0, 0, 0),
-                         Utc(2094, 11, 6, 8, 49, 37)}));
+                         Utc(2094, 11, 6, 8, 49, 37)},
+        TwoDigitYearCase{"5.6.7 29-Feb-00 seen in 2250 is 2000: 2300, 2200 "
+                         "and 2100 have no 29 Feb",
+                         "Tuesday, 29-Feb-00 00:00:00 GMT",
+                         Utc(2250, 1, 1, 0, 0, 0), Utc(2000, 2, 29, 0, 0, 0)}));
 
 TEST(FormatHttpDateTest, WritesTheImfFixdateOfTheRfcExample) {
   EXPECT_EQ(FormatHttpDate(kExample), "Sun, 06 Nov 1994 08:49:37 GMT");

@@ -1,0 +1,67 @@
+// TLS for etagd's gRPC connections, from PEM files: the server's
+// certificate and key (with an optional CA that client certificates must
+// chain to: mutual TLS), and a client's CA, certificate and key. The server
+// and etagd-gateway's HTTP listener accept TLS 1.2 and later only.
+#ifndef ETAGD_SERVICE_TLS_H_
+#define ETAGD_SERVICE_TLS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace etagd {
+
+struct ServerTlsFiles {
+  // PEM certificate chain (leaf first) and private key. Both empty: no TLS.
+  std::string cert_file;
+  std::string key_file;
+  // PEM CA certificates; when set, clients must present a certificate that
+  // chains to one of them (mutual TLS).
+  std::string client_ca_file;
+
+  bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
+struct ClientTlsFiles {
+  // PEM CA certificates the server's certificate must chain to. Empty: no
+  // TLS (and the fields below must be empty too).
+  std::string ca_file;
+  // PEM client certificate chain and key, for servers that require them.
+  std::string cert_file;
+  std::string key_file;
+  // The name the server's certificate must carry, when it is not the host
+  // part of the target (e.g. connecting to 127.0.0.1 inside the pod).
+  std::string server_name;
+
+  bool enabled() const { return !ca_file.empty(); }
+};
+
+// The content of a PEM file, checked to hold at least one PEM block.
+// `what` names the file in errors ("--tls_cert_file").
+absl::StatusOr<std::string> ReadPemFile(const std::string& path,
+                                        absl::string_view what);
+
+// Checks that `files` make sense together and that the key matches the
+// certificate; INVALID_ARGUMENT naming the flag or file otherwise. OK when
+// TLS is off.
+absl::Status CheckServerTlsFiles(const ServerTlsFiles& files);
+absl::Status CheckClientTlsFiles(const ClientTlsFiles& files);
+
+// Server credentials for `files`: insecure when TLS is off.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const ServerTlsFiles& files);
+
+// Channel credentials for `files` (insecure when TLS is off), and the
+// channel argument for files.server_name, if any, set on `args`.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> GrpcChannelCredentials(
+    const ClientTlsFiles& files, grpc::ChannelArguments& args);
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_TLS_H_

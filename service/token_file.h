@@ -1,0 +1,107 @@
+// The tokens file (--tokens_file, format in auth.h) kept current while etagd
+// runs: a Kubernetes Secret mounted as a volume is updated in place, so the
+// file is re-read when it changes (polled) or on request (SIGHUP), without a
+// restart. A reload that fails keeps the tokens loaded before and logs why,
+// never quoting the file.
+#ifndef ETAGD_SERVICE_TOKEN_FILE_H_
+#define ETAGD_SERVICE_TOKEN_FILE_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "service/auth.h"
+
+namespace etagd {
+
+// The current token table. Thread-safe.
+class TokenStore {
+ public:
+  explicit TokenStore(TokenTable table)
+      : table_(std::make_shared<const TokenTable>(std::move(table))) {}
+
+  // The table in force; callers keep it for as long as they use it.
+  std::shared_ptr<const TokenTable> Current() const {
+    absl::MutexLock lock(&mu_);
+    return table_;
+  }
+
+  void Set(TokenTable table) {
+    auto next = std::make_shared<const TokenTable>(std::move(table));
+    absl::MutexLock lock(&mu_);
+    table_ = std::move(next);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const TokenTable> table_ ABSL_GUARDED_BY(mu_);
+};
+
+// Reads a tokens file; INVALID_ARGUMENT/NOT_FOUND naming the path and the
+// line, never the content.
+absl::StatusOr<TokenTable> ReadTokenFile(const std::string& path);
+
+// Loads a tokens file into a TokenStore and reloads it when it changes.
+// Thread-safe.
+class TokenFileWatcher {
+ public:
+  // Loads `path` (an error if it cannot be read or parsed) and, if
+  // `poll_interval` is positive, starts a thread that checks the file's
+  // identity (device, inode, size, times: a Secret update swaps a symlink)
+  // that often and reloads it when it changed.
+  static absl::StatusOr<std::unique_ptr<TokenFileWatcher>> Start(
+      std::string path, absl::Duration poll_interval);
+
+  // Stops the polling thread.
+  ~TokenFileWatcher();
+
+  // The store the server reads; it stays valid as long as a reference does.
+  std::shared_ptr<TokenStore> store() const { return store_; }
+
+  // Re-reads the file now (on SIGHUP) and logs the outcome.
+  void Reload();
+
+  // Re-reads the file if its identity changed since the last attempt.
+  void ReloadIfChanged();
+
+ private:
+  struct FileId {
+    bool exists = false;
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    bool operator==(const FileId& o) const {
+      return exists == o.exists && device == o.device && inode == o.inode &&
+             size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns;
+    }
+  };
+
+  TokenFileWatcher(std::string path, std::shared_ptr<TokenStore> store)
+      : path_(std::move(path)), store_(std::move(store)) {}
+
+  static FileId Identify(const std::string& path);
+  void ReloadLocked(const FileId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  void Poll(absl::Duration interval);
+
+  const std::string path_;
+  const std::shared_ptr<TokenStore> store_;
+
+  absl::Mutex reload_mu_;
+  FileId last_ ABSL_GUARDED_BY(reload_mu_);
+
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread poller_;
+};
+
+}  // namespace etagd
+
+#endif  // ETAGD_SERVICE_TOKEN_FILE_H_

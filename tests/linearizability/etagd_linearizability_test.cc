@@ -1,0 +1,201 @@
+// Runs real etagd processes under concurrent clients and faults, and checks
+// that what the clients saw is linearizable, that ETags are never reused and
+// that revisions never go backwards, across kill -9 and restarts too. A
+// canary etagd with compare-and-set broken on purpose must be caught.
+//
+// ETAGD_SOAK_RUNS=N (and ETAGD_SOAK_SECONDS) turn on a long soak; see
+// long_run.sh.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/linearizability/linearizability.h"
+#include "tests/linearizability/workload.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace etagd {
+namespace {
+
+using Verdict = CheckResult::Verdict;
+
+// Saves `history` where Bazel keeps a test's outputs (or TEST_TMPDIR), for
+// a closer look at a failure; returns the path.
+std::string SaveHistory(const std::string& name,
+                        const std::vector<HistoryOp>& history) {
+  const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  const std::string path = dir != nullptr
+                               ? absl::StrCat(dir, "/", name, ".history.txt")
+                               : TestPath(absl::StrCat(name, ".history.txt"));
+  std::ofstream(path) << FormatHistory(history);
+  return path;
+}
+
+// Runs one workload and checks its history; returns the check.
+CheckResult RunAndCheck(const WorkloadOptions& options,
+                        const std::string& name) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WorkloadResult> run = RunWorkload(options);
+  EXPECT_THAT(run, IsOk());
+  if (!run.ok()) return CheckResult{Verdict::kUnknown, "", "no history", 0};
+  const absl::Duration ran = absl::Now() - start;
+  EXPECT_EQ(run->unexpected_count, 0)
+      << "unexpected answers, e.g. " << run->unexpected.front();
+
+  const absl::Time check_start = absl::Now();
+  absl::StatusOr<CheckResult> check = CheckHistory(run->history);
+  const absl::Duration checked = absl::Now() - check_start;
+  EXPECT_THAT(check, IsOk());
+  if (!check.ok()) return CheckResult{Verdict::kUnknown, "", "no check", 0};
+  std::cout << name << " (" << TransportName(options.transport) << ", "
+            << FaultName(options.fault) << "): " << run->Summary() << "; ran "
+            << absl::FormatDuration(absl::Trunc(ran, absl::Milliseconds(1)))
+            << ", checked in "
+            << absl::FormatDuration(absl::Trunc(checked, absl::Milliseconds(1)))
+            << " (" << check->steps << " steps): "
+            << (check->ok() ? "linearizable" : "NOT linearizable") << "\n";
+  if (!check->ok()) {
+    std::cout << check->explanation << "history saved in "
+              << SaveHistory(name, run->history) << "\n";
+  }
+
+  // The run must have exercised what it was meant to.
+  EXPECT_GT(run->ok, 100) << run->Summary();
+  if (options.fault == Fault::kKill) {
+    EXPECT_GE(run->restarts, 1);
+  }
+  if (options.fault == Fault::kPause) {
+    EXPECT_GE(run->pauses, 1);
+  }
+  return *check;
+}
+
+// ---------------------------------------------------------------------------
+// The bounded runs: every transport with every fault, a few seeds each.
+
+struct RunCase {
+  Transport transport;
+  Fault fault;
+  int seed;
+};
+
+std::string CaseName(const RunCase& c) {
+  const char* fault = c.fault == Fault::kNone   ? "NoFault"
+                      : c.fault == Fault::kKill ? "Kill"
+                                                : "Pause";
+  return absl::StrCat(c.transport == Transport::kGrpc ? "Grpc" : "Http", fault,
+                      c.seed);
+}
+
+class EtagdLinearizabilityTest : public testing::TestWithParam<RunCase> {};
+
+TEST_P(EtagdLinearizabilityTest, HistoryIsLinearizable) {
+  WorkloadOptions options;
+  options.transport = GetParam().transport;
+  options.fault = GetParam().fault;
+  options.seed = static_cast<uint64_t>(GetParam().seed);
+  options.duration = absl::Milliseconds(2500);
+  options.data_dir = TestPath("data");
+  const CheckResult check = RunAndCheck(options, CaseName(GetParam()));
+  EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+}
+
+std::vector<RunCase> BoundedRuns() {
+  std::vector<RunCase> runs;
+  for (Transport transport : {Transport::kGrpc, Transport::kHttp}) {
+    for (int seed = 1; seed <= 3; ++seed) {
+      runs.push_back({transport, Fault::kNone, seed});
+    }
+    for (int seed = 1; seed <= 4; ++seed) {
+      runs.push_back({transport, Fault::kKill, seed});
+    }
+    for (int seed = 1; seed <= 3; ++seed) {
+      runs.push_back({transport, Fault::kPause, seed});
+    }
+  }
+  return runs;
+}
+
+INSTANTIATE_TEST_SUITE_P(Runs, EtagdLinearizabilityTest,
+                         testing::ValuesIn(BoundedRuns()),
+                         [](const testing::TestParamInfo<RunCase>& info) {
+                           return CaseName(info.param);
+                         });
+
+// ---------------------------------------------------------------------------
+// The canary: with compare-and-set broken, If-Match writes racing on two keys
+// lose updates, and the checker must say so.
+
+class EtagdCanaryTest : public testing::TestWithParam<Transport> {};
+
+TEST_P(EtagdCanaryTest, CheckerFindsLostUpdatesOfNonAtomicWrites) {
+  WorkloadOptions options;
+  options.transport = GetParam();
+  options.keys = 2;
+  options.get_percent = 20;
+  options.if_match_put_percent = 60;
+  options.create_percent = 5;
+  options.put_percent = 5;
+  options.duration = absl::Milliseconds(1500);
+  options.data_dir = TestPath("data");
+  options.etagd_args = {"--canary_non_atomic_writes"};
+  const CheckResult check =
+      RunAndCheck(options, absl::StrCat("Canary", TransportName(GetParam())));
+  EXPECT_EQ(check.verdict, Verdict::kViolation)
+      << "the checker did not catch the broken compare-and-set";
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, EtagdCanaryTest,
+                         testing::Values(Transport::kGrpc, Transport::kHttp),
+                         [](const testing::TestParamInfo<Transport>& info) {
+                           return info.param == Transport::kGrpc ? "Grpc"
+                                                                 : "Http";
+                         });
+
+// ---------------------------------------------------------------------------
+// The soak, off unless ETAGD_SOAK_RUNS is set: longer runs with repeated
+// faults, cycling through transports and faults.
+
+int EnvInt(const char* name, int fallback) {
+  const char* text = std::getenv(name);
+  int value = 0;
+  return text != nullptr && absl::SimpleAtoi(text, &value) ? value : fallback;
+}
+
+TEST(EtagdSoakTest, LongRunsAreLinearizable) {
+  const int runs = EnvInt("ETAGD_SOAK_RUNS", 0);
+  if (runs <= 0) GTEST_SKIP() << "set ETAGD_SOAK_RUNS to run the soak";
+  const int seconds = EnvInt("ETAGD_SOAK_SECONDS", 30);
+  const int first_seed = EnvInt("ETAGD_SOAK_SEED", 1);
+  const Fault faults[] = {Fault::kNone, Fault::kKill, Fault::kPause};
+  int failures = 0;
+  for (int run = 0; run < runs; ++run) {
+    WorkloadOptions options;
+    options.transport = run % 2 == 0 ? Transport::kGrpc : Transport::kHttp;
+    options.fault = faults[(run / 2) % 3];
+    options.seed = static_cast<uint64_t>(first_seed + run);
+    options.duration = absl::Seconds(seconds);
+    options.first_fault_after = absl::Seconds(1);
+    options.fault_interval = absl::Seconds(4);
+    options.data_dir = TestPath(absl::StrCat("data-", run));
+    const CheckResult check =
+        RunAndCheck(options, absl::StrCat("Soak", run, "Seed", options.seed));
+    if (!check.ok()) ++failures;
+    EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+    std::error_code ignored;  // Only disk space is at stake.
+    std::filesystem::remove_all(options.data_dir, ignored);
+  }
+  std::cout << "soak: " << runs << " runs, " << failures << " failed\n";
+}
+
+}  // namespace
+}  // namespace etagd
