@@ -146,6 +146,57 @@ Caller CallerOf(const HttpRequest& request) {
   return caller;
 }
 
+// The Idempotency-Key field, the request id of a PUT or DELETE (AIP-155).
+absl::StatusOr<std::string> RequestIdField(const HttpRequest& request) {
+  auto field = request.find("Idempotency-Key");
+  if (field == request.end()) return std::string();
+  std::string id(field->value());
+  if (absl::Status valid = ValidateRequestId(id); !valid.ok()) return valid;
+  return id;
+}
+
+// RFC 6585 §3 with --require_preconditions: a write without If-Match or
+// If-Unmodified-Since may only create. Asking the service for
+// If-None-Match: * checks that atomically, and its failure means 428. Returns
+// whether it rewrote `p` so (a client's own "*" stays the client's: 412).
+bool RequireConditionToOverwrite(v1::Preconditions* p) {
+  const bool client_star =
+      p->if_none_match_size() == 1 && p->if_none_match(0) == "*";
+  if (p->if_match_size() > 0 || p->has_if_unmodified_since() || client_star) {
+    return false;
+  }
+  p->clear_if_none_match();
+  p->add_if_none_match("*");
+  return true;
+}
+
+// The paging parameters of a listing; `prefix` is null where the listing
+// takes none.
+struct Paging {
+  std::string* prefix;
+  std::string* page_token;
+  int32_t* page_size;
+};
+
+absl::Status ParsePaging(const std::vector<std::pair<std::string, std::string>>& query,
+                         const Paging& paging) {
+  for (const auto& [key, value] : query) {
+    if (key == "prefix" && paging.prefix != nullptr) {
+      *paging.prefix = value;
+    } else if (key == "page_token") {
+      *paging.page_token = value;
+    } else if (key == "page_size") {
+      if (!absl::SimpleAtoi(value, paging.page_size)) {
+        return absl::InvalidArgumentError("page_size must be an integer");
+      }
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown query parameter '", key, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Gateway::Exchange {
@@ -411,39 +462,22 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
       return FinishError(*exchange, valid);
     }
   }
-  auto idempotency_key = exchange->request.find("Idempotency-Key");
-  if (idempotency_key != exchange->request.end()) {
-    put.set_request_id(std::string(idempotency_key->value()));
-    if (absl::Status valid = ValidateRequestId(put.request_id()); !valid.ok()) {
-      return FinishError(*exchange, valid);
-    }
-  }
+  absl::StatusOr<std::string> request_id = RequestIdField(exchange->request);
+  if (!request_id.ok()) return FinishError(*exchange, request_id.status());
+  put.set_request_id(*std::move(request_id));
   absl::StatusOr<v1::Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *put.mutable_preconditions() = *std::move(preconditions);
-
-  // RFC 6585 §3: with --require_preconditions, a write without If-Match or
-  // If-Unmodified-Since may only create. Asking the service for
-  // If-None-Match: * checks that atomically; its failure means 428.
-  const v1::Preconditions& p = put.preconditions();
-  const bool client_star =
-      p.if_none_match_size() == 1 && p.if_none_match(0) == "*";
-  const bool enforce = options_.require_preconditions && p.if_match_size() == 0 &&
-                       !p.has_if_unmodified_since() && !client_star;
-  if (enforce) {
-    put.mutable_preconditions()->clear_if_none_match();
-    put.mutable_preconditions()->add_if_none_match("*");
-  }
+  const bool enforce = options_.require_preconditions &&
+                       RequireConditionToOverwrite(put.mutable_preconditions());
   put.set_content(std::move(exchange->request.body()));
 
   backend_.Put(exchange->caller, put, [this, exchange, enforce](
                         absl::StatusOr<v1::PutResourceResponse> result) {
     if (!result.ok()) {
       if (enforce && absl::IsFailedPrecondition(result.status())) {
-        return FinishError(*exchange, 428, "PRECONDITION_REQUIRED",
-                           "this server requires If-Match or "
-                           "If-Unmodified-Since to change an existing resource");
+        return FinishPreconditionRequired(*exchange);
       }
       return FinishError(*exchange, result.status());
     }
@@ -468,35 +502,20 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
   }
   v1::DeleteResourceRequest del;
   del.set_name(std::move(name));
-  auto idempotency_key = exchange->request.find("Idempotency-Key");
-  if (idempotency_key != exchange->request.end()) {
-    del.set_request_id(std::string(idempotency_key->value()));
-    if (absl::Status valid = ValidateRequestId(del.request_id()); !valid.ok()) {
-      return FinishError(*exchange, valid);
-    }
-  }
+  absl::StatusOr<std::string> request_id = RequestIdField(exchange->request);
+  if (!request_id.ok()) return FinishError(*exchange, request_id.status());
+  del.set_request_id(*std::move(request_id));
   absl::StatusOr<v1::Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *del.mutable_preconditions() = *std::move(preconditions);
-  const v1::Preconditions& p = del.preconditions();
-  // As for PUT; If-None-Match: * on an existing resource is the failure that
-  // means "a precondition was required".
-  const bool client_star =
-      p.if_none_match_size() == 1 && p.if_none_match(0) == "*";
-  const bool enforce = options_.require_preconditions && p.if_match_size() == 0 &&
-                       !p.has_if_unmodified_since() && !client_star;
-  if (enforce) {
-    del.mutable_preconditions()->clear_if_none_match();
-    del.mutable_preconditions()->add_if_none_match("*");
-  }
+  const bool enforce = options_.require_preconditions &&
+                       RequireConditionToOverwrite(del.mutable_preconditions());
   backend_.Delete(exchange->caller, del, [this, exchange, enforce](
                            absl::StatusOr<v1::DeleteResourceResponse> result) {
     if (!result.ok()) {
       if (enforce && absl::IsFailedPrecondition(result.status())) {
-        return FinishError(*exchange, 428, "PRECONDITION_REQUIRED",
-                           "this server requires If-Match or "
-                           "If-Unmodified-Since to delete a resource");
+        return FinishPreconditionRequired(*exchange);
       }
       return FinishError(*exchange, result.status());
     }
@@ -506,62 +525,53 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
 
 void Gateway::ListResources(std::shared_ptr<Exchange> exchange) {
   v1::ListResourcesRequest list;
-  for (const auto& [key, value] : exchange->query) {
-    if (key == "prefix") {
-      list.set_prefix(value);
-    } else if (key == "page_token") {
-      list.set_page_token(value);
-    } else if (key == "page_size") {
-      int32_t size;
-      if (!absl::SimpleAtoi(value, &size)) {
-        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
-                           "page_size must be an integer");
-      }
-      list.set_page_size(size);
-    } else {
-      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
-                         absl::StrCat("unknown query parameter '", key, "'"));
-    }
+  std::string prefix, page_token;
+  int32_t page_size = 0;
+  if (absl::Status query = ParsePaging(exchange->query, {&prefix, &page_token, &page_size});
+      !query.ok()) {
+    return FinishError(*exchange, query);
   }
-  backend_.List(exchange->caller, list, [this, exchange](
-                          absl::StatusOr<v1::ListResourcesResponse> result) {
-    if (!result.ok()) return FinishError(*exchange, result.status());
-    HttpResponse response = exchange->NewResponse(http::status::ok);
-    response.set(http::field::content_type, "application/json");
-    response.set(http::field::cache_control, "no-store");
-    response.body() = Json(*result);
-    Finish(*exchange, std::move(response));
-  });
+  list.set_prefix(std::move(prefix));
+  list.set_page_token(std::move(page_token));
+  list.set_page_size(page_size);
+  backend_.List(exchange->caller, list,
+                [this, exchange](absl::StatusOr<v1::ListResourcesResponse> result) {
+                  FinishJson(*exchange, result);
+                });
 }
 
 void Gateway::ListVersions(std::shared_ptr<Exchange> exchange, std::string name) {
   v1::ListVersionsRequest list;
   list.set_name(std::move(name));
-  for (const auto& [key, value] : exchange->query) {
-    if (key == "page_token") {
-      list.set_page_token(value);
-    } else if (key == "page_size") {
-      int32_t size;
-      if (!absl::SimpleAtoi(value, &size)) {
-        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
-                           "page_size must be an integer");
-      }
-      list.set_page_size(size);
-    } else {
-      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
-                         absl::StrCat("unknown query parameter '", key, "'"));
-    }
+  std::string page_token;
+  int32_t page_size = 0;
+  if (absl::Status query = ParsePaging(exchange->query, {nullptr, &page_token, &page_size});
+      !query.ok()) {
+    return FinishError(*exchange, query);
   }
+  list.set_page_token(std::move(page_token));
+  list.set_page_size(page_size);
   backend_.ListVersions(
-      exchange->caller,
-      list, [this, exchange](absl::StatusOr<v1::ListVersionsResponse> result) {
-        if (!result.ok()) return FinishError(*exchange, result.status());
-        HttpResponse response = exchange->NewResponse(http::status::ok);
-        response.set(http::field::content_type, "application/json");
-        response.set(http::field::cache_control, "no-store");
-        response.body() = Json(*result);
-        Finish(*exchange, std::move(response));
+      exchange->caller, list,
+      [this, exchange](absl::StatusOr<v1::ListVersionsResponse> result) {
+        FinishJson(*exchange, result);
       });
+}
+
+template <typename Message>
+void Gateway::FinishJson(Exchange& exchange, const absl::StatusOr<Message>& result) {
+  if (!result.ok()) return FinishError(exchange, result.status());
+  HttpResponse response = exchange.NewResponse(http::status::ok);
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::cache_control, "no-store");
+  response.body() = Json(*result);
+  Finish(exchange, std::move(response));
+}
+
+void Gateway::FinishPreconditionRequired(Exchange& exchange) {
+  FinishError(exchange, 428, "PRECONDITION_REQUIRED",
+              "this server requires If-Match or If-Unmodified-Since to change "
+              "or delete an existing resource (RFC 6585 section 3)");
 }
 
 void Gateway::Ready(std::shared_ptr<Exchange> exchange) {

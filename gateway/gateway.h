@@ -64,6 +64,11 @@ class Gateway {
   void FinishError(Exchange& exchange, int http_status,
                    absl::string_view status_name, absl::string_view message);
 
+  // 200 with `result` as JSON, or its error.
+  template <typename Message>
+  void FinishJson(Exchange& exchange, const absl::StatusOr<Message>& result);
+  void FinishPreconditionRequired(Exchange& exchange);
+
   bool OriginAllowed(absl::string_view origin) const;
 
   Backend& backend_;

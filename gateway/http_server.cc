@@ -360,6 +360,9 @@ void Accept(std::shared_ptr<State> state) {
             socket.close(ignored);
           } else {
             ++state->connections;
+            // Responses go out whole in one write; never hold them back.
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
             std::shared_ptr<SessionBase> session;
             if (state->tls != nullptr) {
               auto tls = std::make_shared<Session<TlsStream>>(
