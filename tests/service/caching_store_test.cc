@@ -1,0 +1,148 @@
+#include "service/caching_store.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace etagd {
+namespace {
+
+// An in-memory Store that counts reads and can run a hook in the middle of
+// one (after it has read, before it returns), to stage races.
+class FakeStore : public Store {
+ public:
+  absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
+                                                    bool with_content) override {
+    ++reads;
+    std::optional<Record> found;
+    auto it = records.find(std::string(name));
+    if (it != records.end()) found = it->second;
+    if (during_read) {
+      auto hook = std::move(during_read);
+      during_read = nullptr;
+      hook();
+    }
+    if (found.has_value() && !with_content) found->content.clear();
+    return found;
+  }
+  absl::StatusOr<Record> ReadRevision(absl::string_view, int64_t) override {
+    return absl::UnimplementedError("unused");
+  }
+  absl::StatusOr<Record> Write(const WriteRequest& request) override {
+    Record& r = records[std::string(request.name)];
+    r.name = std::string(request.name);
+    r.content = std::string(request.content);
+    r.content_length = static_cast<int64_t>(r.content.size());
+    r.revision = ++revision;
+    r.etag = "\"" + std::to_string(r.revision) + "\"";
+    Record result = r;
+    result.content.clear();
+    return result;
+  }
+  absl::StatusOr<ListPage> List(absl::string_view, absl::string_view, int,
+                                bool) override {
+    return ListPage{};
+  }
+  absl::StatusOr<ListPage> ListVersions(absl::string_view, int64_t, int) override {
+    return ListPage{};
+  }
+  absl::StatusOr<int64_t> Checkpoint(const std::string&) override { return 0; }
+
+  std::map<std::string, Record> records;
+  int reads = 0;
+  int64_t revision = 0;
+  std::function<void()> during_read;
+};
+
+class CachingStoreTest : public testing::Test {
+ protected:
+  void Build(CachingStoreOptions options = {}) {
+    auto fake = std::make_unique<FakeStore>();
+    fake_ = fake.get();
+    cache_ = NewCachingStore(std::move(fake), options);
+  }
+
+  void Put(const std::string& name, const std::string& content) {
+    WriteRequest w;
+    w.name = name;
+    w.content = content;
+    ASSERT_THAT(cache_->Write(w), IsOk());
+  }
+
+  std::string Content(const std::string& name) {
+    absl::StatusOr<std::optional<Record>> r = cache_->ReadCurrent(name, true);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() && r->has_value() ? (*r)->content : "<absent>";
+  }
+
+  FakeStore* fake_ = nullptr;
+  std::unique_ptr<Store> cache_;
+};
+
+TEST_F(CachingStoreTest, RepeatedReadsAreServedFromMemory) {
+  Build();
+  Put("a", "one");
+  EXPECT_EQ(Content("a"), "one");
+  EXPECT_EQ(Content("a"), "one");
+  EXPECT_EQ(fake_->reads, 1);
+}
+
+TEST_F(CachingStoreTest, MetadataOnlyReadsFromTheCacheOmitContent) {
+  Build();
+  Put("a", "one");
+  Content("a");
+  absl::StatusOr<std::optional<Record>> r = cache_->ReadCurrent("a", false);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ((*r)->content, "");
+  EXPECT_EQ((*r)->content_length, 3);
+  EXPECT_EQ(fake_->reads, 1);
+}
+
+TEST_F(CachingStoreTest, AWriteMakesTheNextReadSeeIt) {
+  Build();
+  Put("a", "one");
+  EXPECT_EQ(Content("a"), "one");
+  Put("a", "two");
+  EXPECT_EQ(Content("a"), "two");
+}
+
+TEST_F(CachingStoreTest, AReadRacingAWriteNeverLeavesTheOlderVersionCached) {
+  Build();
+  Put("a", "old");
+  // The read fetches "old"; before it returns, a write of "new" completes.
+  fake_->during_read = [this] { Put("a", "new"); };
+  EXPECT_EQ(Content("a"), "old");  // Concurrent with the write: either is fine.
+  EXPECT_EQ(Content("a"), "new");  // After the write's ack: only "new".
+}
+
+TEST_F(CachingStoreTest, LeastRecentlyUsedEntriesAreEvictedAtCapacity) {
+  CachingStoreOptions options;
+  options.shards = 1;
+  options.capacity_bytes = 2 * (256 + 1 + 1000) + 100;  // Two entries.
+  Build(options);
+  for (const char* name : {"a", "b", "c"}) Put(name, std::string(1000, 'x'));
+  Content("a");
+  Content("b");
+  Content("a");  // "a" is now more recent than "b".
+  Content("c");  // Evicts "b".
+  const int reads = fake_->reads;
+  Content("a");
+  EXPECT_EQ(fake_->reads, reads) << "a should still be cached";
+  Content("b");
+  EXPECT_EQ(fake_->reads, reads + 1) << "b should have been evicted";
+}
+
+TEST_F(CachingStoreTest, AbsentNamesAreAskedEveryTime) {
+  Build();
+  EXPECT_EQ(Content("missing"), "<absent>");
+  EXPECT_EQ(Content("missing"), "<absent>");
+  EXPECT_EQ(fake_->reads, 2);
+}
+
+}  // namespace
+}  // namespace etagd
