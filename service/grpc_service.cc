@@ -80,8 +80,11 @@ grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The request and response stay valid until Finish().
   writers_.Schedule([this, request, response, reactor, bytes] {
-    reactor->Finish(Reply(core_.Put(*request), response));
+    grpc::Status status = Reply(core_.Put(*request), response);
+    // Before Finish(): after it the server may be shut down and this
+    // service destroyed. The request itself is freed soon after.
     ReleaseWrite(bytes);
+    reactor->Finish(status);
   });
   return reactor;
 }

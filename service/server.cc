@@ -44,9 +44,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Keepalive enforcement, stated rather than left to gRPC's defaults: a
   // client may ping at most every 10 s (the least keepalive time gRPC's
-  // guide allows clients) and only while it has calls open; the second
-  // strike earns a GOAWAY (ENHANCE_YOUR_CALM, "too_many_pings") and the
-  // connection is closed, so a ping flood costs other clients nothing.
+  // guide allows clients) and only while it has calls open; a ping beyond
+  // two such strikes earns a GOAWAY (ENHANCE_YOUR_CALM, "too_many_pings")
+  // and the connection is closed, so a ping flood costs others nothing.
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
@@ -102,8 +102,10 @@ void Server::Shutdown(absl::Duration grace) {
   }
   grpc_admin_.reset();
   admin_.reset();
+  // The writers first: their tasks call into grpc_service_ (a task
+  // releases its write budget just before its reactor's Finish()).
+  writers_.reset();
   grpc_service_.reset();
-  writers_.reset();  // Every write scheduled has finished by now.
   core_.reset();
   store_.reset();
 }

@@ -20,7 +20,7 @@
 namespace etagd {
 namespace {
 
-constexpr int kCycles = 16;
+constexpr int kCycles = 20;
 
 void Report(const KillCyclesResult& result) {
   std::cerr << result.cycles << " power-loss cycles in "

@@ -146,7 +146,8 @@ for t in "${targets[@]}"; do
 done
 # Compile in parallel; each job leaves its object's path in a file.
 listing="$(mktemp -d)"
-trap 'rm -rf "$listing"' EXIT
+results="$(mktemp -d)"
+trap 'rm -rf "$listing" "$results"' EXIT
 i=0
 for src in "${unique[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
@@ -165,25 +166,31 @@ for src in "${unique[@]}"; do
   fi
   i=$((i + 1))
 done
-[ "$build_failed" -eq 0 ] || { echo "fuzz: build failed"; exit 1; }
 
 # Debian's Abseil comes as some 60 shared libraries; link what is used.
 absl_libs=()
-for lib in /usr/lib/x86_64-linux-gnu/libabsl_*.so /usr/lib/*/libabsl_*.so; do
+for lib in /usr/lib/*/libabsl_*.so; do
   [ -f "$lib" ] && absl_libs+=("$lib")
 done
 [ ${#absl_libs[@]} -gt 0 ] || die "Abseil not found (Debian package libabsl-dev)"
 
 for t in "${targets[@]}"; do
+  [ "$build_failed" -eq 0 ] || break
   objs=()
   for src in "tests/fuzz/${t}_fuzzer.cc" $(sources_of "$t"); do objs+=("${object[$src]}"); done
   bin="$cache/bin/${t}_fuzzer"
   clang++ -fsanitize=fuzzer,address,undefined "${objs[@]}" -o "$bin.tmp.$$" \
     -Wl,--as-needed "${absl_libs[@]}" -lprotobuf -lcrypto -lpthread &&
-    mv "$bin.tmp.$$" "$bin" || { echo "fuzz: cannot link $t"; exit 1; }
+    mv "$bin.tmp.$$" "$bin" || { echo "fuzz: cannot link $t" >&2; build_failed=1; }
 done
-echo "fuzz: built ${#targets[@]} targets in $((SECONDS - build_start)) s (cache: $cache)"
+if [ "$build_failed" -eq 0 ]; then
+  echo "fuzz: built ${#targets[@]} targets in $((SECONDS - build_start)) s (cache: $cache)"
+elif [ "$build_only" -eq 0 ]; then
+  # Every target fails, in the report too.
+  for t in "${targets[@]}"; do echo "FAILED build failed (see above)" >"$results/$t"; done
+fi
 if [ "$build_only" -eq 1 ]; then
+  [ "$build_failed" -eq 0 ] || { echo "fuzz: build failed"; exit 1; }
   for t in "${targets[@]}"; do echo "$cache/bin/${t}_fuzzer"; done
   exit 0
 fi
@@ -279,10 +286,9 @@ run_target() {
   echo "$status $summary" >"$results/$t"
 }
 
-results="$(mktemp -d)"
-trap 'rm -rf "$listing" "$results"' EXIT
 run_start=$SECONDS
 for t in "${targets[@]}"; do
+  [ "$build_failed" -eq 0 ] || break
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
   run_target "$t" &
 done

@@ -773,13 +773,17 @@ class KeySearch {
     }
     absl::StrAppend(&out, "and this operation cannot take effect next: ", why,
                     "\n", Line(history_, ops_[blocked].index, origin_));
+    // The ops that could still go first: answered ones, then unanswered.
     std::string overlapping;
     int listed = 0;
-    for (size_t i = 0; i < ops_.size() && listed < kMaxListed; ++i) {
-      if (done[i] || static_cast<int>(i) == blocked) continue;
-      if (ops_[i].start > ops_[blocked].end) break;
-      absl::StrAppend(&overlapping, Line(history_, ops_[i].index, origin_));
-      ++listed;
+    for (const bool definite : {true, false}) {
+      for (size_t i = 0; i < ops_.size() && listed < kMaxListed; ++i) {
+        if (done[i] || static_cast<int>(i) == blocked) continue;
+        if (ops_[i].start > ops_[blocked].end) break;
+        if (ops_[i].definite != definite) continue;
+        absl::StrAppend(&overlapping, Line(history_, ops_[i].index, origin_));
+        ++listed;
+      }
     }
     if (!overlapping.empty()) {
       absl::StrAppend(&out, "Operations still pending then:\n", overlapping);

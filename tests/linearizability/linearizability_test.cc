@@ -231,6 +231,11 @@ INSTANTIATE_TEST_SUITE_P(
             {PutOk(1, 0, 1, "a", "\"1\""), Unanswered(PutOk(1, 2, 3, "b", "")),
              GetOk(2, 10, 11, "a", "\"1\""), GetOk(2, 20, 21, "b", "\"2\"")},
             ""},
+        HistoryCase{"UnansweredWriteObservedBeforeItsDeadline",
+                    {PutOk(1, 0, 1, "a", "\"1\""),
+                     Unanswered(PutOk(1, 2, 3, "b", ""), /*deadline=*/5),
+                     GetOk(2, 10, 11, "b", "\"2\"")},
+                    ""},
         HistoryCase{
             "UnansweredWriteNeverObserved",
             {PutOk(1, 0, 1, "a", "\"1\""), Unanswered(PutOk(1, 2, 3, "b", "")),

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -54,8 +55,7 @@ enum class Disposition {
   kUnexpected,
 };
 
-// The ports of the running etagd. They change only if a restart could not
-// get the old ones back.
+// The ports of the running etagd, which change at every restart.
 class Endpoint {
  public:
   struct Ports {
@@ -100,10 +100,6 @@ class GrpcConnection : public Connection {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     // Every attempt is a call in the history; none may be repeated unseen.
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    // Reconnect soon after a restart rather than after gRPC's default 1 s+.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
     ClientOptions options;
     options.timeout = timeout;
     client_ = std::make_unique<Client>(
@@ -334,6 +330,8 @@ class HttpConnection : public Connection {
 // What one client thread collects.
 struct ClientLog {
   std::vector<HistoryOp> history;
+  // The port each call of `history` went to.
+  std::vector<int> ports;
   int64_t aborted = 0;
   std::vector<std::string> unexpected;
   int64_t unexpected_count = 0;
@@ -371,6 +369,7 @@ class ClientLoop {
       }
       Learn(op);
       log_.history.push_back(std::move(op));
+      log_.ports.push_back(port_);
       if (log_.history.back().outcome == OpOutcome::kIndeterminate) {
         absl::SleepFor(options_.backoff_after_failure);
       }
@@ -382,6 +381,7 @@ class ClientLoop {
     const Endpoint::Ports ports = endpoint_.Get();
     if (connection_ != nullptr && ports.generation == generation_) return;
     generation_ = ports.generation;
+    port_ = options_.transport == Transport::kGrpc ? ports.grpc : ports.http;
     if (options_.transport == Transport::kGrpc) {
       connection_ =
           std::make_unique<GrpcConnection>(ports.grpc, options_.call_timeout);
@@ -429,7 +429,8 @@ class ClientLoop {
 
   // Remembers the ETag the answer names, for If-Match calls.
   void Learn(const HistoryOp& op) {
-    const int key = std::stoi(op.key.substr(1));
+    int key = 0;
+    if (!absl::SimpleAtoi(absl::string_view(op.key).substr(1), &key)) return;
     switch (op.outcome) {
       case OpOutcome::kOk:
         if (op.kind == OpKind::kDelete) {
@@ -463,15 +464,17 @@ class ClientLoop {
   std::mt19937_64 random_;
   std::unique_ptr<Connection> connection_;
   int generation_ = -1;
+  int port_ = 0;
   std::map<int, std::string> known_etags_;
   int64_t sequence_ = 0;
 };
 
-// When an etagd process could have received calls: from just before it was
-// started until it was seen dead.
+// When an etagd process could have received calls, and on which port: from
+// just before it was started until it was seen dead.
 struct Lifetime {
   int64_t start_ns = 0;
   int64_t end_ns = kNoDeadline;
+  int port = 0;
 };
 
 // The HTTP port in etagd's startup line ("... and HTTP on HOST:PORT; ...").
@@ -501,9 +504,10 @@ class EtagdUnderTest {
   EtagdUnderTest(const WorkloadOptions& options, Endpoint& endpoint)
       : options_(options), endpoint_(endpoint) {}
 
-  absl::Status Start() { return StartWith({}); }
+  absl::Status Start();
 
-  // kill -9, wait until it is gone, start again on the same directory.
+  // kill -9, wait until it is gone, start again on the same directory (on
+  // new ports: see Start).
   absl::Status KillAndRestart() {
     if (absl::Status sent = etagd_.process->Signal(SIGKILL); !sent.ok()) {
       return DiedOnItsOwn(sent);
@@ -513,17 +517,7 @@ class EtagdUnderTest {
     if (exit.ok() || !absl::StrContains(exit.status().message(), "signal 9 ")) {
       return DiedOnItsOwn(exit.status());
     }
-    const Endpoint::Ports ports = endpoint_.Get();
-    std::vector<std::string> same_ports = {
-        absl::StrCat("--grpc_listen=127.0.0.1:", ports.grpc)};
-    if (options_.transport == Transport::kHttp) {
-      same_ports.push_back(
-          absl::StrCat("--http_listen=127.0.0.1:", ports.http));
-    }
-    absl::Status started = StartWith(same_ports);
-    // Someone else may have taken a port meanwhile: any will do.
-    if (!started.ok()) started = StartWith({});
-    return started;
+    return Start();
   }
 
   absl::Status Pause(absl::Duration how_long) {
@@ -547,28 +541,6 @@ class EtagdUnderTest {
   const std::vector<Lifetime>& lifetimes() const { return lifetimes_; }
 
  private:
-  absl::Status StartWith(const std::vector<std::string>& listen_args) {
-    std::vector<std::string> args = options_.etagd_args;
-    if (options_.transport == Transport::kHttp) {
-      args.push_back("--http_listen=127.0.0.1:0");
-    }
-    // Later flags override earlier ones.
-    args.insert(args.end(), listen_args.begin(), listen_args.end());
-    const int64_t start = MonotonicNanos();
-    absl::StatusOr<EtagdProcess> etagd = StartEtagd(options_.data_dir, args);
-    if (!etagd.ok()) return etagd.status();
-    lifetimes_.push_back(Lifetime{start, kNoDeadline});
-    int http_port = 0;
-    if (options_.transport == Transport::kHttp) {
-      absl::StatusOr<int> port = HttpPort(etagd->startup_line);
-      if (!port.ok()) return port.status();
-      http_port = *port;
-    }
-    etagd_ = *std::move(etagd);
-    endpoint_.Set(etagd_.port, http_port);
-    return absl::OkStatus();
-  }
-
   absl::Status DiedOnItsOwn(const absl::Status& status) {
     return absl::InternalError(
         absl::StrCat("etagd stopped on its own: ", status.ToString(), "\n",
@@ -580,6 +552,33 @@ class EtagdUnderTest {
   EtagdProcess etagd_;
   std::vector<Lifetime> lifetimes_;
 };
+
+// Every start takes new ports (port 0), and clients follow the Endpoint.
+// Restarting on the old ports would race with clients reconnecting to them:
+// a client's connect to a port nobody listens on can be given that very
+// port as its own (a TCP self-connect) and block the restart's listener or
+// confuse the client for seconds.
+absl::Status EtagdUnderTest::Start() {
+  std::vector<std::string> args = options_.etagd_args;
+  if (options_.transport == Transport::kHttp) {
+    args.push_back("--http_listen=127.0.0.1:0");
+  }
+  const int64_t start = MonotonicNanos();
+  absl::StatusOr<EtagdProcess> etagd = StartEtagd(options_.data_dir, args);
+  if (!etagd.ok()) return etagd.status();
+  int http_port = 0;
+  if (options_.transport == Transport::kHttp) {
+    absl::StatusOr<int> port = HttpPort(etagd->startup_line);
+    if (!port.ok()) return port.status();
+    http_port = *port;
+  }
+  lifetimes_.push_back(Lifetime{
+      start, kNoDeadline,
+      options_.transport == Transport::kGrpc ? etagd->port : http_port});
+  etagd_ = *std::move(etagd);
+  endpoint_.Set(etagd_.port, http_port);
+  return absl::OkStatus();
+}
 
 absl::Duration Jitter(std::mt19937_64& random, absl::Duration d) {
   return d * std::uniform_real_distribution<double>(0.75, 1.25)(random);
@@ -607,7 +606,8 @@ std::string WorkloadResult::Summary() const {
   std::string out = absl::StrCat(
       history.size(), " calls recorded: ", ok, " ok, ", not_found,
       " not found, ", precondition_failed, " failed preconditions, ",
-      indeterminate, " without an answer; left out: ", refused_while_down,
+      indeterminate, " without an answer (", indeterminate_puts_seen,
+      " of them Puts read later); left out: ", refused_while_down,
       " made while etagd was down, ", aborted, " aborted");
   if (restarts > 0) absl::StrAppend(&out, "; ", restarts, " restarts");
   if (pauses > 0) absl::StrAppend(&out, "; ", pauses, " pauses");
@@ -663,9 +663,9 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
   if (!fault_status.ok()) return fault_status;
   if (absl::Status stopped = etagd.Stop(); !stopped.ok()) return stopped;
 
-  // A call without an answer may have taken effect only while an etagd that
-  // could have received it was running: by the end of the last one whose
-  // lifetime overlaps the call. None: it had no effect.
+  // A call without an answer may have taken effect only in an etagd that
+  // could have received it, one listening on the call's port while the call
+  // was made: by the end of the last such one. None: it had no effect.
   const std::vector<Lifetime>& lifetimes = etagd.lifetimes();
   for (ClientLog& log : logs) {
     result.aborted += log.aborted;
@@ -675,11 +675,13 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
         result.unexpected.push_back(std::move(line));
       }
     }
-    for (HistoryOp& op : log.history) {
+    for (size_t i = 0; i < log.history.size(); ++i) {
+      HistoryOp& op = log.history[i];
       if (op.outcome == OpOutcome::kIndeterminate) {
         std::optional<int64_t> deadline;
         for (const Lifetime& life : lifetimes) {
-          if (life.start_ns <= op.complete_ns && life.end_ns >= op.invoke_ns) {
+          if (life.port == log.ports[i] && life.start_ns <= op.complete_ns &&
+              life.end_ns >= op.invoke_ns) {
             deadline = std::max(deadline.value_or(life.end_ns), life.end_ns);
           }
         }
@@ -704,6 +706,18 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
           break;
       }
       result.history.push_back(std::move(op));
+    }
+  }
+  absl::flat_hash_set<std::string> read;
+  for (const HistoryOp& op : result.history) {
+    if (op.kind == OpKind::kGet && op.outcome == OpOutcome::kOk) {
+      read.insert(op.value);
+    }
+  }
+  for (const HistoryOp& op : result.history) {
+    if (op.kind == OpKind::kPut && op.outcome == OpOutcome::kIndeterminate &&
+        read.contains(op.value)) {
+      ++result.indeterminate_puts_seen;
     }
   }
   return result;

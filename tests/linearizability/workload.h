@@ -19,7 +19,8 @@ enum class Transport { kGrpc, kHttp };
 
 enum class Fault {
   kNone,
-  // SIGKILL, then a restart on the same data directory and ports.
+  // SIGKILL, then a restart on the same data directory (clients follow it
+  // to its new ports).
   kKill,
   // SIGSTOP for a while, then SIGCONT.
   kPause,
@@ -75,6 +76,9 @@ struct WorkloadResult {
   int64_t not_found = 0;
   int64_t precondition_failed = 0;
   int64_t indeterminate = 0;
+  // Puts among those without an answer whose content a Get later returned:
+  // they took effect though their clients never heard.
+  int64_t indeterminate_puts_seen = 0;
   // Calls without an answer made while no etagd was running: they cannot
   // have taken effect, so they are left out of the history.
   int64_t refused_while_down = 0;

@@ -226,6 +226,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidFlagCase{"--write_threads=0", "--write_threads"},
         InvalidFlagCase{"--drain_timeout=-1s", "--drain_timeout"},
         InvalidFlagCase{"--block_cache_mb=-1", "--block_cache_mb"},
+        InvalidFlagCase{"--grpc_memory_quota_mb=-1", "--grpc_memory_quota_mb"},
         // Rejected by flag parsing.
         InvalidFlagCase{"--history_depth=many", "history_depth"},
         InvalidFlagCase{"--drain_timeout=10", "drain_timeout"}));
@@ -290,7 +291,8 @@ TEST(EtagdMainTest, HelpListsEveryFlag) {
   const std::string output = result.stdout_text + result.stderr_text;
   for (const char* flag :
        {"grpc_listen", "data_dir", "sync_writes", "history_depth",
-        "max_content_bytes", "drain_timeout"}) {
+        "max_content_bytes", "drain_timeout", "grpc_memory_quota_mb",
+        "simulate_power_loss_for_test"}) {
     EXPECT_THAT(output, HasSubstr(absl::StrCat("--", flag, " ("))) << flag;
   }
 }

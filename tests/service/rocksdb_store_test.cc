@@ -1,6 +1,8 @@
 #include "service/rocksdb_store.h"
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -416,6 +418,53 @@ TEST_F(RocksDbStoreTest, NonAtomicCanaryLosesUpdates) {
   for (std::thread& t : threads) t.join();
   EXPECT_LT(std::stoi((*store_->ReadCurrent("counter", true))->content),
             acknowledged.load());
+}
+
+// simulate_power_loss_for_test. What kill -9 then loses is tested on the
+// real binary (tests/crash/power_loss_test.cc); these test the open path and
+// the list of names never synced, kept in this file in the data directory.
+constexpr char kUnsyncedNamesFile[] = "SIMULATED_POWER_LOSS_UNSYNCED_NAMES";
+
+TEST_F(RocksDbStoreTest, SimulatedPowerLossKeepsWhatAStoreClosedCleanly) {
+  options_.simulate_power_loss_for_test = true;
+  options_.sync_writes = false;
+  Reopen();
+  Record written = Put("kept", "closed cleanly");
+  Reopen();
+  absl::StatusOr<std::optional<Record>> read = store_->ReadCurrent("kept", true);
+  ASSERT_THAT(read, IsOk());
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ((*read)->content, "closed cleanly");
+  EXPECT_EQ((*read)->etag, written.etag);
+}
+
+TEST_F(RocksDbStoreTest, SimulatedPowerLossDeletesNamesNeverSynced) {
+  options_.simulate_power_loss_for_test = true;
+  Reopen();
+  Put("kept", "synced");
+  store_.reset();
+  const std::string orphan = options_.path + "/000999.log";
+  std::ofstream(orphan) << "a log whose directory entry was never synced";
+  std::ofstream(options_.path + "/" + kUnsyncedNamesFile) << orphan << "\n";
+
+  Reopen();
+  EXPECT_FALSE(std::filesystem::exists(orphan));
+  absl::StatusOr<std::optional<Record>> read = store_->ReadCurrent("kept", true);
+  ASSERT_THAT(read, IsOk());
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ((*read)->content, "synced");
+}
+
+TEST_F(RocksDbStoreTest, SimulatedPowerLossLeavesALockedStoreAlone) {
+  options_.simulate_power_loss_for_test = true;
+  Reopen();
+  const std::string bystander = options_.path + "/bystander";
+  std::ofstream(bystander) << "not to be deleted";
+  std::ofstream(options_.path + "/" + kUnsyncedNamesFile) << bystander << "\n";
+
+  EXPECT_THAT(OpenRocksDbStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "locked"));
+  EXPECT_TRUE(std::filesystem::exists(bystander));
 }
 
 }  // namespace

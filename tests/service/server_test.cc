@@ -345,6 +345,8 @@ TEST_F(ServerTest, ShutdownLetsACallInFlightFinish) {
   blocking_->release().Notify();
   call.join();
   shutdown.join();
+  // Shutdown destroyed the store: TearDown must not touch it.
+  blocking_ = nullptr;
 
   ASSERT_TRUE(in_flight_status.ok()) << in_flight_status.error_message();
   EXPECT_EQ(in_flight.resource().content(), "finished");
