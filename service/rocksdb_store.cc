@@ -933,6 +933,11 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
+  // Every write also touches the small default family (the revision
+  // counter), which rarely fills a memtable; without a cap, old WAL files
+  // would be kept (and replayed at startup) up to several GiB. Past this
+  // size RocksDB flushes the families that pin the oldest WAL.
+  db_options.max_total_wal_size = uint64_t{128} << 20;
 
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
