@@ -36,11 +36,13 @@ namespace {
 // "_ZN4absl" <inline namespace> `rest` (Itanium C++ ABI).
 template <typename F>
 F Real(const char* rest) {
-  const std::string ns = ETAGD_TSAN_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
+  const std::string ns =
+      ETAGD_TSAN_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
   const std::string name = "_ZN4absl" + std::to_string(ns.size()) + ns + rest;
   void* f = dlsym(RTLD_NEXT, name.c_str());
   if (f == nullptr) {
-    std::fprintf(stderr, "tsan_absl_sync: %s not found in Abseil\n", name.c_str());
+    std::fprintf(stderr, "tsan_absl_sync: %s not found in Abseil\n",
+                 name.c_str());
     std::abort();
   }
   return reinterpret_cast<F>(f);
@@ -112,8 +114,8 @@ void Mutex::ReaderUnlock() {
 }
 
 void Mutex::LockWhen(const Condition& cond) {
-  static const auto real =
-      Real<void (*)(Mutex*, const Condition&)>("5Mutex8LockWhenERKNS0_9ConditionE");
+  static const auto real = Real<void (*)(Mutex*, const Condition&)>(
+      "5Mutex8LockWhenERKNS0_9ConditionE");
   {
     IgnoreConditionReads ignore;
     real(this, cond);
@@ -180,8 +182,8 @@ bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
 }
 
 void Mutex::Await(const Condition& cond) {
-  static const auto real =
-      Real<void (*)(Mutex*, const Condition&)>("5Mutex5AwaitERKNS0_9ConditionE");
+  static const auto real = Real<void (*)(Mutex*, const Condition&)>(
+      "5Mutex5AwaitERKNS0_9ConditionE");
   Release(this);  // Await unlocks while it waits.
   {
     IgnoreConditionReads ignore;

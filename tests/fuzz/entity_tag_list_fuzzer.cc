@@ -161,8 +161,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ETAGD_FUZZ_CHECK(absl::StartsWith(got.status().message(), "If-None-Match"),
                      "the error names the field: " + got.status().ToString());
     ETAGD_FUZZ_CHECK(!want.has_value(),
-                     "rejected a valid list; the reference reads " + Show(*want) +
-                         "; error: " + got.status().ToString());
+                     "rejected a valid list; the reference reads " +
+                         Show(*want) + "; error: " + got.status().ToString());
     return 0;
   }
   ETAGD_FUZZ_CHECK(want.has_value(),
@@ -173,8 +173,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const std::string& member : *got) {
     if (member == "*") continue;
     std::optional<EntityTag> tag = ParseEntityTag(member);
-    ETAGD_FUZZ_CHECK(tag.has_value() && FormatEntityTag(*tag) == member,
-                     "member is not one entity-tag: " + absl::CHexEscape(member));
+    ETAGD_FUZZ_CHECK(
+        tag.has_value() && FormatEntityTag(*tag) == member,
+        "member is not one entity-tag: " + absl::CHexEscape(member));
   }
   // The members, written back as one field line, parse to themselves; and
   // the field name does not change the outcome.

@@ -23,11 +23,11 @@ namespace fuzz {
 
 // Aborts with `detail` (a std::string, built only on failure) unless
 // `condition` holds.
-#define ETAGD_FUZZ_CHECK(condition, detail)                                \
-  do {                                                                     \
-    if (!(condition)) {                                                    \
-      ::etagd::fuzz::Fail(__FILE__, __LINE__, #condition, (detail));       \
-    }                                                                      \
+#define ETAGD_FUZZ_CHECK(condition, detail)                          \
+  do {                                                               \
+    if (!(condition)) {                                              \
+      ::etagd::fuzz::Fail(__FILE__, __LINE__, #condition, (detail)); \
+    }                                                                \
   } while (false)
 
 #endif  // ETAGD_TESTS_FUZZ_FUZZ_CHECK_H_

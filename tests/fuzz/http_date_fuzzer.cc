@@ -37,22 +37,27 @@ constexpr int64_t kDefaultNow = 1718452800;
 constexpr std::array<absl::string_view, 7> kShortDays = {
     "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 constexpr std::array<absl::string_view, 7> kLongDays = {
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
+    "Monday", "Tuesday",  "Wednesday", "Thursday",
+    "Friday", "Saturday", "Sunday"};
 constexpr std::array<absl::string_view, 12> kMonthNames = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun",
     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 // --- Calendar arithmetic (proleptic Gregorian), independent of absl. ---
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 int64_t FloorMod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
 
 bool IsLeap(int64_t y) {
-  return FloorMod(y, 4) == 0 && (FloorMod(y, 100) != 0 || FloorMod(y, 400) == 0);
+  return FloorMod(y, 4) == 0 &&
+         (FloorMod(y, 100) != 0 || FloorMod(y, 400) == 0);
 }
 
 int DaysInMonth(int64_t y, int m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
@@ -85,13 +90,18 @@ Civil CivilFromSeconds(int64_t t) {
   const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
   const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return {y, m, d, static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
+  return {y,
+          m,
+          d,
+          static_cast<int>(secs / 3600),
+          static_cast<int>(secs / 60 % 60),
           static_cast<int>(secs % 60)};
 }
 
 // Unix seconds of a date and time whose fields are each in range; a leap
 // second (60) is the first second of the next minute.
-std::optional<int64_t> Instant(int64_t y, int m, int d, int hh, int mm, int ss) {
+std::optional<int64_t> Instant(int64_t y, int m, int d, int hh, int mm,
+                               int ss) {
   if (m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) return std::nullopt;
   if (hh > 23 || mm > 59 || ss > 60) return std::nullopt;
   return DaysFromCivil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
@@ -112,7 +122,8 @@ bool Digits(absl::string_view s, size_t pos, size_t n, int64_t* value) {
 }
 
 template <size_t N>
-int IndexOf(const std::array<absl::string_view, N>& names, absl::string_view s) {
+int IndexOf(const std::array<absl::string_view, N>& names,
+            absl::string_view s) {
   for (size_t i = 0; i < N; ++i) {
     if (names[i] == s) return static_cast<int>(i);
   }
@@ -120,9 +131,11 @@ int IndexOf(const std::array<absl::string_view, N>& names, absl::string_view s) 
 }
 
 // "HH:MM:SS" at `pos`.
-bool TimeAt(absl::string_view s, size_t pos, int64_t* hh, int64_t* mm, int64_t* ss) {
+bool TimeAt(absl::string_view s, size_t pos, int64_t* hh, int64_t* mm,
+            int64_t* ss) {
   return pos + 8 <= s.size() && Digits(s, pos, 2, hh) && s[pos + 2] == ':' &&
-         Digits(s, pos + 3, 2, mm) && s[pos + 5] == ':' && Digits(s, pos + 6, 2, ss);
+         Digits(s, pos + 3, 2, mm) && s[pos + 5] == ':' &&
+         Digits(s, pos + 6, 2, ss);
 }
 
 // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT", 29 characters.
@@ -143,9 +156,10 @@ std::optional<int64_t> ReferenceImfFixdate(absl::string_view s) {
 // asctime-date: "Sun Nov  6 08:49:37 1994" (or "Nov 06"), 24 characters.
 std::optional<int64_t> ReferenceAsctime(absl::string_view s) {
   int64_t day, year, hh, mm, ss;
-  if (s.size() != 24 || IndexOf(kShortDays, s.substr(0, 3)) < 0 || s[3] != ' ' ||
-      s[7] != ' ' || s[10] != ' ' || !TimeAt(s, 11, &hh, &mm, &ss) ||
-      s[19] != ' ' || !Digits(s, 20, 4, &year)) {
+  if (s.size() != 24 || IndexOf(kShortDays, s.substr(0, 3)) < 0 ||
+      s[3] != ' ' || s[7] != ' ' || s[10] != ' ' ||
+      !TimeAt(s, 11, &hh, &mm, &ss) || s[19] != ' ' ||
+      !Digits(s, 20, 4, &year)) {
     return std::nullopt;
   }
   const int month = IndexOf(kMonthNames, s.substr(4, 3)) + 1;
@@ -163,15 +177,16 @@ std::optional<int64_t> ReferenceAsctime(absl::string_view s) {
 // years after `now` (the contract in http_date.h, after §5.6.7).
 std::optional<int64_t> ReferenceRfc850(absl::string_view s, int64_t now) {
   const size_t comma = s.find(',');
-  if (comma == absl::string_view::npos || IndexOf(kLongDays, s.substr(0, comma)) < 0) {
+  if (comma == absl::string_view::npos ||
+      IndexOf(kLongDays, s.substr(0, comma)) < 0) {
     return std::nullopt;
   }
   const absl::string_view rest = s.substr(comma);  // ", 06-Nov-94 08:49:37 GMT"
   int64_t day, yy, hh, mm, ss;
-  if (rest.size() != 24 || rest.substr(0, 2) != ", " || !Digits(rest, 2, 2, &day) ||
-      rest[4] != '-' || rest[8] != '-' || !Digits(rest, 9, 2, &yy) ||
-      rest[11] != ' ' || !TimeAt(rest, 12, &hh, &mm, &ss) ||
-      rest.substr(20) != " GMT") {
+  if (rest.size() != 24 || rest.substr(0, 2) != ", " ||
+      !Digits(rest, 2, 2, &day) || rest[4] != '-' || rest[8] != '-' ||
+      !Digits(rest, 9, 2, &yy) || rest[11] != ' ' ||
+      !TimeAt(rest, 12, &hh, &mm, &ss) || rest.substr(20) != " GMT") {
     return std::nullopt;
   }
   const int month = IndexOf(kMonthNames, rest.substr(5, 3)) + 1;
@@ -240,8 +255,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // repeated field is ignored (§13.1.3: more than one member).
   const std::optional<absl::Time> field = ParseDateField(lines, now);
   if (lines.size() == 1) {
-    ETAGD_FUZZ_CHECK(field == ParseHttpDate(absl::StripAsciiWhitespace(text), now),
-                     "ParseDateField of one line");
+    ETAGD_FUZZ_CHECK(
+        field == ParseHttpDate(absl::StripAsciiWhitespace(text), now),
+        "ParseDateField of one line");
   } else {
     ETAGD_FUZZ_CHECK(!field.has_value(), "a repeated date field is ignored");
   }
@@ -257,9 +273,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string formatted = FormatHttpDate(*got);
   ETAGD_FUZZ_CHECK(formatted.size() == 29, "IMF-fixdate length: " + formatted);
   ETAGD_FUZZ_CHECK(ParseHttpDate(formatted, now) == got,
-                   absl::StrCat("round trip: \"", absl::CHexEscape(text), "\" -> ",
-                                Show(got), " -> \"", formatted, "\" -> ",
-                                Show(ParseHttpDate(formatted, now))));
+                   absl::StrCat("round trip: \"", absl::CHexEscape(text),
+                                "\" -> ", Show(got), " -> \"", formatted,
+                                "\" -> ", Show(ParseHttpDate(formatted, now))));
   // 1970-01-01 was a Thursday.
   const int64_t weekday =
       FloorMod(FloorDiv(absl::ToUnixSeconds(*got), 86400) + 3, 7);
@@ -267,10 +283,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    "day-name of " + formatted);
   // An IMF-fixdate with the right day-name and no leap second is already
   // in canonical form.
-  if (ReferenceImfFixdate(text).has_value() && text.substr(0, 3) == kShortDays[weekday] &&
-      text.substr(23, 2) != "60") {
-    ETAGD_FUZZ_CHECK(formatted == text, "canonical form: \"" + std::string(text) +
-                                            "\" formatted as \"" + formatted + "\"");
+  if (ReferenceImfFixdate(text).has_value() &&
+      text.substr(0, 3) == kShortDays[weekday] && text.substr(23, 2) != "60") {
+    ETAGD_FUZZ_CHECK(formatted == text,
+                     "canonical form: \"" + std::string(text) +
+                         "\" formatted as \"" + formatted + "\"");
   }
   return 0;
 }

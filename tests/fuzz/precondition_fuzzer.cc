@@ -164,7 +164,8 @@ Answer Reference(const Scenario& s) {
     if (s.if_match->star) {
       holds = exists;
     } else if (exists) {
-      for (const Tag& t : s.if_match->tags) holds = holds || Strong(t, s.current->first);
+      for (const Tag& t : s.if_match->tags)
+        holds = holds || Strong(t, s.current->first);
     }
     if (!holds) return {Outcome::k412, "If-Match"};
   }
@@ -189,7 +190,8 @@ Answer Reference(const Scenario& s) {
       }
     }
     if (!holds) {
-      return {IsGetOrHead(s.method) ? Outcome::k304 : Outcome::k412, "If-None-Match"};
+      return {IsGetOrHead(s.method) ? Outcome::k304 : Outcome::k412,
+              "If-None-Match"};
     }
   }
   // Step 4. §13.1.3: only for GET and HEAD, only without If-None-Match;
@@ -221,9 +223,11 @@ Evaluation Expected(const Answer& a) {
   const std::string field = a.field;
   FailedCondition condition = FailedCondition::kNone;
   if (field == "If-Match") condition = FailedCondition::kIfMatch;
-  if (field == "If-Unmodified-Since") condition = FailedCondition::kIfUnmodifiedSince;
+  if (field == "If-Unmodified-Since")
+    condition = FailedCondition::kIfUnmodifiedSince;
   if (field == "If-None-Match") condition = FailedCondition::kIfNoneMatch;
-  if (field == "If-Modified-Since") condition = FailedCondition::kIfModifiedSince;
+  if (field == "If-Modified-Since")
+    condition = FailedCondition::kIfModifiedSince;
   switch (a.outcome) {
     case Outcome::kPerform:
       return {Verdict::kProceed, FailedCondition::kNone};
@@ -256,20 +260,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Preconditions conditions;
   if (s.if_match) conditions.if_match = ToCondition(*s.if_match);
   if (s.if_none_match) conditions.if_none_match = ToCondition(*s.if_none_match);
-  if (s.if_modified_since) conditions.if_modified_since = ToTime(*s.if_modified_since);
+  if (s.if_modified_since)
+    conditions.if_modified_since = ToTime(*s.if_modified_since);
   if (s.if_unmodified_since) {
     conditions.if_unmodified_since = ToTime(*s.if_unmodified_since);
   }
   std::optional<Validators> current;
   if (s.current) {
-    current = Validators{EntityTag{s.current->first.opaque, s.current->first.weak},
-                         ToTime(s.current->second)};
+    current =
+        Validators{EntityTag{s.current->first.opaque, s.current->first.weak},
+                   ToTime(s.current->second)};
   }
 
   const Evaluation got = EvaluatePreconditions(s.method, conditions, current);
   const Evaluation want = Expected(Reference(s));
-  ETAGD_FUZZ_CHECK(got == want, absl::StrCat("for `", input, "`: evaluated ",
-                                             Show(got), ", RFC 9110 says ",
-                                             Show(want)));
+  ETAGD_FUZZ_CHECK(got == want,
+                   absl::StrCat("for `", input, "`: evaluated ", Show(got),
+                                ", RFC 9110 says ", Show(want)));
   return 0;
 }

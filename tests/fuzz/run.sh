@@ -213,6 +213,16 @@ for s in /usr/bin/llvm-symbolizer /usr/lib/llvm-14/bin/llvm-symbolizer; do
   if [ -x "$s" ]; then export ASAN_SYMBOLIZER_PATH="$s"; break; fi
 done
 
+# Where a file can be found once the run is over: under `bazel test`,
+# undeclared outputs end up zipped in bazel-testlogs/<test>/test.outputs.
+show() {
+  if [ -n "${TEST_UNDECLARED_OUTPUTS_DIR:-}" ] && [[ "$1" == "$out"/* ]]; then
+    echo "test.outputs/outputs.zip:${1#"$out"/}"
+  else
+    echo "$1"
+  fi
+}
+
 # Largest input per target: enough for its grammar, small enough to be fast.
 max_len_of() {
   case "$1" in
@@ -281,7 +291,13 @@ run_target() {
     if [ -z "$crash" ]; then
       crash="$(sed -n 's/^Running: //p' "$log" | tail -1)"
     fi
-    summary="$summary (log: $log${crash:+; input: $crash})"
+    summary="$summary (log: $(show "$log")${crash:+; input: $(show "$crash")})"
+    if [ -f "$crash" ]; then
+      # The input itself, so that a CI log alone can reproduce it.
+      python3 -c 'import sys; print(repr(open(sys.argv[1], "rb").read(512)))' \
+        "$crash" >"$results/$t.input" 2>/dev/null ||
+        od -An -tx1 "$crash" | head -c 1600 >"$results/$t.input"
+    fi
   fi
   echo "$status $summary" >"$results/$t"
 }
@@ -298,6 +314,9 @@ failed=0
 for t in "${targets[@]}"; do
   read -r status summary <"$results/$t"
   printf 'fuzz: %-16s %-6s %s\n' "$t" "$status" "$summary"
+  if [ -f "$results/$t.input" ]; then
+    echo "fuzz: $t input: $(tr -d '\n' <"$results/$t.input")"
+  fi
   [ "$status" = ok ] || failed=$((failed + 1))
 done
 
