@@ -57,7 +57,8 @@ class SessionBase {
 struct HttpServer::State {
   HttpServerOptions options;
   RequestHandler handler;
-  net::io_context ioc;
+  // Reset at shutdown to free the handlers (and sessions) it still holds.
+  std::optional<net::io_context> ioc;
   // Set when serving HTTPS.
   std::unique_ptr<net::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
@@ -77,7 +78,7 @@ struct HttpServer::State {
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 
-  explicit State(int threads) : ioc(threads) {}
+  explicit State(int threads) { ioc.emplace(threads); }
 };
 
 namespace {
@@ -351,7 +352,7 @@ class Session : public SessionBase,
 
 void Accept(std::shared_ptr<State> state) {
   state->acceptor->async_accept(
-      net::make_strand(state->ioc),
+      net::make_strand(*state->ioc),
       [state](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || state->stopping.load()) return;
         if (!ec) {
@@ -469,7 +470,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     state->tls = *std::move(tls);
   }
   state->handler = std::move(handler);
-  state->acceptor.emplace(state->ioc);
+  state->acceptor.emplace(*state->ioc);
   beast::error_code ec;
   state->acceptor->open(endpoint->protocol(), ec);
   if (!ec) state->acceptor->set_option(net::socket_base::reuse_address(true), ec);
@@ -482,7 +483,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   state->port = state->acceptor->local_endpoint().port();
   Accept(state);
   for (int i = 0; i < options.io_threads; ++i) {
-    state->threads.emplace_back([state] { state->ioc.run(); });
+    state->threads.emplace_back([state] { state->ioc->run(); });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
@@ -498,7 +499,7 @@ void HttpServer::Shutdown(absl::Duration grace) {
   if (state_->shut_down) return;
   state_->shut_down = true;
   state_->stopping = true;
-  net::post(state_->ioc, [state = state_] {
+  net::post(*state_->ioc, [state = state_] {
     beast::error_code ignored;
     state->acceptor->close(ignored);
   });
@@ -517,9 +518,17 @@ void HttpServer::Shutdown(absl::Duration grace) {
   while (state_->connections.load() > 0 && absl::Now() < close_deadline) {
     absl::SleepFor(absl::Milliseconds(2));
   }
-  state_->ioc.stop();
+  state_->ioc->stop();
   for (std::thread& t : state_->threads) t.join();
   state_->threads.clear();
+  // Destroying the io_context destroys the handlers it still holds, and with
+  // them the sessions and the accept handler, which keep this state alive.
+  // If a response is still owed (past the grace period), its completion
+  // would later be posted to the io_context: then leave it to process exit.
+  if (state_->in_flight.load() == 0) {
+    state_->acceptor.reset();
+    state_->ioc.reset();
+  }
 }
 
 }  // namespace etagd
