@@ -35,17 +35,16 @@ class CachingStore final : public Store {
       }
       generation = shard.generation;
     }
-    // Always with content, so the entry can serve both kinds of read.
-    absl::StatusOr<std::optional<Record>> read = inner_->ReadCurrent(name, true);
-    if (!read.ok() || !read->has_value()) return read;
+    // Only reads with content fill the cache (an entry serves both kinds);
+    // metadata-only reads, which writes make, never copy content.
+    absl::StatusOr<std::optional<Record>> read =
+        inner_->ReadCurrent(name, with_content);
+    if (!with_content || !read.ok() || !read->has_value()) return read;
     auto record = std::make_shared<const Record>(**read);
-    {
-      absl::MutexLock lock(&shard.mu);
-      if (shard.generation == generation && !shard.entries.contains(name)) {
-        Insert(shard, std::string(name), record);
-      }
+    absl::MutexLock lock(&shard.mu);
+    if (shard.generation == generation && !shard.entries.contains(name)) {
+      Insert(shard, std::string(name), std::move(record));
     }
-    if (!with_content) (*read)->content.clear();
     return read;
   }
 
