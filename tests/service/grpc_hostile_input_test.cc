@@ -357,10 +357,21 @@ std::vector<grpc::Status> ConcurrentLargePuts(const Target& target,
 // MiB); with the quota it refuses what does not fit, and its memory stays
 // well below what was offered: the quota's worth of held Puts, gRPC's
 // buffers, RocksDB's memtables (two of 64 MiB) and the allocator's slack.
+//
+// Under AddressSanitizer (--config=asan) freed memory sits in ASan's
+// quarantine and every block carries redzones, so the same work shows a
+// larger RSS; the bound grows by ASan's default 256 MiB quarantine and the
+// redzones' share.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kGrowthBound = int64_t{1536} << 20;
+#else
+constexpr int64_t kGrowthBound = int64_t{768} << 20;
+#endif
+
 std::vector<grpc::Status> ConcurrentLargeWritingPuts(const Target& target) {
   int64_t growth = 0;
   std::vector<grpc::Status> statuses = ConcurrentLargePuts(target, growth);
-  EXPECT_LT(growth, int64_t{768} << 20)
+  EXPECT_LT(growth, kGrowthBound)
       << "etagd's memory grew by " << growth << " bytes";
   EXPECT_TRUE(std::any_of(statuses.begin(), statuses.end(),
                           [](const grpc::Status& s) { return s.ok(); }))
@@ -700,7 +711,14 @@ INSTANTIATE_TEST_SUITE_P(
                     KeepalivePingFlood},
         // Many concurrent streams under the memory quota.
         HostileCase{"HundredsOfConcurrentLargePuts",
-                    {StatusCode::OK, StatusCode::RESOURCE_EXHAUSTED},
+                    {StatusCode::OK, StatusCode::RESOURCE_EXHAUSTED,
+#if defined(__SANITIZE_ADDRESS__)
+                     // ASan's larger footprint can push gRPC's resource
+                     // quota to reclaim a connection with GOAWAY
+                     // (UNAVAILABLE: retry), still a clean refusal.
+                     StatusCode::UNAVAILABLE,
+#endif
+                    },
                     ConcurrentLargeWritingPuts}),
     [](const testing::TestParamInfo<HostileCase>& info) {
       return info.param.name;
