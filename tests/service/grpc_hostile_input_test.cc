@@ -357,15 +357,17 @@ std::vector<grpc::Status> ConcurrentLargePuts(const Target& target,
 // MiB); with the quota it refuses what does not fit, and its memory stays
 // well below what was offered: the quota's worth of held Puts, gRPC's
 // buffers, RocksDB's memtables (two of 64 MiB) and the allocator's slack.
+// The bound is about half of what is offered: the peak measured 520-814
+// MiB alone and with other test suites running in parallel (allocator slack
+// varies with load), so a tighter bound would fail by chance.
 //
 // Under AddressSanitizer (--config=asan) freed memory sits in ASan's
 // quarantine and every block carries redzones, so the same work shows a
-// larger RSS; the bound grows by ASan's default 256 MiB quarantine and the
-// redzones' share.
+// larger RSS (1.1 GiB measured).
 #if defined(__SANITIZE_ADDRESS__)
-constexpr int64_t kGrowthBound = int64_t{1536} << 20;
+constexpr int64_t kGrowthBound = int64_t{2048} << 20;
 #else
-constexpr int64_t kGrowthBound = int64_t{768} << 20;
+constexpr int64_t kGrowthBound = int64_t{1280} << 20;
 #endif
 
 std::vector<grpc::Status> ConcurrentLargeWritingPuts(const Target& target) {
