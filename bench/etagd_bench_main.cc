@@ -67,6 +67,12 @@ struct Workload {
   // Per worker: which of its own keys it writes next (cas).
   std::vector<size_t> cursor;
 
+  // A key chosen uniformly at random.
+  size_t RandomKey() {
+    thread_local absl::BitGen bitgen;
+    return absl::Uniform<size_t>(bitgen, 0, keys.size());
+  }
+
   // The worker's next own key: keys w, w + workers, w + 2*workers, ...
   size_t OwnKey(int worker) {
     const size_t owned = (keys.size() - worker + workers - 1) / workers;
@@ -147,7 +153,7 @@ class EtagdTarget {
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
     v1::Resources::Stub& stub = *stubs_[worker % stubs_.size()];
     if (op == "get" || op == "cond_get") {
-      const size_t k = absl::Uniform<size_t>(ThreadBitGen(), 0, workload_.keys.size());
+      const size_t k = workload_.RandomKey();
       v1::GetResourceRequest get;
       get.set_name(workload_.keys[k]);
       const bool conditional = op == "cond_get";
@@ -168,7 +174,7 @@ class EtagdTarget {
     put.set_content(workload_.value);
     size_t key = 0;
     if (op == "put") {
-      key = absl::Uniform<size_t>(ThreadBitGen(), 0, workload_.keys.size());
+      key = workload_.RandomKey();
       put.set_name(workload_.keys[key]);
     } else if (op == "cas") {
       key = workload_.OwnKey(worker);
@@ -194,10 +200,6 @@ class EtagdTarget {
   }
 
  private:
-  static absl::BitGen& ThreadBitGen() {
-    thread_local absl::BitGen bitgen;
-    return bitgen;
-  }
 
   Workload& workload_;
   std::vector<std::unique_ptr<v1::Resources::Stub>> stubs_;
@@ -231,8 +233,7 @@ class EtcdTarget {
     etcdserverpb::KV::Stub& stub = *stubs_[worker % stubs_.size()];
     if (op == "get") {
       etcdserverpb::RangeRequest range;
-      range.set_key(workload_.keys[absl::Uniform<size_t>(
-          ThreadBitGen(), 0, workload_.keys.size())]);
+      range.set_key(workload_.keys[workload_.RandomKey()]);
       Async<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
           std::move(range),
           [&stub](auto* c, auto cb) {
@@ -246,8 +247,7 @@ class EtcdTarget {
     }
     if (op == "put") {
       etcdserverpb::PutRequest put;
-      put.set_key(workload_.keys[absl::Uniform<size_t>(
-          ThreadBitGen(), 0, workload_.keys.size())]);
+      put.set_key(workload_.keys[workload_.RandomKey()]);
       put.set_value(workload_.value);
       Async<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
           std::move(put),
@@ -297,10 +297,6 @@ class EtcdTarget {
   }
 
  private:
-  static absl::BitGen& ThreadBitGen() {
-    thread_local absl::BitGen bitgen;
-    return bitgen;
-  }
 
   Workload& workload_;
   std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs_;
