@@ -712,15 +712,14 @@ INSTANTIATE_TEST_SUITE_P(
                     {StatusCode::OK, StatusCode::UNAVAILABLE},
                     KeepalivePingFlood},
         // Many concurrent streams under the memory quota.
+        // Under memory pressure gRPC's resource quota also reclaims
+        // connections (GOAWAY or a reset: UNAVAILABLE, retry), seen both
+        // plain and under ASan: still a clean refusal. What must hold is
+        // checked alongside: bounded memory, no crash, the sentinel intact,
+        // and new calls served.
         HostileCase{"HundredsOfConcurrentLargePuts",
                     {StatusCode::OK, StatusCode::RESOURCE_EXHAUSTED,
-#if defined(__SANITIZE_ADDRESS__)
-                     // ASan's larger footprint can push gRPC's resource
-                     // quota to reclaim a connection with GOAWAY
-                     // (UNAVAILABLE: retry), still a clean refusal.
-                     StatusCode::UNAVAILABLE,
-#endif
-                    },
+                     StatusCode::UNAVAILABLE},
                     ConcurrentLargeWritingPuts}),
     [](const testing::TestParamInfo<HostileCase>& info) {
       return info.param.name;
