@@ -44,7 +44,7 @@ class Backend {
   virtual void CheckHealth(std::function<void(absl::Status)> done) = 0;
 };
 
-// The Backend over a gRPC channel (a socket, or etagd's in-process channel),
+// The Backend over a gRPC channel (etagd-gateway's, to a remote etagd),
 // using gRPC's callback API. Each call has `timeout` as its deadline.
 std::unique_ptr<Backend> NewGrpcBackend(std::shared_ptr<grpc::Channel> channel,
                                         absl::Duration timeout);

@@ -17,6 +17,7 @@
 #include "gateway/gateway.h"
 #include "gateway/gateway_flags.h"
 #include "gateway/http_server.h"
+#include "gateway/local_backend.h"
 #include "gateway/metrics.h"
 #include "service/caching_store.h"
 #include "service/env_flags.h"
@@ -204,15 +205,16 @@ int Run() {
       Server::Start(server_options, *std::move(store));
   if (!server.ok()) return Fail(server.status().message());
 
-  // The HTTP gateway calls the service through gRPC's in-process channel:
-  // the same API and evaluation as remote clients, without a socket hop.
+  // The HTTP gateway calls the core directly (gateway/local_backend.h):
+  // the same evaluation, authorization and write path as gRPC clients,
+  // without serializing, and reads without a thread hop.
   std::unique_ptr<Backend> backend;
   HttpMetrics metrics;
   std::unique_ptr<Gateway> gateway;
   std::unique_ptr<HttpServer> http;
   std::string http_line;
   if (serve_http) {
-    backend = NewGrpcBackend((*server)->InProcessChannel(), absl::Seconds(30));
+    backend = NewLocalBackend(**server);
     gateway = std::make_unique<Gateway>(*backend, *gateway_options, metrics);
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         *http_options, [&gateway](HttpRequest request,

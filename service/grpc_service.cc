@@ -69,7 +69,7 @@ grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
     return Inline<v1::PutResourceResponse>(context, access, response);
   }
   const int64_t bytes = static_cast<int64_t>(request->ByteSizeLong());
-  if (!AdmitWrite(bytes)) {
+  if (!write_budget_.TryAcquire(bytes)) {
     return Inline<v1::PutResourceResponse>(
         context,
         absl::ResourceExhaustedError(
@@ -83,24 +83,10 @@ grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
     grpc::Status status = Reply(core_.Put(*request), response);
     // Before Finish(): after it the server may be shut down and this
     // service destroyed. The request itself is freed soon after.
-    ReleaseWrite(bytes);
+    write_budget_.Release(bytes);
     reactor->Finish(status);
   });
   return reactor;
-}
-
-bool GrpcResourcesService::AdmitWrite(int64_t bytes) {
-  if (max_write_bytes_ <= 0) return true;
-  absl::MutexLock lock(&write_bytes_mu_);
-  if (write_bytes_ > 0 && write_bytes_ + bytes > max_write_bytes_) return false;
-  write_bytes_ += bytes;
-  return true;
-}
-
-void GrpcResourcesService::ReleaseWrite(int64_t bytes) {
-  if (max_write_bytes_ <= 0) return;
-  absl::MutexLock lock(&write_bytes_mu_);
-  write_bytes_ -= bytes;
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::DeleteResource(

@@ -13,33 +13,30 @@
 #ifndef ETAGD_SERVICE_GRPC_SERVICE_H_
 #define ETAGD_SERVICE_GRPC_SERVICE_H_
 
-#include <cstdint>
 #include <memory>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "service/admin_service.h"
 #include "service/resource_service.h"
 #include "service/thread_pool.h"
 #include "service/token_file.h"
+#include "service/write_budget.h"
 
 namespace etagd {
 
-// Thread-safe; `core` and `writers` must outlive it. `tokens` null: no
-// authorization. `max_write_bytes` > 0 bounds the bytes of Put requests
-// held for `writers` (queued or being written): a Put beyond it fails at once
-// with RESOURCE_EXHAUSTED, so that a flood of large writes cannot grow the
-// server without bound (one Put is always admitted when none is held).
+// Thread-safe; `core`, `writers` and `write_budget` must outlive it.
+// `tokens` null: no authorization. A Put holds its request's size of
+// `write_budget` while queued for or running on `writers`; a Put the budget
+// cannot admit fails at once with RESOURCE_EXHAUSTED.
 class GrpcResourcesService final : public etagd::v1::Resources::CallbackService {
  public:
   GrpcResourcesService(ResourceService& core, ThreadPool& writers,
-                       std::shared_ptr<const TokenStore> tokens = nullptr,
-                       int64_t max_write_bytes = 0)
+                       WriteBudget& write_budget,
+                       std::shared_ptr<const TokenStore> tokens = nullptr)
       : core_(core),
         writers_(writers),
-        tokens_(std::move(tokens)),
-        max_write_bytes_(max_write_bytes) {}
+        write_budget_(write_budget),
+        tokens_(std::move(tokens)) {}
 
   grpc::ServerUnaryReactor* GetResource(
       grpc::CallbackServerContext* context,
@@ -63,16 +60,10 @@ class GrpcResourcesService final : public etagd::v1::Resources::CallbackService 
       etagd::v1::ListVersionsResponse* response) override;
 
  private:
-  // Reserves `bytes` of the write budget; false if it is spent.
-  bool AdmitWrite(int64_t bytes) ABSL_LOCKS_EXCLUDED(write_bytes_mu_);
-  void ReleaseWrite(int64_t bytes) ABSL_LOCKS_EXCLUDED(write_bytes_mu_);
-
   ResourceService& core_;
   ThreadPool& writers_;
+  WriteBudget& write_budget_;
   const std::shared_ptr<const TokenStore> tokens_;
-  const int64_t max_write_bytes_;
-  absl::Mutex write_bytes_mu_;
-  int64_t write_bytes_ ABSL_GUARDED_BY(write_bytes_mu_) = 0;
 };
 
 // Thread-safe; `core` must outlive it. Rare and slow: the sync API.

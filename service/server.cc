@@ -26,9 +26,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->core_ =
       std::make_unique<ResourceService>(*server->store_, options.service);
   server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
+  server->write_budget_ =
+      std::make_unique<WriteBudget>(options.grpc_memory_quota_bytes);
+  server->tokens_ = options.tokens;
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(
-      *server->core_, *server->writers_, options.tokens,
-      options.grpc_memory_quota_bytes);
+      *server->core_, *server->writers_, *server->write_budget_,
+      options.tokens);
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
   server->grpc_admin_ =
       std::make_unique<GrpcAdminService>(*server->admin_, options.tokens);
@@ -81,12 +84,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
-std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
-  grpc::ChannelArguments args;
-  return grpc_server_->InProcessChannel(args);
-}
-
 void Server::MarkNotServing() {
+  serving_.store(false, std::memory_order_release);
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
 }
 
@@ -94,6 +93,7 @@ void Server::Shutdown(absl::Duration grace) {
   absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  serving_.store(false, std::memory_order_release);
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     grpc_server_->Shutdown(std::chrono::system_clock::now() +

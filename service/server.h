@@ -4,13 +4,13 @@
 #ifndef ETAGD_SERVICE_SERVER_H_
 #define ETAGD_SERVICE_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "grpcpp/channel.h"
 #include "grpcpp/server.h"
 #include "service/grpc_service.h"
 #include "service/resource_service.h"
@@ -18,6 +18,7 @@
 #include "service/thread_pool.h"
 #include "service/tls.h"
 #include "service/token_file.h"
+#include "service/write_budget.h"
 
 namespace etagd {
 
@@ -53,12 +54,21 @@ class Server {
   // The port gRPC listens on.
   int grpc_port() const { return grpc_port_; }
 
-  // A channel to this server that does not go through a socket.
-  std::shared_ptr<grpc::Channel> InProcessChannel();
-
   // Reports NOT_SERVING to health checks from now on, so that load
   // balancers stop sending traffic; calls are still served.
   void MarkNotServing();
+
+  // False once MarkNotServing() or Shutdown() was called.
+  bool serving() const { return serving_.load(std::memory_order_acquire); }
+
+  // What the gRPC service runs calls with, for callers in this process that
+  // skip gRPC (gateway/local_backend.h) but must get the same core, write
+  // threads, write budget and authorization. Valid until Shutdown().
+  ResourceService& core() { return *core_; }
+  ThreadPool& writers() { return *writers_; }
+  WriteBudget& write_budget() { return *write_budget_; }
+  // Null: no authorization.
+  const std::shared_ptr<const TokenStore>& tokens() const { return tokens_; }
 
   // Reports NOT_SERVING to health checks, stops accepting calls, lets calls
   // in flight finish for up to `grace` (then cancels them) and closes the
@@ -71,12 +81,15 @@ class Server {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ResourceService> core_;
   std::unique_ptr<ThreadPool> writers_;
+  std::unique_ptr<WriteBudget> write_budget_;
+  std::shared_ptr<const TokenStore> tokens_;
   std::unique_ptr<GrpcResourcesService> grpc_service_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<GrpcAdminService> grpc_admin_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 
+  std::atomic<bool> serving_{true};
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

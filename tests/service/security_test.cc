@@ -338,8 +338,8 @@ TEST_F(SecurityTest, EtagctlWithoutATokenIsUnauthenticated) {
   ASSERT_THAT(probe, IsOk());
   EXPECT_EQ(probe->exit_code, 1);
   EXPECT_THAT(probe->stderr_text, HasSubstr("UNAUTHENTICATED"));
-  // Health needs no token: /readyz asks it through the in-process channel
-  // without one, and answers 200.
+  // Health needs no token: /readyz asks the server without one, and
+  // answers 200.
   absl::StatusOr<HttpReply> ready =
       HttpsRequest(http_port_, HttpsOptions(Credential::kNone), "GET", "/readyz");
   ASSERT_THAT(ready, IsOk());

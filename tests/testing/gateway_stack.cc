@@ -4,6 +4,7 @@
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "gateway/local_backend.h"
 #include "service/rocksdb_store.h"
 
 namespace etagd {
@@ -21,14 +22,18 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
   if (!server.ok()) return server.status();
   stack->server_ = *std::move(server);
 
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  stack->backend_ = NewGrpcBackend(
-      grpc::CreateCustomChannel(
-          "127.0.0.1:" + std::to_string(stack->server_->grpc_port()),
-          grpc::InsecureChannelCredentials(), args),
-      absl::Seconds(10));
+  if (options.backend == GatewayBackendKind::kLocal) {
+    stack->backend_ = NewLocalBackend(*stack->server_);
+  } else {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxSendMessageSize(64 << 20);
+    stack->backend_ = NewGrpcBackend(
+        grpc::CreateCustomChannel(
+            "127.0.0.1:" + std::to_string(stack->server_->grpc_port()),
+            grpc::InsecureChannelCredentials(), args),
+        absl::Seconds(10));
+  }
   stack->gateway_ = std::make_unique<Gateway>(*stack->backend_, options.gateway,
                                               stack->metrics_);
   options.http.listen = "127.0.0.1:0";

@@ -1,6 +1,7 @@
 // The whole etagd stack in one test process, over real sockets: RocksDB
 // store, gRPC server on a loopback port, and the HTTP gateway calling it
-// through a gRPC channel to that port.
+// through a gRPC channel to that port (as etagd-gateway does) or directly
+// (as etagd does when it hosts the gateway).
 #ifndef ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
 #define ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
 
@@ -16,7 +17,13 @@
 
 namespace etagd {
 
+enum class GatewayBackendKind {
+  kGrpc,   // NewGrpcBackend over a loopback socket.
+  kLocal,  // NewLocalBackend on the server in this process.
+};
+
 struct GatewayStackOptions {
+  GatewayBackendKind backend = GatewayBackendKind::kGrpc;
   GatewayOptions gateway;
   HttpServerOptions http;
   ServerOptions server;

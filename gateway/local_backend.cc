@@ -1,0 +1,105 @@
+#include "gateway/local_backend.h"
+
+#include <utility>
+
+#include "absl/types/optional.h"
+#include "service/auth.h"
+
+namespace etagd {
+namespace {
+
+namespace v1 = ::etagd::v1;
+
+class LocalBackend final : public Backend {
+ public:
+  explicit LocalBackend(Server& server) : server_(server) {}
+
+  void Get(const Caller& caller, const v1::GetResourceRequest& request,
+           Callback<v1::GetResourceResponse> done) override {
+    if (absl::Status access = Check(caller, Rpc::kGetResource, request.name());
+        !access.ok()) {
+      return done(access);
+    }
+    done(server_.core().Get(request));
+  }
+
+  void Put(const Caller& caller, const v1::PutResourceRequest& request,
+           Callback<v1::PutResourceResponse> done) override {
+    if (absl::Status access = Check(caller, Rpc::kPutResource, request.name());
+        !access.ok()) {
+      return done(access);
+    }
+    const int64_t bytes = static_cast<int64_t>(request.ByteSizeLong());
+    if (!server_.write_budget().TryAcquire(bytes)) {
+      return done(absl::ResourceExhaustedError(
+          "too many bytes of writes in flight (--grpc_memory_quota_mb); "
+          "retry with backoff"));
+    }
+    // The write outlives this call: it takes its own copy of the request.
+    server_.writers().Schedule(
+        [this, request, bytes, done = std::move(done)] {
+          absl::StatusOr<v1::PutResourceResponse> result =
+              server_.core().Put(request);
+          server_.write_budget().Release(bytes);
+          done(std::move(result));
+        });
+  }
+
+  void Delete(const Caller& caller, const v1::DeleteResourceRequest& request,
+              Callback<v1::DeleteResourceResponse> done) override {
+    if (absl::Status access =
+            Check(caller, Rpc::kDeleteResource, request.name());
+        !access.ok()) {
+      return done(access);
+    }
+    server_.writers().Schedule([this, request, done = std::move(done)] {
+      done(server_.core().Delete(request));
+    });
+  }
+
+  void List(const Caller& caller, const v1::ListResourcesRequest& request,
+            Callback<v1::ListResourcesResponse> done) override {
+    if (absl::Status access =
+            Check(caller, Rpc::kListResources, request.prefix());
+        !access.ok()) {
+      return done(access);
+    }
+    done(server_.core().List(request));
+  }
+
+  void ListVersions(const Caller& caller, const v1::ListVersionsRequest& request,
+                    Callback<v1::ListVersionsResponse> done) override {
+    if (absl::Status access = Check(caller, Rpc::kListVersions, request.name());
+        !access.ok()) {
+      return done(access);
+    }
+    done(server_.core().ListVersions(request));
+  }
+
+  void CheckHealth(std::function<void(absl::Status)> done) override {
+    done(server_.serving() ? absl::OkStatus()
+                           : absl::UnavailableError("etagd is not serving"));
+  }
+
+ private:
+  // auth.h's one decision, as the gRPC service makes it for a call whose
+  // metadata carries the caller's bearer token (none if it is empty).
+  absl::Status Check(const Caller& caller, Rpc method,
+                     absl::string_view name) const {
+    const std::shared_ptr<const TokenStore>& tokens = server_.tokens();
+    if (tokens == nullptr) return absl::OkStatus();
+    absl::optional<absl::string_view> token;
+    if (!caller.bearer_token.empty()) token = caller.bearer_token;
+    return Authorize(*tokens->Current(), token, method, name);
+  }
+
+  Server& server_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> NewLocalBackend(Server& server) {
+  return std::make_unique<LocalBackend>(server);
+}
+
+}  // namespace etagd

@@ -1,0 +1,24 @@
+// The Backend of the gateway that etagd hosts in its own process: calls go
+// straight to the server's core instead of through gRPC, so a read is
+// answered on the HTTP thread that received it, with no serialization and
+// no thread hop. Everything else is as for a gRPC call: the same core
+// (hence the same precondition evaluation), the same authorization, writes
+// on the same write threads under the same write budget, and readiness from
+// the same serving state.
+#ifndef ETAGD_GATEWAY_LOCAL_BACKEND_H_
+#define ETAGD_GATEWAY_LOCAL_BACKEND_H_
+
+#include <memory>
+
+#include "gateway/backend.h"
+#include "service/server.h"
+
+namespace etagd {
+
+// `server` must outlive the backend, and the backend's calls must end before
+// server.Shutdown() (which runs the writes already queued).
+std::unique_ptr<Backend> NewLocalBackend(Server& server);
+
+}  // namespace etagd
+
+#endif  // ETAGD_GATEWAY_LOCAL_BACKEND_H_

@@ -1,0 +1,180 @@
+// The embedded gateway's direct backend: the same outcomes as a gRPC call,
+// with reads answered on the calling thread and writes on the server's write
+// threads under its write budget and authorization.
+#include "gateway/local_backend.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/auth.h"
+#include "service/error_details.h"
+#include "service/rocksdb_store.h"
+#include "tests/testing/blocking_store.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace etagd {
+namespace {
+
+namespace v1 = ::etagd::v1;
+
+// Waits for a callback's result.
+template <typename T>
+struct Outcome {
+  absl::Notification done;
+  absl::StatusOr<T> result = absl::UnknownError("no answer");
+  std::thread::id thread;
+
+  Backend::Callback<T> Callback() {
+    return [this](absl::StatusOr<T> r) {
+      result = std::move(r);
+      thread = std::this_thread::get_id();
+      done.Notify();
+    };
+  }
+  const absl::StatusOr<T>& Wait() {
+    done.WaitForNotification();
+    return result;
+  }
+};
+
+class LocalBackendTest : public testing::Test {
+ protected:
+  void Start(ServerOptions options = {}) {
+    RocksDbStoreOptions store_options;
+    store_options.path = TestPath("db");
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
+    ASSERT_THAT(store, IsOk());
+    auto blocking = std::make_unique<BlockingStore>(*std::move(store));
+    blocking_ = blocking.get();
+    options.grpc_listen = "127.0.0.1:0";
+    absl::StatusOr<std::unique_ptr<Server>> server =
+        Server::Start(options, std::move(blocking));
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    backend_ = NewLocalBackend(*server_);
+  }
+
+  void TearDown() override {
+    if (blocking_ != nullptr && !blocking_->release().HasBeenNotified()) {
+      blocking_->release().Notify();
+    }
+  }
+
+  absl::StatusOr<v1::PutResourceResponse> Put(const std::string& name,
+                                              const std::string& content,
+                                              const Caller& caller = {}) {
+    v1::PutResourceRequest request;
+    request.set_name(name);
+    request.set_content(content);
+    Outcome<v1::PutResourceResponse> outcome;
+    backend_->Put(caller, request, outcome.Callback());
+    return outcome.Wait();
+  }
+
+  std::unique_ptr<Server> server_;
+  BlockingStore* blocking_ = nullptr;
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_F(LocalBackendTest, GetIsAnsweredOnTheCallingThreadBeforeItReturns) {
+  Start();
+  ASSERT_THAT(Put("doc", "hello"), IsOk());
+  v1::GetResourceRequest request;
+  request.set_name("doc");
+  Outcome<v1::GetResourceResponse> outcome;
+  backend_->Get(Caller(), request, outcome.Callback());
+  ASSERT_TRUE(outcome.done.HasBeenNotified());
+  EXPECT_EQ(outcome.thread, std::this_thread::get_id());
+  ASSERT_THAT(outcome.result, IsOk());
+  EXPECT_EQ(outcome.result->resource().content(), "hello");
+}
+
+TEST_F(LocalBackendTest, PutRunsOnAWriteThread) {
+  Start();
+  v1::PutResourceRequest request;
+  request.set_name("doc");
+  request.set_content("hello");
+  Outcome<v1::PutResourceResponse> outcome;
+  backend_->Put(Caller(), request, outcome.Callback());
+  ASSERT_THAT(outcome.Wait(), IsOk());
+  EXPECT_NE(outcome.thread, std::this_thread::get_id());
+}
+
+TEST_F(LocalBackendTest, FailedPreconditionKeepsTheCurrentEtagDetail) {
+  Start();
+  absl::StatusOr<v1::PutResourceResponse> created = Put("doc", "hello");
+  ASSERT_THAT(created, IsOk());
+  v1::PutResourceRequest request;
+  request.set_name("doc");
+  request.set_content("lost update");
+  request.mutable_preconditions()->add_if_match("\"stale\"");
+  Outcome<v1::PutResourceResponse> outcome;
+  backend_->Put(Caller(), request, outcome.Callback());
+  const absl::Status status = outcome.Wait().status();
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
+  std::optional<v1::PreconditionFailure> detail = GetPreconditionFailure(status);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(detail->current_etag(), created->resource().etag());
+}
+
+TEST_F(LocalBackendTest, PutBeyondTheWriteBudgetIsResourceExhausted) {
+  ServerOptions options;
+  options.grpc_memory_quota_bytes = 1 << 10;
+  Start(options);
+  // The first Put holds the budget while the store keeps it waiting.
+  blocking_->Arm();
+  Outcome<v1::PutResourceResponse> held;
+  v1::PutResourceRequest request;
+  request.set_name("slow");
+  request.set_content(std::string(800, 'x'));
+  backend_->Put(Caller(), request, held.Callback());
+  blocking_->entered().WaitForNotification();
+
+  EXPECT_THAT(Put("other", std::string(800, 'y')),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  blocking_->release().Notify();
+  EXPECT_THAT(held.Wait(), IsOk());
+  EXPECT_THAT(Put("other", std::string(800, 'y')), IsOk());
+}
+
+TEST_F(LocalBackendTest, CallsNeedATokenWhenTheServerHasTokens) {
+  absl::StatusOr<TokenTable> table = TokenTable::Parse("reader-token-0123456789 read\n");
+  ASSERT_THAT(table, IsOk());
+  ServerOptions options;
+  options.tokens = std::make_shared<const TokenStore>(*std::move(table));
+  Start(options);
+  EXPECT_THAT(Put("doc", "hello"), StatusIs(absl::StatusCode::kUnauthenticated));
+  Caller reader;
+  reader.bearer_token = "reader-token-0123456789";
+  EXPECT_THAT(Put("doc", "hello", reader),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+
+  v1::GetResourceRequest get;
+  get.set_name("doc");
+  Outcome<v1::GetResourceResponse> read;
+  backend_->Get(reader, get, read.Callback());
+  EXPECT_THAT(read.Wait(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LocalBackendTest, ReadinessFollowsTheServersServingState) {
+  Start();
+  Outcome<bool> before;
+  backend_->CheckHealth([&](absl::Status s) {
+    before.Callback()(s.ok() ? absl::StatusOr<bool>(true) : s);
+  });
+  EXPECT_THAT(before.Wait(), IsOk());
+  server_->MarkNotServing();
+  Outcome<bool> after;
+  backend_->CheckHealth([&](absl::Status s) {
+    after.Callback()(s.ok() ? absl::StatusOr<bool>(true) : s);
+  });
+  EXPECT_THAT(after.Wait(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace etagd
