@@ -18,14 +18,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
-#include "boost/asio/strand.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/stream_traits.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/core/basic_stream.hpp"
 #include "boost/beast/ssl/ssl_stream.hpp"
 #include "boost/beast/http/empty_body.hpp"
 #include "boost/beast/http/error.hpp"
@@ -48,17 +48,29 @@ namespace {
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
-  // Closes the connection from its own strand; safe from any thread.
+  // Closes the connection from its own thread; safe from any thread.
   virtual void CloseSoon() = 0;
 };
 
 }  // namespace
 
+// One event loop per I/O thread, each connection on one loop for its whole
+// life (as nginx's workers do): a connection's handlers never run
+// concurrently, so they need no strand, and no loop's queue is shared
+// between threads.
+using IoContexts = std::vector<std::unique_ptr<net::io_context>>;
+using Executor = net::io_context::executor_type;
+using Socket = tcp::socket::rebind_executor<Executor>::other;
+
 struct HttpServer::State {
   HttpServerOptions options;
   RequestHandler handler;
-  // Reset at shutdown to free the handlers (and sessions) it still holds.
-  std::optional<net::io_context> ioc;
+  // Cleared at shutdown to free the handlers (and sessions) they still hold.
+  IoContexts iocs;
+  // Keep every loop running while it has no connection yet.
+  std::vector<net::executor_work_guard<Executor>> keep_running;
+  // The loop the next accepted connection goes to; the acceptor's alone.
+  size_t next_ioc = 0;
   // Set when serving HTTPS.
   std::unique_ptr<net::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
@@ -78,7 +90,12 @@ struct HttpServer::State {
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 
-  explicit State(int threads) { ioc.emplace(threads); }
+  explicit State(int threads) {
+    for (int i = 0; i < threads; ++i) {
+      iocs.push_back(std::make_unique<net::io_context>(1));
+      keep_running.push_back(net::make_work_guard(*iocs.back()));
+    }
+  }
 };
 
 namespace {
@@ -126,11 +143,16 @@ absl::Status CheckFraming(const http::request_parser<http::string_body>& parser)
   return absl::OkStatus();
 }
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = beast::basic_stream<tcp, Executor>;
+using TlsStream = beast::ssl_stream<PlainStream>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
+                                        net::wait_traits<std::chrono::steady_clock>,
+                                        Executor>;
 
 // One connection: reads requests one after the other (pipelined requests
 // wait in the buffer), hands each to the handler and writes its response.
-// `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+// `Stream` is PlainStream (HTTP) or TlsStream (HTTPS). Everything but
+// CloseSoon() and a response's completion runs on the connection's loop.
 template <typename Stream>
 class Session : public SessionBase,
                 public std::enable_shared_from_this<Session<Stream>> {
@@ -138,13 +160,13 @@ class Session : public SessionBase,
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   // HTTP.
-  Session(tcp::socket socket, std::shared_ptr<State> state)
+  Session(Socket socket, std::shared_ptr<State> state)
       : stream_(std::move(socket)),
         request_timer_(stream_.get_executor()),
         state_(std::move(state)) {}
   // HTTPS.
-  Session(tcp::socket socket, net::ssl::context& tls, std::shared_ptr<State> state)
-      : stream_(beast::tcp_stream(std::move(socket)), tls),
+  Session(Socket socket, net::ssl::context& tls, std::shared_ptr<State> state)
+      : stream_(PlainStream(std::move(socket)), tls),
         request_timer_(stream_.get_executor()),
         state_(std::move(state)) {}
 
@@ -173,7 +195,7 @@ class Session : public SessionBase,
   }
 
  private:
-  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  PlainStream& Tcp() { return beast::get_lowest_layer(stream_); }
 
   void ReadHeader() {
     parser_.emplace();
@@ -238,7 +260,12 @@ class Session : public SessionBase,
     ++state_->in_flight;
     state_->handler(std::move(request), [self = this->shared_from_this()](
                                             HttpResponse response) {
-      // The handler may answer on any thread; the stream is the strand's.
+      // An answer on this connection's loop (a read the handler answered
+      // at once) goes out directly; one from elsewhere (a write's thread)
+      // is handed to the loop.
+      if (self->stream_.get_executor().running_in_this_thread()) {
+        return self->Write(std::move(response), /*counted=*/true);
+      }
       net::post(self->stream_.get_executor(),
                 [self, response = std::move(response)]() mutable {
                   self->Write(std::move(response), /*counted=*/true);
@@ -341,7 +368,7 @@ class Session : public SessionBase,
   }
 
   Stream stream_;
-  net::steady_timer request_timer_;
+  Timer request_timer_;
   bool timed_out_ = false;
   std::shared_ptr<State> state_;
   beast::flat_buffer buffer_;
@@ -351,9 +378,10 @@ class Session : public SessionBase,
 };
 
 void Accept(std::shared_ptr<State> state) {
+  const size_t loop = state->next_ioc++ % state->iocs.size();
   state->acceptor->async_accept(
-      net::make_strand(*state->ioc),
-      [state](beast::error_code ec, tcp::socket socket) {
+      state->iocs[loop]->get_executor(),
+      [state](beast::error_code ec, Socket socket) {
         if (ec == net::error::operation_aborted || state->stopping.load()) return;
         if (!ec) {
           if (state->connections.load() >= state->options.max_connections) {
@@ -371,7 +399,7 @@ void Accept(std::shared_ptr<State> state) {
               tls->Start();
               session = std::move(tls);
             } else {
-              auto plain = std::make_shared<Session<beast::tcp_stream>>(
+              auto plain = std::make_shared<Session<PlainStream>>(
                   std::move(socket), state);
               plain->Start();
               session = std::move(plain);
@@ -470,7 +498,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     state->tls = *std::move(tls);
   }
   state->handler = std::move(handler);
-  state->acceptor.emplace(*state->ioc);
+  state->acceptor.emplace(*state->iocs[0]);
   beast::error_code ec;
   state->acceptor->open(endpoint->protocol(), ec);
   if (!ec) state->acceptor->set_option(net::socket_base::reuse_address(true), ec);
@@ -483,7 +511,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   state->port = state->acceptor->local_endpoint().port();
   Accept(state);
   for (int i = 0; i < options.io_threads; ++i) {
-    state->threads.emplace_back([state] { state->ioc->run(); });
+    state->threads.emplace_back([state, i] { state->iocs[i]->run(); });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
@@ -499,7 +527,7 @@ void HttpServer::Shutdown(absl::Duration grace) {
   if (state_->shut_down) return;
   state_->shut_down = true;
   state_->stopping = true;
-  net::post(*state_->ioc, [state = state_] {
+  net::post(*state_->iocs[0], [state = state_] {
     beast::error_code ignored;
     state->acceptor->close(ignored);
   });
@@ -518,7 +546,8 @@ void HttpServer::Shutdown(absl::Duration grace) {
   while (state_->connections.load() > 0 && absl::Now() < close_deadline) {
     absl::SleepFor(absl::Milliseconds(2));
   }
-  state_->ioc->stop();
+  state_->keep_running.clear();
+  for (auto& ioc : state_->iocs) ioc->stop();
   for (std::thread& t : state_->threads) t.join();
   state_->threads.clear();
   // Destroying the io_context destroys the handlers it still holds, and with
@@ -527,7 +556,7 @@ void HttpServer::Shutdown(absl::Duration grace) {
   // would later be posted to the io_context: then leave it to process exit.
   if (state_->in_flight.load() == 0) {
     state_->acceptor.reset();
-    state_->ioc.reset();
+    state_->iocs.clear();
   }
 }
 
