@@ -7,7 +7,8 @@
 # end, and every figure is kept as JSON in the work directory.
 #
 # Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
-#                         [--in_flight=16] [--quick]
+#                         [--in_flight=16] [--only=grpc|http] [--quick]
+#   --only: run only the gRPC rows (etagd-bench) or only the HTTP rows (wrk).
 #   --quick: 3 s runs, 1 repetition (a smoke run, not a measurement).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +17,16 @@ duration=10s
 repeats=3
 connections=4
 in_flight=16
+only=all
 for arg in "$@"; do
   case "$arg" in
     --duration=*) duration="${arg#*=}" ;;
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --in_flight=*) in_flight="${arg#*=}" ;;
+    --only=grpc|--only=http) only="${arg#*=}" ;;
     --quick) duration=3s; repeats=1 ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--quick]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http] [--quick]" >&2; exit 2 ;;
   esac
 done
 
@@ -126,6 +129,7 @@ for rep in $(seq 1 "$repeats"); do
   echo "compare.sh: repetition $rep of $repeats" >&2
   # Alternate the order each repetition so drift favours no system.
   if (( rep % 2 )); then order="etagd etcd echo"; else order="echo etcd etagd"; fi
+  [[ $only == http ]] && order=""
   for system in $order; do
     case $system in
       etagd) port=$etagd_grpc ;; etcd) port=$etcd_client ;; echo) port=$echo_port ;;
@@ -133,8 +137,9 @@ for rep in $(seq 1 "$repeats"); do
     grpc_run "$system" "$port" get "$rep"
     grpc_run "$system" "$port" cas "$rep"
   done
-  grpc_run etagd "$etagd_grpc" cond_get "$rep"
+  [[ $only == http ]] || grpc_run etagd "$etagd_grpc" cond_get "$rep"
   if (( rep % 2 )); then order="etagd nginx"; else order="nginx etagd"; fi
+  [[ $only == grpc ]] && order=""
   for system in $order; do
     if [[ $system == etagd ]]; then
       url="http://127.0.0.1:$etagd_http/v1/resources/bench/payload"
@@ -162,7 +167,10 @@ def grpc(system, op):
 
 def wrk(name):
     rates, p99s, bad = [], [], 0
-    for f in sorted(glob.glob(f"{work}/wrk-{name}-*.txt")):
+    files = sorted(glob.glob(f"{work}/wrk-{name}-*.txt"))
+    if not files:
+        return None
+    for f in files:
         text = open(f).read()
         rates.append(float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)))
         m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
@@ -183,6 +191,8 @@ rows = [
 print(f"\nmedians of {repeats} run(s); p99 in microseconds\n")
 print(f"{'etagd':<24}{'ops/s':>10}{'p99':>9}  {'vs':<12}{'ops/s':>10}{'p99':>9}{'ratio':>8}{'target':>8}  errors")
 for name, ours, peer_name, peer, target in rows:
+    if ours is None or peer is None:
+        continue  # not run (--only)
     ratio = ours["ops"] / peer["ops"] if peer["ops"] else float("nan")
     mark = "ok" if ratio >= target else "BELOW"
     print(f"{name:<24}{ours['ops']:>10.0f}{ours['p99']:>9.0f}  {peer_name:<12}{peer['ops']:>10.0f}"
