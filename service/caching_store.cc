@@ -1,5 +1,6 @@
 #include "service/caching_store.h"
 
+#include <algorithm>
 #include <list>
 #include <string>
 #include <utility>
@@ -36,13 +37,14 @@ class CachingStore final : public Store {
       generation = shard.generation;
     }
     // Only reads with content fill the cache (an entry serves both kinds);
-    // metadata-only reads, which writes make, never copy content.
+    // metadata-only reads never copy content.
     absl::StatusOr<std::optional<Record>> read =
         inner_->ReadCurrent(name, with_content);
     if (!with_content || !read.ok() || !read->has_value()) return read;
     auto record = std::make_shared<const Record>(**read);
     absl::MutexLock lock(&shard.mu);
-    if (shard.generation == generation && !shard.entries.contains(name)) {
+    if (shard.generation == generation && !shard.entries.contains(name) &&
+        !shard.writing.contains(name)) {
       Insert(shard, std::string(name), std::move(record));
     }
     return read;
@@ -53,14 +55,38 @@ class CachingStore final : public Store {
     return inner_->ReadRevision(name, revision);
   }
 
+  // Write-through: the record a write makes is cached (with its content),
+  // so that the next read or compare-and-set of the name skips the engine.
+  // Writes to one name may overlap (the engine orders them); the record is
+  // cached only by the last of them to finish, and only if it is the
+  // latest revision any of them made.
   absl::StatusOr<Record> Write(const WriteRequest& request) override {
-    absl::StatusOr<Record> written = inner_->Write(request);
-    // Whatever the outcome, the cached record may be stale now.
     Shard& shard = ShardFor(request.name);
+    {
+      absl::MutexLock lock(&shard.mu);
+      ++shard.writing[request.name].count;
+      EraseIfCached(shard, request.name);
+      ++shard.generation;
+    }
+    absl::StatusOr<Record> written = inner_->Write(request);
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(request.name);
-    if (it != shard.entries.end()) Erase(shard, it);
+    auto pending = shard.writing.find(request.name);
+    if (written.ok()) {
+      pending->second.latest_revision =
+          std::max(pending->second.latest_revision, written->revision);
+    }
+    const bool last = --pending->second.count == 0;
+    const bool latest =
+        written.ok() && written->revision == pending->second.latest_revision;
+    if (last) shard.writing.erase(pending);
+    // Whatever the outcome, an entry filled meanwhile may be stale now.
+    EraseIfCached(shard, request.name);
     ++shard.generation;
+    if (last && latest && Fits(request.name, request.content)) {
+      auto record = std::make_shared<Record>(*written);
+      if (!record->deleted) record->content = std::string(request.content);
+      Insert(shard, std::string(request.name), std::move(record));
+    }
     return written;
   }
 
@@ -87,8 +113,16 @@ class CachingStore final : public Store {
     int64_t bytes = 0;
   };
 
+  // Writes of one name in progress.
+  struct Pending {
+    int count = 0;
+    // The highest revision those that finished have made.
+    int64_t latest_revision = 0;
+  };
+
   struct Shard {
     absl::Mutex mu;
+    absl::flat_hash_map<std::string, Pending> writing ABSL_GUARDED_BY(mu);
     // Bumped by every write to a name of this shard.
     uint64_t generation ABSL_GUARDED_BY(mu) = 0;
     // Most recently used first.
@@ -120,11 +154,19 @@ class CachingStore final : public Store {
     return shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];
   }
 
+  static int64_t EntryBytes(absl::string_view name, absl::string_view content) {
+    return static_cast<int64_t>(name.size() + content.size()) + kEntryOverhead;
+  }
+
+  // An entry larger than a shard would evict everything else.
+  bool Fits(absl::string_view name, absl::string_view content) const {
+    return EntryBytes(name, content) <= shard_capacity_;
+  }
+
   void Insert(Shard& shard, std::string name, std::shared_ptr<const Record> record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
-    const int64_t bytes = static_cast<int64_t>(name.size() + record->content.size()) +
-                          kEntryOverhead;
-    if (bytes > shard_capacity_) return;  // Would evict everything else.
+    const int64_t bytes = EntryBytes(name, record->content);
+    if (bytes > shard_capacity_) return;
     while (shard.bytes + bytes > shard_capacity_ && !shard.lru.empty()) {
       Erase(shard, shard.entries.find(shard.lru.back()));
     }
@@ -132,6 +174,12 @@ class CachingStore final : public Store {
     shard.bytes += bytes;
     shard.entries.emplace(std::move(name),
                           Entry{std::move(record), shard.lru.begin(), bytes});
+  }
+
+  void EraseIfCached(Shard& shard, absl::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
+    auto it = shard.entries.find(name);
+    if (it != shard.entries.end()) Erase(shard, it);
   }
 
   void Erase(Shard& shard, absl::flat_hash_map<std::string, Entry>::iterator it)

@@ -1,13 +1,16 @@
-// A read cache in front of any Store: the current record of recently read
-// names, kept in memory, so that hot reads skip the engine.
+// A cache in front of any Store: the current record of recently read or
+// written names, kept in memory, so that hot reads, and the read that starts
+// each compare-and-set, skip the engine.
 //
 // Correctness: a cached record is never older than the last write that was
-// acknowledged. A write updates the engine first, then drops the name's
-// entry and bumps its shard's generation; a read that missed takes the
-// generation before reading the engine and fills the cache only if no write
-// to the shard happened meanwhile. So a read that raced with a write can
-// return either version (they were concurrent) but never leaves the older
-// one cached.
+// acknowledged. A write drops the name's entry and marks the name as being
+// written; once the engine has it, the write caches the record it made
+// unless another write of the name is still in progress or made a later
+// revision. Every write bumps its shard's generation when it starts and
+// ends; a read that missed takes the generation before reading the engine
+// and fills the cache only if it is unchanged and no write of the name is in
+// progress. So a read that raced with a write can return either version
+// (they were concurrent) but never leaves the older one cached.
 #ifndef ETAGD_SERVICE_CACHING_STORE_H_
 #define ETAGD_SERVICE_CACHING_STORE_H_
 

@@ -48,8 +48,9 @@ ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
 ABSL_FLAG(int64_t, block_cache_mb, 128,
           "RocksDB block cache size in MiB.");
 ABSL_FLAG(int64_t, record_cache_mb, 64,
-          "In-memory cache of recently read resources (content included), "
-          "in MiB, in front of RocksDB; writes keep it exact. 0 turns it off.");
+          "In-memory cache of recently read or written resources (content "
+          "included), "
+          "in MiB, in front of RocksDB; it is always exact. 0 turns it off.");
 ABSL_FLAG(int, write_threads, 32,
           "Threads that run writes. Each waits for its write-ahead-log sync, "
           "and RocksDB groups the writes waiting together into one sync, so "

@@ -13,7 +13,8 @@ namespace etagd {
 namespace {
 
 // An in-memory Store that counts reads and can run a hook in the middle of
-// one (after it has read, before it returns), to stage races.
+// a read (after it has read, before it returns) or of a write (after it has
+// written, before it returns), to stage races.
 class FakeStore : public Store {
  public:
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
@@ -42,6 +43,11 @@ class FakeStore : public Store {
     r.etag = "\"" + std::to_string(r.revision) + "\"";
     Record result = r;
     result.content.clear();
+    if (during_write) {
+      auto hook = std::move(during_write);
+      during_write = nullptr;
+      hook();
+    }
     return result;
   }
   absl::StatusOr<ListPage> List(absl::string_view, absl::string_view, int,
@@ -57,6 +63,7 @@ class FakeStore : public Store {
   int reads = 0;
   int64_t revision = 0;
   std::function<void()> during_read;
+  std::function<void()> during_write;
 };
 
 class CachingStoreTest : public testing::Test {
@@ -74,6 +81,15 @@ class CachingStoreTest : public testing::Test {
     ASSERT_THAT(cache_->Write(w), IsOk());
   }
 
+  // Writes to the store behind the cache's back, as if before it started.
+  void StoreDirectly(const std::string& name, const std::string& content) {
+    Record& r = fake_->records[name];
+    r.name = name;
+    r.content = content;
+    r.content_length = static_cast<int64_t>(content.size());
+    r.revision = ++fake_->revision;
+  }
+
   std::string Content(const std::string& name) {
     absl::StatusOr<std::optional<Record>> r = cache_->ReadCurrent(name, true);
     EXPECT_THAT(r, IsOk());
@@ -86,15 +102,49 @@ class CachingStoreTest : public testing::Test {
 
 TEST_F(CachingStoreTest, RepeatedReadsAreServedFromMemory) {
   Build();
-  Put("a", "one");
+  StoreDirectly("a", "one");
   EXPECT_EQ(Content("a"), "one");
   EXPECT_EQ(Content("a"), "one");
   EXPECT_EQ(fake_->reads, 1);
 }
 
-TEST_F(CachingStoreTest, MetadataOnlyReadsFromTheCacheOmitContent) {
+TEST_F(CachingStoreTest, AWrittenRecordIsServedWithoutAskingTheStore) {
   Build();
   Put("a", "one");
+  EXPECT_EQ(Content("a"), "one");
+  absl::StatusOr<std::optional<Record>> meta = cache_->ReadCurrent("a", false);
+  ASSERT_THAT(meta, IsOk());
+  EXPECT_EQ((*meta)->revision, fake_->records["a"].revision);
+  EXPECT_EQ(fake_->reads, 0);
+}
+
+TEST_F(CachingStoreTest, OverlappingWritesLeaveOnlyTheLatestCached) {
+  Build();
+  // "late" commits after "early" but finishes first; "early" finishes last
+  // and must not cache itself over the newer record.
+  fake_->during_write = [this] { Put("a", "late"); };
+  Put("a", "early");
+  EXPECT_EQ(Content("a"), "late");
+  EXPECT_EQ(fake_->reads, 1);
+}
+
+TEST_F(CachingStoreTest, ADeletionIsCachedWithoutContent) {
+  Build();
+  Put("a", "one");
+  WriteRequest del;
+  del.name = "a";
+  del.is_delete = true;
+  absl::StatusOr<Record> written = cache_->Write(del);
+  ASSERT_THAT(written, IsOk());
+  absl::StatusOr<std::optional<Record>> r = cache_->ReadCurrent("a", true);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ((*r)->revision, written->revision);
+  EXPECT_EQ((*r)->content, "");
+}
+
+TEST_F(CachingStoreTest, MetadataOnlyReadsFromTheCacheOmitContent) {
+  Build();
+  StoreDirectly("a", "one");
   Content("a");
   absl::StatusOr<std::optional<Record>> r = cache_->ReadCurrent("a", false);
   ASSERT_THAT(r, IsOk());
@@ -113,7 +163,7 @@ TEST_F(CachingStoreTest, AWriteMakesTheNextReadSeeIt) {
 
 TEST_F(CachingStoreTest, AReadRacingAWriteNeverLeavesTheOlderVersionCached) {
   Build();
-  Put("a", "old");
+  StoreDirectly("a", "old");
   // The read fetches "old"; before it returns, a write of "new" completes.
   fake_->during_read = [this] { Put("a", "new"); };
   EXPECT_EQ(Content("a"), "old");  // Concurrent with the write: either is fine.
