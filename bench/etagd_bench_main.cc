@@ -3,6 +3,7 @@
 // systems are measured alike. See --help.
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -16,7 +17,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "bench/load.h"
 #include "echo.grpc.pb.h"
 #include "etagd/v1/etagd.grpc.pb.h"
@@ -37,7 +37,12 @@ ABSL_FLAG(std::string, op, "get",
           "writes of fresh keys).");
 ABSL_FLAG(int, connections, 4, "gRPC channels (TCP connections).");
 ABSL_FLAG(int, in_flight, 16, "Operations in flight per connection.");
-ABSL_FLAG(int, keys, 1000, "Keys written before the run and used by it.");
+ABSL_FLAG(int, keys, 1000, "Keys the run uses.");
+ABSL_FLAG(std::string, setup, "put",
+          "Before the run: put (write every key), read (read every key to "
+          "learn its ETag/mod_revision: keys written by an earlier run) or "
+          "none (--op=get only; the keys must exist).");
+ABSL_FLAG(int, setup_in_flight, 256, "Setup calls in flight.");
 ABSL_FLAG(int, value_size, 1024, "Bytes of each value written.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Measured run time.");
 ABSL_FLAG(int64_t, ops, 0, "Stop after this many measured operations (0: none).");
@@ -106,6 +111,60 @@ std::string CodeName(const grpc::Status& status) {
   return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
 }
 
+// Runs start(k, done) for every k in [0, n), at most `width` unfinished at
+// a time; returns the first error any `done` reported (and then stops
+// starting new ones). Prints progress on long runs.
+absl::Status ForEachKey(
+    size_t n, int width,
+    std::function<void(size_t k, std::function<void(absl::Status)> done)> start) {
+  // Each of `width` chains starts the next key when its previous one is
+  // done; the calls in flight keep the state alive.
+  struct Chains : std::enable_shared_from_this<Chains> {
+    std::function<void(size_t, std::function<void(absl::Status)>)> start;
+    size_t n = 0;
+    absl::Mutex mu;
+    size_t next ABSL_GUARDED_BY(mu) = 0;
+    int running ABSL_GUARDED_BY(mu) = 0;
+    absl::Status error ABSL_GUARDED_BY(mu);
+
+    void Continue(absl::Status status) {
+      size_t k;
+      {
+        absl::MutexLock lock(&mu);
+        if (!status.ok() && error.ok()) error = status;
+        if (!error.ok() || next >= n) {
+          --running;
+          return;
+        }
+        k = next++;
+        if (k > 0 && k % 100000 == 0) {
+          std::cerr << "etagd-bench: setup " << k << " of " << n << "\n";
+        }
+      }
+      start(k, [self = shared_from_this()](absl::Status s) {
+        self->Continue(std::move(s));
+      });
+    }
+  };
+  auto chains = std::make_shared<Chains>();
+  chains->start = std::move(start);
+  chains->n = n;
+  {
+    absl::MutexLock lock(&chains->mu);
+    chains->running = width;
+  }
+  for (int i = 0; i < width; ++i) chains->Continue(absl::OkStatus());
+  absl::MutexLock lock(&chains->mu);
+  chains->mu.Await(absl::Condition(
+      +[](Chains* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu) { return c->running == 0; },
+      chains.get()));
+  return chains->error;
+}
+
+absl::Status SetupError(const char* what, const grpc::Status& status) {
+  return absl::UnavailableError(absl::StrCat("setup ", what, ": ", status.error_message()));
+}
+
 template <typename Request, typename Response>
 struct Call {
   grpc::ClientContext context;
@@ -134,20 +193,40 @@ class EtagdTarget {
     for (auto& channel : channels) stubs_.push_back(v1::Resources::NewStub(channel));
   }
 
-  absl::Status Setup() {
-    for (size_t k = 0; k < workload_.keys.size(); ++k) {
+  absl::Status Setup(const std::string& how, int width) {
+    if (how == "none") return absl::OkStatus();
+    return ForEachKey(workload_.keys.size(), width, [this, how](size_t k, auto done) {
+      v1::Resources::Stub& stub = *stubs_[k % stubs_.size()];
+      if (how == "read") {
+        v1::GetResourceRequest get;
+        get.set_name(workload_.keys[k]);
+        get.set_metadata_only(true);
+        Async<v1::GetResourceRequest, v1::GetResourceResponse>(
+            std::move(get),
+            [&stub](auto* c, auto cb) {
+              stub.async()->GetResource(&c->context, &c->request, &c->response, cb);
+            },
+            [this, k, done](const grpc::Status& s, const v1::GetResourceResponse& r) {
+              if (!s.ok()) return done(SetupError("read", s));
+              workload_.etags[k] = r.resource().etag();
+              done(absl::OkStatus());
+            });
+        return;
+      }
       v1::PutResourceRequest put;
       put.set_name(workload_.keys[k]);
       put.set_content(workload_.value);
-      v1::PutResourceResponse response;
-      grpc::ClientContext context;
-      grpc::Status status = stubs_[0]->PutResource(&context, put, &response);
-      if (!status.ok()) {
-        return absl::UnavailableError(absl::StrCat("setup put: ", status.error_message()));
-      }
-      workload_.etags[k] = response.resource().etag();
-    }
-    return absl::OkStatus();
+      Async<v1::PutResourceRequest, v1::PutResourceResponse>(
+          std::move(put),
+          [&stub](auto* c, auto cb) {
+            stub.async()->PutResource(&c->context, &c->request, &c->response, cb);
+          },
+          [this, k, done](const grpc::Status& s, const v1::PutResourceResponse& r) {
+            if (!s.ok()) return done(SetupError("put", s));
+            workload_.etags[k] = r.resource().etag();
+            done(absl::OkStatus());
+          });
+    });
   }
 
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
@@ -213,20 +292,43 @@ class EtcdTarget {
     for (auto& channel : channels) stubs_.push_back(etcdserverpb::KV::NewStub(channel));
   }
 
-  absl::Status Setup() {
-    for (size_t k = 0; k < workload_.keys.size(); ++k) {
+  absl::Status Setup(const std::string& how, int width) {
+    if (how == "none") return absl::OkStatus();
+    return ForEachKey(workload_.keys.size(), width, [this, how](size_t k, auto done) {
+      etcdserverpb::KV::Stub& stub = *stubs_[k % stubs_.size()];
+      if (how == "read") {
+        etcdserverpb::RangeRequest range;
+        range.set_key(workload_.keys[k]);
+        Async<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
+            std::move(range),
+            [&stub](auto* c, auto cb) {
+              stub.async()->Range(&c->context, &c->request, &c->response, cb);
+            },
+            [this, k, done](const grpc::Status& s, const etcdserverpb::RangeResponse& r) {
+              if (!s.ok()) return done(SetupError("read", s));
+              if (r.kvs_size() != 1) {
+                return done(absl::NotFoundError(
+                    absl::StrCat("setup read: ", workload_.keys[k], " is absent")));
+              }
+              workload_.revisions[k] = r.kvs(0).mod_revision();
+              done(absl::OkStatus());
+            });
+        return;
+      }
       etcdserverpb::PutRequest put;
       put.set_key(workload_.keys[k]);
       put.set_value(workload_.value);
-      etcdserverpb::PutResponse response;
-      grpc::ClientContext context;
-      grpc::Status status = stubs_[0]->Put(&context, put, &response);
-      if (!status.ok()) {
-        return absl::UnavailableError(absl::StrCat("setup put: ", status.error_message()));
-      }
-      workload_.revisions[k] = response.header().revision();
-    }
-    return absl::OkStatus();
+      Async<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
+          std::move(put),
+          [&stub](auto* c, auto cb) {
+            stub.async()->Put(&c->context, &c->request, &c->response, cb);
+          },
+          [this, k, done](const grpc::Status& s, const etcdserverpb::PutResponse& r) {
+            if (!s.ok()) return done(SetupError("put", s));
+            workload_.revisions[k] = r.header().revision();
+            done(absl::OkStatus());
+          });
+    });
   }
 
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
@@ -310,7 +412,7 @@ class EchoTarget {
     for (auto& channel : channels) stubs_.push_back(bench::Echo::NewStub(channel));
   }
 
-  absl::Status Setup() { return absl::OkStatus(); }
+  absl::Status Setup(const std::string&, int) { return absl::OkStatus(); }
 
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
     bench::EchoMessage message;
@@ -345,7 +447,9 @@ int Usage(absl::string_view message) {
 template <typename Target>
 int RunWith(Target& target, const std::string& op, const LoadOptions& options,
             const std::map<std::string, std::string>& labels) {
-  if (absl::Status setup = target.Setup(); !setup.ok()) {
+  if (absl::Status setup = target.Setup(absl::GetFlag(FLAGS_setup),
+                                        absl::GetFlag(FLAGS_setup_in_flight));
+      !setup.ok()) {
     std::cerr << "etagd-bench: " << setup.message() << "\n";
     return 1;
   }
@@ -379,6 +483,16 @@ int Run() {
   if (op != "get" && op != "cond_get" && op != "put" && op != "cas" && op != "create") {
     return Usage("--op must be get, cond_get, put, cas or create");
   }
+  const std::string setup = absl::GetFlag(FLAGS_setup);
+  if (setup != "put" && setup != "read" && setup != "none") {
+    return Usage("--setup must be put, read or none");
+  }
+  if (setup == "none" && op != "get") {
+    return Usage("--setup=none suits --op=get only: the others need ETags");
+  }
+  if (absl::GetFlag(FLAGS_setup_in_flight) < 1) {
+    return Usage("--setup_in_flight must be positive");
+  }
   if (op == "cond_get" && system == "etcd") {
     return Usage("etcd has no conditional read; use --op=get");
   }
@@ -394,7 +508,17 @@ int Run() {
     return Usage("cas needs --keys >= connections * in_flight (each worker owns keys)");
   }
   workload.connections = connections;
-  workload.value.assign(absl::GetFlag(FLAGS_value_size), 'v');
+  // Random letters and digits: a block compressor cannot shrink them, so
+  // disk figures are those of real, incompressible content.
+  {
+    static constexpr char kAlphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    absl::BitGen bitgen;
+    workload.value.resize(absl::GetFlag(FLAGS_value_size));
+    for (char& c : workload.value) {
+      c = kAlphabet[absl::Uniform<size_t>(bitgen, 0, sizeof(kAlphabet) - 1)];
+    }
+  }
   for (int k = 0; k < keys; ++k) {
     workload.keys.push_back(absl::StrCat(absl::GetFlag(FLAGS_key_prefix), k));
   }
