@@ -61,7 +61,12 @@ namespace v1 = ::etagd::v1;
 // systems' adapters.
 struct Workload {
   std::vector<std::string> keys;
-  std::string value;
+  // Random letters and digits, kValuePool bytes more than a value: each
+  // value written is a slice at a random offset, so values differ and a
+  // block compressor finds nothing to shrink (disk figures are those of
+  // real, incompressible content).
+  std::string pool;
+  size_t value_size = 0;
   int workers = 1;
   int connections = 1;
   // Per key: the version the benchmark last wrote (ETag or mod_revision).
@@ -71,6 +76,14 @@ struct Workload {
   std::vector<int64_t> next_fresh;
   // Per worker: which of its own keys it writes next (cas).
   std::vector<size_t> cursor;
+
+  static constexpr size_t kValuePool = 1 << 20;
+
+  absl::string_view Value() {
+    thread_local absl::BitGen bitgen;
+    return absl::string_view(pool).substr(
+        absl::Uniform<size_t>(bitgen, 0, kValuePool + 1), value_size);
+  }
 
   // A key chosen uniformly at random.
   size_t RandomKey() {
@@ -215,7 +228,7 @@ class EtagdTarget {
       }
       v1::PutResourceRequest put;
       put.set_name(workload_.keys[k]);
-      put.set_content(workload_.value);
+      put.set_content(std::string(workload_.Value()));
       Async<v1::PutResourceRequest, v1::PutResourceResponse>(
           std::move(put),
           [&stub](auto* c, auto cb) {
@@ -250,7 +263,7 @@ class EtagdTarget {
       return;
     }
     v1::PutResourceRequest put;
-    put.set_content(workload_.value);
+    put.set_content(std::string(workload_.Value()));
     size_t key = 0;
     if (op == "put") {
       key = workload_.RandomKey();
@@ -317,7 +330,7 @@ class EtcdTarget {
       }
       etcdserverpb::PutRequest put;
       put.set_key(workload_.keys[k]);
-      put.set_value(workload_.value);
+      put.set_value(std::string(workload_.Value()));
       Async<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
           std::move(put),
           [&stub](auto* c, auto cb) {
@@ -350,7 +363,7 @@ class EtcdTarget {
     if (op == "put") {
       etcdserverpb::PutRequest put;
       put.set_key(workload_.keys[workload_.RandomKey()]);
-      put.set_value(workload_.value);
+      put.set_value(std::string(workload_.Value()));
       Async<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
           std::move(put),
           [&stub](auto* c, auto cb) {
@@ -382,7 +395,7 @@ class EtcdTarget {
     compare->set_key(name);
     etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
     put->set_key(name);
-    put->set_value(workload_.value);
+    put->set_value(std::string(workload_.Value()));
     const bool remember = op == "cas";
     Async<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(
         std::move(txn),
@@ -419,9 +432,9 @@ class EchoTarget {
     // A read carries a small request and the value back; a write the reverse.
     if (op == "get" || op == "cond_get") {
       message.set_payload(workload_.keys[worker % workload_.keys.size()]);
-      message.set_reply_bytes(static_cast<int32_t>(workload_.value.size()));
+      message.set_reply_bytes(static_cast<int32_t>(workload_.value_size));
     } else {
-      message.set_payload(workload_.value);
+      message.set_payload(std::string(workload_.Value()));
     }
     bench::Echo::Stub& stub = *stubs_[worker % stubs_.size()];
     Async<bench::EchoMessage, bench::EchoMessage>(
@@ -508,14 +521,13 @@ int Run() {
     return Usage("cas needs --keys >= connections * in_flight (each worker owns keys)");
   }
   workload.connections = connections;
-  // Random letters and digits: a block compressor cannot shrink them, so
-  // disk figures are those of real, incompressible content.
   {
     static constexpr char kAlphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     absl::BitGen bitgen;
-    workload.value.resize(absl::GetFlag(FLAGS_value_size));
-    for (char& c : workload.value) {
+    workload.value_size = static_cast<size_t>(absl::GetFlag(FLAGS_value_size));
+    workload.pool.resize(Workload::kValuePool + workload.value_size);
+    for (char& c : workload.pool) {
       c = kAlphabet[absl::Uniform<size_t>(bitgen, 0, sizeof(kAlphabet) - 1)];
     }
   }

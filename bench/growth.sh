@@ -7,23 +7,28 @@
 # how long until it is ready to serve (GET /readyz answers 200).
 #
 # Usage: bench/growth.sh [--resources=1000000] [--duration=10s]
+#                        [--etagd_flags="--record_cache_mb=2048 ..."]
+#   --etagd_flags: extra flags for etagd, the same for both sizes (e.g.
+#   caches sized for the large store's working set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 resources=1000000
 duration=10s
+etagd_flags=""
 for arg in "$@"; do
   case "$arg" in
     --resources=*) resources="${arg#*=}" ;;
     --duration=*) duration="${arg#*=}" ;;
-    *) echo "usage: $0 [--resources=1000000] [--duration=10s]" >&2; exit 2 ;;
+    --etagd_flags=*) etagd_flags="${arg#*=}" ;;
+    *) echo "usage: $0 [--resources=1000000] [--duration=10s] [--etagd_flags=...]" >&2; exit 2 ;;
   esac
 done
 
 bazel build -c opt //service:etagd //bench:etagd-bench >&2
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
 work="$(mktemp -d "${TMPDIR:-/var/tmp}/etagd-growth.XXXXXX")"
-echo "growth.sh: work directory $work" >&2
+echo "growth.sh: work directory $work; etagd flags: ${etagd_flags:-(defaults)}" >&2
 
 pid=""
 cleanup() {
@@ -36,7 +41,7 @@ grpc_port=$base; http_port=$((base + 1))
 
 start_etagd() {  # start_etagd data_dir log
   "$bin/service/etagd" --grpc_listen=127.0.0.1:$grpc_port \
-    --http_listen=127.0.0.1:$http_port --data_dir="$1" 2>>"$2" &
+    --http_listen=127.0.0.1:$http_port --data_dir="$1" $etagd_flags 2>>"$2" &
   pid=$!
 }
 
