@@ -36,10 +36,10 @@ class LocalBackend final : public Backend {
           "retry with backoff"));
     }
     // The write outlives this call: it takes its own copy of the request.
-    server_.writers().Schedule(
-        [this, request, bytes, done = std::move(done)] {
-          absl::StatusOr<v1::PutResourceResponse> result =
-              server_.core().Put(request);
+    auto owned = std::make_shared<const v1::PutResourceRequest>(request);
+    server_.writes().Put(
+        *owned, [this, owned, bytes, done = std::move(done)](
+                    absl::StatusOr<v1::PutResourceResponse> result) {
           server_.write_budget().Release(bytes);
           done(std::move(result));
         });
@@ -52,9 +52,12 @@ class LocalBackend final : public Backend {
         !access.ok()) {
       return done(access);
     }
-    server_.writers().Schedule([this, request, done = std::move(done)] {
-      done(server_.core().Delete(request));
-    });
+    auto owned = std::make_shared<const v1::DeleteResourceRequest>(request);
+    server_.writes().Delete(
+        *owned, [owned, done = std::move(done)](
+                    absl::StatusOr<v1::DeleteResourceResponse> result) {
+          done(std::move(result));
+        });
   }
 
   void List(const Caller& caller, const v1::ListResourcesRequest& request,

@@ -3,7 +3,7 @@
 // answered on the HTTP thread that received it, with no serialization and
 // no thread hop. Everything else is as for a gRPC call: the same core
 // (hence the same precondition evaluation), the same authorization, writes
-// on the same write threads under the same write budget, and readiness from
+// through the same write pipeline under the same write budget, readiness from
 // the same serving state.
 #ifndef ETAGD_GATEWAY_LOCAL_BACKEND_H_
 #define ETAGD_GATEWAY_LOCAL_BACKEND_H_

@@ -61,32 +61,17 @@ class CachingStore final : public Store {
   // cached only by the last of them to finish, and only if it is the
   // latest revision any of them made.
   absl::StatusOr<Record> Write(const WriteRequest& request) override {
-    Shard& shard = ShardFor(request.name);
-    {
-      absl::MutexLock lock(&shard.mu);
-      ++shard.writing[request.name].count;
-      EraseIfCached(shard, request.name);
-      ++shard.generation;
-    }
+    BeginWrite(request.name);
     absl::StatusOr<Record> written = inner_->Write(request);
-    absl::MutexLock lock(&shard.mu);
-    auto pending = shard.writing.find(request.name);
-    if (written.ok()) {
-      pending->second.latest_revision =
-          std::max(pending->second.latest_revision, written->revision);
-    }
-    const bool last = --pending->second.count == 0;
-    const bool latest =
-        written.ok() && written->revision == pending->second.latest_revision;
-    if (last) shard.writing.erase(pending);
-    // Whatever the outcome, an entry filled meanwhile may be stale now.
-    EraseIfCached(shard, request.name);
-    ++shard.generation;
-    if (last && latest && Fits(request.name, request.content)) {
-      auto record = std::make_shared<Record>(*written);
-      if (!record->deleted) record->content = std::string(request.content);
-      Insert(shard, std::string(request.name), std::move(record));
-    }
+    EndWrite(request, written);
+    return written;
+  }
+
+  std::vector<absl::StatusOr<Record>> WriteMany(
+      absl::Span<const WriteRequest> requests) override {
+    for (const WriteRequest& request : requests) BeginWrite(request.name);
+    std::vector<absl::StatusOr<Record>> written = inner_->WriteMany(requests);
+    for (size_t i = 0; i < requests.size(); ++i) EndWrite(requests[i], written[i]);
     return written;
   }
 
@@ -152,6 +137,36 @@ class CachingStore final : public Store {
 
   Shard& ShardFor(absl::string_view name) {
     return shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];
+  }
+
+  void BeginWrite(absl::string_view name) {
+    Shard& shard = ShardFor(name);
+    absl::MutexLock lock(&shard.mu);
+    ++shard.writing[name].count;
+    EraseIfCached(shard, name);
+    ++shard.generation;
+  }
+
+  void EndWrite(const WriteRequest& request, const absl::StatusOr<Record>& written) {
+    Shard& shard = ShardFor(request.name);
+    absl::MutexLock lock(&shard.mu);
+    auto pending = shard.writing.find(request.name);
+    if (written.ok()) {
+      pending->second.latest_revision =
+          std::max(pending->second.latest_revision, written->revision);
+    }
+    const bool last = --pending->second.count == 0;
+    const bool latest =
+        written.ok() && written->revision == pending->second.latest_revision;
+    if (last) shard.writing.erase(pending);
+    // Whatever the outcome, an entry filled meanwhile may be stale now.
+    EraseIfCached(shard, request.name);
+    ++shard.generation;
+    if (last && latest && Fits(request.name, request.content)) {
+      auto record = std::make_shared<Record>(*written);
+      if (!record->deleted) record->content = std::string(request.content);
+      Insert(shard, std::string(request.name), std::move(record));
+    }
   }
 
   static int64_t EntryBytes(absl::string_view name, absl::string_view content) {

@@ -69,7 +69,7 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "links).");
 ABSL_FLAG(bool, canary_non_atomic_writes, false,
           "FOR TESTS OF THE LINEARIZABILITY CHECKER ONLY: breaks "
-          "compare-and-set on purpose (writes skip their lock), so that lost "
+          "compare-and-set on purpose (writes skip their compare), so that lost "
           "updates happen and the checker must find them.");
 ABSL_FLAG(bool, simulate_power_loss_for_test, false,
           "FOR DURABILITY TESTS ONLY: breaks durability on purpose. Data not "

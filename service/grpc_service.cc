@@ -79,8 +79,9 @@ grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The request and response stay valid until Finish().
-  writers_.Schedule([this, request, response, reactor, bytes] {
-    grpc::Status status = Reply(core_.Put(*request), response);
+  writes_.Put(*request, [this, response, reactor, bytes](
+                            absl::StatusOr<v1::PutResourceResponse> result) {
+    grpc::Status status = Reply(std::move(result), response);
     // Before Finish(): after it the server may be shut down and this
     // service destroyed. The request itself is freed soon after.
     write_budget_.Release(bytes);
@@ -99,8 +100,9 @@ grpc::ServerUnaryReactor* GrpcResourcesService::DeleteResource(
     return Inline<v1::DeleteResourceResponse>(context, access, response);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  writers_.Schedule([this, request, response, reactor] {
-    reactor->Finish(Reply(core_.Delete(*request), response));
+  writes_.Delete(*request, [response, reactor](
+                               absl::StatusOr<v1::DeleteResourceResponse> result) {
+    reactor->Finish(Reply(std::move(result), response));
   });
   return reactor;
 }

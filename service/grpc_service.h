@@ -3,9 +3,9 @@
 //
 // It uses gRPC's callback API. Reads run inline on gRPC's threads: they are
 // short (RocksDB's block cache or the page cache) and a thread hand-off
-// would cost more than the read. Writes wait for their WAL sync, so they
-// run on a pool of `writers` threads, enough for RocksDB to gather many
-// concurrent writes into one sync.
+// would cost more than the read. Writes go to the WritePipeline, which
+// commits them in batches (one WAL sync each) and answers them from its
+// answer threads; no thread waits for a write.
 //
 // With a TokenStore, every handler first authorizes the call (auth.h's
 // Authorize, on the "authorization: Bearer <token>" metadata): remote
@@ -18,23 +18,23 @@
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "service/admin_service.h"
 #include "service/resource_service.h"
-#include "service/thread_pool.h"
+#include "service/write_pipeline.h"
 #include "service/token_file.h"
 #include "service/write_budget.h"
 
 namespace etagd {
 
-// Thread-safe; `core`, `writers` and `write_budget` must outlive it.
+// Thread-safe; `core`, `writes` and `write_budget` must outlive it.
 // `tokens` null: no authorization. A Put holds its request's size of
-// `write_budget` while queued for or running on `writers`; a Put the budget
-// cannot admit fails at once with RESOURCE_EXHAUSTED.
+// `write_budget` while in `writes`; a Put the budget cannot admit fails at
+// once with RESOURCE_EXHAUSTED.
 class GrpcResourcesService final : public etagd::v1::Resources::CallbackService {
  public:
-  GrpcResourcesService(ResourceService& core, ThreadPool& writers,
+  GrpcResourcesService(ResourceService& core, WritePipeline& writes,
                        WriteBudget& write_budget,
                        std::shared_ptr<const TokenStore> tokens = nullptr)
       : core_(core),
-        writers_(writers),
+        writes_(writes),
         write_budget_(write_budget),
         tokens_(std::move(tokens)) {}
 
@@ -61,7 +61,7 @@ class GrpcResourcesService final : public etagd::v1::Resources::CallbackService 
 
  private:
   ResourceService& core_;
-  ThreadPool& writers_;
+  WritePipeline& writes_;
   WriteBudget& write_budget_;
   const std::shared_ptr<const TokenStore> tokens_;
 };

@@ -214,115 +214,167 @@ absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
   return PreconditionFailed(evaluation.condition, request.name(), &*selected);
 }
 
-absl::StatusOr<v1::PutResourceResponse> ResourceService::Put(
+ResourceService::PutPlan ResourceService::PlanPut(
     const v1::PutResourceRequest& request) {
-  ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
+  PutPlan plan;
+  auto answer = [&plan](absl::StatusOr<v1::PutResourceResponse> a) {
+    plan.answer = std::move(a);
+    return std::move(plan);
+  };
+  if (absl::Status valid = ValidateName(request.name()); !valid.ok()) {
+    return answer(valid);
+  }
   if (static_cast<int64_t>(request.content().size()) >
       options_.max_content_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
+    return answer(absl::ResourceExhaustedError(absl::StrCat(
         "content is ", request.content().size(), " bytes; the limit is ",
-        options_.max_content_bytes));
+        options_.max_content_bytes)));
   }
-  ETAGD_RETURN_IF_ERROR(ValidateContentType(request.content_type()));
-  ETAGD_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
-  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
-                         ParsePreconditions(request.preconditions()));
+  if (absl::Status valid = ValidateContentType(request.content_type());
+      !valid.ok()) {
+    return answer(valid);
+  }
+  if (absl::Status valid = ValidateRequestId(request.request_id()); !valid.ok()) {
+    return answer(valid);
+  }
+  absl::StatusOr<Preconditions> conditions =
+      ParsePreconditions(request.preconditions());
+  if (!conditions.ok()) return answer(conditions.status());
 
-  for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
-    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
-                           store_.ReadCurrent(request.name(), false));
-    const bool live = current.has_value() && !current->deleted;
+  absl::StatusOr<std::optional<Record>> current =
+      store_.ReadCurrent(request.name(), false);
+  if (!current.ok()) return answer(current.status());
+  const bool live = current->has_value() && !(*current)->deleted;
+
+  // A retry of a write that already happened (AIP-155; RFC 9110 §13.1.1
+  // allows a 2xx here) answers as the first attempt would have.
+  absl::StatusOr<std::optional<Record>> prior =
+      PriorWrite(*current, request.name(), request.request_id());
+  if (!prior.ok()) return answer(prior.status());
+  if (prior->has_value()) {
+    if ((*prior)->deleted) return answer(RequestIdReused(request.request_id()));
     v1::PutResourceResponse response;
-
-    // A retry of a write that already happened (AIP-155; RFC 9110 §13.1.1
-    // allows a 2xx here) answers as the first attempt would have.
-    ETAGD_ASSIGN_OR_RETURN(
-        std::optional<Record> prior,
-        PriorWrite(current, request.name(), request.request_id()));
-    if (prior.has_value()) {
-      if (prior->deleted) return RequestIdReused(request.request_id());
-      response.set_created(prior->created);
-      ToResource(*prior, response.mutable_resource());
-      return response;
-    }
-
-    ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
-                           ValidatorsOf(current));
-    const Evaluation evaluation =
-        EvaluatePreconditions(Method::kPut, conditions, validators);
-    if (evaluation.verdict != Verdict::kProceed) {
-      return PreconditionFailed(evaluation.condition, request.name(),
-                                live ? &*current : nullptr);
-    }
-
-    WriteRequest write;
-    write.name = request.name();
-    // A deletion record is still the record the write must find unchanged.
-    write.expected_revision = current.has_value() ? current->revision : 0;
-    write.content = request.content();
-    write.content_type = request.content_type();
-    write.request_id = request.request_id();
-    absl::StatusOr<Record> written = store_.Write(write);
-    if (absl::IsAborted(written.status())) continue;  // Lost a race: re-read.
-    ETAGD_RETURN_IF_ERROR(written.status());
-    response.set_created(written->created);
-    ToResource(*written, response.mutable_resource());
-    return response;
+    response.set_created((*prior)->created);
+    ToResource(**prior, response.mutable_resource());
+    return answer(std::move(response));
   }
+
+  absl::StatusOr<std::optional<Validators>> validators = ValidatorsOf(*current);
+  if (!validators.ok()) return answer(validators.status());
+  const Evaluation evaluation =
+      EvaluatePreconditions(Method::kPut, *conditions, *validators);
+  if (evaluation.verdict != Verdict::kProceed) {
+    return answer(PreconditionFailed(evaluation.condition, request.name(),
+                                     live ? &**current : nullptr));
+  }
+
+  plan.write.name = request.name();
+  // A deletion record is still the record the write must find unchanged.
+  plan.write.expected_revision = current->has_value() ? (*current)->revision : 0;
+  plan.write.content = request.content();
+  plan.write.content_type = request.content_type();
+  plan.write.request_id = request.request_id();
+  return plan;
+}
+
+absl::StatusOr<v1::PutResourceResponse> ResourceService::CompletePut(
+    absl::StatusOr<Record> written) {
+  ETAGD_RETURN_IF_ERROR(written.status());
+  v1::PutResourceResponse response;
+  response.set_created(written->created);
+  ToResource(*written, response.mutable_resource());
+  return response;
+}
+
+absl::Status ResourceService::GaveUp(absl::string_view what,
+                                     absl::string_view name) const {
   return absl::AbortedError(absl::StrCat(
-      "gave up writing ", Quote(request.name()), " after ",
+      "gave up ", what, " ", Quote(name), " after ",
       options_.max_write_attempts,
       " attempts lost races with other writers; retry"));
 }
 
+absl::StatusOr<v1::PutResourceResponse> ResourceService::Put(
+    const v1::PutResourceRequest& request) {
+  for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
+    PutPlan plan = PlanPut(request);
+    if (plan.answered()) return *std::move(plan.answer);
+    absl::StatusOr<Record> written = store_.Write(plan.write);
+    if (absl::IsAborted(written.status())) continue;  // Lost a race: re-plan.
+    return CompletePut(std::move(written));
+  }
+  return GaveUp("writing", request.name());
+}
+
+ResourceService::DeletePlan ResourceService::PlanDelete(
+    const v1::DeleteResourceRequest& request) {
+  DeletePlan plan;
+  auto answer = [&plan](absl::StatusOr<v1::DeleteResourceResponse> a) {
+    plan.answer = std::move(a);
+    return std::move(plan);
+  };
+  if (absl::Status valid = ValidateName(request.name()); !valid.ok()) {
+    return answer(valid);
+  }
+  if (absl::Status valid = ValidateRequestId(request.request_id()); !valid.ok()) {
+    return answer(valid);
+  }
+  absl::StatusOr<Preconditions> conditions =
+      ParsePreconditions(request.preconditions());
+  if (!conditions.ok()) return answer(conditions.status());
+
+  absl::StatusOr<std::optional<Record>> current =
+      store_.ReadCurrent(request.name(), false);
+  if (!current.ok()) return answer(current.status());
+  absl::StatusOr<std::optional<Record>> prior =
+      PriorWrite(*current, request.name(), request.request_id());
+  if (!prior.ok()) return answer(prior.status());
+  if (prior->has_value()) {
+    if (!(*prior)->deleted) return answer(RequestIdReused(request.request_id()));
+    v1::DeleteResourceResponse response;
+    response.set_revision((*prior)->revision);
+    response.set_deleted_etag((*prior)->etag);
+    return answer(std::move(response));
+  }
+  if (!current->has_value() || (*current)->deleted) {
+    // RFC 9110 §13.2.1: 404 whatever the preconditions say.
+    return answer(absl::NotFoundError(
+        absl::StrCat(Quote(request.name()), " does not exist")));
+  }
+  absl::StatusOr<std::optional<Validators>> validators = ValidatorsOf(*current);
+  if (!validators.ok()) return answer(validators.status());
+  const Evaluation evaluation =
+      EvaluatePreconditions(Method::kDelete, *conditions, *validators);
+  if (evaluation.verdict != Verdict::kProceed) {
+    return answer(
+        PreconditionFailed(evaluation.condition, request.name(), &**current));
+  }
+  plan.write.name = request.name();
+  plan.write.expected_revision = (*current)->revision;
+  plan.write.is_delete = true;
+  plan.write.request_id = request.request_id();
+  return plan;
+}
+
+absl::StatusOr<v1::DeleteResourceResponse> ResourceService::CompleteDelete(
+    absl::StatusOr<Record> written) {
+  ETAGD_RETURN_IF_ERROR(written.status());
+  v1::DeleteResourceResponse response;
+  response.set_revision(written->revision);
+  response.set_deleted_etag(written->etag);
+  return response;
+}
+
 absl::StatusOr<v1::DeleteResourceResponse> ResourceService::Delete(
     const v1::DeleteResourceRequest& request) {
-  ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
-  ETAGD_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
-  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
-                         ParsePreconditions(request.preconditions()));
-
   for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
-    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
-                           store_.ReadCurrent(request.name(), false));
-    v1::DeleteResourceResponse response;
-    ETAGD_ASSIGN_OR_RETURN(
-        std::optional<Record> prior,
-        PriorWrite(current, request.name(), request.request_id()));
-    if (prior.has_value()) {
-      if (!prior->deleted) return RequestIdReused(request.request_id());
-      response.set_revision(prior->revision);
-      response.set_deleted_etag(prior->etag);
-      return response;
-    }
-    if (!current.has_value() || current->deleted) {
-      // RFC 9110 §13.2.1: 404 whatever the preconditions say.
-      return absl::NotFoundError(
-          absl::StrCat(Quote(request.name()), " does not exist"));
-    }
-    ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
-                           ValidatorsOf(current));
-    const Evaluation evaluation =
-        EvaluatePreconditions(Method::kDelete, conditions, validators);
-    if (evaluation.verdict != Verdict::kProceed) {
-      return PreconditionFailed(evaluation.condition, request.name(), &*current);
-    }
-    WriteRequest write;
-    write.name = request.name();
-    write.expected_revision = current->revision;
-    write.is_delete = true;
-    write.request_id = request.request_id();
-    absl::StatusOr<Record> written = store_.Write(write);
+    DeletePlan plan = PlanDelete(request);
+    if (plan.answered()) return *std::move(plan.answer);
+    absl::StatusOr<Record> written = store_.Write(plan.write);
     if (absl::IsAborted(written.status())) continue;
-    ETAGD_RETURN_IF_ERROR(written.status());
-    response.set_revision(written->revision);
-    response.set_deleted_etag(written->etag);
-    return response;
+    return CompleteDelete(std::move(written));
   }
-  return absl::AbortedError(absl::StrCat(
-      "gave up deleting ", Quote(request.name()), " after ",
-      options_.max_write_attempts,
-      " attempts lost races with other writers; retry"));
+  return GaveUp("deleting", request.name());
 }
 
 absl::StatusOr<v1::ListResourcesResponse> ResourceService::List(

@@ -38,6 +38,35 @@ class ResourceService {
   absl::StatusOr<etagd::v1::DeleteResourceResponse> Delete(
       const etagd::v1::DeleteResourceRequest& request);
 
+  // Put and Delete in two steps around the store write, for callers that
+  // gather many writes into one commit (write_pipeline.h); Put() and
+  // Delete() are the same steps around Store::Write. Plan*() validates the
+  // request, reads the current record and evaluates the preconditions: the
+  // plan holds either the answer already (an error, or the first answer of
+  // a retried write that happened) or the store write to make, which
+  // borrows from `request`. Complete*() turns the store's result into the
+  // answer; for ABORTED (the record changed since the plan) plan again.
+  template <typename Response>
+  struct Plan {
+    std::optional<absl::StatusOr<Response>> answer;
+    WriteRequest write;
+    bool answered() const { return answer.has_value(); }
+  };
+  using PutPlan = Plan<etagd::v1::PutResourceResponse>;
+  using DeletePlan = Plan<etagd::v1::DeleteResourceResponse>;
+
+  PutPlan PlanPut(const etagd::v1::PutResourceRequest& request);
+  absl::StatusOr<etagd::v1::PutResourceResponse> CompletePut(
+      absl::StatusOr<Record> written);
+  DeletePlan PlanDelete(const etagd::v1::DeleteResourceRequest& request);
+  absl::StatusOr<etagd::v1::DeleteResourceResponse> CompleteDelete(
+      absl::StatusOr<Record> written);
+
+  // The answer to a write that lost max_write_attempts races.
+  absl::Status GaveUp(absl::string_view what, absl::string_view name) const;
+
+  const ResourceServiceOptions& options() const { return options_; }
+
   absl::StatusOr<etagd::v1::ListResourcesResponse> List(
       const etagd::v1::ListResourcesRequest& request);
 

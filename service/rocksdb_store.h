@@ -30,9 +30,9 @@ struct RocksDbStoreOptions {
   // Source of wall-clock time; tests substitute one that steps back.
   std::function<absl::Time()> clock = absl::Now;
   // A canary for tests of the linearizability checker: writes skip the
-  // per-name lock and pause between their compare and their write, so
-  // concurrent compare-and-writes can both succeed (lost updates). Never
-  // set it outside such tests.
+  // per-name lock and the compare (a write made from a stale read lands
+  // anyway), so concurrent compare-and-writes can both succeed (lost
+  // updates). Never set it outside such tests.
   bool non_atomic_writes_for_test = false;
   // For durability tests: files keep what is written to them in this
   // process's memory until it is synced (and new names in a directory are

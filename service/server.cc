@@ -26,11 +26,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->core_ =
       std::make_unique<ResourceService>(*server->store_, options.service);
   server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
+  server->writes_ = std::make_unique<WritePipeline>(
+      *server->core_, *server->store_, *server->writers_);
   server->write_budget_ =
       std::make_unique<WriteBudget>(options.grpc_memory_quota_bytes);
   server->tokens_ = options.tokens;
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(
-      *server->core_, *server->writers_, *server->write_budget_,
+      *server->core_, *server->writes_, *server->write_budget_,
       options.tokens);
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
   server->grpc_admin_ =
@@ -102,8 +104,10 @@ void Server::Shutdown(absl::Duration grace) {
   }
   grpc_admin_.reset();
   admin_.reset();
-  // The writers first: their tasks call into grpc_service_ (a task
-  // releases its write budget just before its reactor's Finish()).
+  // The writes first: their answers call into grpc_service_ (an answer
+  // releases its write budget just before its reactor's Finish()). The
+  // pipeline commits and answers what it holds; the pool runs the answers.
+  writes_.reset();
   writers_.reset();
   grpc_service_.reset();
   core_.reset();

@@ -19,6 +19,7 @@
 #include "service/tls.h"
 #include "service/token_file.h"
 #include "service/write_budget.h"
+#include "service/write_pipeline.h"
 
 namespace etagd {
 
@@ -27,8 +28,8 @@ struct ServerOptions {
   std::string grpc_listen = "127.0.0.1:7070";
   ResourceServiceOptions service;
   AdminServiceOptions admin;
-  // Threads that run writes (each waits for its WAL sync): about the
-  // number of concurrent writes to group into one sync.
+  // Threads that answer writes once their batch is committed (gRPC's send
+  // work happens on them), while the committer commits the next batch.
   int write_threads = 32;
   // Memory for calls in flight: gRPC's own (its resource quota), and
   // separately the Put requests held for the write threads (beyond it, Puts
@@ -65,7 +66,7 @@ class Server {
   // skip gRPC (gateway/local_backend.h) but must get the same core, write
   // threads, write budget and authorization. Valid until Shutdown().
   ResourceService& core() { return *core_; }
-  ThreadPool& writers() { return *writers_; }
+  WritePipeline& writes() { return *writes_; }
   WriteBudget& write_budget() { return *write_budget_; }
   // Null: no authorization.
   const std::shared_ptr<const TokenStore>& tokens() const { return tokens_; }
@@ -81,6 +82,7 @@ class Server {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ResourceService> core_;
   std::unique_ptr<ThreadPool> writers_;
+  std::unique_ptr<WritePipeline> writes_;
   std::unique_ptr<WriteBudget> write_budget_;
   std::shared_ptr<const TokenStore> tokens_;
   std::unique_ptr<GrpcResourcesService> grpc_service_;

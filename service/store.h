@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "service/record.h"
 
 namespace etagd {
@@ -60,6 +61,19 @@ class Store {
   // writes a deletion record. The result is durable when this returns if
   // the store is configured for durable writes.
   virtual absl::StatusOr<Record> Write(const WriteRequest& request) = 0;
+
+  // Writes of distinct names, each checked and made as Write() would, with
+  // the results in request order; an engine may commit them together (one
+  // write-ahead-log sync for all). A failed check fails that write alone;
+  // if the commit fails, every write it held fails with its error. The
+  // default makes one Write() after the other.
+  virtual std::vector<absl::StatusOr<Record>> WriteMany(
+      absl::Span<const WriteRequest> requests) {
+    std::vector<absl::StatusOr<Record>> results;
+    results.reserve(requests.size());
+    for (const WriteRequest& request : requests) results.push_back(Write(request));
+    return results;
+  }
 
   // Live resources whose names start with `prefix` and sort after
   // `start_after` (all if empty), in byte order, at most `limit`.

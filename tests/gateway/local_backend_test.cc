@@ -94,7 +94,7 @@ TEST_F(LocalBackendTest, GetIsAnsweredOnTheCallingThreadBeforeItReturns) {
   EXPECT_EQ(outcome.result->resource().content(), "hello");
 }
 
-TEST_F(LocalBackendTest, PutRunsOnAWriteThread) {
+TEST_F(LocalBackendTest, AStoreWriteIsAnsweredOnAPipelineThread) {
   Start();
   v1::PutResourceRequest request;
   request.set_name("doc");
@@ -126,19 +126,22 @@ TEST_F(LocalBackendTest, PutBeyondTheWriteBudgetIsResourceExhausted) {
   ServerOptions options;
   options.grpc_memory_quota_bytes = 1 << 10;
   Start(options);
-  // The first Put holds the budget while the store keeps it waiting.
+  // The first Put holds the budget while the store keeps it waiting (in
+  // its plan, on the calling thread: hence a thread of its own).
   blocking_->Arm();
   Outcome<v1::PutResourceResponse> held;
   v1::PutResourceRequest request;
   request.set_name("slow");
   request.set_content(std::string(800, 'x'));
-  backend_->Put(Caller(), request, held.Callback());
+  std::thread writer(
+      [&] { backend_->Put(Caller(), request, held.Callback()); });
   blocking_->entered().WaitForNotification();
 
   EXPECT_THAT(Put("other", std::string(800, 'y')),
               StatusIs(absl::StatusCode::kResourceExhausted));
   blocking_->release().Notify();
   EXPECT_THAT(held.Wait(), IsOk());
+  writer.join();
   EXPECT_THAT(Put("other", std::string(800, 'y')), IsOk());
 }
 

@@ -1,5 +1,6 @@
 #include "service/rocksdb_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -465,6 +466,74 @@ TEST_F(RocksDbStoreTest, SimulatedPowerLossLeavesALockedStoreAlone) {
   EXPECT_THAT(OpenRocksDbStore(options_),
               StatusIs(absl::StatusCode::kFailedPrecondition, "locked"));
   EXPECT_TRUE(std::filesystem::exists(bystander));
+}
+
+// WriteMany: several names in one commit.
+
+TEST_F(RocksDbStoreTest, WriteManyWritesEachNameWithItsOwnRevision) {
+  Record a = Put("a", "one");
+  std::vector<WriteRequest> writes(2);
+  writes[0].name = "a";
+  writes[0].expected_revision = a.revision;
+  writes[0].content = "two";
+  writes[1].name = "b";
+  writes[1].content = "new";
+  std::vector<absl::StatusOr<Record>> results = store_->WriteMany(writes);
+  ASSERT_THAT(results, SizeIs(2));
+  ASSERT_THAT(results[0], IsOk());
+  ASSERT_THAT(results[1], IsOk());
+  EXPECT_NE(results[0]->revision, results[1]->revision);
+  EXPECT_EQ(results[0]->version, 2);
+  EXPECT_TRUE(results[1]->created);
+  absl::StatusOr<std::optional<Record>> b = store_->ReadCurrent("b", true);
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ((*b)->content, "new");
+}
+
+TEST_F(RocksDbStoreTest, WriteManyFailsAStaleWriteAloneAndKeepsTheOthers) {
+  Record a = Put("a", "one");
+  std::vector<WriteRequest> writes(2);
+  writes[0].name = "a";
+  writes[0].expected_revision = a.revision - 1;  // Stale.
+  writes[0].content = "lost";
+  writes[1].name = "b";
+  writes[1].content = "kept";
+  std::vector<absl::StatusOr<Record>> results = store_->WriteMany(writes);
+  EXPECT_THAT(results[0], StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(results[1], IsOk());
+  absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent("a", true);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_EQ((*current)->content, "one");
+}
+
+TEST_F(RocksDbStoreTest, WriteManyRefusesASecondWriteOfANameInOneBatch) {
+  std::vector<WriteRequest> writes(2);
+  writes[0].name = "a";
+  writes[0].content = "first";
+  writes[1].name = "a";
+  writes[1].content = "second";
+  std::vector<absl::StatusOr<Record>> results = store_->WriteMany(writes);
+  EXPECT_THAT(results[0], IsOk());
+  EXPECT_THAT(results[1], StatusIs(absl::StatusCode::kInvalidArgument));
+  absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent("a", true);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_EQ((*current)->content, "first");
+}
+
+TEST_F(RocksDbStoreTest, RevisionsOfABatchSurviveARestart) {
+  const std::string names[] = {"a", "b", "c"};
+  std::vector<WriteRequest> writes(3);
+  for (int i = 0; i < 3; ++i) {
+    writes[i].name = names[i];
+    writes[i].content = "x";
+  }
+  int64_t highest = 0;
+  for (const absl::StatusOr<Record>& r : store_->WriteMany(writes)) {
+    ASSERT_THAT(r, IsOk());
+    highest = std::max(highest, r->revision);
+  }
+  Reopen();
+  EXPECT_GT(Put("d", "after").revision, highest);
 }
 
 }  // namespace
