@@ -52,10 +52,10 @@ ABSL_FLAG(int64_t, record_cache_mb, 64,
           "included), "
           "in MiB, in front of RocksDB; it is always exact. 0 turns it off.");
 ABSL_FLAG(int, write_threads, 32,
-          "Threads that run writes. Each waits for its write-ahead-log sync, "
-          "and RocksDB groups the writes waiting together into one sync, so "
-          "this bounds how many writes share a sync. Reads run on gRPC's "
-          "own threads.");
+          "Threads that answer writes. One committer thread commits the "
+          "writes waiting in batches, one write-ahead-log sync each; these "
+          "threads send the answers of a batch while the next one commits. "
+          "Reads run on gRPC's own threads.");
 ABSL_FLAG(int64_t, grpc_memory_quota_mb, 256,
           "Memory for gRPC calls in flight, in MiB: the limit of gRPC's own "
           "buffers (its resource quota), and separately of the Put requests "
