@@ -59,7 +59,7 @@ ABSL_FLAG(int, write_threads, 32,
 ABSL_FLAG(int64_t, grpc_memory_quota_mb, 256,
           "Memory for gRPC calls in flight, in MiB: the limit of gRPC's own "
           "buffers (its resource quota), and separately of the Put requests "
-          "waiting for or held by the write threads. A Put beyond it fails "
+          "waiting in the write pipeline. A Put beyond it fails "
           "at once with RESOURCE_EXHAUSTED (retry with backoff) instead of "
           "growing etagd without bound. 0 removes both limits.");
 ABSL_FLAG(std::string, checkpoint_dir, "",

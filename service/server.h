@@ -32,7 +32,7 @@ struct ServerOptions {
   // work happens on them), while the committer commits the next batch.
   int write_threads = 32;
   // Memory for calls in flight: gRPC's own (its resource quota), and
-  // separately the Put requests held for the write threads (beyond it, Puts
+  // separately the Put requests held in the write pipeline (beyond it, Puts
   // fail at once with RESOURCE_EXHAUSTED). 0: no limit.
   int64_t grpc_memory_quota_bytes = 0;
   // TLS for the gRPC port (and mutual TLS with a client CA); off if empty.
