@@ -27,15 +27,19 @@ class CachingStore final : public Store {
                                                     bool with_content) override {
     Shard& shard = ShardFor(name);
     uint64_t generation;
+    std::shared_ptr<const Record> cached;
     {
       absl::MutexLock lock(&shard.mu);
       auto it = shard.entries.find(name);
       if (it != shard.entries.end()) {
         shard.lru.splice(shard.lru.begin(), shard.lru, it->second.position);
-        return std::optional<Record>(Copy(*it->second.record, with_content));
+        cached = it->second.record;
       }
       generation = shard.generation;
     }
+    // Cached records are immutable: copy outside the lock, which readers
+    // of one hot name would otherwise queue on.
+    if (cached != nullptr) return std::optional<Record>(Copy(*cached, with_content));
     // Only reads with content fill the cache (an entry serves both kinds);
     // metadata-only reads never copy content.
     absl::StatusOr<std::optional<Record>> read =
