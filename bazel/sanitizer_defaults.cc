@@ -38,6 +38,13 @@ extern "C" const char* __tsan_default_suppressions() {
       // threads is in libgrpc: a race whose innermost frame is gRPC's own
       // call bookkeeping is ordered there.
       "race_top:grpc::internal::\n"
+      // Likewise the ByteBuffer of a client call's send op: filled on the
+      // calling thread, cleared on gRPC's callback thread once libgrpc has
+      // finished the send (seen in the gateway's gRPC backend).
+      "race_top:grpc::ByteBuffer::\n"
+      // And the response message of a client call, which gRPC parses on
+      // its callback thread after libgrpc has ordered the receive.
+      "race:grpc::internal::CallOpRecvMessage\n"
       // The same for the server side of gRPC's callback API: its call
       // objects live in gRPC's call arenas, which gRPC reuses and orders
       // with its own atomics. (Not CallbackWithStatusTag: that one runs our
