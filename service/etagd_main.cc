@@ -256,7 +256,7 @@ int Run() {
                    "; finishing calls in flight (up to ",
                    absl::FormatDuration(drain), ")"));
   // Readiness goes first, so load balancers stop routing; then HTTP drains
-  // (its requests still need gRPC), then gRPC.
+  // (its requests still need the server's core and writes), then gRPC.
   // One deadline for both, so etagd exits within --drain_timeout.
   const absl::Time deadline = absl::Now() + drain;
   (*server)->MarkNotServing();

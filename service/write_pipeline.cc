@@ -196,7 +196,12 @@ void WritePipeline::CommitBatch(std::deque<std::unique_ptr<Op>>& waiting) {
       task->push_back(std::move(answered[i]));
     }
     answerers_.Schedule([task] {
-      for (std::unique_ptr<Op>& op : *task) op->Answer();
+      // Each op is freed right after its answer: what its callback holds
+      // (an HTTP connection, say) must not outlive the answer by a chunk.
+      for (std::unique_ptr<Op>& op : *task) {
+        op->Answer();
+        op.reset();
+      }
     });
   }
 }
