@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/types/optional.h"
-#include "service/auth.h"
+#include "service/token_file.h"
 
 namespace etagd {
 namespace {
@@ -89,11 +89,9 @@ class LocalBackend final : public Backend {
   // metadata carries the caller's bearer token (none if it is empty).
   absl::Status Check(const Caller& caller, Rpc method,
                      absl::string_view name) const {
-    const std::shared_ptr<const TokenStore>& tokens = server_.tokens();
-    if (tokens == nullptr) return absl::OkStatus();
     absl::optional<absl::string_view> token;
     if (!caller.bearer_token.empty()) token = caller.bearer_token;
-    return Authorize(*tokens->Current(), token, method, name);
+    return AuthorizeWith(server_.tokens().get(), token, method, name);
   }
 
   Server& server_;

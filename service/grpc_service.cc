@@ -25,7 +25,7 @@ grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
 absl::Status CheckAccess(const TokenStore* tokens,
                          const grpc::ServerContextBase& context, Rpc method,
                          absl::string_view name) {
-  if (tokens == nullptr) return absl::OkStatus();
+  if (tokens == nullptr) return absl::OkStatus();  // No metadata to read.
   // One "authorization: Bearer <token>" entry; none, several or another
   // scheme count as no token.
   absl::optional<absl::string_view> token;
@@ -34,7 +34,7 @@ absl::Status CheckAccess(const TokenStore* tokens,
     token = ParseBearerAuthorization(
         absl::string_view(first->second.data(), first->second.size()));
   }
-  return Authorize(*tokens->Current(), token, method, name);
+  return AuthorizeWith(tokens, token, method, name);
 }
 
 }  // namespace

@@ -19,6 +19,13 @@ constexpr std::streamsize kMaxTokenFileBytes = 1 << 20;
 
 }  // namespace
 
+absl::Status AuthorizeWith(const TokenStore* tokens,
+                           absl::optional<absl::string_view> token, Rpc method,
+                           absl::string_view name) {
+  if (tokens == nullptr) return absl::OkStatus();
+  return Authorize(*tokens->Current(), token, method, name);
+}
+
 absl::StatusOr<TokenTable> ReadTokenFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

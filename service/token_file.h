@@ -47,6 +47,13 @@ class TokenStore {
 // line, never the content.
 absl::StatusOr<TokenTable> ReadTokenFile(const std::string& path);
 
+// Authorize() (auth.h) against the tokens in force; `tokens` null means
+// authorization is off. The one check of both the gRPC service and the
+// embedded gateway's direct backend.
+absl::Status AuthorizeWith(const TokenStore* tokens,
+                           absl::optional<absl::string_view> token, Rpc method,
+                           absl::string_view name);
+
 // Loads a tokens file into a TokenStore and reloads it when it changes.
 // Thread-safe.
 class TokenFileWatcher {

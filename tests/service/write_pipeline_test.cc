@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/rocksdb_store.h"
+#include "tests/testing/forwarding_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -24,21 +25,10 @@ namespace v1 = ::etagd::v1;
 
 // Delegates to a real store; records the size of every WriteMany and can
 // hold the next one until released, so that writes pile up behind it.
-class GatedStore : public Store {
+class GatedStore : public ForwardingStore {
  public:
-  explicit GatedStore(std::unique_ptr<Store> store) : store_(std::move(store)) {}
+  using ForwardingStore::ForwardingStore;
 
-  absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
-                                                    bool with_content) override {
-    return store_->ReadCurrent(name, with_content);
-  }
-  absl::StatusOr<Record> ReadRevision(absl::string_view name,
-                                      int64_t revision) override {
-    return store_->ReadRevision(name, revision);
-  }
-  absl::StatusOr<Record> Write(const WriteRequest& request) override {
-    return store_->Write(request);
-  }
   std::vector<absl::StatusOr<Record>> WriteMany(
       absl::Span<const WriteRequest> requests) override {
     if (armed_.exchange(false)) {
@@ -49,20 +39,7 @@ class GatedStore : public Store {
       absl::MutexLock lock(&mu_);
       batch_sizes_.push_back(requests.size());
     }
-    return store_->WriteMany(requests);
-  }
-  absl::StatusOr<ListPage> List(absl::string_view prefix,
-                                absl::string_view start_after, int limit,
-                                bool with_content) override {
-    return store_->List(prefix, start_after, limit, with_content);
-  }
-  absl::StatusOr<ListPage> ListVersions(absl::string_view name,
-                                        int64_t before_revision,
-                                        int limit) override {
-    return store_->ListVersions(name, before_revision, limit);
-  }
-  absl::StatusOr<int64_t> Checkpoint(const std::string& directory) override {
-    return store_->Checkpoint(directory);
+    return ForwardingStore::WriteMany(requests);
   }
 
   // The next WriteMany waits for release().
@@ -75,7 +52,6 @@ class GatedStore : public Store {
   }
 
  private:
-  std::unique_ptr<Store> store_;
   std::atomic<bool> armed_{false};
   absl::Notification entered_;
   absl::Notification release_;
