@@ -30,12 +30,8 @@ for arg in "$@"; do
   esac
 done
 
-for tool in etcd nginx wrk; do
-  command -v "$tool" >/dev/null || {
-    echo "compare.sh: $tool is missing: apt-get install etcd-server nginx-light wrk" >&2
-    exit 1
-  }
-done
+# The reference systems, installed like the build's packages if missing.
+.ci/install --bench >&2
 
 bazel build -c opt //service:etagd //bench:etagd-bench //bench:echo-server >&2
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"

@@ -25,6 +25,7 @@ for arg in "$@"; do
   esac
 done
 
+.ci/install --build-only >&2
 bazel build -c opt //service:etagd //bench:etagd-bench >&2
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
 work="$(mktemp -d "${TMPDIR:-/var/tmp}/etagd-growth.XXXXXX")"

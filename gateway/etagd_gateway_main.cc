@@ -53,7 +53,8 @@ int Fail(absl::string_view message) {
 
 int Run() {
   if (absl::GetFlag(FLAGS_http_listen).empty()) {
-    absl::SetFlag(&FLAGS_http_listen, "127.0.0.1:8080");
+    return Fail("--http_listen must name HOST:PORT: serving HTTP is the "
+                "gateway's job");
   }
   const int64_t max_content = absl::GetFlag(FLAGS_max_content_bytes);
   if (max_content <= 0 || max_content > (int64_t{1} << 30)) {
@@ -127,8 +128,7 @@ int main(int argc, char** argv) {
       "The etagd HTTP gateway: serves RFC 9110 conditional requests over "
       "HTTP/1.1 by calling etagd's gRPC API.\n\n"
       "Usage: etagd-gateway [--http_listen=HOST:PORT] [--backend=HOST:PORT] "
-      "[flags]\n--http_listen defaults to 127.0.0.1:8080 here. Stops cleanly "
-      "on SIGTERM or SIGINT.\n") + etagd::kEnvironmentHelp);
+      "[flags]\nStops cleanly on SIGTERM or SIGINT.\n") + etagd::kEnvironmentHelp);
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: a lock-order graph update on every nested lock,
   // in gRPC's code too. Our lock order is fixed and documented; turn it off.

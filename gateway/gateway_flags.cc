@@ -9,9 +9,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
-ABSL_FLAG(std::string, http_listen, "",
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "HOST:PORT to serve HTTP on (an IP address or localhost; port 0 picks "
-          "a free port). Empty turns HTTP off.");
+          "a free port; the startup line says which). In etagd, empty turns "
+          "HTTP off.");
 ABSL_FLAG(int, http_threads, 2, "Threads serving HTTP connections.");
 ABSL_FLAG(std::string, cache_control, "no-cache",
           "Cache-Control sent with resources (200, 206, 304). The default makes "

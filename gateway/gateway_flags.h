@@ -1,5 +1,5 @@
 // The HTTP gateway's command-line flags, shared by etagd (which serves HTTP
-// in-process when --http_listen is set) and etagd-gateway.
+// in-process unless --http_listen is empty) and etagd-gateway.
 #ifndef ETAGD_GATEWAY_GATEWAY_FLAGS_H_
 #define ETAGD_GATEWAY_GATEWAY_FLAGS_H_
 

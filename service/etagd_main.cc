@@ -22,6 +22,7 @@
 #include "service/caching_store.h"
 #include "service/env_flags.h"
 #include "service/log.h"
+#include "service/protobuf_log.h"
 #include "service/rocksdb_store.h"
 #include "service/server.h"
 #include "service/tls.h"
@@ -275,13 +276,15 @@ int main(int argc, char** argv) {
       "conditional-request semantics (RFC 9110 section 13).\n\n"
       "Usage: etagd [--grpc_listen=HOST:PORT] [--http_listen=HOST:PORT] "
       "[--data_dir=DIR] [flags]\n") +
-      "Stops cleanly on SIGTERM or SIGINT.\n" +
+      "Serves gRPC on 127.0.0.1:7070 and HTTP on 127.0.0.1:8080 by default "
+      "(--http_listen= turns HTTP off). Stops cleanly on SIGTERM or SIGINT.\n" +
       std::string(etagd::kEnvironmentHelp));
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: a lock-order graph update on every nested lock,
   // in gRPC's code too. Our lock order is fixed and documented; turn it off.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   etagd::ShowAllEtagdFlagsInHelp();
+  etagd::RouteProtobufLogs();
   if (absl::Status env = etagd::ApplyEnvironmentToFlags(); !env.ok()) {
     etagd::Log(etagd::LogLevel::kError,
                absl::StrCat("cannot start: ", env.message()));

@@ -7,19 +7,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "service/auth.h"
-#include "service/grpc_status.h"
+#include "service/grpc_raw_call.h"
 
 namespace etagd {
 namespace {
 
 namespace v1 = ::etagd::v1;
-
-template <typename Response>
-grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
-}
 
 // The one authorization check of every call (auth.h). `tokens` null: off.
 absl::Status CheckAccess(const TokenStore* tokens,
@@ -37,108 +30,128 @@ absl::Status CheckAccess(const TokenStore* tokens,
   return AuthorizeWith(tokens, token, method, name);
 }
 
-}  // namespace
-
-// Answers on the calling thread.
-template <typename Response>
-grpc::ServerUnaryReactor* Inline(grpc::CallbackServerContext* context,
-                                 absl::StatusOr<Response> result,
-                                 Response* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(Reply(std::move(result), response));
-  return reactor;
+// Whether `call` parsed and its caller may make it (`name_of` its request:
+// the name or prefix authorization looks at). If not, it is answered.
+template <typename Call, typename NameOf>
+bool Admitted(Call& call, const TokenStore* tokens,
+              const grpc::ServerContextBase& context, Rpc rpc, NameOf name_of) {
+  if (!call.parsed()) return false;
+  absl::Status access = CheckAccess(tokens, context, rpc, name_of(call.request()));
+  if (!access.ok()) {
+    call.Fail(access);
+    return false;
+  }
+  return true;
 }
 
+constexpr auto kName = [](const auto& request) -> absl::string_view {
+  return request.name();
+};
+
+using GetCall = RawUnaryCall<v1::GetResourceRequest, v1::GetResourceResponse>;
+using PutCall = RawUnaryCall<v1::PutResourceRequest, v1::PutResourceResponse>;
+using DeleteCall =
+    RawUnaryCall<v1::DeleteResourceRequest, v1::DeleteResourceResponse>;
+using ListCall =
+    RawUnaryCall<v1::ListResourcesRequest, v1::ListResourcesResponse>;
+using ListVersionsCall =
+    RawUnaryCall<v1::ListVersionsRequest, v1::ListVersionsResponse>;
+using CheckpointCall =
+    RawUnaryCall<v1::CreateCheckpointRequest, v1::CreateCheckpointResponse>;
+
+}  // namespace
+
 grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
-    grpc::CallbackServerContext* context, const v1::GetResourceRequest* request,
-    v1::GetResourceResponse* response) {
-  if (absl::Status access = CheckAccess(tokens_.get(), *context,
-                                        Rpc::kGetResource, request->name());
-      !access.ok()) {
-    return Inline<v1::GetResourceResponse>(context, access, response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  GetCall* call = GetCall::Start(*request, response);
+  if (!Admitted(*call, tokens_.get(), *context, Rpc::kGetResource,
+                kName)) {
+    return call;
   }
-  return Inline(context, core_.Get(*request), response);
+  call->Reply(core_.Get(call->request()));
+  return call;
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
-    grpc::CallbackServerContext* context, const v1::PutResourceRequest* request,
-    v1::PutResourceResponse* response) {
-  if (absl::Status access = CheckAccess(tokens_.get(), *context,
-                                        Rpc::kPutResource, request->name());
-      !access.ok()) {
-    return Inline<v1::PutResourceResponse>(context, access, response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  PutCall* call = PutCall::Start(*request, response);
+  if (!Admitted(*call, tokens_.get(), *context, Rpc::kPutResource,
+                kName)) {
+    return call;
   }
-  const int64_t bytes = static_cast<int64_t>(request->ByteSizeLong());
+  const int64_t bytes = static_cast<int64_t>(request->Length());
   if (!write_budget_.TryAcquire(bytes)) {
-    return Inline<v1::PutResourceResponse>(
-        context,
-        absl::ResourceExhaustedError(
-            "too many bytes of writes in flight (--grpc_memory_quota_mb); "
-            "retry with backoff"),
-        response);
+    call->Fail(absl::ResourceExhaustedError(
+        "too many bytes of writes in flight (--grpc_memory_quota_mb); "
+        "retry with backoff"));
+    return call;
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The request and response stay valid until Finish().
-  writes_.Put(*request, [this, response, reactor, bytes](
-                            absl::StatusOr<v1::PutResourceResponse> result) {
-    grpc::Status status = Reply(std::move(result), response);
-    // Before Finish(): after it the server may be shut down and this
-    // service destroyed. The request itself is freed soon after.
-    write_budget_.Release(bytes);
-    reactor->Finish(status);
-  });
-  return reactor;
+  // The call, and with it the request, lives until it is answered.
+  writes_.Put(call->request(),
+              [this, call, bytes](absl::StatusOr<v1::PutResourceResponse> result) {
+                // Before the answer: after it the server may be shut down
+                // and this service destroyed.
+                write_budget_.Release(bytes);
+                call->Reply(std::move(result));
+              });
+  return call;
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::DeleteResource(
-    grpc::CallbackServerContext* context,
-    const v1::DeleteResourceRequest* request,
-    v1::DeleteResourceResponse* response) {
-  if (absl::Status access = CheckAccess(tokens_.get(), *context,
-                                        Rpc::kDeleteResource, request->name());
-      !access.ok()) {
-    return Inline<v1::DeleteResourceResponse>(context, access, response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  DeleteCall* call = DeleteCall::Start(*request, response);
+  if (!Admitted(*call, tokens_.get(), *context, Rpc::kDeleteResource,
+                kName)) {
+    return call;
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  writes_.Delete(*request, [response, reactor](
-                               absl::StatusOr<v1::DeleteResourceResponse> result) {
-    reactor->Finish(Reply(std::move(result), response));
-  });
-  return reactor;
+  writes_.Delete(call->request(),
+                 [call](absl::StatusOr<v1::DeleteResourceResponse> result) {
+                   call->Reply(std::move(result));
+                 });
+  return call;
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::ListResources(
-    grpc::CallbackServerContext* context,
-    const v1::ListResourcesRequest* request,
-    v1::ListResourcesResponse* response) {
-  if (absl::Status access = CheckAccess(tokens_.get(), *context,
-                                        Rpc::kListResources, request->prefix());
-      !access.ok()) {
-    return Inline<v1::ListResourcesResponse>(context, access, response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  ListCall* call = ListCall::Start(*request, response);
+  if (!Admitted(*call, tokens_.get(), *context, Rpc::kListResources,
+                [](const auto& r) -> absl::string_view { return r.prefix(); })) {
+    return call;
   }
-  return Inline(context, core_.List(*request), response);
+  call->Reply(core_.List(call->request()));
+  return call;
 }
 
 grpc::ServerUnaryReactor* GrpcResourcesService::ListVersions(
-    grpc::CallbackServerContext* context, const v1::ListVersionsRequest* request,
-    v1::ListVersionsResponse* response) {
-  if (absl::Status access = CheckAccess(tokens_.get(), *context,
-                                        Rpc::kListVersions, request->name());
-      !access.ok()) {
-    return Inline<v1::ListVersionsResponse>(context, access, response);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  ListVersionsCall* call = ListVersionsCall::Start(*request, response);
+  if (!Admitted(*call, tokens_.get(), *context, Rpc::kListVersions,
+                kName)) {
+    return call;
   }
-  return Inline(context, core_.ListVersions(*request), response);
+  call->Reply(core_.ListVersions(call->request()));
+  return call;
 }
 
-grpc::Status GrpcAdminService::CreateCheckpoint(
-    grpc::ServerContext* context, const v1::CreateCheckpointRequest* request,
-    v1::CreateCheckpointResponse* response) {
-  if (absl::Status access = CheckAccess(tokens_.get(), *context,
-                                        Rpc::kCreateCheckpoint, "");
+grpc::ServerUnaryReactor* GrpcAdminService::CreateCheckpoint(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  CheckpointCall* call = CheckpointCall::Start(*request, response);
+  if (!call->parsed()) return call;
+  if (absl::Status access =
+          CheckAccess(tokens_.get(), *context, Rpc::kCreateCheckpoint, "");
       !access.ok()) {
-    return ToGrpcStatus(access);
+    call->Fail(access);
+    return call;
   }
-  return Reply(core_.CreateCheckpoint(*request), response);
+  pool_.Schedule(
+      [this, call] { call->Reply(core_.CreateCheckpoint(call->request())); });
+  return call;
 }
 
 }  // namespace etagd

@@ -1,7 +1,9 @@
 // The gRPC adapter: each handler calls the core and translates its status
 // through grpc_status.h, and does nothing else.
 //
-// It uses gRPC's callback API. Reads run inline on gRPC's threads: they are
+// It uses gRPC's callback API with raw (byte) methods: each call parses its
+// own request (grpc_raw_call.h), so a request that does not parse answers
+// INVALID_ARGUMENT. Reads run inline on gRPC's threads: they are
 // short (RocksDB's block cache or the page cache) and a thread hand-off
 // would cost more than the read. Writes go to the WritePipeline, which
 // commits them in batches (one WAL sync each) and answers them from its
@@ -16,19 +18,33 @@
 #include <memory>
 
 #include "etagd/v1/etagd.grpc.pb.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "service/admin_service.h"
 #include "service/resource_service.h"
-#include "service/write_pipeline.h"
+#include "service/thread_pool.h"
 #include "service/token_file.h"
 #include "service/write_budget.h"
+#include "service/write_pipeline.h"
 
 namespace etagd {
+
+namespace internal {
+namespace v1 = ::etagd::v1;
+using RawResourcesService = v1::Resources::WithRawCallbackMethod_GetResource<
+    v1::Resources::WithRawCallbackMethod_PutResource<
+        v1::Resources::WithRawCallbackMethod_DeleteResource<
+            v1::Resources::WithRawCallbackMethod_ListResources<
+                v1::Resources::WithRawCallbackMethod_ListVersions<
+                    v1::Resources::Service>>>>>;
+using RawAdminService =
+    v1::Admin::WithRawCallbackMethod_CreateCheckpoint<v1::Admin::Service>;
+}  // namespace internal
 
 // Thread-safe; `core`, `writes` and `write_budget` must outlive it.
 // `tokens` null: no authorization. A Put holds its request's size of
 // `write_budget` while in `writes`; a Put the budget cannot admit fails at
 // once with RESOURCE_EXHAUSTED.
-class GrpcResourcesService final : public etagd::v1::Resources::CallbackService {
+class GrpcResourcesService final : public internal::RawResourcesService {
  public:
   GrpcResourcesService(ResourceService& core, WritePipeline& writes,
                        WriteBudget& write_budget,
@@ -38,26 +54,22 @@ class GrpcResourcesService final : public etagd::v1::Resources::CallbackService 
         write_budget_(write_budget),
         tokens_(std::move(tokens)) {}
 
-  grpc::ServerUnaryReactor* GetResource(
-      grpc::CallbackServerContext* context,
-      const etagd::v1::GetResourceRequest* request,
-      etagd::v1::GetResourceResponse* response) override;
-  grpc::ServerUnaryReactor* PutResource(
-      grpc::CallbackServerContext* context,
-      const etagd::v1::PutResourceRequest* request,
-      etagd::v1::PutResourceResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteResource(
-      grpc::CallbackServerContext* context,
-      const etagd::v1::DeleteResourceRequest* request,
-      etagd::v1::DeleteResourceResponse* response) override;
-  grpc::ServerUnaryReactor* ListResources(
-      grpc::CallbackServerContext* context,
-      const etagd::v1::ListResourcesRequest* request,
-      etagd::v1::ListResourcesResponse* response) override;
-  grpc::ServerUnaryReactor* ListVersions(
-      grpc::CallbackServerContext* context,
-      const etagd::v1::ListVersionsRequest* request,
-      etagd::v1::ListVersionsResponse* response) override;
+  // Each takes an etagd.v1.<Method>Request and answers its response.
+  grpc::ServerUnaryReactor* GetResource(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PutResource(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteResource(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListResources(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListVersions(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
   ResourceService& core_;
@@ -66,21 +78,22 @@ class GrpcResourcesService final : public etagd::v1::Resources::CallbackService 
   const std::shared_ptr<const TokenStore> tokens_;
 };
 
-// Thread-safe; `core` must outlive it. Rare and slow: the sync API.
-// `tokens` null: no authorization.
-class GrpcAdminService final : public etagd::v1::Admin::Service {
+// Thread-safe; `core` and `pool` must outlive it. Checkpoints are rare and
+// slow (a memtable flush and a directory of hard links): they run on
+// `pool`, never on gRPC's threads. `tokens` null: no authorization.
+class GrpcAdminService final : public internal::RawAdminService {
  public:
-  explicit GrpcAdminService(AdminService& core,
-                            std::shared_ptr<const TokenStore> tokens = nullptr)
-      : core_(core), tokens_(std::move(tokens)) {}
+  GrpcAdminService(AdminService& core, ThreadPool& pool,
+                   std::shared_ptr<const TokenStore> tokens = nullptr)
+      : core_(core), pool_(pool), tokens_(std::move(tokens)) {}
 
-  grpc::Status CreateCheckpoint(
-      grpc::ServerContext* context,
-      const etagd::v1::CreateCheckpointRequest* request,
-      etagd::v1::CreateCheckpointResponse* response) override;
+  grpc::ServerUnaryReactor* CreateCheckpoint(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
  private:
   AdminService& core_;
+  ThreadPool& pool_;
   const std::shared_ptr<const TokenStore> tokens_;
 };
 

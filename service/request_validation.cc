@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/escaping.h"
 #include "service/status_macros.h"
 
@@ -113,6 +114,24 @@ bool IsValidUtf8(absl::string_view text) {
 absl::Status ValidateName(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("name is empty");
   return ValidateNameText(name, "name");
+}
+
+absl::Status ValidateNewName(absl::string_view name) {
+  ETAGD_RETURN_IF_ERROR(ValidateName(name));
+  for (absl::string_view segment : absl::StrSplit(name, '/')) {
+    if (segment.empty()) {
+      return absl::InvalidArgumentError(
+          "name has an empty segment (a leading, trailing or doubled '/'); "
+          "URL normalization would make its URL name another resource");
+    }
+    if (segment == "." || segment == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "name has a '", segment,
+          "' segment; URL normalization would make its URL name another "
+          "resource"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidatePrefix(absl::string_view prefix) {

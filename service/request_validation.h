@@ -32,6 +32,15 @@ bool IsValidUtf8(absl::string_view text);
 // (U+0000-U+001F, U+007F-U+009F).
 absl::Status ValidateName(absl::string_view name);
 
+// A name a Put may store: ValidateName, and each '/'-separated segment is
+// non-empty and neither "." nor "..". Its URL, /v1/resources/<name>, then
+// stays the same under standard normalization (RFC 3986 §5.2.4
+// remove_dot_segments, which every client applies to a Location, and the
+// merging of "//" that proxies such as nginx do), so it always addresses
+// this name. Reads and deletes take any ValidateName name, so that
+// resources stored before this rule stay reachable.
+absl::Status ValidateNewName(absl::string_view name);
+
 // A listing prefix follows the name rules but may be empty.
 absl::Status ValidatePrefix(absl::string_view prefix);
 

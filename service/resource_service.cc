@@ -71,15 +71,15 @@ absl::Status PreconditionFailed(FailedCondition condition,
   std::string what;
   switch (condition) {
     case FailedCondition::kIfMatch:
-      detail.set_reason(v1::PreconditionFailure::IF_MATCH_FAILED);
+      detail.set_reason(v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
       what = "If-Match";
       break;
     case FailedCondition::kIfUnmodifiedSince:
-      detail.set_reason(v1::PreconditionFailure::IF_UNMODIFIED_SINCE_FAILED);
+      detail.set_reason(v1::PreconditionFailure::REASON_IF_UNMODIFIED_SINCE_FAILED);
       what = "If-Unmodified-Since";
       break;
     case FailedCondition::kIfNoneMatch:
-      detail.set_reason(v1::PreconditionFailure::IF_NONE_MATCH_FAILED);
+      detail.set_reason(v1::PreconditionFailure::REASON_IF_NONE_MATCH_FAILED);
       what = "If-None-Match";
       break;
     case FailedCondition::kNone:
@@ -221,7 +221,7 @@ ResourceService::PutPlan ResourceService::PlanPut(
     plan.answer = std::move(a);
     return std::move(plan);
   };
-  if (absl::Status valid = ValidateName(request.name()); !valid.ok()) {
+  if (absl::Status valid = ValidateNewName(request.name()); !valid.ok()) {
     return answer(valid);
   }
   if (static_cast<int64_t>(request.content().size()) >

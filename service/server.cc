@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -35,13 +36,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       *server->core_, *server->writes_, *server->write_budget_,
       options.tokens);
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
-  server->grpc_admin_ =
-      std::make_unique<GrpcAdminService>(*server->admin_, options.tokens);
+  server->grpc_admin_ = std::make_unique<GrpcAdminService>(
+      *server->admin_, *server->writers_, options.tokens);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       GrpcServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection lists every registered service and describes it from the
+  // generated descriptor pool. gRPC's own health service carries no
+  // descriptor, so the health protocol's file is linked in and registered
+  // here: without it, reflection clients (grpcurl, Postman) are told
+  // "Symbol not found" for grpc.health.v1.Health and cannot call it.
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which would let a second etagd bind

@@ -318,10 +318,10 @@ class FakeBackend : public Backend {
     v1::PreconditionFailure detail;
     detail.set_reason(
         condition == FailedCondition::kIfMatch
-            ? v1::PreconditionFailure::IF_MATCH_FAILED
+            ? v1::PreconditionFailure::REASON_IF_MATCH_FAILED
         : condition == FailedCondition::kIfNoneMatch
-            ? v1::PreconditionFailure::IF_NONE_MATCH_FAILED
-            : v1::PreconditionFailure::IF_UNMODIFIED_SINCE_FAILED);
+            ? v1::PreconditionFailure::REASON_IF_NONE_MATCH_FAILED
+            : v1::PreconditionFailure::REASON_IF_UNMODIFIED_SINCE_FAILED);
     if (live != nullptr) {
       detail.set_exists(true);
       detail.set_current_etag(live->etag);

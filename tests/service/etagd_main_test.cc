@@ -16,6 +16,7 @@
 #include "client/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/http_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -65,9 +66,12 @@ class HeldPort {
 };
 
 // Runs etagd with `args` (no defaults added), expecting it to exit by itself.
+// Runs etagd with `args`, HTTP on a free port unless `args` say otherwise.
 CommandResult RunEtagd(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"--http_listen=127.0.0.1:0"};
+  all.insert(all.end(), args.begin(), args.end());
   absl::StatusOr<CommandResult> result = RunCommand(
-      DataBinaryPath("service/etagd"), args, absl::nullopt, kTimeout);
+      DataBinaryPath("service/etagd"), all, absl::nullopt, kTimeout);
   EXPECT_THAT(result, IsOk());
   return result.ok() ? *std::move(result) : CommandResult{};
 }
@@ -104,7 +108,8 @@ TEST(EtagdMainTest, StartupLineNamesPortAndDataDirAndServesThere) {
 
   EXPECT_THAT(
       etagd->startup_line,
-      HasSubstr(absl::StrCat("serving gRPC on 127.0.0.1:", etagd->port, ";")));
+      HasSubstr(absl::StrCat("serving gRPC on 127.0.0.1:", etagd->port,
+                             " and HTTP on 127.0.0.1:", etagd->http_port, ";")));
   EXPECT_THAT(
       etagd->startup_line,
       HasSubstr(absl::StrCat(
@@ -295,6 +300,35 @@ TEST(EtagdMainTest, HelpListsEveryFlag) {
         "simulate_power_loss_for_test"}) {
     EXPECT_THAT(output, HasSubstr(absl::StrCat("--", flag, " ("))) << flag;
   }
+}
+
+// The product has two faces; a plain start serves both (README's first
+// commands, pasted in order, talk to 7070 and 8080).
+TEST(EtagdMainTest, HttpIsServedByDefaultOn8080) {
+  CommandResult result = RunEtagd({"--helpfull"});
+  const std::string output = result.stdout_text + result.stderr_text;
+  const size_t flag = output.find("--http_listen (");
+  ASSERT_NE(flag, std::string::npos) << output;
+  EXPECT_THAT(output.substr(flag, output.find("\n    --", flag + 1) - flag),
+              HasSubstr("default: \"127.0.0.1:8080\""));
+}
+
+TEST(EtagdMainTest, TheStartupLineSaysWhereHttpIsServed) {
+  absl::StatusOr<EtagdProcess> etagd = StartEtagd(TestPath("data"));
+  ASSERT_THAT(etagd, IsOk());
+  ASSERT_GT(etagd->http_port, 0) << etagd->startup_line;
+  HttpClient http(etagd->http_port);
+  absl::StatusOr<HttpReply> health = http.Send("GET", "/healthz");
+  ASSERT_THAT(health, IsOk());
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST(EtagdMainTest, AnEmptyHttpListenTurnsHttpOff) {
+  absl::StatusOr<EtagdProcess> etagd =
+      StartEtagd(TestPath("data"), {"--http_listen="});
+  ASSERT_THAT(etagd, IsOk());
+  EXPECT_EQ(etagd->http_port, 0);
+  EXPECT_THAT(etagd->startup_line, Not(HasSubstr("HTTP")));
 }
 
 }  // namespace

@@ -630,16 +630,15 @@ INSTANTIATE_TEST_SUITE_P(
                       return EveryCallOnName(t,
                                              std::string("hostile/\0x", 10));
                     }},
-        // A proto3 string must be UTF-8, so this request does not parse;
-        // gRPC's callback API answers any request that does not parse with
-        // UNIMPLEMENTED (before etagd sees it).
+        // A proto3 string must be UTF-8, so this request does not parse
+        // (service/grpc_raw_call.h).
         HostileCase{"NameNotUtf8",
-                    {StatusCode::UNIMPLEMENTED},
+                    {StatusCode::INVALID_ARGUMENT},
                     [](const Target& t) {
                       return EveryCallOnName(t, "hostile/\xff\xfe");
                     }},
         HostileCase{"RequestBytesThatDoNotParse",
-                    {StatusCode::UNIMPLEMENTED},
+                    {StatusCode::INVALID_ARGUMENT},
                     [](const Target& t) {
                       return RawCall(t, "/etagd.v1.Resources/PutResource",
                                      "\xff\xff\xff\xff\xff\xff");

@@ -136,7 +136,7 @@ TEST(GrpcStatusTest, StatusWithoutPayloadHasEmptyErrorDetails) {
 
 v1::PreconditionFailure SampleFailure() {
   v1::PreconditionFailure detail;
-  detail.set_reason(v1::PreconditionFailure::IF_MATCH_FAILED);
+  detail.set_reason(v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   detail.set_exists(true);
   detail.set_current_etag("\"2a-00ff00ff00ff00ff\"");
   detail.set_current_revision(42);
@@ -160,7 +160,7 @@ TEST(GrpcStatusTest, PreconditionFailureSurvivesTheRoundTrip) {
               StatusIs(absl::StatusCode::kFailedPrecondition, kSampleMessage));
   auto got = GetPreconditionFailure(back);
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(got->reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_TRUE(got->exists());
   EXPECT_EQ(got->current_etag(), detail.current_etag());
   EXPECT_EQ(got->current_revision(), 42);
@@ -190,13 +190,13 @@ TEST(GrpcStatusTest, ErrorDetailsAreAGoogleRpcStatusWithATypedAny) {
 
 TEST(GrpcStatusTest, AbsentPreconditionFailureFieldsSurviveAsDefaults) {
   v1::PreconditionFailure detail;
-  detail.set_reason(v1::PreconditionFailure::IF_MATCH_FAILED);
+  detail.set_reason(v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   detail.set_exists(false);
   absl::Status back = FromGrpcStatus(
       ToGrpcStatus(PreconditionFailedError("it does not exist", detail)));
   auto got = GetPreconditionFailure(back);
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(got->reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_FALSE(got->exists());
   EXPECT_EQ(got->current_etag(), "");
   EXPECT_EQ(got->current_revision(), 0);

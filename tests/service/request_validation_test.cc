@@ -196,6 +196,38 @@ INSTANTIATE_TEST_SUITE_P(
         TextCase{"truncated sequence", "name\xE2\x82", kInvalid,
                  "name is not valid UTF-8"}));
 
+// ValidateNewName: names a Put may store are those whose URL survives
+// RFC 3986 §5.2.4 remove_dot_segments and "//" merging unchanged.
+class ValidateNewNameTest : public testing::TestWithParam<TextCase> {};
+
+TEST_P(ValidateNewNameTest, RefusesNamesWhoseUrlNormalizationChanges) {
+  ExpectResult(ValidateNewName(GetParam().text), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Names, ValidateNewNameTest,
+    testing::Values(
+        TextCase{"one segment", "a", kOk, ""},
+        TextCase{"several segments", "dir/sub/file.txt", kOk, ""},
+        TextCase{"dots inside a segment", "a/..b/c../.d/e.", kOk, ""},
+        TextCase{"three dots", "a/.../b", kOk, ""},
+        TextCase{"percent signs stay literal", "a/%2E%2E/b", kOk, ""},
+        TextCase{"the general name rules still apply", "a\tb", kInvalid,
+                 "name contains a control character"},
+        TextCase{"empty", "", kInvalid, "name is empty"},
+
+        TextCase{"a lone slash", "/", kInvalid, "empty segment"},
+        TextCase{"a leading slash", "/a", kInvalid, "empty segment"},
+        TextCase{"a trailing slash", "a/", kInvalid, "empty segment"},
+        TextCase{"a doubled slash", "a//b", kInvalid, "empty segment"},
+        TextCase{"'.' alone", ".", kInvalid, "a '.' segment"},
+        TextCase{"'..' alone", "..", kInvalid, "a '..' segment"},
+        TextCase{"a leading '.'", "./a", kInvalid, "a '.' segment"},
+        TextCase{"a '..' in the middle", "a/../b/doc", kInvalid,
+                 "a '..' segment"},
+        TextCase{"a trailing '..'", "a/b/..", kInvalid, "a '..' segment"},
+        TextCase{"a trailing '.'", "a/.", kInvalid, "a '.' segment"}));
+
 class ValidatePrefixTest : public testing::TestWithParam<TextCase> {};
 
 TEST_P(ValidatePrefixTest, RefusesWithAMessageNamingTheField) {

@@ -345,7 +345,7 @@ TEST_F(ResourceServiceTest,
   absl::StatusOr<v1::GetResourceResponse> got = service_->Get(request);
   EXPECT_THAT(got, StatusIs(kFailedPrecondition, "If-Match"));
   v1::PreconditionFailure detail = FailureOf(got);
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_TRUE(detail.exists());
   EXPECT_EQ(detail.current_etag(), put.resource().etag());
   EXPECT_EQ(detail.current_revision(), put.resource().revision());
@@ -362,7 +362,7 @@ TEST_F(ResourceServiceTest, GetIfUnmodifiedSinceBeforeTheUpdateFails) {
 
   v1::PreconditionFailure detail = FailureOf(service_->Get(request));
   EXPECT_EQ(detail.reason(),
-            v1::PreconditionFailure::IF_UNMODIFIED_SINCE_FAILED);
+            v1::PreconditionFailure::REASON_IF_UNMODIFIED_SINCE_FAILED);
   EXPECT_EQ(detail.current_revision(), put.resource().revision());
 }
 
@@ -407,7 +407,7 @@ TEST_F(ResourceServiceTest, PutWithStaleIfMatchFailsAndStoresNothing) {
 
   absl::StatusOr<v1::PutResourceResponse> put = service_->Put(request);
   v1::PreconditionFailure detail = FailureOf(put);
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_TRUE(detail.exists());
   EXPECT_EQ(detail.current_etag(), second.resource().etag());
   EXPECT_EQ(detail.current_revision(), second.resource().revision());
@@ -426,7 +426,7 @@ TEST_F(ResourceServiceTest, PutWithWeakIfMatchOfCurrentEtagFails) {
   request.mutable_preconditions()->add_if_match("W/" + first.resource().etag());
 
   absl::StatusOr<v1::PutResourceResponse> put = service_->Put(request);
-  EXPECT_EQ(FailureOf(put).reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(FailureOf(put).reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_EQ(MustGet("a").content(), "one");
 }
 
@@ -448,7 +448,7 @@ TEST_F(ResourceServiceTest, PutIfNoneMatchStarFailsWhenPresent) {
   absl::StatusOr<v1::PutResourceResponse> put = service_->Put(request);
   EXPECT_THAT(put, StatusIs(kFailedPrecondition, "If-None-Match"));
   v1::PreconditionFailure detail = FailureOf(put);
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_NONE_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_NONE_MATCH_FAILED);
   EXPECT_TRUE(detail.exists());
   EXPECT_EQ(detail.current_etag(), first.resource().etag());
   EXPECT_EQ(MustGet("a").content(), "old");
@@ -472,7 +472,7 @@ TEST_F(ResourceServiceTest, PutIfMatchStarOnAbsentFailsSayingItDoesNotExist) {
   absl::StatusOr<v1::PutResourceResponse> put = service_->Put(request);
   EXPECT_THAT(put, StatusIs(kFailedPrecondition, "does not exist"));
   v1::PreconditionFailure detail = FailureOf(put);
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_FALSE(detail.exists());
   EXPECT_EQ(detail.current_etag(), "");
   EXPECT_EQ(detail.current_revision(), 0);
@@ -487,7 +487,7 @@ TEST_F(ResourceServiceTest, PutIfMatchStarOnDeletedFailsSayingItDoesNotExist) {
   request.mutable_preconditions()->add_if_match("*");
 
   v1::PreconditionFailure detail = FailureOf(service_->Put(request));
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_FALSE(detail.exists());
   EXPECT_EQ(detail.current_etag(), "");
   EXPECT_THAT(Get("a"), StatusIs(kNotFound));
@@ -503,7 +503,7 @@ TEST_F(ResourceServiceTest, PutIfUnmodifiedSinceBeforeTheUpdateFails) {
   EXPECT_THAT(put, StatusIs(kFailedPrecondition, "If-Unmodified-Since"));
   v1::PreconditionFailure detail = FailureOf(put);
   EXPECT_EQ(detail.reason(),
-            v1::PreconditionFailure::IF_UNMODIFIED_SINCE_FAILED);
+            v1::PreconditionFailure::REASON_IF_UNMODIFIED_SINCE_FAILED);
   EXPECT_EQ(detail.current_etag(), first.resource().etag());
   EXPECT_EQ(MustGet("a").content(), "one");
 }
@@ -653,7 +653,7 @@ TEST_F(ResourceServiceTest, DeleteWithStaleIfMatchFailsAndTheResourceSurvives) {
   absl::StatusOr<v1::DeleteResourceResponse> deleted =
       service_->Delete(request);
   v1::PreconditionFailure detail = FailureOf(deleted);
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_TRUE(detail.exists());
   EXPECT_EQ(detail.current_etag(), second.resource().etag());
 
@@ -672,7 +672,7 @@ TEST_F(ResourceServiceTest,
                                                      put.resource().etag());
 
   v1::PreconditionFailure detail = FailureOf(service_->Delete(request));
-  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::IF_NONE_MATCH_FAILED);
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_NONE_MATCH_FAILED);
   EXPECT_EQ(detail.current_etag(), put.resource().etag());
   EXPECT_EQ(MustGet("a").content(), "hello");
 }
@@ -717,7 +717,7 @@ TEST_F(ResourceServiceTest,
   v1::PutResourceRequest request = PutRequest("a", "overwrite");
   request.mutable_preconditions()->add_if_match(old.resource().etag());
   EXPECT_EQ(FailureOf(service_->Put(request)).reason(),
-            v1::PreconditionFailure::IF_MATCH_FAILED);
+            v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_EQ(MustGet("a").content(), "same");
 }
 
@@ -1193,6 +1193,36 @@ TEST_F(ResourceServiceTest, ListVersionsRefusesAListPageToken) {
   request.set_page_token(page->next_page_token());
   EXPECT_THAT(service_->ListVersions(request),
               StatusIs(kInvalidArgument, "page_token"));
+}
+
+// ValidateNewName: a Put may not store a name whose URL normalization
+// would change (RFC 3986 §5.2.4), but a resource stored under such a name
+// before the rule existed is still readable and deletable.
+TEST_F(ResourceServiceTest, PutOfANameWithADotSegmentIsInvalidAndStoresNothing) {
+  EXPECT_THAT(service_->Put(PutRequest("a/../b/doc", "x")),
+              StatusIs(kInvalidArgument, "'..' segment"));
+  v1::ListResourcesRequest list;
+  absl::StatusOr<v1::ListResourcesResponse> listed = service_->List(list);
+  ASSERT_THAT(listed, IsOk());
+  EXPECT_EQ(listed->resources_size(), 0);
+}
+
+TEST_F(ResourceServiceTest, AResourceStoredUnderALegacyNameStaysReadableAndDeletable) {
+  WriteRequest legacy;
+  legacy.name = "old//name/..";
+  legacy.content = "kept";
+  ASSERT_THAT(store_->Write(legacy), IsOk());
+
+  v1::GetResourceRequest get;
+  get.set_name("old//name/..");
+  absl::StatusOr<v1::GetResourceResponse> got = service_->Get(get);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->resource().content(), "kept");
+
+  v1::DeleteResourceRequest del;
+  del.set_name("old//name/..");
+  EXPECT_THAT(service_->Delete(del), IsOk());
+  EXPECT_THAT(service_->Get(get), StatusIs(kNotFound));
 }
 
 }  // namespace

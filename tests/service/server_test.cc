@@ -146,7 +146,7 @@ TEST_F(ServerTest, FailedPreconditionCarriesTheCurrentEtagInStatusDetails) {
             "type.googleapis.com/etagd.v1.PreconditionFailure");
   v1::PreconditionFailure failure;
   ASSERT_TRUE(failure.ParseFromString(details.details(0).value()));
-  EXPECT_EQ(failure.reason(), v1::PreconditionFailure::IF_MATCH_FAILED);
+  EXPECT_EQ(failure.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
   EXPECT_TRUE(failure.exists());
   EXPECT_EQ(failure.current_etag(), put.resource().etag());
   EXPECT_EQ(failure.current_revision(), put.resource().revision());

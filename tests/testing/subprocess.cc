@@ -365,6 +365,7 @@ absl::StatusOr<EtagdProcess> StartEtagd(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
     absl::Duration timeout) {
   std::vector<std::string> args = {"--grpc_listen=127.0.0.1:0",
+                                   "--http_listen=127.0.0.1:0",
                                    absl::StrCat("--data_dir=", data_dir)};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
@@ -390,6 +391,20 @@ absl::StatusOr<EtagdProcess> StartEtagd(
   EtagdProcess etagd;
   etagd.process = *std::move(process);
   etagd.port = port;
+  // "... and HTTP on HOST:PORT; ..." (HTTPS is still "HTTP" here).
+  constexpr char kHttpMarker[] = " and HTTP on ";
+  if (const size_t http = line->find(kHttpMarker); http != std::string::npos) {
+    const size_t from = http + std::strlen(kHttpMarker);
+    const std::string http_address =
+        line->substr(from, line->find_first_of(" ;", from) - from);
+    const size_t http_colon = http_address.rfind(':');
+    if (http_colon == std::string::npos ||
+        !absl::SimpleAtoi(absl::string_view(http_address).substr(http_colon + 1),
+                          &etagd.http_port)) {
+      return absl::InternalError(
+          absl::StrCat("no HTTP port in the startup line: ", *line));
+    }
+  }
   etagd.startup_line = *std::move(line);
   return etagd;
 }

@@ -109,6 +109,8 @@ struct EtagdProcess {
   std::unique_ptr<Subprocess> process;
   // The gRPC port from the startup line.
   int port = 0;
+  // The HTTP port from the startup line; 0 if HTTP is off.
+  int http_port = 0;
   // The startup line ("... level=info program=etagd msg=\"serving gRPC on ...").
   std::string startup_line;
 
@@ -117,8 +119,9 @@ struct EtagdProcess {
 };
 
 // Starts the etagd from the test's runfiles with --grpc_listen=127.0.0.1:0,
-// --data_dir=`data_dir` and `extra_args`, waits up to `timeout` for its
-// startup line, and parses the port from it.
+// --http_listen=127.0.0.1:0 (never the default port 8080), --data_dir=
+// `data_dir` and `extra_args` (which may override them), waits up to
+// `timeout` for its startup line, and parses the ports from it.
 absl::StatusOr<EtagdProcess> StartEtagd(
     const std::string& data_dir,
     const std::vector<std::string>& extra_args = {},
