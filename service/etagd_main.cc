@@ -153,6 +153,9 @@ int Run() {
   }
   server_options.grpc_memory_quota_bytes = quota_mb << 20;
   server_options.write_threads = absl::GetFlag(FLAGS_write_threads);
+  // The canary's lost updates need stale plans to reach the store.
+  server_options.write_pipeline.replan_held_back =
+      !store_options.non_atomic_writes_for_test;
   if (server_options.write_threads < 1 || server_options.write_threads > 1024) {
     return Fail("--write_threads must be between 1 and 1024");
   }

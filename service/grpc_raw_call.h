@@ -10,6 +10,7 @@
 #ifndef ETAGD_SERVICE_GRPC_RAW_CALL_H_
 #define ETAGD_SERVICE_GRPC_RAW_CALL_H_
 
+#include <atomic>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -62,6 +63,10 @@ class RawUnaryCall final : public grpc::ServerUnaryReactor {
 
   void Fail(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
 
+  // True once the client cancelled or the deadline passed.
+  const std::atomic<bool>& cancelled() const { return cancelled_; }
+
+  void OnCancel() override { cancelled_.store(true, std::memory_order_release); }
   void OnDone() override { delete this; }
 
  private:
@@ -70,6 +75,7 @@ class RawUnaryCall final : public grpc::ServerUnaryReactor {
   grpc::ByteBuffer* const reply_;
   Request request_;
   bool parsed_ = false;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace etagd

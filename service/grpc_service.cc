@@ -44,6 +44,16 @@ bool Admitted(Call& call, const TokenStore* tokens,
   return true;
 }
 
+// A write is committed only while its call still wants it: before the
+// call's deadline, and not cancelled.
+template <typename Call>
+WriteControl ControlOf(const grpc::ServerContextBase& context, const Call& call) {
+  WriteControl control;
+  control.deadline = absl::FromChrono(context.deadline());
+  control.cancelled = &call.cancelled();
+  return control;
+}
+
 constexpr auto kName = [](const auto& request) -> absl::string_view {
   return request.name();
 };
@@ -95,7 +105,8 @@ grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
                 // and this service destroyed.
                 write_budget_.Release(bytes);
                 call->Reply(std::move(result));
-              });
+              },
+              ControlOf(*context, *call));
   return call;
 }
 
@@ -110,7 +121,8 @@ grpc::ServerUnaryReactor* GrpcResourcesService::DeleteResource(
   writes_.Delete(call->request(),
                  [call](absl::StatusOr<v1::DeleteResourceResponse> result) {
                    call->Reply(std::move(result));
-                 });
+                 },
+                 ControlOf(*context, *call));
   return call;
 }
 

@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       std::make_unique<ResourceService>(*server->store_, options.service);
   server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
   server->writes_ = std::make_unique<WritePipeline>(
-      *server->core_, *server->store_, *server->writers_);
+      *server->core_, *server->store_, *server->writers_,
+      options.write_pipeline);
   server->write_budget_ =
       std::make_unique<WriteBudget>(options.grpc_memory_quota_bytes);
   server->tokens_ = options.tokens;

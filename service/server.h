@@ -31,6 +31,7 @@ struct ServerOptions {
   // Threads that answer writes once their batch is committed (gRPC's send
   // work happens on them), while the committer commits the next batch.
   int write_threads = 32;
+  WritePipelineOptions write_pipeline;
   // Memory for calls in flight: gRPC's own (its resource quota), and
   // separately the Put requests held in the write pipeline (beyond it, Puts
   // fail at once with RESOURCE_EXHAUSTED). 0: no limit.

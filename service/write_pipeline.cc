@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 
 namespace etagd {
 
@@ -23,8 +23,28 @@ class WritePipeline::Op {
   virtual bool Complete(absl::StatusOr<Record> written) = 0;
   // Calls the callback with the answer.
   virtual void Answer() = 0;
+  // Answers, without committing, a write its caller no longer wants.
+  virtual void Abandon(absl::Status why) = 0;
 
-  // The store found the plan stale: plan again before the next commit.
+  // Why the caller no longer wants the write at `now`, or OK.
+  absl::Status Unwanted(absl::Time now) const {
+    if (now >= control.deadline) {
+      return absl::DeadlineExceededError(
+          "the deadline passed before the write was committed; it was not "
+          "applied");
+    }
+    if (control.cancelled != nullptr &&
+        control.cancelled->load(std::memory_order_acquire)) {
+      return absl::CancelledError(
+          "the call was cancelled before the write was committed; it was not "
+          "applied");
+    }
+    return absl::OkStatus();
+  }
+
+  WriteControl control;
+  // The plan may be stale (the store said so, or a write of the name went
+  // before it): plan again before committing.
   bool stale = false;
 
  protected:
@@ -75,6 +95,8 @@ class WritePipeline::TypedOp final : public WritePipeline::Op {
 
   void Answer() override { done_(std::move(answer_)); }
 
+  void Abandon(absl::Status why) override { answer_ = std::move(why); }
+
  private:
   ResourceService& core_;
   const PlanFn plan_;
@@ -101,19 +123,66 @@ WritePipeline::~WritePipeline() {
 }
 
 void WritePipeline::Put(const v1::PutResourceRequest& request,
-                        Callback<v1::PutResourceResponse> done) {
-  Submit(std::make_unique<TypedOp<v1::PutResourceRequest, v1::PutResourceResponse>>(
+                        Callback<v1::PutResourceResponse> done,
+                        WriteControl control) {
+  auto op = std::make_unique<TypedOp<v1::PutResourceRequest, v1::PutResourceResponse>>(
       core_, &ResourceService::PlanPut, &ResourceService::CompletePut,
-      "writing", request, std::move(done)));
+      "writing", request, std::move(done));
+  op->control = control;
+  Submit(std::move(op));
 }
 
 void WritePipeline::Delete(const v1::DeleteResourceRequest& request,
-                           Callback<v1::DeleteResourceResponse> done) {
-  Submit(std::make_unique<
-         TypedOp<v1::DeleteResourceRequest, v1::DeleteResourceResponse>>(
+                           Callback<v1::DeleteResourceResponse> done,
+                           WriteControl control) {
+  auto op = std::make_unique<
+      TypedOp<v1::DeleteResourceRequest, v1::DeleteResourceResponse>>(
       core_, &ResourceService::PlanDelete, &ResourceService::CompleteDelete,
-      "deleting", request, std::move(done)));
+      "deleting", request, std::move(done));
+  op->control = control;
+  Submit(std::move(op));
 }
+
+// The writes taken in but not yet answered: a queue per name, in arrival
+// order, and the names whose turn is coming, each once. Only the committer
+// thread uses it.
+class WritePipeline::Waiting {
+ public:
+  using Queue = std::deque<std::unique_ptr<Op>>;
+
+  bool empty() const { return turns_.empty(); }
+
+  // Adds a write behind those of its name. True if one is already there.
+  bool Add(std::unique_ptr<Op> op) {
+    auto [it, inserted] = queues_.try_emplace(std::string(op->name()));
+    const bool behind = !it->second.empty();
+    it->second.push_back(std::move(op));
+    if (!behind) turns_.push_back(&*it);
+    return behind;
+  }
+
+  // The name whose turn is next, taken out of the turns: its queue, to take
+  // writes from the front of, then Done() with.
+  std::pair<const std::string, Queue>* Next() {
+    auto* entry = turns_.front();
+    turns_.pop_front();
+    return entry;
+  }
+
+  // The name had its turn: it waits for another if writes are left.
+  void Done(std::pair<const std::string, Queue>* entry) {
+    if (!entry->second.empty()) {
+      turns_.push_back(entry);
+    } else {
+      queues_.erase(entry->first);
+    }
+  }
+
+ private:
+  // Node-based: the turns point into it.
+  absl::node_hash_map<std::string, Queue> queues_;
+  std::deque<std::pair<const std::string, Queue>*> turns_;
+};
 
 // The first plan is made here, on the caller's thread: the committer then
 // only commits, and a write answered without the store (a failed
@@ -127,9 +196,9 @@ void WritePipeline::Submit(std::unique_ptr<Op> op) {
 }
 
 void WritePipeline::Run() {
-  // Writes taken in but not yet answered, in arrival order.
-  std::deque<std::unique_ptr<Op>> waiting;
+  Waiting waiting;
   while (true) {
+    std::deque<std::unique_ptr<Op>> arrived;
     {
       absl::MutexLock lock(&mu_);
       if (waiting.empty()) {
@@ -140,52 +209,64 @@ void WritePipeline::Run() {
             this));
       }
       if (waiting.empty() && incoming_.empty()) return;  // Stopping.
-      for (auto& op : incoming_) waiting.push_back(std::move(op));
-      incoming_.clear();
+      arrived.swap(incoming_);
+    }
+    for (std::unique_ptr<Op>& op : arrived) {
+      Op& added = *op;
+      // Behind another write of its name, its plan will be stale by its
+      // turn (unless that write fails): plan it again then.
+      if (waiting.Add(std::move(op)) && options_.replan_held_back) {
+        added.stale = true;
+      }
     }
     CommitBatch(waiting);
   }
 }
 
-void WritePipeline::CommitBatch(std::deque<std::unique_ptr<Op>>& waiting) {
+void WritePipeline::CommitBatch(Waiting& waiting) {
   std::vector<std::unique_ptr<Op>> planned;
+  // The turn each planned write came from.
+  std::vector<std::pair<const std::string, Waiting::Queue>*> planned_turns;
   std::vector<WriteRequest> writes;
-  writes.reserve(std::min<size_t>(waiting.size(), options_.max_batch));
   std::vector<std::unique_ptr<Op>> answered;
-  std::deque<std::unique_ptr<Op>> later;
-  absl::flat_hash_set<absl::string_view> names;
-  while (!waiting.empty()) {
-    std::unique_ptr<Op> op = std::move(waiting.front());
-    waiting.pop_front();
-    // A name's writes go one per batch, in order; so does everything after
-    // a full batch.
-    if (static_cast<int>(writes.size()) >= options_.max_batch ||
-        names.contains(op->name())) {
-      later.push_back(std::move(op));
-      continue;
-    }
-    names.insert(op->name());
-    if (!op->stale || op->Plan()) {
-      writes.push_back(op->write());
-      planned.push_back(std::move(op));
-    } else {
-      answered.push_back(std::move(op));
+  std::vector<std::pair<const std::string, Waiting::Queue>*> turns;
+  const absl::Time now = absl::Now();
+  // One write of each name whose turn it is; writes answered without the
+  // store (no longer wanted, or planned again into an answer) let the next
+  // write of their name take the turn.
+  while (!waiting.empty() && static_cast<int>(writes.size()) < options_.max_batch) {
+    auto* turn = waiting.Next();
+    turns.push_back(turn);
+    Waiting::Queue& queue = turn->second;
+    while (!queue.empty()) {
+      std::unique_ptr<Op> op = std::move(queue.front());
+      queue.pop_front();
+      if (absl::Status unwanted = op->Unwanted(now); !unwanted.ok()) {
+        op->Abandon(std::move(unwanted));
+        answered.push_back(std::move(op));
+      } else if (!op->stale || op->Plan()) {
+        writes.push_back(op->write());
+        planned.push_back(std::move(op));
+        planned_turns.push_back(turn);
+        break;
+      } else {
+        answered.push_back(std::move(op));
+      }
     }
   }
   if (!writes.empty()) {
     std::vector<absl::StatusOr<Record>> results = store_.WriteMany(writes);
     for (size_t i = 0; i < planned.size(); ++i) {
       if (planned[i]->Complete(std::move(results[i]))) {
+        // Planned again first in its name's queue, for the next batch.
         planned[i]->stale = true;
-        later.push_back(std::move(planned[i]));
+        planned_turns[i]->second.push_front(std::move(planned[i]));
       } else {
         answered.push_back(std::move(planned[i]));
       }
     }
   }
-  // What waits keeps its plan: the store's compare catches a plan this
-  // commit made stale (ABORTED), and the write is planned again.
-  waiting = std::move(later);
+  for (auto* turn : turns) waiting.Done(turn);
 
   // The answers go out on the pool, in a few tasks, while this thread
   // commits the next batch.

@@ -11,14 +11,25 @@
 // batch commits form the next one, so batches grow with load and a lone
 // write waits for nothing but its own sync.
 //
-// Each name is written at most once per batch (the store checks each write
-// against the committed record); a second write of a name waits for the
-// next batch, in arrival order. A write whose store check fails because the
-// record changed since its plan (ABORTED) is planned again for the next
-// batch, up to ResourceServiceOptions::max_write_attempts times.
+// Writes wait in one queue per name, and names take turns in the order their
+// writes arrived: a batch takes one write of each name whose turn it is, so
+// forming a batch costs its size, however many writes of one name wait. Each
+// name is written at most once per batch (the store checks each write
+// against the committed record). A write that arrives behind another write
+// of its name is planned again when its turn comes, against the record the
+// earlier write left, so it never spends a batch slot on a stale plan. A
+// write whose store check fails because the record changed since its plan
+// (ABORTED) is planned again for the next batch, up to
+// ResourceServiceOptions::max_write_attempts times.
+//
+// A write is committed only if, when its turn comes, its caller still wants
+// it (WriteControl): one whose deadline has passed is answered
+// DEADLINE_EXCEEDED, one cancelled CANCELLED, and neither is applied. Once
+// in a batch, a write is committed and answered with its result.
 #ifndef ETAGD_SERVICE_WRITE_PIPELINE_H_
 #define ETAGD_SERVICE_WRITE_PIPELINE_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -27,6 +38,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "etagd/v1/etagd.pb.h"
 #include "service/resource_service.h"
 #include "service/store.h"
@@ -39,6 +51,20 @@ struct WritePipelineOptions {
   int max_batch = 256;
   // Answers handed to one `answerers` task.
   int answers_per_task = 16;
+  // Plan a write held back behind another write of its name again before
+  // committing it. Off only for the linearizability checker's canary
+  // (RocksDbStoreOptions::non_atomic_writes_for_test), whose lost updates
+  // come from stale plans reaching a store that skips its compare.
+  bool replan_held_back = true;
+};
+
+// Whether the caller of a write still wants it. Borrowed: `cancelled`, if
+// set, must outlive the write's answer.
+struct WriteControl {
+  // After this the write is not committed (DEADLINE_EXCEEDED).
+  absl::Time deadline = absl::InfiniteFuture();
+  // Becomes true, from any thread, when the caller gives up (CANCELLED).
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 // Thread-safe. `core`, `store` (the one `core` uses) and `answerers` must
@@ -60,20 +86,23 @@ class WritePipeline {
   // this returns if no store write is needed, else on an `answerers`
   // thread.
   void Put(const etagd::v1::PutResourceRequest& request,
-           Callback<etagd::v1::PutResourceResponse> done);
+           Callback<etagd::v1::PutResourceResponse> done,
+           WriteControl control = {});
   void Delete(const etagd::v1::DeleteResourceRequest& request,
-              Callback<etagd::v1::DeleteResourceResponse> done);
+              Callback<etagd::v1::DeleteResourceResponse> done,
+              WriteControl control = {});
 
  private:
   class Op;
   template <typename Request, typename Response>
   class TypedOp;
+  class Waiting;
 
   void Submit(std::unique_ptr<Op> op) ABSL_LOCKS_EXCLUDED(mu_);
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits one batch out of `waiting` (taking what it commits or answers,
   // leaving what must wait for the next) and answers it.
-  void CommitBatch(std::deque<std::unique_ptr<Op>>& waiting);
+  void CommitBatch(Waiting& waiting);
 
   ResourceService& core_;
   Store& store_;

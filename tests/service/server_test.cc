@@ -310,5 +310,42 @@ TEST_F(ServerTest, ShutdownLetsACallInFlightFinish) {
   EXPECT_FALSE(Get(request, &after).ok());
 }
 
+// README, "Deadlines": a write whose deadline passes before it is
+// committed is not applied.
+TEST_F(ServerTest, APutWhoseDeadlinePassesWhileItWaitsIsNotApplied) {
+  blocking_->ArmWrites();
+  v1::PutResourceRequest gate;
+  gate.set_name("gate");
+  gate.set_content("x");
+  v1::PutResourceResponse gate_response;
+  grpc::ClientContext gate_context;
+  absl::Notification gate_done;
+  grpc::Status gate_status;
+  stub_->async()->PutResource(&gate_context, &gate, &gate_response,
+                              [&](grpc::Status s) {
+                                gate_status = std::move(s);
+                                gate_done.Notify();
+                              });
+  blocking_->entered().WaitForNotification();  // The committer is held.
+
+  v1::PutResourceRequest late;
+  late.set_name("doc");
+  late.set_content("too late");
+  v1::PutResourceResponse late_response;
+  grpc::ClientContext late_context;
+  late_context.set_deadline(std::chrono::system_clock::now() +
+                            std::chrono::milliseconds(200));
+  EXPECT_EQ(stub_->PutResource(&late_context, late, &late_response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  blocking_->release().Notify();
+  gate_done.WaitForNotification();
+  EXPECT_TRUE(gate_status.ok()) << gate_status.error_message();
+
+  v1::GetResourceRequest get;
+  get.set_name("doc");
+  v1::GetResourceResponse got;
+  EXPECT_EQ(Get(get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 }  // namespace
 }  // namespace etagd

@@ -35,11 +35,14 @@ class GatedStore : public ForwardingStore {
       entered_.Notify();
       release_.WaitForNotification();
     }
-    {
-      absl::MutexLock lock(&mu_);
-      batch_sizes_.push_back(requests.size());
+    std::vector<absl::StatusOr<Record>> results =
+        ForwardingStore::WriteMany(requests);
+    absl::MutexLock lock(&mu_);
+    batch_sizes_.push_back(requests.size());
+    for (const auto& result : results) {
+      if (absl::IsAborted(result.status())) ++aborted_;
     }
-    return ForwardingStore::WriteMany(requests);
+    return results;
   }
 
   // The next WriteMany waits for release().
@@ -50,6 +53,11 @@ class GatedStore : public ForwardingStore {
     absl::MutexLock lock(&mu_);
     return batch_sizes_;
   }
+  // Writes the store refused because their plan was stale.
+  int aborted() {
+    absl::MutexLock lock(&mu_);
+    return aborted_;
+  }
 
  private:
   std::atomic<bool> armed_{false};
@@ -57,6 +65,7 @@ class GatedStore : public ForwardingStore {
   absl::Notification release_;
   absl::Mutex mu_;
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
+  int aborted_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A Put's answer, waited for. (absl::Mutex rather than absl::Notification:
@@ -109,7 +118,8 @@ class WritePipelineTest : public testing::Test {
   std::unique_ptr<PutOutcome> StartPut(const std::string& name,
                                        const std::string& content,
                                        const std::string& if_match = "",
-                                       bool create_only = false) {
+                                       bool create_only = false,
+                                       WriteControl control = {}) {
     auto outcome = std::make_unique<PutOutcome>();
     outcome->request.set_name(name);
     outcome->request.set_content(content);
@@ -121,7 +131,8 @@ class WritePipelineTest : public testing::Test {
     pipeline_->Put(raw->request,
                    [raw](absl::StatusOr<v1::PutResourceResponse> result) {
                      raw->Set(std::move(result));
-                   });
+                   },
+                   control);
     return outcome;
   }
 
@@ -202,6 +213,91 @@ TEST_F(WritePipelineTest, ConcurrentIfMatchIncrementsLoseNoUpdate) {
       store_->ReadCurrent("counter", true);
   ASSERT_THAT(final_value, IsOk());
   EXPECT_EQ((*final_value)->content, std::to_string(kThreads * kIncrements));
+}
+
+TEST_F(WritePipelineTest, WritesHeldBackBehindTheirNameArePlannedAgainNotSentStale) {
+  HoldTheCommitter();
+  std::vector<std::unique_ptr<PutOutcome>> puts;
+  for (int i = 0; i < 10; ++i) puts.push_back(StartPut("hot", std::to_string(i)));
+  store_->release().Notify();
+  for (auto& put : puts) EXPECT_THAT(put->Wait(), IsOk());
+  // One commit per write of the name, none spent on a stale plan.
+  EXPECT_EQ(store_->aborted(), 0);
+  EXPECT_THAT(store_->batch_sizes(), testing::ElementsAre(1, 1, 1, 1, 1, 1, 1, 1,
+                                                          1, 1, 1));
+  absl::StatusOr<std::optional<Record>> last = store_->ReadCurrent("hot", true);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ((*last)->content, "9");
+}
+
+TEST_F(WritePipelineTest, AHeldBackIfMatchWriteIsDecidedOnTheRecordBeforeIt) {
+  absl::StatusOr<v1::PutResourceResponse> created = Put("doc", "one");
+  ASSERT_THAT(created, IsOk());
+  HoldTheCommitter();
+  const std::string etag = created->resource().etag();
+  std::unique_ptr<PutOutcome> first = StartPut("doc", "two", etag);
+  std::unique_ptr<PutOutcome> second = StartPut("doc", "three", etag);
+  store_->release().Notify();
+  EXPECT_THAT(first->Wait(), IsOk());
+  EXPECT_THAT(second->Wait(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(store_->aborted(), 0);
+}
+
+TEST_F(WritePipelineTest, OtherNamesDoNotWaitBehindAHotName) {
+  HoldTheCommitter();
+  std::vector<std::unique_ptr<PutOutcome>> puts;
+  for (int i = 0; i < 50; ++i) puts.push_back(StartPut("hot", std::to_string(i)));
+  for (int i = 0; i < 10; ++i) puts.push_back(StartPut("cold" + std::to_string(i), "x"));
+  store_->release().Notify();
+  for (auto& put : puts) EXPECT_THAT(put->Wait(), IsOk());
+  std::vector<size_t> sizes = store_->batch_sizes();
+  ASSERT_GE(sizes.size(), 2u);
+  // The batch after the gate: one write of the hot name and every cold one.
+  EXPECT_EQ(sizes[1], 11u);
+  EXPECT_EQ(sizes.size(), 51u);
+}
+
+TEST_F(WritePipelineTest, AWriteWhoseDeadlinePassedBeforeItsBatchIsNotApplied) {
+  HoldTheCommitter();
+  WriteControl expired;
+  expired.deadline = absl::Now() - absl::Seconds(1);
+  std::unique_ptr<PutOutcome> put = StartPut("doc", "x", "", false, expired);
+  store_->release().Notify();
+  EXPECT_THAT(put->Wait(), StatusIs(absl::StatusCode::kDeadlineExceeded,
+                                    "was not applied"));
+  absl::StatusOr<std::optional<Record>> stored = store_->ReadCurrent("doc", false);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_FALSE(stored->has_value());
+}
+
+TEST_F(WritePipelineTest, ACancelledWriteIsNotApplied) {
+  HoldTheCommitter();
+  std::atomic<bool> cancelled{false};
+  WriteControl control;
+  control.cancelled = &cancelled;
+  std::unique_ptr<PutOutcome> put = StartPut("doc", "x", "", false, control);
+  cancelled = true;
+  store_->release().Notify();
+  EXPECT_THAT(put->Wait(),
+              StatusIs(absl::StatusCode::kCancelled, "was not applied"));
+  absl::StatusOr<std::optional<Record>> stored = store_->ReadCurrent("doc", false);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_FALSE(stored->has_value());
+}
+
+TEST_F(WritePipelineTest, AWriteCommittedBeforeItsDeadlineReportsItsResult) {
+  // The deadline passes while the write's batch is being committed.
+  store_->Arm();
+  WriteControl control;
+  control.deadline = absl::Now() + absl::Milliseconds(100);
+  std::unique_ptr<PutOutcome> put = StartPut("doc", "x", "", false, control);
+  store_->entered().WaitForNotification();
+  absl::SleepFor(control.deadline - absl::Now() + absl::Milliseconds(1));
+  store_->release().Notify();
+  EXPECT_THAT(put->Wait(), IsOk());
+  absl::StatusOr<std::optional<Record>> stored = store_->ReadCurrent("doc", false);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_TRUE(stored->has_value());
 }
 
 TEST_F(WritePipelineTest, DestroyingItAnswersEveryWriteHandedIn) {

@@ -6,14 +6,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "tests/testing/forwarding_store.h"
 
 namespace etagd {
 
-// Delegates to a real store, but holds ReadCurrent of the name "slow" until
-// released, so a test can keep a call in flight.
+// Delegates to a real store, but holds ReadCurrent of the name "slow", or
+// the next WriteMany once armed for it, until released, so a test can keep a
+// call in flight or writes waiting behind a commit.
 class BlockingStore : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
@@ -27,13 +29,25 @@ class BlockingStore : public ForwardingStore {
     return ForwardingStore::ReadCurrent(name, with_content);
   }
 
+  std::vector<absl::StatusOr<Record>> WriteMany(
+      absl::Span<const WriteRequest> requests) override {
+    if (writes_armed_.exchange(false)) {
+      entered_.Notify();
+      release_.WaitForNotification();
+    }
+    return ForwardingStore::WriteMany(requests);
+  }
+
   // The next ReadCurrent of "slow" blocks until release() is notified.
   void Arm() { armed_ = true; }
+  // The next WriteMany blocks until release() is notified.
+  void ArmWrites() { writes_armed_ = true; }
   absl::Notification& entered() { return entered_; }
   absl::Notification& release() { return release_; }
 
  private:
   std::atomic<bool> armed_{false};
+  std::atomic<bool> writes_armed_{false};
   absl::Notification entered_;
   absl::Notification release_;
 };
