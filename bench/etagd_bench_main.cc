@@ -1,6 +1,7 @@
 // etagd-bench: a closed-loop gRPC load generator for etagd, and, with the
 // same client machinery, for etcd's KV API and the echo floor, so that the
 // systems are measured alike. See --help.
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/load.h"
@@ -34,7 +36,10 @@ ABSL_FLAG(std::string, op, "get",
           "ETag: answered not-modified; etagd only), put (unconditional), cas "
           "(compare-and-set on the worker's own keys with the ETag/"
           "mod_revision it last wrote: the success path), create (create-only "
-          "writes of fresh keys).");
+          "writes of fresh keys), incr (contended read-modify-write: read a "
+          "random one of --keys counters, write it + 1 on condition it is "
+          "unchanged (If-Match / a Txn on mod_revision), start over on a "
+          "conflict; one op is one successful increment; etagd and etcd).");
 ABSL_FLAG(int, connections, 4, "gRPC channels (TCP connections).");
 ABSL_FLAG(int, in_flight, 16, "Operations in flight per connection.");
 ABSL_FLAG(int, keys, 1000, "Keys the run uses.");
@@ -76,6 +81,11 @@ struct Workload {
   std::vector<int64_t> next_fresh;
   // Per worker: which of its own keys it writes next (cas).
   std::vector<size_t> cursor;
+  // incr: setup writes "0" to every key; successful increments and the
+  // conflicts (failed conditions) on the way, warm-up included.
+  bool counters = false;
+  std::atomic<int64_t> increments{0};
+  std::atomic<int64_t> conflicts{0};
 
   static constexpr size_t kValuePool = 1 << 20;
 
@@ -198,6 +208,70 @@ void Async(Request request, Invoke invoke, Finish finish) {
   });
 }
 
+// A counter's value and the version it was read at (an ETag, or an etcd
+// mod_revision in decimal).
+struct CounterRead {
+  Outcome outcome;  // "OK" or an error name.
+  int64_t value = 0;
+  std::string version;
+};
+using ReadCounter =
+    std::function<void(size_t key, std::function<void(CounterRead)> done)>;
+// Writes `value` if the counter is still at `version`: "OK", "CONFLICT" or
+// an error name.
+using WriteCounter = std::function<void(size_t key, const std::string& version,
+                                        int64_t value,
+                                        std::function<void(Outcome)> done)>;
+
+// One successful increment of counter `key`, the way a client without
+// server-side arithmetic does it: read, write + 1 on condition, and on a
+// conflict read again. Calls `done` once: "OK", or the first error.
+void Increment(Workload& workload, size_t key, ReadCounter read,
+               WriteCounter write, std::function<void(Outcome)> done) {
+  read(key, [&workload, key, read, write, done](CounterRead current) {
+    if (current.outcome != "OK") return done(current.outcome);
+    write(key, current.version, current.value + 1,
+          [&workload, key, read, write, done](Outcome written) {
+            if (written == "CONFLICT") {
+              workload.conflicts.fetch_add(1, std::memory_order_relaxed);
+              return Increment(workload, key, read, write, done);
+            }
+            if (written == "OK") {
+              workload.increments.fetch_add(1, std::memory_order_relaxed);
+            }
+            done(written);
+          });
+  });
+}
+
+// After an incr run: the counters must add up to the increments made. An
+// update lost by the store would show here.
+absl::Status CheckCounters(Workload& workload, const ReadCounter& read,
+                           int width) {
+  std::atomic<int64_t> sum{0};
+  absl::Status read_all = ForEachKey(
+      workload.keys.size(), width, [&read, &sum](size_t k, auto done) {
+        read(k, [&sum, done](CounterRead current) {
+          if (current.outcome != "OK") {
+            return done(absl::UnavailableError("reading a counter: " + current.outcome));
+          }
+          sum.fetch_add(current.value);
+          done(absl::OkStatus());
+        });
+      });
+  if (!read_all.ok()) return read_all;
+  const int64_t made = workload.increments.load();
+  std::printf("  counters add up to %lld, increments made %lld (%s); "
+              "%lld conflicts retried\n",
+              static_cast<long long>(sum.load()), static_cast<long long>(made),
+              sum.load() == made ? "no update lost" : "UPDATES LOST",
+              static_cast<long long>(workload.conflicts.load()));
+  if (sum.load() != made) {
+    return absl::DataLossError(absl::StrCat(made - sum.load(), " updates lost"));
+  }
+  return absl::OkStatus();
+}
+
 class EtagdTarget {
  public:
   EtagdTarget(std::vector<std::shared_ptr<grpc::Channel>> channels,
@@ -228,7 +302,7 @@ class EtagdTarget {
       }
       v1::PutResourceRequest put;
       put.set_name(workload_.keys[k]);
-      put.set_content(std::string(workload_.Value()));
+      put.set_content(workload_.counters ? "0" : std::string(workload_.Value()));
       Async<v1::PutResourceRequest, v1::PutResourceResponse>(
           std::move(put),
           [&stub](auto* c, auto cb) {
@@ -244,6 +318,10 @@ class EtagdTarget {
 
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
     v1::Resources::Stub& stub = *stubs_[worker % stubs_.size()];
+    if (op == "incr") {
+      return Increment(workload_, workload_.RandomKey(), Reader(), Writer(),
+                       std::move(done));
+    }
     if (op == "get" || op == "cond_get") {
       const size_t k = workload_.RandomKey();
       v1::GetResourceRequest get;
@@ -291,7 +369,54 @@ class EtagdTarget {
         });
   }
 
+  // A counter, read with GetResource.
+  ReadCounter Reader() {
+    return [this](size_t key, std::function<void(CounterRead)> done) {
+      v1::GetResourceRequest get;
+      get.set_name(workload_.keys[key]);
+      Async<v1::GetResourceRequest, v1::GetResourceResponse>(
+          std::move(get),
+          [this, key](auto* c, auto cb) {
+            StubFor(key).async()->GetResource(&c->context, &c->request,
+                                              &c->response, cb);
+          },
+          [done](const grpc::Status& s, const v1::GetResourceResponse& r) {
+            CounterRead read;
+            read.outcome = s.ok() ? "OK" : CodeName(s);
+            if (s.ok() && !absl::SimpleAtoi(r.resource().content(), &read.value)) {
+              read.outcome = "UNEXPECTED_RESPONSE";
+            }
+            read.version = r.resource().etag();
+            done(std::move(read));
+          });
+    };
+  }
+
+  // A counter, written with If-Match: a 412 is a conflict.
+  WriteCounter Writer() {
+    return [this](size_t key, const std::string& etag, int64_t value,
+                  std::function<void(Outcome)> done) {
+      v1::PutResourceRequest put;
+      put.set_name(workload_.keys[key]);
+      put.set_content(std::to_string(value));
+      put.mutable_preconditions()->add_if_match(etag);
+      Async<v1::PutResourceRequest, v1::PutResourceResponse>(
+          std::move(put),
+          [this, key](auto* c, auto cb) {
+            StubFor(key).async()->PutResource(&c->context, &c->request,
+                                              &c->response, cb);
+          },
+          [done](const grpc::Status& s, const v1::PutResourceResponse&) {
+            if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+              return done("CONFLICT");
+            }
+            done(s.ok() ? "OK" : CodeName(s));
+          });
+    };
+  }
+
  private:
+  v1::Resources::Stub& StubFor(size_t key) { return *stubs_[key % stubs_.size()]; }
 
   Workload& workload_;
   std::vector<std::unique_ptr<v1::Resources::Stub>> stubs_;
@@ -330,7 +455,7 @@ class EtcdTarget {
       }
       etcdserverpb::PutRequest put;
       put.set_key(workload_.keys[k]);
-      put.set_value(std::string(workload_.Value()));
+      put.set_value(workload_.counters ? "0" : std::string(workload_.Value()));
       Async<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
           std::move(put),
           [&stub](auto* c, auto cb) {
@@ -346,6 +471,10 @@ class EtcdTarget {
 
   void Start(const std::string& op, int worker, std::function<void(Outcome)> done) {
     etcdserverpb::KV::Stub& stub = *stubs_[worker % stubs_.size()];
+    if (op == "incr") {
+      return Increment(workload_, workload_.RandomKey(), Reader(), Writer(),
+                       std::move(done));
+    }
     if (op == "get") {
       etcdserverpb::RangeRequest range;
       range.set_key(workload_.keys[workload_.RandomKey()]);
@@ -411,7 +540,59 @@ class EtcdTarget {
         });
   }
 
+  // A counter, read with a (linearizable) Range.
+  ReadCounter Reader() {
+    return [this](size_t key, std::function<void(CounterRead)> done) {
+      etcdserverpb::RangeRequest range;
+      range.set_key(workload_.keys[key]);
+      Async<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
+          std::move(range),
+          [this, key](auto* c, auto cb) {
+            StubFor(key).async()->Range(&c->context, &c->request, &c->response, cb);
+          },
+          [done](const grpc::Status& s, const etcdserverpb::RangeResponse& r) {
+            CounterRead read;
+            read.outcome = s.ok() ? "OK" : CodeName(s);
+            if (s.ok() && (r.kvs_size() != 1 ||
+                           !absl::SimpleAtoi(r.kvs(0).value(), &read.value))) {
+              read.outcome = "UNEXPECTED_RESPONSE";
+            }
+            if (r.kvs_size() == 1) read.version = std::to_string(r.kvs(0).mod_revision());
+            done(std::move(read));
+          });
+    };
+  }
+
+  // A counter, written by a Txn on its mod_revision: not succeeded is a
+  // conflict.
+  WriteCounter Writer() {
+    return [this](size_t key, const std::string& revision, int64_t value,
+                  std::function<void(Outcome)> done) {
+      etcdserverpb::TxnRequest txn;
+      etcdserverpb::Compare* compare = txn.add_compare();
+      compare->set_result(etcdserverpb::Compare::EQUAL);
+      compare->set_target(etcdserverpb::Compare::MOD);
+      compare->set_key(workload_.keys[key]);
+      int64_t mod_revision = 0;
+      if (!absl::SimpleAtoi(revision, &mod_revision)) return done("UNEXPECTED_RESPONSE");
+      compare->set_mod_revision(mod_revision);
+      etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
+      put->set_key(workload_.keys[key]);
+      put->set_value(std::to_string(value));
+      Async<etcdserverpb::TxnRequest, etcdserverpb::TxnResponse>(
+          std::move(txn),
+          [this, key](auto* c, auto cb) {
+            StubFor(key).async()->Txn(&c->context, &c->request, &c->response, cb);
+          },
+          [done](const grpc::Status& s, const etcdserverpb::TxnResponse& r) {
+            if (!s.ok()) return done(CodeName(s));
+            done(r.succeeded() ? "OK" : "CONFLICT");
+          });
+    };
+  }
+
  private:
+  etcdserverpb::KV::Stub& StubFor(size_t key) { return *stubs_[key % stubs_.size()]; }
 
   Workload& workload_;
   std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs_;
@@ -457,8 +638,20 @@ int Usage(absl::string_view message) {
   return 2;
 }
 
+// Targets without counters (the echo floor) have no incr.
 template <typename Target>
-int RunWith(Target& target, const std::string& op, const LoadOptions& options,
+auto CheckCountersOf(Target& target, Workload& workload, int width, int)
+    -> decltype(target.Reader(), absl::Status()) {
+  return CheckCounters(workload, target.Reader(), width);
+}
+template <typename Target>
+absl::Status CheckCountersOf(Target&, Workload&, int, long) {
+  return absl::OkStatus();
+}
+
+template <typename Target>
+int RunWith(Target& target, Workload& workload, const std::string& op,
+            const LoadOptions& options,
             const std::map<std::string, std::string>& labels) {
   if (absl::Status setup = target.Setup(absl::GetFlag(FLAGS_setup),
                                         absl::GetFlag(FLAGS_setup_in_flight));
@@ -478,6 +671,14 @@ int RunWith(Target& target, const std::string& op, const LoadOptions& options,
   for (const auto& [name, count] : result.errors) {
     std::printf("  errors %s: %lld\n", name.c_str(), static_cast<long long>(count));
   }
+  if (op == "incr") {
+    if (absl::Status counted = CheckCountersOf(
+            target, workload, absl::GetFlag(FLAGS_setup_in_flight), 0);
+        !counted.ok()) {
+      std::cerr << "etagd-bench: " << counted.message() << "\n";
+      return 1;
+    }
+  }
   const std::string json = ToJson(result, labels);
   if (!absl::GetFlag(FLAGS_json_out).empty()) {
     std::ofstream out(absl::GetFlag(FLAGS_json_out));
@@ -493,8 +694,15 @@ int Run() {
   if (system != "etagd" && system != "etcd" && system != "echo") {
     return Usage("--system must be etagd, etcd or echo");
   }
-  if (op != "get" && op != "cond_get" && op != "put" && op != "cas" && op != "create") {
-    return Usage("--op must be get, cond_get, put, cas or create");
+  if (op != "get" && op != "cond_get" && op != "put" && op != "cas" &&
+      op != "create" && op != "incr") {
+    return Usage("--op must be get, cond_get, put, cas, create or incr");
+  }
+  if (op == "incr" && system == "echo") {
+    return Usage("--op=incr needs counters: --system=etagd or etcd");
+  }
+  if (op == "incr" && absl::GetFlag(FLAGS_setup) != "put") {
+    return Usage("--op=incr starts every counter at 0: --setup=put");
   }
   const std::string setup = absl::GetFlag(FLAGS_setup);
   if (setup != "put" && setup != "read" && setup != "none") {
@@ -521,6 +729,7 @@ int Run() {
     return Usage("cas needs --keys >= connections * in_flight (each worker owns keys)");
   }
   workload.connections = connections;
+  workload.counters = op == "incr";
   {
     static constexpr char kAlphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -555,14 +764,14 @@ int Run() {
   auto channels = Channels(absl::GetFlag(FLAGS_target), connections);
   if (system == "etagd") {
     EtagdTarget target(channels, workload);
-    return RunWith(target, op, options, labels);
+    return RunWith(target, workload, op, options, labels);
   }
   if (system == "etcd") {
     EtcdTarget target(channels, workload);
-    return RunWith(target, op, options, labels);
+    return RunWith(target, workload, op, options, labels);
   }
   EchoTarget target(channels, workload);
-  return RunWith(target, op, options, labels);
+  return RunWith(target, workload, op, options, labels);
 }
 
 }  // namespace
