@@ -31,6 +31,12 @@ ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(30),
           "idling included; a request not complete by then gets 408.");
 ABSL_FLAG(int, http_max_connections, 1024,
           "Open HTTP connections beyond this are closed on arrival.");
+ABSL_FLAG(int64_t, response_memory_mb, 256,
+          "Memory for the content of responses that readers have not taken "
+          "yet (slow or stalled clients), in MiB: a read whose content "
+          "(over 64 KiB) would not fit answers HTTP 503 with Retry-After, or "
+          "gRPC RESOURCE_EXHAUSTED, instead of growing the process. HTTP and "
+          "gRPC share it. 0: no limit.");
 ABSL_FLAG(int, http_max_header_bytes, 16384,
           "Largest request line plus header fields; more gets 431.");
 ABSL_FLAG(std::string, tls_cert_file, "",
@@ -90,6 +96,14 @@ absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
   }
   options.max_header_bytes = static_cast<uint32_t>(header_bytes);
   options.max_body_bytes = static_cast<uint64_t>(max_content_bytes);
+  const int64_t response_mb = absl::GetFlag(FLAGS_response_memory_mb);
+  if (response_mb < 0 || response_mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        "--response_memory_mb must be between 0 and 1048576");
+  }
+  if (response_mb > 0) {
+    options.response_budget = std::make_shared<MemoryBudget>(response_mb << 20);
+  }
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {

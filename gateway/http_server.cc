@@ -324,17 +324,44 @@ class Session : public SessionBase,
 
   void Write(HttpResponse response, bool counted) {
     const bool keep = keep_alive_ && !state_->stopping.load();
+    MemoryBudget* budget = state_->options.response_budget.get();
+    int64_t held = 0;
+    if (budget != nullptr && response.body().size() > kUncountedBodyBytes) {
+      held = static_cast<int64_t>(response.body().size());
+      if (!budget->TryAcquire(held)) {
+        held = 0;
+        response = ResponseMemoryExhausted(response.version());
+      }
+    }
     response.keep_alive(keep);
     auto shared = std::make_shared<HttpResponse>(std::move(response));
     Tcp().expires_after(ToChrono(state_->options.request_timeout));
     http::async_write(stream_, *shared,
-                      [self = this->shared_from_this(), shared, keep, counted](
-                          beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), shared, keep, counted,
+                       held](beast::error_code ec, size_t) {
+                        if (held > 0) {
+                          self->state_->options.response_budget->Release(held);
+                        }
                         if (counted) --self->state_->in_flight;
                         if (ec) return self->Close();
                         if (!keep) return self->LingerThenClose();
                         self->ReadHeader();
                       });
+  }
+
+  // What replaces a response whose body the budget cannot hold.
+  static HttpResponse ResponseMemoryExhausted(unsigned version) {
+    HttpResponse response(http::status::service_unavailable, version);
+    response.set(http::field::date, FormatHttpDate(absl::Now()));
+    response.set(http::field::server, "etagd");
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::retry_after, "1");
+    response.body() = ErrorJson(
+        503, "UNAVAILABLE",
+        "too many bytes of responses are waiting for slow readers "
+        "(--response_memory_mb); retry shortly");
+    response.prepare_payload();
+    return response;
   }
 
   // Closing a socket with unread input makes the kernel send a reset, which

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/gateway.h"
+#include "service/memory_budget.h"
 
 namespace etagd {
 
@@ -36,7 +37,19 @@ struct HttpServerOptions {
   // instead of plain HTTP. Both empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Bytes of response bodies written but not yet taken by their readers
+  // (slow or stalled clients). A body over kUncountedBodyBytes is held
+  // against it from the write's start to its end (a write that stalls ends
+  // after request_timeout with the connection); one that does not fit is
+  // answered 503 with Retry-After instead. Shared with etagd's gRPC
+  // responses. Null: unbounded.
+  std::shared_ptr<MemoryBudget> response_budget;
 };
+
+// Bodies up to this size are not held against the response budget: they
+// are bounded by max_connections, and the error that replaces a body that
+// does not fit is of this order.
+inline constexpr size_t kUncountedBodyBytes = 64 << 10;
 
 // Answers one request by calling `respond` exactly once, on any thread.
 using RequestHandler =

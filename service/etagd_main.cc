@@ -176,6 +176,8 @@ int Run() {
   absl::StatusOr<HttpServerOptions> http_options =
       HttpServerOptionsFromFlags(server_options.service.max_content_bytes);
   if (!http_options.ok()) return Fail(http_options.status().message());
+  // One bound for responses to slow readers, over gRPC and HTTP alike.
+  server_options.response_budget = http_options->response_budget;
 
   // Signals go to the thread that waits for them below, never to gRPC's or
   // RocksDB's threads, which inherit this mask.

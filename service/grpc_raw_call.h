@@ -19,6 +19,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "service/grpc_status.h"
+#include "service/memory_budget.h"
 
 namespace etagd {
 
@@ -66,8 +67,18 @@ class RawUnaryCall final : public grpc::ServerUnaryReactor {
   // True once the client cancelled or the deadline passed.
   const std::atomic<bool>& cancelled() const { return cancelled_; }
 
+  // Holds `bytes` of `budget` (already acquired) until gRPC is done with
+  // the call: its response has been sent, or the call has ended.
+  void HoldUntilDone(MemoryBudget& budget, int64_t bytes) {
+    held_budget_ = &budget;
+    held_bytes_ = bytes;
+  }
+
   void OnCancel() override { cancelled_.store(true, std::memory_order_release); }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (held_budget_ != nullptr) held_budget_->Release(held_bytes_);
+    delete this;
+  }
 
  private:
   explicit RawUnaryCall(grpc::ByteBuffer* reply) : reply_(reply) {}
@@ -76,6 +87,8 @@ class RawUnaryCall final : public grpc::ServerUnaryReactor {
   Request request_;
   bool parsed_ = false;
   std::atomic<bool> cancelled_{false};
+  MemoryBudget* held_budget_ = nullptr;
+  int64_t held_bytes_ = 0;
 };
 
 }  // namespace etagd

@@ -58,6 +58,28 @@ constexpr auto kName = [](const auto& request) -> absl::string_view {
   return request.name();
 };
 
+}  // namespace
+
+// Holds `content` bytes of the response budget until `call` is done; an
+// error if the budget cannot.
+template <typename Call>
+absl::Status GrpcResourcesService::HoldContent(Call& call, size_t content) {
+  if (response_budget_ == nullptr ||
+      content <= static_cast<size_t>(kUncountedContentBytes)) {
+    return absl::OkStatus();
+  }
+  const int64_t bytes = static_cast<int64_t>(content);
+  if (!response_budget_->TryAcquire(bytes)) {
+    return absl::ResourceExhaustedError(
+        "too many bytes of responses are waiting for slow readers "
+        "(--response_memory_mb); retry with backoff");
+  }
+  call.HoldUntilDone(*response_budget_, bytes);
+  return absl::OkStatus();
+}
+
+namespace {
+
 using GetCall = RawUnaryCall<v1::GetResourceRequest, v1::GetResourceResponse>;
 using PutCall = RawUnaryCall<v1::PutResourceRequest, v1::PutResourceResponse>;
 using DeleteCall =
@@ -79,7 +101,15 @@ grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
                 kName)) {
     return call;
   }
-  call->Reply(core_.Get(call->request()));
+  absl::StatusOr<v1::GetResourceResponse> got = core_.Get(call->request());
+  if (got.ok() && got->has_resource()) {
+    if (absl::Status held = HoldContent(*call, got->resource().content().size());
+        !held.ok()) {
+      call->Fail(held);
+      return call;
+    }
+  }
+  call->Reply(std::move(got));
   return call;
 }
 
@@ -134,7 +164,18 @@ grpc::ServerUnaryReactor* GrpcResourcesService::ListResources(
                 [](const auto& r) -> absl::string_view { return r.prefix(); })) {
     return call;
   }
-  call->Reply(core_.List(call->request()));
+  absl::StatusOr<v1::ListResourcesResponse> listed = core_.List(call->request());
+  if (listed.ok()) {
+    size_t content = 0;
+    for (const v1::Resource& resource : listed->resources()) {
+      content += resource.content().size();
+    }
+    if (absl::Status held = HoldContent(*call, content); !held.ok()) {
+      call->Fail(held);
+      return call;
+    }
+  }
+  call->Reply(std::move(listed));
   return call;
 }
 

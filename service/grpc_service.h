@@ -23,7 +23,7 @@
 #include "service/resource_service.h"
 #include "service/thread_pool.h"
 #include "service/token_file.h"
-#include "service/write_budget.h"
+#include "service/memory_budget.h"
 #include "service/write_pipeline.h"
 
 namespace etagd {
@@ -40,18 +40,23 @@ using RawAdminService =
     v1::Admin::WithRawCallbackMethod_CreateCheckpoint<v1::Admin::Service>;
 }  // namespace internal
 
-// Thread-safe; `core`, `writes` and `write_budget` must outlive it.
+// Thread-safe; `core`, `writes` and the budgets must outlive it.
 // `tokens` null: no authorization. A Put holds its request's size of
 // `write_budget` while in `writes`; a Put the budget cannot admit fails at
-// once with RESOURCE_EXHAUSTED.
+// once with RESOURCE_EXHAUSTED. A Get or listing whose content is over
+// kUncountedContentBytes holds its size of `response_budget` (if set) until
+// its response is sent; one the budget cannot admit fails with
+// RESOURCE_EXHAUSTED, so slow readers cannot grow the server.
 class GrpcResourcesService final : public internal::RawResourcesService {
  public:
   GrpcResourcesService(ResourceService& core, WritePipeline& writes,
-                       WriteBudget& write_budget,
-                       std::shared_ptr<const TokenStore> tokens = nullptr)
+                       MemoryBudget& write_budget,
+                       std::shared_ptr<const TokenStore> tokens = nullptr,
+                       MemoryBudget* response_budget = nullptr)
       : core_(core),
         writes_(writes),
         write_budget_(write_budget),
+        response_budget_(response_budget),
         tokens_(std::move(tokens)) {}
 
   // Each takes an etagd.v1.<Method>Request and answers its response.
@@ -72,11 +77,19 @@ class GrpcResourcesService final : public internal::RawResourcesService {
                                          grpc::ByteBuffer* response) override;
 
  private:
+  template <typename Call>
+  absl::Status HoldContent(Call& call, size_t content);
+
   ResourceService& core_;
   WritePipeline& writes_;
-  WriteBudget& write_budget_;
+  MemoryBudget& write_budget_;
+  MemoryBudget* const response_budget_;
   const std::shared_ptr<const TokenStore> tokens_;
 };
+
+// Content up to this size is not held against the response budget (as
+// gateway/http_server.h's kUncountedBodyBytes).
+inline constexpr int64_t kUncountedContentBytes = 64 << 10;
 
 // Thread-safe; `core` and `pool` must outlive it. Checkpoints are rare and
 // slow (a memtable flush and a directory of hard links): they run on

@@ -31,11 +31,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       *server->core_, *server->store_, *server->writers_,
       options.write_pipeline);
   server->write_budget_ =
-      std::make_unique<WriteBudget>(options.grpc_memory_quota_bytes);
+      std::make_unique<MemoryBudget>(options.grpc_memory_quota_bytes);
   server->tokens_ = options.tokens;
+  server->response_budget_ = options.response_budget;
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(
       *server->core_, *server->writes_, *server->write_budget_,
-      options.tokens);
+      options.tokens, server->response_budget_.get());
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
   server->grpc_admin_ = std::make_unique<GrpcAdminService>(
       *server->admin_, *server->writers_, options.tokens);

@@ -18,7 +18,7 @@
 #include "service/thread_pool.h"
 #include "service/tls.h"
 #include "service/token_file.h"
-#include "service/write_budget.h"
+#include "service/memory_budget.h"
 #include "service/write_pipeline.h"
 
 namespace etagd {
@@ -38,6 +38,9 @@ struct ServerOptions {
   int64_t grpc_memory_quota_bytes = 0;
   // TLS for the gRPC port (and mutual TLS with a client CA); off if empty.
   ServerTlsFiles tls;
+  // Response content waiting for slow readers (grpc_service.h), shared
+  // with the HTTP server in etagd; null: unbounded.
+  std::shared_ptr<MemoryBudget> response_budget;
   // Bearer tokens every Resources and Admin call must carry (auth.h);
   // null: no authorization. Health and reflection stay open.
   std::shared_ptr<const TokenStore> tokens;
@@ -68,7 +71,7 @@ class Server {
   // threads, write budget and authorization. Valid until Shutdown().
   ResourceService& core() { return *core_; }
   WritePipeline& writes() { return *writes_; }
-  WriteBudget& write_budget() { return *write_budget_; }
+  MemoryBudget& write_budget() { return *write_budget_; }
   // Null: no authorization.
   const std::shared_ptr<const TokenStore>& tokens() const { return tokens_; }
 
@@ -84,7 +87,8 @@ class Server {
   std::unique_ptr<ResourceService> core_;
   std::unique_ptr<ThreadPool> writers_;
   std::unique_ptr<WritePipeline> writes_;
-  std::unique_ptr<WriteBudget> write_budget_;
+  std::unique_ptr<MemoryBudget> write_budget_;
+  std::shared_ptr<MemoryBudget> response_budget_;
   std::shared_ptr<const TokenStore> tokens_;
   std::unique_ptr<GrpcResourcesService> grpc_service_;
   std::unique_ptr<AdminService> admin_;

@@ -1,4 +1,4 @@
-#include "service/write_budget.h"
+#include "service/memory_budget.h"
 
 #include "gtest/gtest.h"
 
@@ -6,33 +6,33 @@ namespace etagd {
 namespace {
 
 TEST(WriteBudgetTest, AdmitsWritesUpToTheBudget) {
-  WriteBudget budget(100);
+  MemoryBudget budget(100);
   EXPECT_TRUE(budget.TryAcquire(60));
   EXPECT_TRUE(budget.TryAcquire(40));
 }
 
 TEST(WriteBudgetTest, RefusesAWriteThatWouldExceedIt) {
-  WriteBudget budget(100);
+  MemoryBudget budget(100);
   ASSERT_TRUE(budget.TryAcquire(60));
   EXPECT_FALSE(budget.TryAcquire(41));
 }
 
 TEST(WriteBudgetTest, ARefusalHoldsNothing) {
-  WriteBudget budget(100);
+  MemoryBudget budget(100);
   ASSERT_TRUE(budget.TryAcquire(60));
   ASSERT_FALSE(budget.TryAcquire(41));
   EXPECT_TRUE(budget.TryAcquire(40));
 }
 
 TEST(WriteBudgetTest, ReleasedBytesCanBeAcquiredAgain) {
-  WriteBudget budget(100);
+  MemoryBudget budget(100);
   ASSERT_TRUE(budget.TryAcquire(100));
   budget.Release(100);
   EXPECT_TRUE(budget.TryAcquire(100));
 }
 
 TEST(WriteBudgetTest, AdmitsOneWriteLargerThanTheBudgetWhenNoneIsHeld) {
-  WriteBudget budget(100);
+  MemoryBudget budget(100);
   ASSERT_TRUE(budget.TryAcquire(500));
   EXPECT_FALSE(budget.TryAcquire(1));
   budget.Release(500);
@@ -40,7 +40,7 @@ TEST(WriteBudgetTest, AdmitsOneWriteLargerThanTheBudgetWhenNoneIsHeld) {
 }
 
 TEST(WriteBudgetTest, ZeroMeansUnbounded) {
-  WriteBudget budget(0);
+  MemoryBudget budget(0);
   EXPECT_TRUE(budget.TryAcquire(int64_t{1} << 40));
   EXPECT_TRUE(budget.TryAcquire(int64_t{1} << 40));
 }

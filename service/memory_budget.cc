@@ -1,8 +1,8 @@
-#include "service/write_budget.h"
+#include "service/memory_budget.h"
 
 namespace etagd {
 
-bool WriteBudget::TryAcquire(int64_t bytes) {
+bool MemoryBudget::TryAcquire(int64_t bytes) {
   if (max_bytes_ <= 0) return true;
   absl::MutexLock lock(&mu_);
   if (held_ > 0 && held_ + bytes > max_bytes_) return false;
@@ -10,7 +10,7 @@ bool WriteBudget::TryAcquire(int64_t bytes) {
   return true;
 }
 
-void WriteBudget::Release(int64_t bytes) {
+void MemoryBudget::Release(int64_t bytes) {
   if (max_bytes_ <= 0) return;
   absl::MutexLock lock(&mu_);
   held_ -= bytes;
