@@ -40,7 +40,24 @@ TEST_P(BenchSmokeTest, EtagdBenchRunsEveryOperationWithoutErrors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Operations, BenchSmokeTest,
-                         testing::Values("get", "cond_get", "put", "cas", "create"));
+                         testing::Values("get", "cond_get", "put", "cas", "create",
+                                         "incr"));
+
+// --op=incr checks after its run that the counters add up to the increments
+// made: contended If-Match writes through etagd lose no update.
+TEST(EtagdBenchIncrTest, ContendedIncrementsLoseNoUpdate) {
+  absl::StatusOr<EtagdProcess> etagd = StartEtagd(TestPath("data"));
+  ASSERT_THAT(etagd, IsOk());
+  absl::StatusOr<CommandResult> run = RunCommand(
+      DataBinaryPath("bench/etagd-bench"),
+      {"--system=etagd", "--target=" + etagd->target(), "--op=incr",
+       "--ops=200", "--duration=60s", "--warmup=0s", "--connections=2",
+       "--in_flight=8", "--keys=2", "--progress_every=0"});
+  ASSERT_THAT(run, IsOk());
+  EXPECT_EQ(run->exit_code, 0) << run->stderr_text;
+  EXPECT_THAT(run->stdout_text, HasSubstr("(no update lost)"));
+  EXPECT_THAT(run->stdout_text, HasSubstr("conflicts retried"));
+}
 
 TEST(MicroBenchmarkSmokeTest, RunsEveryBenchmarkOnce) {
   // The store benchmarks put their databases under TMPDIR.

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind (user space,
+# every thread): a measure that does not move with the machine's load or
+# its CPU model, unlike throughput. Each server runs twice under callgrind,
+# once serving N1 requests and once N2 (same client, same payload, one
+# request at a time); the difference of the two totals divided by N2 - N1
+# is the cost of one request, start-up and shutdown cancelling out.
+#
+#   etagd HTTP GET 200 and 304 (1 KiB)    vs  nginx (one worker, no master)
+#   etagd gRPC Get (1 KiB)                vs  the gRPC echo server (floor)
+#   etagd durable CAS (If-Match Put)      vs  etcd is not run under valgrind
+#                                             (Go); the CAS row stands alone
+#
+# Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc]
+# Prints a table and keeps every callgrind file in the work directory.
+# About 3 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n1=300
+n2=1300
+only=all
+for arg in "$@"; do
+  case "$arg" in
+    --n1=*) n1="${arg#*=}" ;;
+    --n2=*) n2="${arg#*=}" ;;
+    --only=http|--only=grpc) only="${arg#*=}" ;;
+    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc]" >&2; exit 2 ;;
+  esac
+done
+if (( n2 <= n1 )); then echo "instructions.sh: --n2 must exceed --n1" >&2; exit 2; fi
+
+.ci/install --bench >&2
+bazel build -c opt //service:etagd //bench:etagd-bench //bench:echo-server >&2
+bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
+work="$(mktemp -d "${TMPDIR:-/var/tmp}/etagd-instructions.XXXXXX")"
+echo "instructions.sh: work directory $work" >&2
+
+pid=""
+cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() {  # wait_http URL
+  for _ in $(seq 1 600); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "instructions.sh: $1 did not come up; see $work" >&2
+  exit 1
+}
+
+wait_port() {  # wait_port PORT
+  for _ in $(seq 1 600); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "instructions.sh: port $1 did not open; see $work" >&2
+  exit 1
+}
+
+# The total instruction count of a finished callgrind run.
+total() { sed -n 's/^summary: *//p; s/^totals: *//p' "$1" | head -n1 | awk '{print $1}'; }
+
+# Runs "$@" under callgrind in the background, writing $work/$label.out.
+callgrind() {  # callgrind LABEL COMMAND...
+  local label=$1
+  shift
+  valgrind --tool=callgrind --callgrind-out-file="$work/$label.out" \
+    "$@" >"$work/$label.log" 2>&1 &
+  pid=$!
+}
+
+stop() {  # stop SIGNAL: ends the server under callgrind and waits for its file
+  kill -"$1" "$pid"
+  wait "$pid" || true
+  pid=""
+}
+
+payload="$work/payload"
+head -c 1024 /dev/zero | tr '\0' 'v' >"$payload"
+
+# etagd under callgrind serving `count` HTTP requests; prints its total.
+etagd_http() {  # etagd_http LABEL COUNT CONDITIONAL(0|1)
+  local label=$1 count=$2 conditional=$3 grpc http
+  grpc=$(port); http=$(port)
+  rm -rf "$work/data-$label"
+  callgrind "$label" "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
+    --http_listen=127.0.0.1:"$http" --http_threads=1 --data_dir="$work/data-$label"
+  wait_http "http://127.0.0.1:$http/healthz"
+  local url="http://127.0.0.1:$http/v1/resources/bench/payload"
+  local etag
+  etag=$(curl -s -D - -o /dev/null -X PUT --data-binary @"$payload" "$url" |
+         sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
+  if [ "$conditional" = 1 ]; then
+    h2load --h1 -n "$count" -c 1 -H "If-None-Match: $etag" "$url" >"$work/$label.h2load" 2>&1
+  else
+    h2load --h1 -n "$count" -c 1 "$url" >"$work/$label.h2load" 2>&1
+  fi
+  stop TERM
+  total "$work/$label.out"
+}
+
+# nginx (one worker, no master) under callgrind serving `count` requests.
+nginx_http() {  # nginx_http LABEL COUNT CONDITIONAL(0|1)
+  local label=$1 count=$2 conditional=$3 http
+  http=$(port)
+  mkdir -p "$work/www"
+  cp "$payload" "$work/www/payload"
+  chmod a+rx "$work" "$work/www"; chmod a+r "$work/www/payload"
+  cat >"$work/nginx-$label.conf" <<EOF
+master_process off;
+worker_processes 1;
+daemon off;
+pid $work/nginx-$label.pid;
+error_log $work/nginx-$label-error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$http;
+    root $work/www;
+    etag on;
+    add_header Cache-Control no-cache;
+  }
+}
+EOF
+  callgrind "$label" nginx -c "$work/nginx-$label.conf" -p "$work"
+  wait_http "http://127.0.0.1:$http/payload"
+  local url="http://127.0.0.1:$http/payload" etag
+  etag=$(curl -s -D - -o /dev/null "$url" | sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
+  if [ "$conditional" = 1 ]; then
+    h2load --h1 -n "$count" -c 1 -H "If-None-Match: $etag" "$url" >"$work/$label.h2load" 2>&1
+  else
+    h2load --h1 -n "$count" -c 1 "$url" >"$work/$label.h2load" 2>&1
+  fi
+  stop TERM
+  total "$work/$label.out"
+}
+
+# A gRPC server under callgrind serving `count` calls of etagd-bench's op.
+grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP
+  local label=$1 count=$2 system=$3 op=$4 grpc
+  grpc=$(port)
+  rm -rf "$work/data-$label"
+  if [ "$system" = echo ]; then
+    callgrind "$label" "$bin/bench/echo-server" --listen=127.0.0.1:"$grpc"
+  else
+    callgrind "$label" "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
+      --http_listen= --data_dir="$work/data-$label"
+  fi
+  wait_port "$grpc"
+  "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"$grpc" --op="$op" \
+    --connections=1 --in_flight=1 --keys=1 --ops="$count" --warmup=0s \
+    --duration=600s --progress_every=0 >"$work/$label.bench" 2>&1
+  stop TERM
+  total "$work/$label.out"
+}
+
+per_request() {  # per_request TOTAL1 TOTAL2
+  python3 -c "import sys; a, b = int(sys.argv[1]), int(sys.argv[2]); print(round((b - a) / ($n2 - $n1)))" "$1" "$2"
+}
+
+declare -A cost
+measure() {  # measure NAME FUNCTION ARGS...: instructions per request
+  local name=$1 fn=$2
+  shift 2
+  echo "instructions.sh: $name" >&2
+  local a b
+  a=$("$fn" "$name-n1" "$n1" "$@")
+  b=$("$fn" "$name-n2" "$n2" "$@")
+  cost[$name]=$(per_request "$a" "$b")
+}
+
+if [[ $only == all || $only == http ]]; then
+  measure etagd-http-200 etagd_http 0
+  measure nginx-200 nginx_http 0
+  measure etagd-http-304 etagd_http 1
+  measure nginx-304 nginx_http 1
+fi
+if [[ $only == all || $only == grpc ]]; then
+  measure etagd-grpc-get grpc_calls etagd get
+  measure echo-get grpc_calls echo get
+  measure etagd-cas grpc_calls etagd cas
+fi
+
+row() {  # row LABEL OURS PEER TARGET
+  local ours=${cost[$2]:-} peer=""
+  [ -z "$3" ] || peer=${cost[$3]:-}
+  [ -n "$ours" ] || return 0
+  if [ -n "$peer" ]; then
+    python3 -c "import sys; o, p, t = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+r = o / p
+print(f'{sys.argv[1]:<26}{o:>12}{p:>12}{r:>8.2f}  {t}')" "$1" "$ours" "$peer" "$4"
+  else
+    printf '%-26s%12s%12s%8s  %s\n' "$1" "$ours" "-" "-" "$4"
+  fi
+}
+
+echo
+echo "instructions per request (callgrind, user space, all threads; n = $n1 and $n2)"
+printf '%-26s%12s%12s%8s  %s\n' "" "etagd" "peer" "ratio" "target"
+row "HTTP GET 200 vs nginx" etagd-http-200 nginx-200 "<= 1.5"
+row "HTTP GET 304 vs nginx" etagd-http-304 nginx-304 "<= 1.5"
+row "gRPC Get vs echo floor" etagd-grpc-get echo-get "<= 1.05"
+row "durable CAS" etagd-cas "" "report"
+echo "instructions.sh: callgrind files in $work" >&2
