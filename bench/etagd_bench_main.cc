@@ -203,8 +203,11 @@ void Async(Request request, Invoke invoke, Finish finish) {
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::seconds(30));
   invoke(call, [call, finish](grpc::Status status) {
-    std::unique_ptr<Call<Request, Response>> owned(call);
-    finish(status, owned->response);
+    // The call (its ClientContext) is gone before `finish` runs: whoever
+    // `finish` tells that the work is done may tear the channels down.
+    Response response = std::move(call->response);
+    delete call;
+    finish(status, response);
   });
 }
 
