@@ -65,6 +65,17 @@ int Run() {
   absl::StatusOr<HttpServerOptions> http_options =
       HttpServerOptionsFromFlags(max_content);
   if (!http_options.ok()) return Fail(http_options.status().message());
+  absl::StatusOr<ServerTlsFiles> tls_files = ServerTlsFilesFromFlags();
+  if (!tls_files.ok()) return Fail(tls_files.status().message());
+  if (absl::Status check = CheckServerTlsFiles(*tls_files); !check.ok()) {
+    return Fail(check.message());
+  }
+  if (tls_files->enabled()) {
+    absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(*tls_files);
+    if (!material.ok()) return Fail(material.status().message());
+    auto https = std::make_shared<const ServerTlsMaterial>(*std::move(material));
+    http_options->tls = [https] { return https; };
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -106,7 +117,10 @@ int Run() {
                        ? (backend_tls.cert_file.empty()
                               ? " over TLS"
                               : " over TLS with a client certificate")
-                       : ""));
+                       : "",
+                   tls_files->http_client_ca_file.empty()
+                       ? ""
+                       : "; HTTPS clients need a certificate"));
   int signal = 0;
   sigwait(&signals, &signal);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);

@@ -39,6 +39,12 @@ ABSL_FLAG(std::string, tls_cert_file, "",
           "minimum. Needs --tls_key_file. Empty: plaintext.");
 ABSL_FLAG(std::string, tls_key_file, "",
           "PEM private key (unencrypted) of --tls_cert_file.");
+ABSL_FLAG(std::string, http_tls_client_ca_file, "",
+          "PEM CA certificates for mutual TLS on HTTPS: clients must present "
+          "a certificate signed by one of them, or the handshake fails. Needs "
+          "--tls_cert_file. Separate from etagd's --tls_client_ca_file (gRPC): "
+          "probes, scrapers and browsers often have no client certificate. "
+          "Empty: no client certificates asked for.");
 
 namespace etagd {
 
@@ -90,13 +96,19 @@ absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
   }
   options.max_header_bytes = static_cast<uint32_t>(header_bytes);
   options.max_body_bytes = static_cast<uint64_t>(max_content_bytes);
-  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+  return options;
+}
+
+absl::StatusOr<ServerTlsFiles> ServerTlsFilesFromFlags() {
+  ServerTlsFiles files;
+  files.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  files.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  files.http_client_ca_file = absl::GetFlag(FLAGS_http_tls_client_ca_file);
+  if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::InvalidArgumentError(
         "--tls_cert_file and --tls_key_file go together");
   }
-  return options;
+  return files;
 }
 
 void ShowAllEtagdFlagsInHelp() {

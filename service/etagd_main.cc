@@ -83,8 +83,9 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "exits. Keep Kubernetes' terminationGracePeriodSeconds above it.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA certificates for mutual TLS on gRPC: clients must present a "
-          "certificate signed by one of them. Needs --tls_cert_file. Empty: "
-          "no client certificates asked for.");
+          "certificate signed by one of them. Needs --tls_cert_file. HTTPS has "
+          "its own, --http_tls_client_ca_file (set both to the same file for "
+          "mutual TLS on both). Empty: no client certificates asked for.");
 ABSL_FLAG(std::string, tokens_file, "",
           "File of bearer tokens, one per line: \"<token> <read|read-write> "
           "[prefix]\" (# starts a comment). Every Resources and Admin call "
@@ -160,19 +161,30 @@ int Run() {
   if (drain < absl::ZeroDuration()) {
     return Fail("--drain_timeout must not be negative");
   }
-  server_options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  server_options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
-  server_options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
-  if (absl::Status tls = CheckServerTlsFiles(server_options.tls); !tls.ok()) {
+  absl::StatusOr<ServerTlsFiles> tls_files = ServerTlsFilesFromFlags();
+  if (!tls_files.ok()) return Fail(tls_files.status().message());
+  tls_files->client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (absl::Status tls = CheckServerTlsFiles(*tls_files); !tls.ok()) {
     return Fail(tls.message());
   }
+  server_options.tls = *tls_files;
   const std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
   const bool serve_http = !absl::GetFlag(FLAGS_http_listen).empty();
+  if (!serve_http && !tls_files->http_client_ca_file.empty()) {
+    return Fail("--http_tls_client_ca_file is set but HTTP is off (--http_listen "
+                "is empty)");
+  }
   absl::StatusOr<GatewayOptions> gateway_options = GatewayOptionsFromFlags();
   if (!gateway_options.ok()) return Fail(gateway_options.status().message());
   absl::StatusOr<HttpServerOptions> http_options =
       HttpServerOptionsFromFlags(server_options.service.max_content_bytes);
   if (!http_options.ok()) return Fail(http_options.status().message());
+  if (tls_files->enabled()) {
+    absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(*tls_files);
+    if (!material.ok()) return Fail(material.status().message());
+    auto https = std::make_shared<const ServerTlsMaterial>(*std::move(material));
+    http_options->tls = [https] { return https; };
+  }
 
   // Signals go to the thread that waits for them below, never to gRPC's or
   // RocksDB's threads, which inherit this mask.
@@ -239,11 +251,13 @@ int Run() {
                    store_options.sync_writes ? "durable writes"
                                              : "unsynced writes",
                    ", history depth ", store_options.history_depth, ")",
-                   server_options.tls.enabled()
-                       ? (server_options.tls.client_ca_file.empty()
-                              ? "; TLS"
-                              : "; TLS, gRPC clients need a certificate")
-                       : "",
+                   tls_files->enabled() ? "; TLS" : "",
+                   tls_files->client_ca_file.empty()
+                       ? ""
+                       : ", gRPC clients need a certificate",
+                   tls_files->http_client_ca_file.empty()
+                       ? ""
+                       : ", HTTPS clients need a certificate",
                    tokens != nullptr
                        ? absl::StrCat("; bearer tokens from ", tokens_file)
                        : ""));

@@ -1,6 +1,7 @@
 #include "service/tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +23,8 @@ namespace {
 
 // PEM files of certificates and keys are a few KiB; a CA bundle ~200 KiB.
 constexpr size_t kMaxPemBytes = 4 << 20;
+
+constexpr char kCertificateBegin[] = "-----BEGIN CERTIFICATE-----";
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
@@ -36,47 +41,75 @@ std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& pem) {
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// A certificate and key that belong together. Errors name the flags, never
-// quote the files (the key is a secret).
-absl::Status CheckKeyPair(const std::string& cert_flag, const std::string& cert_path,
-                          const std::string& key_flag, const std::string& key_path) {
-  ETAGD_ASSIGN_OR_RETURN(std::string cert_pem, ReadPemFile(cert_path, cert_flag));
-  ETAGD_ASSIGN_OR_RETURN(std::string key_pem, ReadPemFile(key_path, key_flag));
-  auto cert_bio = MemoryBio(cert_pem);
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        cert_flag, " ", cert_path, " holds no PEM certificate"));
+// Every certificate of a PEM file, which must hold at least one and only
+// certificates that parse (a truncated chain is refused, not half used).
+// Errors name the flag and path, never quote the file.
+absl::StatusOr<std::vector<std::unique_ptr<X509, X509Free>>> ParseCertificates(
+    const std::string& pem, absl::string_view flag, const std::string& path) {
+  size_t blocks = 0;
+  for (size_t at = pem.find(kCertificateBegin); at != std::string::npos;
+       at = pem.find(kCertificateBegin, at + 1)) {
+    ++blocks;
   }
-  auto key_bio = MemoryBio(key_pem);
-  // No passphrase callback: an encrypted key fails here instead of asking
-  // on the terminal.
+  std::vector<std::unique_ptr<X509, X509Free>> certificates;
+  auto bio = MemoryBio(pem);
+  while (certificates.size() < blocks) {
+    std::unique_ptr<X509, X509Free> cert(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (cert == nullptr) break;
+    certificates.push_back(std::move(cert));
+  }
+  ERR_clear_error();  // What stopped the loop is reported below, not queued.
+  if (blocks == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, " holds no PEM certificate"));
+  }
+  if (certificates.size() < blocks) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " ", path, ": certificate ", certificates.size() + 1, " of ", blocks,
+        " does not parse"));
+  }
+  return certificates;
+}
+
+// The private key of a PEM file. No passphrase callback: an encrypted key
+// fails here instead of asking on the terminal.
+absl::StatusOr<std::unique_ptr<EVP_PKEY, KeyFree>> ParsePrivateKey(
+    const std::string& pem, absl::string_view flag, const std::string& path) {
+  auto bio = MemoryBio(pem);
   std::unique_ptr<EVP_PKEY, KeyFree> key(PEM_read_bio_PrivateKey(
-      key_bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
+  ERR_clear_error();
   if (key == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        key_flag, " ", key_path,
-        " holds no unencrypted PEM private key"));
+        flag, " ", path, " holds no unencrypted PEM private key"));
   }
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+  return key;
+}
+
+// A certificate chain and key that belong together; the first certificate
+// is the one the key must match. Errors name the flags, never quote the
+// files (the key is a secret).
+absl::StatusOr<std::unique_ptr<X509, X509Free>> CheckKeyPair(
+    absl::string_view cert_flag, const std::string& cert_path,
+    const std::string& cert_pem, absl::string_view key_flag,
+    const std::string& key_path, const std::string& key_pem) {
+  ETAGD_ASSIGN_OR_RETURN(auto chain, ParseCertificates(cert_pem, cert_flag, cert_path));
+  ETAGD_ASSIGN_OR_RETURN(auto key, ParsePrivateKey(key_pem, key_flag, key_path));
+  if (X509_check_private_key(chain.front().get(), key.get()) != 1) {
+    ERR_clear_error();
     return absl::InvalidArgumentError(absl::StrCat(
         key_flag, " ", key_path, " is not the key of the certificate in ",
         cert_flag, " ", cert_path));
   }
-  return absl::OkStatus();
+  return std::move(chain.front());
 }
 
-absl::Status CheckCertificates(const std::string& flag, const std::string& path) {
+absl::StatusOr<std::string> ReadCertificates(const std::string& path,
+                                             absl::string_view flag) {
   ETAGD_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(path, flag));
-  auto bio = MemoryBio(pem);
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, " holds no PEM certificate"));
-  }
-  return absl::OkStatus();
+  ETAGD_RETURN_IF_ERROR(ParseCertificates(pem, flag, path).status());
+  return pem;
 }
 
 }  // namespace
@@ -106,25 +139,46 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
   return text;
 }
 
+absl::StatusOr<ServerTlsMaterial> ReadServerTlsMaterial(const ServerTlsFiles& files) {
+  if (files.cert_file.empty() || files.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together");
+  }
+  ServerTlsMaterial material;
+  ETAGD_ASSIGN_OR_RETURN(material.cert_chain,
+                         ReadPemFile(files.cert_file, "--tls_cert_file"));
+  ETAGD_ASSIGN_OR_RETURN(material.private_key,
+                         ReadPemFile(files.key_file, "--tls_key_file"));
+  ETAGD_RETURN_IF_ERROR(
+      CheckKeyPair("--tls_cert_file", files.cert_file, material.cert_chain,
+                   "--tls_key_file", files.key_file, material.private_key)
+          .status());
+  if (!files.client_ca_file.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(
+        material.client_ca,
+        ReadCertificates(files.client_ca_file, "--tls_client_ca_file"));
+  }
+  if (!files.http_client_ca_file.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(
+        material.http_client_ca,
+        ReadCertificates(files.http_client_ca_file, "--http_tls_client_ca_file"));
+  }
+  return material;
+}
+
 absl::Status CheckServerTlsFiles(const ServerTlsFiles& files) {
   if (!files.enabled()) {
     if (!files.client_ca_file.empty()) {
       return absl::InvalidArgumentError(
           "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
     }
+    if (!files.http_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--http_tls_client_ca_file needs --tls_cert_file and --tls_key_file");
+    }
     return absl::OkStatus();
   }
-  if (files.cert_file.empty() || files.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_cert_file and --tls_key_file go together");
-  }
-  ETAGD_RETURN_IF_ERROR(CheckKeyPair("--tls_cert_file", files.cert_file,
-                                     "--tls_key_file", files.key_file));
-  if (!files.client_ca_file.empty()) {
-    ETAGD_RETURN_IF_ERROR(
-        CheckCertificates("--tls_client_ca_file", files.client_ca_file));
-  }
-  return absl::OkStatus();
+  return ReadServerTlsMaterial(files).status();
 }
 
 absl::Status CheckClientTlsFiles(const ClientTlsFiles& files) {
@@ -137,14 +191,20 @@ absl::Status CheckClientTlsFiles(const ClientTlsFiles& files) {
     }
     return absl::OkStatus();
   }
-  ETAGD_RETURN_IF_ERROR(CheckCertificates("CA file", files.ca_file));
+  ETAGD_RETURN_IF_ERROR(ReadCertificates(files.ca_file, "CA file").status());
   if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::InvalidArgumentError(
         "a client certificate file and key file go together");
   }
   if (!files.cert_file.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(std::string cert_pem,
+                           ReadPemFile(files.cert_file, "client certificate file"));
+    ETAGD_ASSIGN_OR_RETURN(std::string key_pem,
+                           ReadPemFile(files.key_file, "client key file"));
     ETAGD_RETURN_IF_ERROR(CheckKeyPair("client certificate file", files.cert_file,
-                                       "client key file", files.key_file));
+                                       cert_pem, "client key file", files.key_file,
+                                       key_pem)
+                              .status());
   }
   return absl::OkStatus();
 }
