@@ -36,9 +36,17 @@ ABSL_FLAG(int, http_max_header_bytes, 16384,
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain (server certificate first) to serve TLS "
           "with: HTTPS on --http_listen, and etagd's gRPC too. TLS 1.2 is the "
-          "minimum. Needs --tls_key_file. Empty: plaintext.");
+          "minimum. Needs --tls_key_file. Re-read, with the key and client "
+          "CAs, when one of the files changes (see --tls_poll_interval) and on "
+          "SIGHUP: new connections get the new certificate, open ones keep "
+          "theirs, and files that do not parse or a key that is not the "
+          "certificate's keep the previous one (an error is logged). Empty: "
+          "plaintext.");
 ABSL_FLAG(std::string, tls_key_file, "",
           "PEM private key (unencrypted) of --tls_cert_file.");
+ABSL_FLAG(absl::Duration, tls_poll_interval, absl::Seconds(2),
+          "How often the TLS certificate, key and CA files are checked for "
+          "changes; a change reloads them. 0 reloads only on SIGHUP.");
 ABSL_FLAG(std::string, http_tls_client_ca_file, "",
           "PEM CA certificates for mutual TLS on HTTPS: clients must present "
           "a certificate signed by one of them, or the handshake fails. Needs "
@@ -109,6 +117,14 @@ absl::StatusOr<ServerTlsFiles> ServerTlsFilesFromFlags() {
         "--tls_cert_file and --tls_key_file go together");
   }
   return files;
+}
+
+absl::StatusOr<absl::Duration> TlsPollIntervalFromFlags() {
+  const absl::Duration interval = absl::GetFlag(FLAGS_tls_poll_interval);
+  if (interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--tls_poll_interval must not be negative");
+  }
+  return interval;
 }
 
 void ShowAllEtagdFlagsInHelp() {

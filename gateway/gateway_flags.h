@@ -8,6 +8,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
 #include "service/tls.h"
@@ -34,6 +35,9 @@ absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
 // its --tls_client_ca_file); INVALID_ARGUMENT if they do not go together.
 // The files themselves are checked by CheckServerTlsFiles.
 absl::StatusOr<ServerTlsFiles> ServerTlsFilesFromFlags();
+
+// --tls_poll_interval, for ServerTlsWatcher::Start (0: SIGHUP only).
+absl::StatusOr<absl::Duration> TlsPollIntervalFromFlags();
 
 // Makes --help list the flags of every etagd source file, not only those of
 // the binary's main file.

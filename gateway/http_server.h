@@ -38,8 +38,9 @@ struct HttpServerOptions {
   // certificate chain and key this returns as each connection is accepted.
   // When its http_client_ca is set, clients must present a certificate
   // signed by one of those CAs, or the handshake fails (mutual TLS).
-  // Returning another pointer than before applies from the next connection
-  // on; open connections keep theirs. Unset: plain HTTP.
+  // Returning another pointer than before (a reload, tls_watcher.h) applies
+  // from the next connection on; open connections keep theirs. Unset: plain
+  // HTTP.
   std::function<std::shared_ptr<const ServerTlsMaterial>()> tls;
 };
 

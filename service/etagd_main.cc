@@ -26,6 +26,7 @@
 #include "service/rocksdb_store.h"
 #include "service/server.h"
 #include "service/tls.h"
+#include "service/tls_watcher.h"
 #include "service/token_file.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
@@ -83,9 +84,10 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "exits. Keep Kubernetes' terminationGracePeriodSeconds above it.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA certificates for mutual TLS on gRPC: clients must present a "
-          "certificate signed by one of them. Needs --tls_cert_file. HTTPS has "
-          "its own, --http_tls_client_ca_file (set both to the same file for "
-          "mutual TLS on both). Empty: no client certificates asked for.");
+          "certificate signed by one of them. Needs --tls_cert_file. Reloaded "
+          "with it. HTTPS has its own, --http_tls_client_ca_file (set both to "
+          "the same file for mutual TLS on both). Empty: no client "
+          "certificates asked for.");
 ABSL_FLAG(std::string, tokens_file, "",
           "File of bearer tokens, one per line: \"<token> <read|read-write> "
           "[prefix]\" (# starts a comment). Every Resources and Admin call "
@@ -163,11 +165,12 @@ int Run() {
   }
   absl::StatusOr<ServerTlsFiles> tls_files = ServerTlsFilesFromFlags();
   if (!tls_files.ok()) return Fail(tls_files.status().message());
+  absl::StatusOr<absl::Duration> tls_poll_interval = TlsPollIntervalFromFlags();
+  if (!tls_poll_interval.ok()) return Fail(tls_poll_interval.status().message());
   tls_files->client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   if (absl::Status tls = CheckServerTlsFiles(*tls_files); !tls.ok()) {
     return Fail(tls.message());
   }
-  server_options.tls = *tls_files;
   const std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
   const bool serve_http = !absl::GetFlag(FLAGS_http_listen).empty();
   if (!serve_http && !tls_files->http_client_ca_file.empty()) {
@@ -179,12 +182,6 @@ int Run() {
   absl::StatusOr<HttpServerOptions> http_options =
       HttpServerOptionsFromFlags(server_options.service.max_content_bytes);
   if (!http_options.ok()) return Fail(http_options.status().message());
-  if (tls_files->enabled()) {
-    absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(*tls_files);
-    if (!material.ok()) return Fail(material.status().message());
-    auto https = std::make_shared<const ServerTlsMaterial>(*std::move(material));
-    http_options->tls = [https] { return https; };
-  }
 
   // Signals go to the thread that waits for them below, never to gRPC's or
   // RocksDB's threads, which inherit this mask.
@@ -192,8 +189,21 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  if (!tokens_file.empty()) sigaddset(&signals, SIGHUP);  // Reloads tokens.
+  // SIGHUP reloads the tokens and the TLS files.
+  if (!tokens_file.empty() || tls_files->enabled()) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The gRPC server and the HTTP server each take the certificate in force
+  // from it as they accept a connection.
+  std::shared_ptr<ServerTlsWatcher> tls;
+  if (tls_files->enabled()) {
+    absl::StatusOr<std::shared_ptr<ServerTlsWatcher>> watcher =
+        ServerTlsWatcher::Start(*tls_files, *tls_poll_interval);
+    if (!watcher.ok()) return Fail(watcher.status().message());
+    tls = *std::move(watcher);
+    server_options.tls = tls;
+    http_options->tls = [tls] { return tls->Current(); };
+  }
 
   std::unique_ptr<TokenFileWatcher> tokens;
   if (!tokens_file.empty()) {
@@ -251,7 +261,7 @@ int Run() {
                    store_options.sync_writes ? "durable writes"
                                              : "unsynced writes",
                    ", history depth ", store_options.history_depth, ")",
-                   tls_files->enabled() ? "; TLS" : "",
+                   tls != nullptr ? "; TLS" : "",
                    tls_files->client_ca_file.empty()
                        ? ""
                        : ", gRPC clients need a certificate",
@@ -264,7 +274,8 @@ int Run() {
 
   int signal = 0;
   while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
-    tokens->Reload();
+    if (tokens != nullptr) tokens->Reload();
+    if (tls != nullptr) tls->Reload();
   }
   Log(LogLevel::kInfo,
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -291,7 +302,8 @@ int main(int argc, char** argv) {
       "Usage: etagd [--grpc_listen=HOST:PORT] [--http_listen=HOST:PORT] "
       "[--data_dir=DIR] [flags]\n") +
       "Serves gRPC on 127.0.0.1:7070 and HTTP on 127.0.0.1:8080 by default "
-      "(--http_listen= turns HTTP off). Stops cleanly on SIGTERM or SIGINT.\n" +
+      "(--http_listen= turns HTTP off). Stops cleanly on SIGTERM or SIGINT; "
+      "SIGHUP reloads the tokens and TLS files.\n" +
       std::string(etagd::kEnvironmentHelp));
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: a lock-order graph update on every nested lock,

@@ -1,6 +1,8 @@
 #include "service/tls.h"
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -8,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <utility>
@@ -15,7 +18,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "grpc/grpc_security_constants.h"
 #include "service/status_macros.h"
 
 namespace etagd {
@@ -105,6 +107,37 @@ absl::StatusOr<std::unique_ptr<X509, X509Free>> CheckKeyPair(
   return std::move(chain.front());
 }
 
+// "subject CN=..., serial ..., expires ...": what an operator needs to tell
+// which certificate is in use.
+std::string Summarize(X509* cert) {
+  std::string subject = "?";
+  if (auto bio = std::unique_ptr<BIO, BioFree>(BIO_new(BIO_s_mem())); bio != nullptr) {
+    if (X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0,
+                           XN_FLAG_RFC2253) >= 0) {
+      char* data = nullptr;
+      const long size = BIO_get_mem_data(bio.get(), &data);
+      if (size > 0) subject.assign(data, static_cast<size_t>(size));
+    }
+  }
+  std::string serial = "?";
+  if (BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(number)) {
+      serial = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(number);
+  }
+  std::string expires = "?";
+  struct tm not_after;
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &not_after) == 1) {
+    char text[32];
+    if (strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &not_after) > 0) {
+      expires = text;
+    }
+  }
+  return absl::StrCat("subject ", subject, ", serial ", serial, ", expires ", expires);
+}
+
 absl::StatusOr<std::string> ReadCertificates(const std::string& path,
                                              absl::string_view flag) {
   ETAGD_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(path, flag));
@@ -149,10 +182,10 @@ absl::StatusOr<ServerTlsMaterial> ReadServerTlsMaterial(const ServerTlsFiles& fi
                          ReadPemFile(files.cert_file, "--tls_cert_file"));
   ETAGD_ASSIGN_OR_RETURN(material.private_key,
                          ReadPemFile(files.key_file, "--tls_key_file"));
-  ETAGD_RETURN_IF_ERROR(
-      CheckKeyPair("--tls_cert_file", files.cert_file, material.cert_chain,
-                   "--tls_key_file", files.key_file, material.private_key)
-          .status());
+  ETAGD_ASSIGN_OR_RETURN(
+      auto leaf, CheckKeyPair("--tls_cert_file", files.cert_file, material.cert_chain,
+                              "--tls_key_file", files.key_file, material.private_key));
+  material.summary = Summarize(leaf.get());
   if (!files.client_ca_file.empty()) {
     ETAGD_ASSIGN_OR_RETURN(
         material.client_ca,
@@ -207,28 +240,6 @@ absl::Status CheckClientTlsFiles(const ClientTlsFiles& files) {
                               .status());
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
-    const ServerTlsFiles& files) {
-  ETAGD_RETURN_IF_ERROR(CheckServerTlsFiles(files));
-  if (!files.enabled()) return grpc::InsecureServerCredentials();
-  // gRPC's TLS server accepts TLS 1.2 and 1.3 only (its default minimum).
-  grpc::SslServerCredentialsOptions options(
-      files.client_ca_file.empty()
-          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ETAGD_ASSIGN_OR_RETURN(pair.cert_chain,
-                         ReadPemFile(files.cert_file, "--tls_cert_file"));
-  ETAGD_ASSIGN_OR_RETURN(pair.private_key,
-                         ReadPemFile(files.key_file, "--tls_key_file"));
-  options.pem_key_cert_pairs.push_back(std::move(pair));
-  if (!files.client_ca_file.empty()) {
-    ETAGD_ASSIGN_OR_RETURN(options.pem_root_certs,
-                           ReadPemFile(files.client_ca_file, "--tls_client_ca_file"));
-  }
-  return grpc::SslServerCredentials(options);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> GrpcChannelCredentials(

@@ -1,7 +1,8 @@
 // TLS from PEM files: the server's certificate and key (with optional CAs
 // that gRPC and HTTPS clients' certificates must chain to: mutual TLS), and
 // a gRPC client's CA, certificate and key. etagd's gRPC port and the HTTPS
-// listener accept TLS 1.2 and later only.
+// listener accept TLS 1.2 and later only. service/tls_watcher.h keeps the
+// server's files current while it runs.
 #ifndef ETAGD_SERVICE_TLS_H_
 #define ETAGD_SERVICE_TLS_H_
 
@@ -12,7 +13,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 
 namespace etagd {
@@ -39,6 +39,9 @@ struct ServerTlsMaterial {
   // Empty when the file is not set.
   std::string client_ca;
   std::string http_client_ca;
+  // The leaf certificate's subject, serial number and expiry, for logs
+  // ("subject CN=etagd, serial 1A2B..., expires 2026-01-31T12:00:00Z").
+  std::string summary;
 };
 
 struct ClientTlsFiles {
@@ -70,10 +73,6 @@ absl::StatusOr<ServerTlsMaterial> ReadServerTlsMaterial(const ServerTlsFiles& fi
 // TLS is off.
 absl::Status CheckServerTlsFiles(const ServerTlsFiles& files);
 absl::Status CheckClientTlsFiles(const ClientTlsFiles& files);
-
-// Server credentials for `files`: insecure when TLS is off.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
-    const ServerTlsFiles& files);
 
 // Channel credentials for `files` (insecure when TLS is off), and the
 // channel argument for files.server_name, if any, set on `args`.

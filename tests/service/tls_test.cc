@@ -42,7 +42,7 @@ TEST_F(TlsFilesTest, NoFilesMeansNoTls) {
 TEST_F(TlsFilesTest, AcceptsAMatchingCertificateAndKey) {
   ServerTlsFiles files{pki_.server_cert, pki_.server_key, pki_.ca_cert, pki_.other_ca_cert};
   EXPECT_THAT(CheckServerTlsFiles(files), IsOk());
-  EXPECT_THAT(GrpcServerCredentials(files), IsOk());
+  EXPECT_THAT(ReadServerTlsMaterial(files), IsOk());
 }
 
 TEST_F(TlsFilesTest, RefusesAKeyOfAnotherCertificateWithoutQuotingIt) {
@@ -72,7 +72,7 @@ TEST_F(TlsFilesTest, NamesAMissingFile) {
               StatusIs(absl::StatusCode::kInvalidArgument, "cannot read --tls_cert_file"));
 }
 
-TEST_F(TlsFilesTest, MaterialHoldsWhatWasChecked) {
+TEST_F(TlsFilesTest, MaterialHoldsWhatWasCheckedAndSummarizesTheCertificate) {
   ServerTlsFiles files{pki_.server_cert, pki_.server_key, pki_.ca_cert, pki_.other_ca_cert};
   absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(files);
   ASSERT_THAT(material, IsOk());
@@ -80,6 +80,9 @@ TEST_F(TlsFilesTest, MaterialHoldsWhatWasChecked) {
   EXPECT_EQ(material->private_key, ReadAll(pki_.server_key));
   EXPECT_EQ(material->client_ca, ReadAll(pki_.ca_cert));
   EXPECT_EQ(material->http_client_ca, ReadAll(pki_.other_ca_cert));
+  EXPECT_THAT(material->summary, HasSubstr("subject CN=localhost, serial "));
+  EXPECT_THAT(material->summary, HasSubstr(", expires 20"));
+  EXPECT_THAT(material->summary, Not(HasSubstr("PRIVATE")));
 }
 
 TEST_F(TlsFilesTest, RefusesATruncatedCertificateChain) {
