@@ -20,6 +20,7 @@
 #include "service/env_flags.h"
 #include "service/log.h"
 #include "service/tls.h"
+#include "service/tls_watcher.h"
 
 ABSL_FLAG(std::string, backend, "127.0.0.1:7070", "etagd's gRPC HOST:PORT.");
 ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
@@ -65,12 +66,31 @@ int Run() {
   absl::StatusOr<HttpServerOptions> http_options =
       HttpServerOptionsFromFlags(max_content);
   if (!http_options.ok()) return Fail(http_options.status().message());
+  absl::StatusOr<ServerTlsFiles> tls_files = ServerTlsFilesFromFlags();
+  if (!tls_files.ok()) return Fail(tls_files.status().message());
+  absl::StatusOr<absl::Duration> tls_poll_interval = TlsPollIntervalFromFlags();
+  if (!tls_poll_interval.ok()) return Fail(tls_poll_interval.status().message());
+  if (absl::Status check = CheckServerTlsFiles(*tls_files); !check.ok()) {
+    return Fail(check.message());
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  if (tls_files->enabled()) sigaddset(&signals, SIGHUP);  // Reloads TLS files.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The HTTP server takes the certificate in force from it as it accepts
+  // each connection.
+  std::shared_ptr<ServerTlsWatcher> tls;
+  if (tls_files->enabled()) {
+    absl::StatusOr<std::shared_ptr<ServerTlsWatcher>> watcher =
+        ServerTlsWatcher::Start(*tls_files, *tls_poll_interval);
+    if (!watcher.ok()) return Fail(watcher.status().message());
+    tls = *std::move(watcher);
+    http_options->tls = [tls] { return tls->Current(); };
+  }
 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(max_content + (64 << 10)));
@@ -106,9 +126,12 @@ int Run() {
                        ? (backend_tls.cert_file.empty()
                               ? " over TLS"
                               : " over TLS with a client certificate")
-                       : ""));
+                       : "",
+                   tls_files->http_client_ca_file.empty()
+                       ? ""
+                       : "; HTTPS clients need a certificate"));
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) tls->Reload();
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
   Log(LogLevel::kInfo,
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -128,7 +151,8 @@ int main(int argc, char** argv) {
       "The etagd HTTP gateway: serves RFC 9110 conditional requests over "
       "HTTP/1.1 by calling etagd's gRPC API.\n\n"
       "Usage: etagd-gateway [--http_listen=HOST:PORT] [--backend=HOST:PORT] "
-      "[flags]\nStops cleanly on SIGTERM or SIGINT.\n") + etagd::kEnvironmentHelp);
+      "[flags]\nStops cleanly on SIGTERM or SIGINT; SIGHUP reloads the TLS "
+      "files.\n") + etagd::kEnvironmentHelp);
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: a lock-order graph update on every nested lock,
   // in gRPC's code too. Our lock order is fixed and documented; turn it off.

@@ -42,9 +42,23 @@ ABSL_FLAG(int, http_max_header_bytes, 16384,
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain (server certificate first) to serve TLS "
           "with: HTTPS on --http_listen, and etagd's gRPC too. TLS 1.2 is the "
-          "minimum. Needs --tls_key_file. Empty: plaintext.");
+          "minimum. Needs --tls_key_file. Re-read, with the key and client "
+          "CAs, when one of the files changes (see --tls_poll_interval) and on "
+          "SIGHUP: new connections get the new certificate, open ones keep "
+          "theirs, and files that do not parse or a key that is not the "
+          "certificate's keep the previous one (an error is logged). Empty: "
+          "plaintext.");
 ABSL_FLAG(std::string, tls_key_file, "",
           "PEM private key (unencrypted) of --tls_cert_file.");
+ABSL_FLAG(absl::Duration, tls_poll_interval, absl::Seconds(2),
+          "How often the TLS certificate, key and CA files are checked for "
+          "changes; a change reloads them. 0 reloads only on SIGHUP.");
+ABSL_FLAG(std::string, http_tls_client_ca_file, "",
+          "PEM CA certificates for mutual TLS on HTTPS: clients must present "
+          "a certificate signed by one of them, or the handshake fails. Needs "
+          "--tls_cert_file. Separate from etagd's --tls_client_ca_file (gRPC): "
+          "probes, scrapers and browsers often have no client certificate. "
+          "Empty: no client certificates asked for.");
 
 namespace etagd {
 
@@ -104,13 +118,27 @@ absl::StatusOr<HttpServerOptions> HttpServerOptionsFromFlags(
   if (response_mb > 0) {
     options.response_budget = std::make_shared<MemoryBudget>(response_mb << 20);
   }
-  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+  return options;
+}
+
+absl::StatusOr<ServerTlsFiles> ServerTlsFilesFromFlags() {
+  ServerTlsFiles files;
+  files.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  files.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  files.http_client_ca_file = absl::GetFlag(FLAGS_http_tls_client_ca_file);
+  if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::InvalidArgumentError(
         "--tls_cert_file and --tls_key_file go together");
   }
-  return options;
+  return files;
+}
+
+absl::StatusOr<absl::Duration> TlsPollIntervalFromFlags() {
+  const absl::Duration interval = absl::GetFlag(FLAGS_tls_poll_interval);
+  if (interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--tls_poll_interval must not be negative");
+  }
+  return interval;
 }
 
 void ShowAllEtagdFlagsInHelp() {

@@ -1,5 +1,10 @@
 #include "gateway/http_server.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -34,6 +39,7 @@
 #include "boost/beast/http/write.hpp"
 #include "gateway/http_date.h"
 #include "gateway/http_errors.h"
+#include "service/log.h"
 
 namespace etagd {
 
@@ -71,8 +77,13 @@ struct HttpServer::State {
   std::vector<net::executor_work_guard<Executor>> keep_running;
   // The loop the next accepted connection goes to; the acceptor's alone.
   size_t next_ioc = 0;
-  // Set when serving HTTPS.
-  std::unique_ptr<net::ssl::context> tls;
+  // Set when serving HTTPS: the context new connections get, the material
+  // it was made of, and a material that could not be used (not retried).
+  // The acceptor's alone, after Start().
+  bool https = false;
+  std::shared_ptr<net::ssl::context> tls;
+  std::shared_ptr<const ServerTlsMaterial> tls_material;
+  std::shared_ptr<const ServerTlsMaterial> tls_refused;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   int port = 0;
@@ -164,9 +175,11 @@ class Session : public SessionBase,
       : stream_(std::move(socket)),
         request_timer_(stream_.get_executor()),
         state_(std::move(state)) {}
-  // HTTPS.
-  Session(Socket socket, net::ssl::context& tls, std::shared_ptr<State> state)
-      : stream_(PlainStream(std::move(socket)), tls),
+  // HTTPS, with the context current when the connection was accepted.
+  Session(Socket socket, std::shared_ptr<net::ssl::context> tls,
+          std::shared_ptr<State> state)
+      : tls_(std::move(tls)),
+        stream_(PlainStream(std::move(socket)), *tls_),
         request_timer_(stream_.get_executor()),
         state_(std::move(state)) {}
 
@@ -394,6 +407,8 @@ class Session : public SessionBase,
     Tcp().close();
   }
 
+  // Null for HTTP. Declared before stream_, which uses it.
+  std::shared_ptr<net::ssl::context> tls_;
   Stream stream_;
   Timer request_timer_;
   bool timed_out_ = false;
@@ -403,6 +418,102 @@ class Session : public SessionBase,
   bool keep_alive_ = false;
   uint64_t discarded_ = 0;
 };
+
+// The names of the CAs in `pem`, which clients are told in the
+// CertificateRequest (RFC 8446 section 4.2.4), so that one with several
+// certificates picks a fitting one. Null if none parses.
+STACK_OF(X509_NAME)* CaNames(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (bio == nullptr) return nullptr;
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  if (names == nullptr) return nullptr;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(cert));
+    X509_free(cert);
+    if (name != nullptr && sk_X509_NAME_push(names, name) == 0) X509_NAME_free(name);
+  }
+  ERR_clear_error();  // The end of the file.
+  if (sk_X509_NAME_num(names) == 0) {
+    sk_X509_NAME_free(names);
+    return nullptr;
+  }
+  return names;
+}
+
+// A server-side TLS context: TLS 1.2 minimum, the certificate chain and key
+// of `material`, and client certificates required if it has an HTTP client
+// CA. Errors never quote the key.
+absl::StatusOr<std::shared_ptr<net::ssl::context>> NewTlsContext(
+    const ServerTlsMaterial& material) {
+  auto context = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  SSL_CTX* native = context->native_handle();
+  // RFC 8996 deprecates TLS 1.0 and 1.1; RFC 9325 asks for 1.2 at least.
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return absl::InternalError("cannot restrict HTTPS to TLS 1.2 and later");
+  }
+  beast::error_code ec;
+  context->set_options(net::ssl::context::default_workarounds |
+                           net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                           net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                           net::ssl::context::single_dh_use,
+                       ec);
+  if (!ec) context->use_certificate_chain(net::buffer(material.cert_chain), ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot use the certificate chain: ", ec.message()));
+  }
+  context->use_private_key(net::buffer(material.private_key), net::ssl::context::pem,
+                           ec);
+  if (ec || SSL_CTX_check_private_key(native) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "cannot use the private key: not an unencrypted PEM key of the certificate");
+  }
+  if (!material.http_client_ca.empty()) {
+    context->add_certificate_authority(net::buffer(material.http_client_ca), ec);
+    STACK_OF(X509_NAME)* names = CaNames(material.http_client_ca);
+    if (ec || names == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot use the HTTPS client CA certificates: ",
+          ec ? ec.message() : "none parses"));
+    }
+    SSL_CTX_set_client_CA_list(native, names);  // Takes ownership.
+    // A client without a certificate, or with one no CA here signed, fails
+    // the handshake.
+    context->set_verify_mode(
+        net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert, ec);
+    // Resumed sessions carry the client's verified identity; OpenSSL
+    // refuses to resume them without a context naming who issued them.
+    static constexpr unsigned char kSessionContext[] = "etagd-https";
+    if (ec || SSL_CTX_set_session_id_context(native, kSessionContext,
+                                             sizeof kSessionContext - 1) != 1) {
+      return absl::InternalError("cannot require HTTPS client certificates");
+    }
+  }
+  return context;
+}
+
+// Switches new connections to the material options.tls returns, if it is
+// new. A material that cannot be used is logged once and not retried; the
+// context before stays.
+void RefreshTls(State& state) {
+  std::shared_ptr<const ServerTlsMaterial> current = state.options.tls();
+  if (current == nullptr || current == state.tls_material ||
+      current == state.tls_refused) {
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<net::ssl::context>> context = NewTlsContext(*current);
+  if (!context.ok()) {
+    state.tls_refused = std::move(current);
+    Log(LogLevel::kError,
+        absl::StrCat("HTTPS cannot use the reloaded TLS certificate: ",
+                     context.status().message(), "; keeping the one before"));
+    return;
+  }
+  state.tls = *std::move(context);
+  state.tls_material = std::move(current);
+}
 
 void Accept(std::shared_ptr<State> state) {
   const size_t loop = state->next_ioc++ % state->iocs.size();
@@ -420,9 +531,10 @@ void Accept(std::shared_ptr<State> state) {
             beast::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             std::shared_ptr<SessionBase> session;
-            if (state->tls != nullptr) {
+            if (state->https) {
+              RefreshTls(*state);
               auto tls = std::make_shared<Session<TlsStream>>(
-                  std::move(socket), *state->tls, state);
+                  std::move(socket), state->tls, state);
               tls->Start();
               session = std::move(tls);
             } else {
@@ -473,40 +585,6 @@ absl::StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
-// A server-side TLS context: TLS 1.2 minimum, the certificate chain and key
-// from `options`. Errors name the flags, never quote the key.
-absl::StatusOr<std::unique_ptr<net::ssl::context>> NewTlsContext(
-    const HttpServerOptions& options) {
-  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_cert_file and --tls_key_file go together");
-  }
-  auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
-  // RFC 8996 deprecates TLS 1.0 and 1.1; RFC 9325 asks for 1.2 at least.
-  if (SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION) != 1) {
-    return absl::InternalError("cannot restrict HTTPS to TLS 1.2 and later");
-  }
-  beast::error_code ec;
-  context->set_options(net::ssl::context::default_workarounds |
-                           net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
-                           net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
-                           net::ssl::context::single_dh_use,
-                       ec);
-  if (!ec) context->use_certificate_chain_file(options.tls_cert_file, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot use --tls_cert_file ", options.tls_cert_file, ": ",
-                     ec.message()));
-  }
-  context->use_private_key_file(options.tls_key_file, net::ssl::context::pem, ec);
-  if (ec || SSL_CTX_check_private_key(context->native_handle()) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot use --tls_key_file ", options.tls_key_file,
-        ": not a readable, unencrypted PEM key of the --tls_cert_file certificate"));
-  }
-  return context;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
@@ -519,8 +597,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
   auto state = std::make_shared<State>(options.io_threads);
   state->options = options;
-  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    absl::StatusOr<std::unique_ptr<net::ssl::context>> tls = NewTlsContext(options);
+  if (options.tls) {
+    state->https = true;
+    state->tls_material = options.tls();
+    if (state->tls_material == nullptr) {
+      return absl::InvalidArgumentError("HTTPS needs a certificate and key");
+    }
+    absl::StatusOr<std::shared_ptr<net::ssl::context>> tls =
+        NewTlsContext(*state->tls_material);
     if (!tls.ok()) return tls.status();
     state->tls = *std::move(tls);
   }
@@ -547,7 +631,7 @@ HttpServer::~HttpServer() { Shutdown(absl::ZeroDuration()); }
 
 int HttpServer::port() const { return state_->port; }
 
-bool HttpServer::tls() const { return state_->tls != nullptr; }
+bool HttpServer::tls() const { return state_->https; }
 
 void HttpServer::Shutdown(absl::Duration grace) {
   absl::MutexLock lock(&state_->shutdown_mu);

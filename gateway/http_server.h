@@ -1,8 +1,9 @@
 // An asynchronous HTTP/1.1 server (Boost.Beast over Asio) with keep-alive,
 // a fixed pool of I/O threads, and limits that protect it from slow,
 // oversized or malformed requests, and optionally TLS (1.2 and later, through
-// Boost.Asio's OpenSSL binding). It knows nothing of etagd's routes: each
-// complete request goes to a RequestHandler.
+// Boost.Asio's OpenSSL binding, with optional client certificates and
+// certificates that change while it runs). It knows nothing of etagd's
+// routes: each complete request goes to a RequestHandler.
 #ifndef ETAGD_GATEWAY_HTTP_SERVER_H_
 #define ETAGD_GATEWAY_HTTP_SERVER_H_
 
@@ -15,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gateway/gateway.h"
 #include "service/memory_budget.h"
+#include "service/tls.h"
 
 namespace etagd {
 
@@ -33,10 +35,14 @@ struct HttpServerOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   // Connections beyond this are closed as soon as they are accepted.
   int max_connections = 1024;
-  // PEM certificate chain and private key: serve HTTPS (TLS 1.2 minimum)
-  // instead of plain HTTP. Both empty: plain HTTP.
-  std::string tls_cert_file;
-  std::string tls_key_file;
+  // Serve HTTPS (TLS 1.2 minimum) instead of plain HTTP, with the
+  // certificate chain and key this returns as each connection is accepted.
+  // When its http_client_ca is set, clients must present a certificate
+  // signed by one of those CAs, or the handshake fails (mutual TLS).
+  // Returning another pointer than before (a reload, tls_watcher.h) applies
+  // from the next connection on; open connections keep theirs. Unset: plain
+  // HTTP.
+  std::function<std::shared_ptr<const ServerTlsMaterial>()> tls;
   // Bytes of response bodies written but not yet taken by their readers
   // (slow or stalled clients). A body over kUncountedBodyBytes is held
   // against it from the write's start to its end (a write that stalls ends

@@ -26,6 +26,7 @@
 #include "service/rocksdb_store.h"
 #include "service/server.h"
 #include "service/tls.h"
+#include "service/tls_watcher.h"
 #include "service/token_file.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
@@ -83,8 +84,10 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "exits. Keep Kubernetes' terminationGracePeriodSeconds above it.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA certificates for mutual TLS on gRPC: clients must present a "
-          "certificate signed by one of them. Needs --tls_cert_file. Empty: "
-          "no client certificates asked for.");
+          "certificate signed by one of them. Needs --tls_cert_file. Reloaded "
+          "with it. HTTPS has its own, --http_tls_client_ca_file (set both to "
+          "the same file for mutual TLS on both). Empty: no client "
+          "certificates asked for.");
 ABSL_FLAG(std::string, tokens_file, "",
           "File of bearer tokens, one per line: \"<token> <read|read-write> "
           "[prefix]\" (# starts a comment). Every Resources and Admin call "
@@ -163,14 +166,20 @@ int Run() {
   if (drain < absl::ZeroDuration()) {
     return Fail("--drain_timeout must not be negative");
   }
-  server_options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  server_options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
-  server_options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
-  if (absl::Status tls = CheckServerTlsFiles(server_options.tls); !tls.ok()) {
+  absl::StatusOr<ServerTlsFiles> tls_files = ServerTlsFilesFromFlags();
+  if (!tls_files.ok()) return Fail(tls_files.status().message());
+  absl::StatusOr<absl::Duration> tls_poll_interval = TlsPollIntervalFromFlags();
+  if (!tls_poll_interval.ok()) return Fail(tls_poll_interval.status().message());
+  tls_files->client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (absl::Status tls = CheckServerTlsFiles(*tls_files); !tls.ok()) {
     return Fail(tls.message());
   }
   const std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
   const bool serve_http = !absl::GetFlag(FLAGS_http_listen).empty();
+  if (!serve_http && !tls_files->http_client_ca_file.empty()) {
+    return Fail("--http_tls_client_ca_file is set but HTTP is off (--http_listen "
+                "is empty)");
+  }
   absl::StatusOr<GatewayOptions> gateway_options = GatewayOptionsFromFlags();
   if (!gateway_options.ok()) return Fail(gateway_options.status().message());
   absl::StatusOr<HttpServerOptions> http_options =
@@ -185,8 +194,21 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  if (!tokens_file.empty()) sigaddset(&signals, SIGHUP);  // Reloads tokens.
+  // SIGHUP reloads the tokens and the TLS files.
+  if (!tokens_file.empty() || tls_files->enabled()) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // The gRPC server and the HTTP server each take the certificate in force
+  // from it as they accept a connection.
+  std::shared_ptr<ServerTlsWatcher> tls;
+  if (tls_files->enabled()) {
+    absl::StatusOr<std::shared_ptr<ServerTlsWatcher>> watcher =
+        ServerTlsWatcher::Start(*tls_files, *tls_poll_interval);
+    if (!watcher.ok()) return Fail(watcher.status().message());
+    tls = *std::move(watcher);
+    server_options.tls = tls;
+    http_options->tls = [tls] { return tls->Current(); };
+  }
 
   std::unique_ptr<TokenFileWatcher> tokens;
   if (!tokens_file.empty()) {
@@ -244,18 +266,21 @@ int Run() {
                    store_options.sync_writes ? "durable writes"
                                              : "unsynced writes",
                    ", history depth ", store_options.history_depth, ")",
-                   server_options.tls.enabled()
-                       ? (server_options.tls.client_ca_file.empty()
-                              ? "; TLS"
-                              : "; TLS, gRPC clients need a certificate")
-                       : "",
+                   tls != nullptr ? "; TLS" : "",
+                   tls_files->client_ca_file.empty()
+                       ? ""
+                       : ", gRPC clients need a certificate",
+                   tls_files->http_client_ca_file.empty()
+                       ? ""
+                       : ", HTTPS clients need a certificate",
                    tokens != nullptr
                        ? absl::StrCat("; bearer tokens from ", tokens_file)
                        : ""));
 
   int signal = 0;
   while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
-    tokens->Reload();
+    if (tokens != nullptr) tokens->Reload();
+    if (tls != nullptr) tls->Reload();
   }
   Log(LogLevel::kInfo,
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -282,7 +307,8 @@ int main(int argc, char** argv) {
       "Usage: etagd [--grpc_listen=HOST:PORT] [--http_listen=HOST:PORT] "
       "[--data_dir=DIR] [flags]\n") +
       "Serves gRPC on 127.0.0.1:7070 and HTTP on 127.0.0.1:8080 by default "
-      "(--http_listen= turns HTTP off). Stops cleanly on SIGTERM or SIGINT.\n" +
+      "(--http_listen= turns HTTP off). Stops cleanly on SIGTERM or SIGINT; "
+      "SIGHUP reloads the tokens and TLS files.\n" +
       std::string(etagd::kEnvironmentHelp));
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: a lock-order graph update on every nested lock,

@@ -40,8 +40,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
   server->grpc_admin_ = std::make_unique<GrpcAdminService>(
       *server->admin_, *server->writers_, options.tokens);
+  server->tls_ = options.tls;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      GrpcServerCredentials(options.tls);
+      server->tls_ != nullptr ? GrpcServerCredentials(*server->tls_)
+                              : grpc::InsecureServerCredentials();
   if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);

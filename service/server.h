@@ -16,7 +16,7 @@
 #include "service/resource_service.h"
 #include "service/store.h"
 #include "service/thread_pool.h"
-#include "service/tls.h"
+#include "service/tls_watcher.h"
 #include "service/token_file.h"
 #include "service/memory_budget.h"
 #include "service/write_pipeline.h"
@@ -36,8 +36,9 @@ struct ServerOptions {
   // separately the Put requests held in the write pipeline (beyond it, Puts
   // fail at once with RESOURCE_EXHAUSTED). 0: no limit.
   int64_t grpc_memory_quota_bytes = 0;
-  // TLS for the gRPC port (and mutual TLS with a client CA); off if empty.
-  ServerTlsFiles tls;
+  // TLS for the gRPC port (and mutual TLS with a client CA), following the
+  // watcher's reloads; null: plaintext.
+  std::shared_ptr<ServerTlsWatcher> tls;
   // Response content waiting for slow readers (grpc_service.h), shared
   // with the HTTP server in etagd; null: unbounded.
   std::shared_ptr<MemoryBudget> response_budget;
@@ -93,6 +94,8 @@ class Server {
   std::unique_ptr<GrpcResourcesService> grpc_service_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<GrpcAdminService> grpc_admin_;
+  // Outlives grpc_server_, whose credentials read the certificate it keeps.
+  std::shared_ptr<ServerTlsWatcher> tls_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 

@@ -1,7 +1,8 @@
-// TLS for etagd's gRPC connections, from PEM files: the server's
-// certificate and key (with an optional CA that client certificates must
-// chain to: mutual TLS), and a client's CA, certificate and key. The server
-// and etagd-gateway's HTTP listener accept TLS 1.2 and later only.
+// TLS from PEM files: the server's certificate and key (with optional CAs
+// that gRPC and HTTPS clients' certificates must chain to: mutual TLS), and
+// a gRPC client's CA, certificate and key. etagd's gRPC port and the HTTPS
+// listener accept TLS 1.2 and later only. service/tls_watcher.h keeps the
+// server's files current while it runs.
 #ifndef ETAGD_SERVICE_TLS_H_
 #define ETAGD_SERVICE_TLS_H_
 
@@ -12,7 +13,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 
 namespace etagd {
@@ -21,11 +21,27 @@ struct ServerTlsFiles {
   // PEM certificate chain (leaf first) and private key. Both empty: no TLS.
   std::string cert_file;
   std::string key_file;
-  // PEM CA certificates; when set, clients must present a certificate that
-  // chains to one of them (mutual TLS).
+  // PEM CA certificates; when set, gRPC clients must present a certificate
+  // that chains to one of them (mutual TLS on gRPC: --tls_client_ca_file).
   std::string client_ca_file;
+  // The same for HTTPS clients (--http_tls_client_ca_file).
+  std::string http_client_ca_file;
 
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
+// The content of ServerTlsFiles, read and checked together: the key is the
+// certificate's, every CA file holds certificates. Never logged: the key is
+// a secret.
+struct ServerTlsMaterial {
+  std::string cert_chain;
+  std::string private_key;
+  // Empty when the file is not set.
+  std::string client_ca;
+  std::string http_client_ca;
+  // The leaf certificate's subject, serial number and expiry, for logs
+  // ("subject CN=etagd, serial 1A2B..., expires 2026-01-31T12:00:00Z").
+  std::string summary;
 };
 
 struct ClientTlsFiles {
@@ -47,15 +63,16 @@ struct ClientTlsFiles {
 absl::StatusOr<std::string> ReadPemFile(const std::string& path,
                                         absl::string_view what);
 
+// Reads `files` (TLS must be on) and checks them as CheckServerTlsFiles
+// does, from the very bytes returned, so that what is checked is what is
+// used even if a file changes meanwhile.
+absl::StatusOr<ServerTlsMaterial> ReadServerTlsMaterial(const ServerTlsFiles& files);
+
 // Checks that `files` make sense together and that the key matches the
 // certificate; INVALID_ARGUMENT naming the flag or file otherwise. OK when
 // TLS is off.
 absl::Status CheckServerTlsFiles(const ServerTlsFiles& files);
 absl::Status CheckClientTlsFiles(const ClientTlsFiles& files);
-
-// Server credentials for `files`: insecure when TLS is off.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
-    const ServerTlsFiles& files);
 
 // Channel credentials for `files` (insecure when TLS is off), and the
 // channel argument for files.server_name, if any, set on `args`.

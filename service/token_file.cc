@@ -1,7 +1,5 @@
 #include "service/token_file.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -54,7 +52,7 @@ absl::StatusOr<TokenTable> ReadTokenFile(const std::string& path) {
 absl::StatusOr<std::unique_ptr<TokenFileWatcher>> TokenFileWatcher::Start(
     std::string path, absl::Duration poll_interval) {
   // Identify before reading: a change in between is seen by the next poll.
-  const FileId id = Identify(path);
+  const FileIdentity id = IdentifyFile(path);
   absl::StatusOr<TokenTable> table = ReadTokenFile(path);
   if (!table.ok()) return table.status();
   const size_t count = table->size();
@@ -81,32 +79,19 @@ TokenFileWatcher::~TokenFileWatcher() {
   if (poller_.joinable()) poller_.join();
 }
 
-TokenFileWatcher::FileId TokenFileWatcher::Identify(const std::string& path) {
-  FileId id;
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return id;
-  id.exists = true;
-  id.device = st.st_dev;
-  id.inode = st.st_ino;
-  id.size = st.st_size;
-  id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-  id.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
-  return id;
-}
-
 void TokenFileWatcher::Reload() {
   absl::MutexLock lock(&reload_mu_);
-  ReloadLocked(Identify(path_));
+  ReloadLocked(IdentifyFile(path_));
 }
 
 void TokenFileWatcher::ReloadIfChanged() {
   absl::MutexLock lock(&reload_mu_);
-  const FileId id = Identify(path_);
+  const FileIdentity id = IdentifyFile(path_);
   if (id == last_) return;
   ReloadLocked(id);
 }
 
-void TokenFileWatcher::ReloadLocked(const FileId& id) {
+void TokenFileWatcher::ReloadLocked(const FileIdentity& id) {
   last_ = id;
   absl::StatusOr<TokenTable> table = ReadTokenFile(path_);
   if (!table.ok()) {

@@ -6,8 +6,6 @@
 #ifndef ETAGD_SERVICE_TOKEN_FILE_H_
 #define ETAGD_SERVICE_TOKEN_FILE_H_
 
-#include <sys/types.h>
-
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/auth.h"
+#include "service/file_identity.h"
 
 namespace etagd {
 
@@ -78,31 +77,17 @@ class TokenFileWatcher {
   void ReloadIfChanged();
 
  private:
-  struct FileId {
-    bool exists = false;
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    int64_t ctime_ns = 0;
-    bool operator==(const FileId& o) const {
-      return exists == o.exists && device == o.device && inode == o.inode &&
-             size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns;
-    }
-  };
-
   TokenFileWatcher(std::string path, std::shared_ptr<TokenStore> store)
       : path_(std::move(path)), store_(std::move(store)) {}
 
-  static FileId Identify(const std::string& path);
-  void ReloadLocked(const FileId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  void ReloadLocked(const FileIdentity& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   void Poll(absl::Duration interval);
 
   const std::string path_;
   const std::shared_ptr<TokenStore> store_;
 
   absl::Mutex reload_mu_;
-  FileId last_ ABSL_GUARDED_BY(reload_mu_);
+  FileIdentity last_ ABSL_GUARDED_BY(reload_mu_);
 
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;

@@ -1081,7 +1081,7 @@ class SecureOverlayTest(unittest.TestCase):
                              % (variable, path))
             self.assertTrue(owners[0].get("readOnly"), owners[0])
             # A subPath mount never sees a changed Secret: the tokens file
-            # could not be rotated without a restart.
+            # and the certificates could not be rotated without a restart.
             self.assertNotIn("subPath", owners[0])
 
     def test_probes_use_https_and_no_native_grpc_probe(self):

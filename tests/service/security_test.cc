@@ -1,6 +1,7 @@
 // Transport security and authorization of the real binaries: etagd with
 // TLS, mutual TLS on gRPC and a tokens file, serving gRPC and HTTP
-// (in-process gateway), and etagd-gateway in front of it over mutual TLS.
+// (in-process gateway), and etagd-gateway in front of it over mutual TLS;
+// and mutual TLS on HTTPS in both.
 // Certificates are made at run time (tests/testing/test_pki.h).
 //
 // Every test ends by stopping the processes and checking that no token
@@ -647,6 +648,117 @@ TEST_F(SecurityTest, NoTokenAppearsInLogsOrErrors) {
               IsOk());
   ExpectNoToken(etagd_.process->stderr_text(), "etagd's stderr");
 }
+
+// ---------------------------------------------------------------------------
+// Mutual TLS on HTTPS (--http_tls_client_ca_file), in etagd's in-process
+// gateway and in etagd-gateway.
+
+enum class HttpsServer { kEtagd, kEtagdGateway };
+
+class HttpsClientCaTest : public ::testing::TestWithParam<HttpsServer> {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TestPki> pki = MakeTestPki(TestPath("pki"));
+    ASSERT_THAT(pki, IsOk());
+    pki_ = *std::move(pki);
+    const std::vector<std::string> tls = {
+        "--tls_cert_file=" + pki_.server_cert, "--tls_key_file=" + pki_.server_key,
+        "--http_tls_client_ca_file=" + pki_.ca_cert};
+    std::string line;
+    if (GetParam() == HttpsServer::kEtagd) {
+      absl::StatusOr<EtagdProcess> etagd = StartEtagd(TestPath("data"), tls, kTimeout);
+      ASSERT_THAT(etagd, IsOk());
+      etagd_ = *std::move(etagd);
+      port_ = etagd_.http_port;
+      line = etagd_.startup_line;
+    } else {
+      absl::StatusOr<EtagdProcess> etagd =
+          StartEtagd(TestPath("data"), {"--http_listen="}, kTimeout);
+      ASSERT_THAT(etagd, IsOk());
+      etagd_ = *std::move(etagd);
+      std::vector<std::string> args = {"--http_listen=127.0.0.1:0",
+                                       "--backend=" + etagd_.target()};
+      args.insert(args.end(), tls.begin(), tls.end());
+      absl::StatusOr<std::unique_ptr<Subprocess>> gateway =
+          Subprocess::Start(DataBinaryPath("gateway/etagd-gateway"), args);
+      ASSERT_THAT(gateway, IsOk());
+      gateway_ = *std::move(gateway);
+      absl::StatusOr<std::string> serving =
+          gateway_->WaitForStderrLine("serving HTTPS", kTimeout);
+      ASSERT_THAT(serving, IsOk());
+      line = *serving;
+      port_ = PortAfter(line, "HTTPS");
+    }
+    ASSERT_GT(port_, 0) << line;
+    EXPECT_THAT(line, HasSubstr("HTTPS clients need a certificate"));
+  }
+
+  void TearDown() override {
+    for (Subprocess* process : {gateway_.get(), etagd_.process.get()}) {
+      if (process == nullptr) continue;
+      EXPECT_THAT(process->Signal(SIGTERM), IsOk());
+      EXPECT_THAT(process->Wait(kTimeout), IsOk());
+    }
+  }
+
+  TlsClientOptions WithCertificate(const std::string& cert, const std::string& key) const {
+    TlsClientOptions options;
+    options.ca_file = pki_.ca_cert;
+    options.cert_file = cert;
+    options.key_file = key;
+    return options;
+  }
+
+  TestPki pki_;
+  EtagdProcess etagd_;
+  std::unique_ptr<Subprocess> gateway_;
+  int port_ = 0;
+};
+
+// In TLS 1.3 the client's side of the handshake ends before the server has
+// checked the client's certificate; the server's refusal (an alert) comes
+// with the first read. So these send a request rather than only handshake.
+
+TEST_P(HttpsClientCaTest, RefusesAClientWithoutACertificate) {
+  EXPECT_THAT(HttpsRequest(port_, WithCertificate("", ""), "GET", "/healthz"),
+              StatusIs(absl::StatusCode::kUnavailable, "certificate required"));
+}
+
+TEST_P(HttpsClientCaTest, RefusesACertificateFromAnotherCa) {
+  EXPECT_THAT(HttpsRequest(port_, WithCertificate(pki_.other_client_cert, pki_.other_client_key),
+                           "GET", "/healthz"),
+              StatusIs(absl::StatusCode::kUnavailable, "unknown ca"));
+}
+
+TEST_P(HttpsClientCaTest, AcceptsACertificateFromTheCa) {
+  absl::StatusOr<HttpReply> reply =
+      HttpsRequest(port_, WithCertificate(pki_.client_cert, pki_.client_key), "GET",
+                   "/healthz");
+  ASSERT_THAT(reply, IsOk());
+  EXPECT_EQ(reply->status, 200);
+}
+
+TEST_P(HttpsClientCaTest, LeavesGrpcToItsOwnClientCaFlag) {
+  if (GetParam() != HttpsServer::kEtagd) GTEST_SKIP() << "etagd-gateway serves no gRPC";
+  // No --tls_client_ca_file: gRPC clients need no certificate.
+  ClientOptions options;
+  options.timeout = absl::Seconds(20);
+  options.tls.ca_file = pki_.ca_cert;
+  options.tls.server_name = "localhost";
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Open(etagd_.target(), options);
+  ASSERT_THAT(client, IsOk());
+  v1::PutResourceRequest put;
+  put.set_name("doc");
+  put.set_content("hello");
+  EXPECT_THAT((*client)->Put(put), IsOk());
+}
+
+INSTANTIATE_TEST_SUITE_P(BothHttpsServers, HttpsClientCaTest,
+                         ::testing::Values(HttpsServer::kEtagd, HttpsServer::kEtagdGateway),
+                         [](const ::testing::TestParamInfo<HttpsServer>& info) {
+                           return info.param == HttpsServer::kEtagd ? "Etagd"
+                                                                    : "EtagdGateway";
+                         });
 
 // A startup error over a broken tokens file names the line, not the token.
 TEST(SecurityStartupTest, ABrokenTokensFileStopsEtagdWithoutQuotingIt) {

@@ -1,6 +1,7 @@
 #include "service/tls.h"
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -14,6 +15,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 class TlsFilesTest : public ::testing::Test {
  protected:
@@ -34,13 +40,13 @@ TEST_F(TlsFilesTest, NoFilesMeansNoTls) {
 }
 
 TEST_F(TlsFilesTest, AcceptsAMatchingCertificateAndKey) {
-  ServerTlsFiles files{pki_.server_cert, pki_.server_key, pki_.ca_cert};
+  ServerTlsFiles files{pki_.server_cert, pki_.server_key, pki_.ca_cert, pki_.other_ca_cert};
   EXPECT_THAT(CheckServerTlsFiles(files), IsOk());
-  EXPECT_THAT(GrpcServerCredentials(files), IsOk());
+  EXPECT_THAT(ReadServerTlsMaterial(files), IsOk());
 }
 
 TEST_F(TlsFilesTest, RefusesAKeyOfAnotherCertificateWithoutQuotingIt) {
-  ServerTlsFiles files{pki_.server_cert, pki_.client_key, ""};
+  ServerTlsFiles files{pki_.server_cert, pki_.client_key, "", ""};
   absl::Status status = CheckServerTlsFiles(files);
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
                                "is not the key of the certificate"));
@@ -48,20 +54,47 @@ TEST_F(TlsFilesTest, RefusesAKeyOfAnotherCertificateWithoutQuotingIt) {
 }
 
 TEST_F(TlsFilesTest, NeedsBothCertificateAndKey) {
-  EXPECT_THAT(CheckServerTlsFiles({pki_.server_cert, "", ""}),
+  EXPECT_THAT(CheckServerTlsFiles({pki_.server_cert, "", "", ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, "go together"));
-  EXPECT_THAT(CheckServerTlsFiles({"", pki_.server_key, ""}),
+  EXPECT_THAT(CheckServerTlsFiles({"", pki_.server_key, "", ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, "go together"));
 }
 
 TEST_F(TlsFilesTest, AClientCaNeedsAServerCertificate) {
-  EXPECT_THAT(CheckServerTlsFiles({"", "", pki_.ca_cert}),
+  EXPECT_THAT(CheckServerTlsFiles({"", "", pki_.ca_cert, ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, "--tls_client_ca_file"));
+  EXPECT_THAT(CheckServerTlsFiles({"", "", "", pki_.ca_cert}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--http_tls_client_ca_file"));
 }
 
 TEST_F(TlsFilesTest, NamesAMissingFile) {
-  EXPECT_THAT(CheckServerTlsFiles({TestPath("missing.crt"), pki_.server_key, ""}),
+  EXPECT_THAT(CheckServerTlsFiles({TestPath("missing.crt"), pki_.server_key, "", ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, "cannot read --tls_cert_file"));
+}
+
+TEST_F(TlsFilesTest, MaterialHoldsWhatWasCheckedAndSummarizesTheCertificate) {
+  ServerTlsFiles files{pki_.server_cert, pki_.server_key, pki_.ca_cert, pki_.other_ca_cert};
+  absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(files);
+  ASSERT_THAT(material, IsOk());
+  EXPECT_EQ(material->cert_chain, ReadAll(pki_.server_cert));
+  EXPECT_EQ(material->private_key, ReadAll(pki_.server_key));
+  EXPECT_EQ(material->client_ca, ReadAll(pki_.ca_cert));
+  EXPECT_EQ(material->http_client_ca, ReadAll(pki_.other_ca_cert));
+  EXPECT_THAT(material->summary, HasSubstr("subject CN=localhost, serial "));
+  EXPECT_THAT(material->summary, HasSubstr(", expires 20"));
+  EXPECT_THAT(material->summary, Not(HasSubstr("PRIVATE")));
+}
+
+TEST_F(TlsFilesTest, RefusesATruncatedCertificateChain) {
+  // The server certificate, then the CA's cut in half (a copy interrupted).
+  const std::string ca = ReadAll(pki_.ca_cert);
+  const std::string path = TestPath("truncated.crt");
+  std::ofstream(path) << ReadAll(pki_.server_cert) << ca.substr(0, ca.size() / 2);
+  EXPECT_THAT(CheckServerTlsFiles({path, pki_.server_key, "", ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "certificate 2 of 2 does not parse"));
+  EXPECT_THAT(CheckServerTlsFiles({pki_.server_cert, pki_.server_key, "", path}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--http_tls_client_ca_file"));
 }
 
 TEST_F(TlsFilesTest, RefusesAFileThatIsNotPem) {

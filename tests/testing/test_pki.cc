@@ -48,6 +48,10 @@ absl::Status MakeLeaf(const std::string& prefix, const std::string& ca_prefix,
   return Openssl(args);
 }
 
+std::vector<std::string> ServerExtensions() {
+  return {"subjectAltName=DNS:localhost,IP:127.0.0.1", "extendedKeyUsage=serverAuth"};
+}
+
 }  // namespace
 
 absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
@@ -58,9 +62,7 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
   const std::string other_ca = dir + "/other-ca";
   if (absl::Status s = MakeCa(ca, "etagd test CA"); !s.ok()) return s;
   if (absl::Status s = MakeCa(other_ca, "unrelated test CA"); !s.ok()) return s;
-  if (absl::Status s = MakeLeaf(dir + "/server", ca, "localhost",
-                                {"subjectAltName=DNS:localhost,IP:127.0.0.1",
-                                 "extendedKeyUsage=serverAuth"});
+  if (absl::Status s = MakeLeaf(dir + "/server", ca, "localhost", ServerExtensions());
       !s.ok()) {
     return s;
   }
@@ -84,6 +86,16 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
   pki.other_client_cert = dir + "/other-client.crt";
   pki.other_client_key = dir + "/other-client.key";
   return pki;
+}
+
+absl::StatusOr<CertificateFiles> MakeServerCertificate(const TestPki& pki,
+                                                       const std::string& prefix,
+                                                       const std::string& common_name) {
+  const std::string ca = pki.ca_cert.substr(0, pki.ca_cert.size() - 4);  // ".crt"
+  if (absl::Status s = MakeLeaf(prefix, ca, common_name, ServerExtensions()); !s.ok()) {
+    return s;
+  }
+  return CertificateFiles{prefix + ".crt", prefix + ".key"};
 }
 
 }  // namespace etagd

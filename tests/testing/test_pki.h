@@ -1,7 +1,7 @@
 // Certificates for TLS tests, made at run time with Debian's openssl
 // command (no keys in the repository): a CA with a server certificate for
 // localhost/127.0.0.1 and a client certificate, and an unrelated CA with a
-// client certificate of its own.
+// client certificate of its own; and more server certificates on demand.
 #ifndef ETAGD_TESTS_TESTING_TEST_PKI_H_
 #define ETAGD_TESTS_TESTING_TEST_PKI_H_
 
@@ -25,6 +25,18 @@ struct TestPki {
 
 // Creates `dir` and the files in it (P-256 keys, valid for two days).
 absl::StatusOr<TestPki> MakeTestPki(const std::string& dir);
+
+struct CertificateFiles {
+  std::string cert;
+  std::string key;
+};
+
+// Another server certificate for localhost and 127.0.0.1, signed by
+// pki.ca_cert, with subject CN=`common_name`: `prefix`.crt and .key (a
+// certificate to rotate to).
+absl::StatusOr<CertificateFiles> MakeServerCertificate(const TestPki& pki,
+                                                       const std::string& prefix,
+                                                       const std::string& common_name);
 
 }  // namespace etagd
 

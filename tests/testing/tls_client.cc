@@ -1,6 +1,10 @@
 #include "tests/testing/tls_client.h"
 
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -64,57 +68,86 @@ absl::StatusOr<std::unique_ptr<ssl::context>> NewContext(
   return context;
 }
 
-// A connected, handshaken TLS socket whose blocking reads and writes time
-// out after options.timeout.
-absl::Status Connect(net::io_context& ioc, ssl::context& context, int port,
-                     const TlsClientOptions& options,
-                     std::unique_ptr<TlsSocket>& out) {
-  auto socket = std::make_unique<TlsSocket>(ioc, context);
-  beast::error_code ec;
-  socket->next_layer().connect(
-      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)),
-      ec);
-  if (ec) return Unavailable("connect", ec);
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(options.timeout));
-  tv.tv_usec = 0;
-  const int fd = socket->next_layer().native_handle();
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  SSL_set_tlsext_host_name(socket->native_handle(), "localhost");
-  if (!options.ca_file.empty()) SSL_set1_host(socket->native_handle(), "localhost");
-  socket->handshake(ssl::stream_base::client, ec);
-  if (ec) return Unavailable("TLS handshake", ec);
-  out = std::move(socket);
-  return absl::OkStatus();
+// "CN=...": the subject in RFC 2253 form.
+std::string Subject(X509* cert) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (bio == nullptr ||
+      X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
+    return "";
+  }
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return size > 0 ? std::string(data, static_cast<size_t>(size)) : "";
+}
+
+std::string Serial(X509* cert) {
+  std::string serial;
+  if (BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(number)) {
+      serial = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(number);
+  }
+  return serial;
 }
 
 }  // namespace
 
-absl::Status TlsHandshake(int port, const TlsClientOptions& options) {
-  absl::StatusOr<std::unique_ptr<ssl::context>> context = NewContext(options);
-  if (!context.ok()) return context.status();
+struct TlsConnection::Io {
   net::io_context ioc;
+  std::unique_ptr<ssl::context> context;
   std::unique_ptr<TlsSocket> socket;
-  return Connect(ioc, **context, port, options, socket);
+  beast::flat_buffer buffer;
+};
+
+TlsConnection::TlsConnection(std::unique_ptr<Io> io) : io_(std::move(io)) {}
+
+TlsConnection::~TlsConnection() {
+  beast::error_code ignored;
+  io_->socket->next_layer().close(ignored);
 }
 
-absl::StatusOr<HttpReply> HttpsRequest(
-    int port, const TlsClientOptions& options, const std::string& method,
-    const std::string& target,
-    const std::vector<std::pair<std::string, std::string>>& headers,
-    const std::string& body) {
+absl::StatusOr<std::unique_ptr<TlsConnection>> TlsConnection::Open(
+    int port, const TlsClientOptions& options) {
+  auto io = std::make_unique<Io>();
   absl::StatusOr<std::unique_ptr<ssl::context>> context = NewContext(options);
   if (!context.ok()) return context.status();
-  net::io_context ioc;
-  std::unique_ptr<TlsSocket> socket;
-  if (absl::Status connected = Connect(ioc, **context, port, options, socket);
-      !connected.ok()) {
-    return connected;
+  io->context = *std::move(context);
+  io->socket = std::make_unique<TlsSocket>(io->ioc, *io->context);
+  TlsSocket& socket = *io->socket;
+  beast::error_code ec;
+  socket.next_layer().connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)),
+      ec);
+  if (ec) return Unavailable("connect", ec);
+  // Blocking reads and writes time out after options.timeout.
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(options.timeout));
+  tv.tv_usec = 0;
+  const int fd = socket.next_layer().native_handle();
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  SSL_set_tlsext_host_name(socket.native_handle(), "localhost");
+  if (!options.ca_file.empty()) SSL_set1_host(socket.native_handle(), "localhost");
+  socket.handshake(ssl::stream_base::client, ec);
+  if (ec) return Unavailable("TLS handshake", ec);
+  std::unique_ptr<TlsConnection> connection(new TlsConnection(std::move(io)));
+  if (X509* peer = SSL_get1_peer_certificate(socket.native_handle())) {
+    connection->peer_subject_ = Subject(peer);
+    connection->peer_serial_ = Serial(peer);
+    X509_free(peer);
   }
-  std::string request = absl::StrCat(method, " ", target,
-                                     " HTTP/1.1\r\nHost: localhost\r\n"
-                                     "Connection: close\r\n");
+  return connection;
+}
+
+absl::StatusOr<HttpReply> TlsConnection::Request(
+    const std::string& method, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::string& body, bool close) {
+  std::string request =
+      absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: localhost\r\n",
+                   close ? "Connection: close\r\n" : "");
   for (const auto& [name, value] : headers) {
     absl::StrAppend(&request, name, ": ", value, "\r\n");
   }
@@ -123,14 +156,13 @@ absl::StatusOr<HttpReply> HttpsRequest(
   }
   absl::StrAppend(&request, "\r\n", body);
   beast::error_code ec;
-  net::write(*socket, net::buffer(request), ec);
+  net::write(*io_->socket, net::buffer(request), ec);
   if (ec) return Unavailable("write", ec);
 
-  beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
   parser.skip(method == "HEAD");
-  http::read(*socket, buffer, parser, ec);
+  http::read(*io_->socket, io_->buffer, parser, ec);
   if (ec) return Unavailable("read", ec);
   http::response<http::string_body> response = parser.release();
   HttpReply reply;
@@ -142,6 +174,21 @@ absl::StatusOr<HttpReply> HttpsRequest(
   reply.body = std::move(response.body());
   reply.keep_alive = response.keep_alive();
   return reply;
+}
+
+absl::Status TlsHandshake(int port, const TlsClientOptions& options) {
+  return TlsConnection::Open(port, options).status();
+}
+
+absl::StatusOr<HttpReply> HttpsRequest(
+    int port, const TlsClientOptions& options, const std::string& method,
+    const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::string& body) {
+  absl::StatusOr<std::unique_ptr<TlsConnection>> connection =
+      TlsConnection::Open(port, options);
+  if (!connection.ok()) return connection.status();
+  return (*connection)->Request(method, target, headers, body, /*close=*/true);
 }
 
 }  // namespace etagd

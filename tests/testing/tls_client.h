@@ -1,9 +1,11 @@
 // Blocking TLS clients for tests: a bare handshake with chosen protocol
-// versions (to show what a server refuses), and one HTTPS request per
-// connection, with Boost.Asio's OpenSSL binding and Beast's parser.
+// versions (to show what a server refuses), the certificate the server
+// presented, and HTTPS requests on one connection or one each, with
+// Boost.Asio's OpenSSL binding and Beast's parser.
 #ifndef ETAGD_TESTS_TESTING_TLS_CLIENT_H_
 #define ETAGD_TESTS_TESTING_TLS_CLIENT_H_
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +34,40 @@ struct TlsClientOptions {
   std::vector<std::string> alpn;
   // Bounds every blocking step.
   absl::Duration timeout = absl::Seconds(10);
+};
+
+// One TLS connection to 127.0.0.1:`port`, kept open across requests
+// (keep-alive). Not thread-safe.
+class TlsConnection {
+ public:
+  // Connects and completes the handshake. UNAVAILABLE naming OpenSSL's
+  // reason if the handshake fails.
+  static absl::StatusOr<std::unique_ptr<TlsConnection>> Open(
+      int port, const TlsClientOptions& options);
+
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+  ~TlsConnection();
+
+  // The certificate the server presented in this connection's handshake:
+  // its subject ("CN=localhost") and serial number (hex).
+  const std::string& peer_subject() const { return peer_subject_; }
+  const std::string& peer_serial() const { return peer_serial_; }
+
+  // Sends one request on this connection and reads the response;
+  // `close` sends "Connection: close". UNAVAILABLE if I/O fails.
+  absl::StatusOr<HttpReply> Request(
+      const std::string& method, const std::string& target,
+      const std::vector<std::pair<std::string, std::string>>& headers = {},
+      const std::string& body = "", bool close = false);
+
+ private:
+  struct Io;
+  explicit TlsConnection(std::unique_ptr<Io> io);
+
+  std::unique_ptr<Io> io_;
+  std::string peer_subject_;
+  std::string peer_serial_;
 };
 
 // Connects to 127.0.0.1:`port` and completes a TLS handshake. UNAVAILABLE
