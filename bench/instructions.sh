@@ -81,6 +81,13 @@ stop() {  # stop SIGNAL: ends the server under callgrind and waits for its file
 payload="$work/payload"
 head -c 1024 /dev/zero | tr '\0' 'v' >"$payload"
 
+# `count` GETs of `url`, one at a time, with If-None-Match: `etag` if given.
+requests() {  # requests LABEL COUNT URL [ETAG]
+  local headers=()
+  [ -z "${4:-}" ] || headers=(-H "If-None-Match: $4")
+  h2load --h1 -n "$2" -c 1 "${headers[@]}" "$3" >"$work/$1.h2load" 2>&1
+}
+
 # etagd under callgrind serving `count` HTTP requests; prints its total.
 etagd_http() {  # etagd_http LABEL COUNT CONDITIONAL(0|1)
   local label=$1 count=$2 conditional=$3 grpc http
@@ -93,11 +100,7 @@ etagd_http() {  # etagd_http LABEL COUNT CONDITIONAL(0|1)
   local etag
   etag=$(curl -s -D - -o /dev/null -X PUT --data-binary @"$payload" "$url" |
          sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
-  if [ "$conditional" = 1 ]; then
-    h2load --h1 -n "$count" -c 1 -H "If-None-Match: $etag" "$url" >"$work/$label.h2load" 2>&1
-  else
-    h2load --h1 -n "$count" -c 1 "$url" >"$work/$label.h2load" 2>&1
-  fi
+  requests "$label" "$count" "$url" "$([ "$conditional" = 1 ] && echo "$etag")"
   stop TERM
   total "$work/$label.out"
 }
@@ -131,11 +134,7 @@ EOF
   wait_http "http://127.0.0.1:$http/payload"
   local url="http://127.0.0.1:$http/payload" etag
   etag=$(curl -s -D - -o /dev/null "$url" | sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
-  if [ "$conditional" = 1 ]; then
-    h2load --h1 -n "$count" -c 1 -H "If-None-Match: $etag" "$url" >"$work/$label.h2load" 2>&1
-  else
-    h2load --h1 -n "$count" -c 1 "$url" >"$work/$label.h2load" 2>&1
-  fi
+  requests "$label" "$count" "$url" "$([ "$conditional" = 1 ] && echo "$etag")"
   stop TERM
   total "$work/$label.out"
 }

@@ -35,6 +35,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
+#include "tests/testing/raw_grpc_call.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -215,21 +216,7 @@ std::vector<grpc::Status> PutWithMetadata(
 std::vector<grpc::Status> RawCall(const Target& target,
                                   const std::string& method,
                                   const std::string& bytes) {
-  grpc::GenericStub stub(NewChannel(target));
-  grpc::ClientContext context;
-  SetTimeout(context, kTimeout);
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return {status};
+  return {RawGrpcCall(NewChannel(target), method, bytes, kTimeout)};
 }
 
 // Reads `name`: NOT_FOUND, or exactly `content` (never anything between).

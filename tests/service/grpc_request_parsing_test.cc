@@ -10,14 +10,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "tests/testing/raw_grpc_call.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -34,25 +33,6 @@ constexpr char kGarbage[] = "\xff\xff\xff\xff\xff\xff";
 // Field 1 (a string in every request that has a name) holding bytes that
 // are not UTF-8: wire-valid, but proto3 strings must be UTF-8.
 constexpr char kNameNotUtf8[] = "\x0a\x02\xff\xfe";
-
-grpc::Status RawCall(grpc::GenericStub& stub, const std::string& method,
-                     const std::string& bytes) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(kTimeout));
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return status;
-}
 
 // "/etagd.v1.Resources/GetResource" and the rest: every method etagd serves
 // of its own services, from the API's descriptors.
@@ -80,19 +60,19 @@ class GrpcRequestParsingTest : public testing::Test {
                                       "--checkpoint_dir=" + TestPath("cp")});
     ASSERT_THAT(etagd, IsOk());
     etagd_ = *std::move(etagd);
-    stub_ = std::make_unique<grpc::GenericStub>(grpc::CreateChannel(
-        etagd_.target(), grpc::InsecureChannelCredentials()));
+    channel_ = grpc::CreateChannel(etagd_.target(),
+                                   grpc::InsecureChannelCredentials());
   }
 
   EtagdProcess etagd_;
-  std::unique_ptr<grpc::GenericStub> stub_;
+  std::shared_ptr<grpc::Channel> channel_;
 };
 
 TEST_F(GrpcRequestParsingTest, BytesThatDoNotParseAreInvalidArgumentForEveryMethod) {
   const auto methods = EveryEtagdMethod();
   ASSERT_EQ(methods.size(), 6u);
   for (const google::protobuf::MethodDescriptor* method : methods) {
-    grpc::Status status = RawCall(*stub_, PathOf(method), kGarbage);
+    grpc::Status status = RawGrpcCall(channel_, PathOf(method), kGarbage, kTimeout);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << PathOf(method) << ": " << status.error_message();
     EXPECT_THAT(status.error_message(),
@@ -108,7 +88,7 @@ TEST_F(GrpcRequestParsingTest, AStringFieldThatIsNotUtf8IsInvalidArgument) {
         "/etagd.v1.Resources/DeleteResource",
         "/etagd.v1.Resources/ListResources", "/etagd.v1.Resources/ListVersions",
         "/etagd.v1.Admin/CreateCheckpoint"}) {
-    grpc::Status status = RawCall(*stub_, method, kNameNotUtf8);
+    grpc::Status status = RawGrpcCall(channel_, method, kNameNotUtf8, kTimeout);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << method << ": " << status.error_message();
     EXPECT_THAT(status.error_message(), HasSubstr("not UTF-8")) << method;
@@ -118,12 +98,15 @@ TEST_F(GrpcRequestParsingTest, AStringFieldThatIsNotUtf8IsInvalidArgument) {
 TEST_F(GrpcRequestParsingTest, AFloodOfBadRequestsLogsAtMostOneLine) {
   constexpr int kRequests = 300;
   for (int i = 0; i < kRequests; ++i) {
-    ASSERT_EQ(RawCall(*stub_, "/etagd.v1.Resources/GetResource", kNameNotUtf8)
+    ASSERT_EQ(RawGrpcCall(channel_, "/etagd.v1.Resources/GetResource",
+                          kNameNotUtf8, kTimeout)
                   .error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   // A well-formed call still works after the flood.
-  EXPECT_EQ(RawCall(*stub_, "/etagd.v1.Resources/ListResources", "").error_code(),
+  EXPECT_EQ(RawGrpcCall(channel_, "/etagd.v1.Resources/ListResources", "",
+                        kTimeout)
+                .error_code(),
             grpc::StatusCode::OK);
   // Stop etagd so that all of its stderr has been read.
   ASSERT_THAT(etagd_.process->Signal(SIGTERM), IsOk());

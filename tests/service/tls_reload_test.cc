@@ -27,6 +27,7 @@
 #include "grpcpp/security/auth_context.h"
 #include "gtest/gtest.h"
 #include "service/tls.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -44,22 +45,6 @@ constexpr absl::Duration kTimeout = absl::Seconds(60);
 
 constexpr char kOldSubject[] = "CN=localhost";
 constexpr char kNewSubject[] = "CN=etagd rotated";
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Replaces `path` the way a Kubernetes Secret update does: a new file
-// renamed over the old one.
-void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".new";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
-  ASSERT_EQ(std::rename(temporary.c_str(), path.c_str()), 0);
-}
 
 // The port after "serving HTTPS on 127.0.0.1:" in etagd-gateway's line.
 int GatewayPort(const std::string& line) {

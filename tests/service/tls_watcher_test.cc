@@ -15,6 +15,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
@@ -27,22 +28,6 @@ using ::testing::HasSubstr;
 
 // Bounds a wait; not an expected duration.
 constexpr absl::Duration kDeadline = absl::Seconds(30);
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Replaces `path` the way a Kubernetes Secret update does: a new file
-// renamed over the old one.
-void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".new";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
-  ASSERT_EQ(std::rename(temporary.c_str(), path.c_str()), 0);
-}
 
 class ServerTlsWatcherTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -21,17 +22,6 @@ using ::testing::Not;
 
 constexpr char kFirst[] = "first-0123456789abcdef";
 constexpr char kSecond[] = "second-0123456789abcdef";
-
-// Replaces `path` the way a Kubernetes Secret update does: a new file
-// renamed over the old one.
-void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".new";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
-  ASSERT_EQ(std::rename(temporary.c_str(), path.c_str()), 0);
-}
 
 bool Knows(const TokenFileWatcher& watcher, const char* token) {
   return watcher.store()->Current()->Find(token) != nullptr;
