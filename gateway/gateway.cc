@@ -588,7 +588,7 @@ void Gateway::Ready(std::shared_ptr<Exchange> exchange) {
 }
 
 void Gateway::FinishError(Exchange& exchange, const absl::Status& status) {
-  const int http_status = HttpStatusFor(status.code());
+  const int http_status = HttpStatusFor(status);
   HttpResponse response =
       exchange.NewResponse(static_cast<http::status>(http_status));
   std::string current_etag;

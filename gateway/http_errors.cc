@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "service/error_details.h"
 #include "service/request_validation.h"
 
 namespace etagd {
@@ -12,9 +13,24 @@ struct Mapping {
   int http_status;
 };
 
+// A code that means something else with this detail (a payload's type URL,
+// error_details.h) attached. Looked up before kTable.
+struct DetailMapping {
+  absl::StatusCode code;
+  const char* detail;
+  int http_status;
+};
+
+constexpr DetailMapping kDetailTable[] = {
+    // RFC 4918 §11.5 507 Insufficient Storage: the server cannot store the
+    // representation, and the condition is temporary.
+    {absl::StatusCode::kResourceExhausted, kStorageFullTypeUrl, 507},
+};
+
 // After google.rpc.Code's documented HTTP mapping, except
 // FAILED_PRECONDITION (412, see the header) and RESOURCE_EXHAUSTED (413: the
-// service raises it only for content over the size limit).
+// service raises it without a detail only for content over the size limit
+// and for too many bytes of writes in flight).
 constexpr Mapping kTable[] = {
     {absl::StatusCode::kOk, 200},
     {absl::StatusCode::kCancelled, 499},
@@ -37,9 +53,14 @@ constexpr Mapping kTable[] = {
 
 }  // namespace
 
-int HttpStatusFor(absl::StatusCode code) {
+int HttpStatusFor(const absl::Status& status) {
+  for (const DetailMapping& m : kDetailTable) {
+    if (m.code == status.code() && status.GetPayload(m.detail).has_value()) {
+      return m.http_status;
+    }
+  }
   for (const Mapping& m : kTable) {
-    if (m.code == code) return m.http_status;
+    if (m.code == status.code()) return m.http_status;
   }
   return 500;
 }

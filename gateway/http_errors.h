@@ -10,9 +10,12 @@
 
 namespace etagd {
 
-// The HTTP status for a status code from the service. FAILED_PRECONDITION
-// is 412 because the service uses it only for failed conditional requests.
-int HttpStatusFor(absl::StatusCode code);
+// The HTTP status for a status from the service: by its code, or by its code
+// and the detail it carries where one code means several things.
+// FAILED_PRECONDITION is 412 because the service uses it only for failed
+// conditional requests; RESOURCE_EXHAUSTED is 507 with a StorageFull detail
+// (the store is at its quota or the disk is full) and 413 otherwise.
+int HttpStatusFor(const absl::Status& status);
 
 // {"error": {"code": <http_status>, "status": "<status>", "message": "..."}}
 // plus "current_etag" when non-empty.

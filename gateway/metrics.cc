@@ -17,7 +17,55 @@ void HttpMetrics::Record(absl::string_view method, int status,
   latency_sum_ += seconds;
 }
 
+void HttpMetrics::SetStorageSource(
+    std::function<std::optional<StorageSpace>()> source) {
+  absl::MutexLock lock(&mu_);
+  storage_ = std::move(source);
+}
+
+namespace {
+
+void AppendGauge(absl::string_view name, absl::string_view help, int64_t value,
+                 std::string* out) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                  " gauge\n", name, " ", value, "\n");
+}
+
+// The store's space; the same names whatever the engine.
+void AppendStorage(const StorageSpace& space, std::string* out) {
+  AppendGauge("etagd_store_bytes",
+              "Bytes the store's files take (what --quota_bytes limits).",
+              space.store_bytes, out);
+  AppendGauge("etagd_store_quota_bytes",
+              "Most bytes the store's files may take (--quota_bytes); 0: no "
+              "quota.",
+              space.quota_bytes, out);
+  AppendGauge("etagd_disk_free_bytes", "Free bytes on the data volume.",
+              space.free_bytes, out);
+  AppendGauge("etagd_disk_reserve_bytes",
+              "Free bytes etagd keeps on the data volume "
+              "(--disk_reserve_bytes).",
+              space.reserve_bytes, out);
+  AppendGauge("etagd_store_full",
+              "1 while writes are refused for lack of space (quota, disk or "
+              "storage engine), else 0.",
+              space.full ? 1 : 0, out);
+  AppendGauge("etagd_store_read_only",
+              "1 while the store is open read-only because the disk was full "
+              "when etagd started, else 0.",
+              space.read_only ? 1 : 0, out);
+}
+
+}  // namespace
+
 std::string HttpMetrics::Render() const {
+  std::function<std::optional<StorageSpace>()> storage;
+  {
+    absl::MutexLock lock(&mu_);
+    storage = storage_;
+  }
+  std::optional<StorageSpace> space;
+  if (storage) space = storage();
   absl::MutexLock lock(&mu_);
   std::string out =
       "# HELP etagd_http_requests_total HTTP requests answered, by method and "
@@ -54,6 +102,7 @@ std::string HttpMetrics::Render() const {
                   absl::StrFormat("%.6f", latency_sum_),
                   "\netagd_http_request_duration_seconds_count ",
                   latency_count_, "\n");
+  if (space.has_value()) AppendStorage(*space, &out);
   return out;
 }
 

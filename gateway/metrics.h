@@ -1,16 +1,19 @@
-// Request counters and a latency histogram, rendered in the Prometheus text
-// exposition format.
+// Request counters and a latency histogram, and the store's space as gauges,
+// rendered in the Prometheus text exposition format.
 #ifndef ETAGD_GATEWAY_METRICS_H_
 #define ETAGD_GATEWAY_METRICS_H_
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/store.h"
 
 namespace etagd {
 
@@ -19,6 +22,12 @@ class HttpMetrics {
  public:
   // Counts one answered request.
   void Record(absl::string_view method, int status, absl::Duration latency);
+
+  // Where Render() reads the store's space from (Store::Space()): called
+  // once per rendering, without this object's lock held. Without it, or
+  // when it answers nullopt, there are no storage gauges (etagd-gateway has
+  // no store of its own).
+  void SetStorageSource(std::function<std::optional<StorageSpace>()> source);
 
   // All metrics, in the Prometheus text format (version 0.0.4).
   std::string Render() const;
@@ -30,6 +39,7 @@ class HttpMetrics {
       0.05,   0.1,   0.25,   0.5,   1,    5};
 
   mutable absl::Mutex mu_;
+  std::function<std::optional<StorageSpace>()> storage_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   std::array<uint64_t, kBuckets.size()> bucket_counts_ ABSL_GUARDED_BY(mu_) = {};
   uint64_t latency_count_ ABSL_GUARDED_BY(mu_) = 0;

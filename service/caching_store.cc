@@ -94,6 +94,7 @@ class CachingStore final : public Store {
   absl::StatusOr<int64_t> Checkpoint(const std::string& directory) override {
     return inner_->Checkpoint(directory);
   }
+  std::optional<StorageSpace> Space() override { return inner_->Space(); }
 
  private:
   struct Entry {

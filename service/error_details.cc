@@ -24,4 +24,21 @@ std::optional<etagd::v1::PreconditionFailure> GetPreconditionFailure(
   return detail;
 }
 
+absl::Status StorageFullError(absl::string_view message,
+                              const etagd::v1::StorageFull& detail) {
+  absl::Status status = absl::ResourceExhaustedError(message);
+  status.SetPayload(kStorageFullTypeUrl,
+                    absl::Cord(detail.SerializeAsString()));
+  return status;
+}
+
+std::optional<etagd::v1::StorageFull> GetStorageFull(
+    const absl::Status& status) {
+  auto payload = status.GetPayload(kStorageFullTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  etagd::v1::StorageFull detail;
+  if (!detail.ParseFromString(std::string(*payload))) return std::nullopt;
+  return detail;
+}
+
 }  // namespace etagd

@@ -14,12 +14,25 @@ namespace etagd {
 inline constexpr char kPreconditionFailureTypeUrl[] =
     "type.googleapis.com/etagd.v1.PreconditionFailure";
 
+inline constexpr char kStorageFullTypeUrl[] =
+    "type.googleapis.com/etagd.v1.StorageFull";
+
 // A FAILED_PRECONDITION status with `message` and `detail` attached.
 absl::Status PreconditionFailedError(
     absl::string_view message, const etagd::v1::PreconditionFailure& detail);
 
 // The PreconditionFailure attached to `status`, if any.
 std::optional<etagd::v1::PreconditionFailure> GetPreconditionFailure(
+    const absl::Status& status);
+
+// A RESOURCE_EXHAUSTED status with `message` and `detail` attached: a write
+// refused for lack of space. The detail tells it apart from the other
+// RESOURCE_EXHAUSTED errors (content too large, too many writes in flight).
+absl::Status StorageFullError(absl::string_view message,
+                              const etagd::v1::StorageFull& detail);
+
+// The StorageFull attached to `status`, if any.
+std::optional<etagd::v1::StorageFull> GetStorageFull(
     const absl::Status& status);
 
 }  // namespace etagd

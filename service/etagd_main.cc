@@ -4,14 +4,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gateway/backend.h"
 #include "gateway/gateway.h"
@@ -25,6 +26,8 @@
 #include "service/protobuf_log.h"
 #include "service/rocksdb_store.h"
 #include "service/server.h"
+#include "service/space_guard.h"
+#include "service/store.h"
 #include "service/tls.h"
 #include "service/tls_watcher.h"
 #include "service/token_file.h"
@@ -47,6 +50,28 @@ ABSL_FLAG(int, history_depth, 10,
 ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
           "Largest content a Put may store, in bytes (at most 1 GiB); "
           "larger Puts fail with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, quota_bytes, int64_t{8} << 30,
+          "Most bytes the store's files (the --data_dir directory) may take, "
+          "like etcd's --quota-backend-bytes. A Put that would pass it fails "
+          "with RESOURCE_EXHAUSTED (HTTP 507 Insufficient Storage) saying "
+          "so, while reads, listings and deletes go on; writes resume by "
+          "themselves once deletes and compaction have made room for a "
+          "--max_content_bytes write, or after a restart with a higher "
+          "quota. Keep it below the volume's size less --disk_reserve_bytes. "
+          "0: no quota.");
+ABSL_FLAG(int64_t, disk_reserve_bytes, -1,
+          "Free bytes to keep on the --data_dir volume, whatever else fills "
+          "it; -1: a tenth of the volume, at most 1 GiB. A Put that would "
+          "leave less fails with RESOURCE_EXHAUSTED (HTTP 507) before RocksDB "
+          "runs out of space; deletes go on into the first half of the "
+          "reserve, the rest is RocksDB's (its memtables, table files and "
+          "compactions are sized from it, RocksDB's defaults from 1 GiB up, "
+          "so that flushing and compacting fit). Writes resume by themselves "
+          "once space is freed. 0 keeps none.");
+ABSL_FLAG(absl::Duration, space_check_interval, absl::Seconds(1),
+          "How often etagd measures its files and the volume's free space "
+          "(in between, it counts what it writes) and, when full, tries to "
+          "recover: writes resume within this long of space being freed.");
 ABSL_FLAG(int64_t, block_cache_mb, 128,
           "RocksDB block cache size in MiB.");
 ABSL_FLAG(int64_t, record_cache_mb, 64,
@@ -100,6 +125,8 @@ namespace etagd {
 namespace {
 
 constexpr int64_t kMaxContentLimit = int64_t{1} << 30;
+// A write's record beyond its content: name, content type, metadata.
+constexpr int64_t kWriteOverheadBytes = 64 << 10;
 // How often --tokens_file is checked for changes.
 constexpr absl::Duration kTokensPollInterval = absl::Seconds(2);
 
@@ -148,6 +175,22 @@ int Run() {
   if (server_options.service.max_content_bytes <= 0 ||
       server_options.service.max_content_bytes > kMaxContentLimit) {
     return Fail("--max_content_bytes must be between 1 and 1073741824");
+  }
+  store_options.space.quota_bytes = absl::GetFlag(FLAGS_quota_bytes);
+  if (store_options.space.quota_bytes < 0) {
+    return Fail("--quota_bytes must not be negative");
+  }
+  store_options.space.reserve_bytes = absl::GetFlag(FLAGS_disk_reserve_bytes);
+  if (store_options.space.reserve_bytes < -1) {
+    return Fail("--disk_reserve_bytes must be -1 (automatic) or more");
+  }
+  // Once full, writes resume when the largest write fits again.
+  store_options.space.resume_bytes =
+      server_options.service.max_content_bytes + kWriteOverheadBytes;
+  store_options.space_check_interval =
+      absl::GetFlag(FLAGS_space_check_interval);
+  if (store_options.space_check_interval <= absl::ZeroDuration()) {
+    return Fail("--space_check_interval must be positive");
   }
   server_options.admin.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   const int64_t quota_mb = absl::GetFlag(FLAGS_grpc_memory_quota_mb);
@@ -221,6 +264,8 @@ int Run() {
 
   absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
   if (!store.ok()) return Fail(store.status().message());
+  const std::optional<StorageSpace> space = (*store)->Space();
+  const bool read_only = space.has_value() && space->read_only;
   const int64_t record_cache_mb = absl::GetFlag(FLAGS_record_cache_mb);
   if (record_cache_mb < 0 || record_cache_mb > (int64_t{1} << 20)) {
     return Fail("--record_cache_mb must be between 0 and 1048576");
@@ -243,6 +288,9 @@ int Run() {
   std::unique_ptr<HttpServer> http;
   std::string http_line;
   if (serve_http) {
+    Server& started_server = **server;
+    metrics.SetStorageSource(
+        [&started_server] { return started_server.store().Space(); });
     backend = NewLocalBackend(**server);
     gateway = std::make_unique<Gateway>(*backend, *gateway_options, metrics);
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
@@ -261,21 +309,25 @@ int Run() {
   const std::string host = server_options.grpc_listen.substr(
       0, server_options.grpc_listen.rfind(':'));
   Log(LogLevel::kInfo,
-      absl::StrCat("serving gRPC on ", host, ":", (*server)->grpc_port(),
-                   http_line, "; data in ", store_options.path, " (",
-                   store_options.sync_writes ? "durable writes"
-                                             : "unsynced writes",
-                   ", history depth ", store_options.history_depth, ")",
-                   tls != nullptr ? "; TLS" : "",
-                   tls_files->client_ca_file.empty()
-                       ? ""
-                       : ", gRPC clients need a certificate",
-                   tls_files->http_client_ca_file.empty()
-                       ? ""
-                       : ", HTTPS clients need a certificate",
-                   tokens != nullptr
-                       ? absl::StrCat("; bearer tokens from ", tokens_file)
-                       : ""));
+      absl::StrCat(
+          "serving gRPC on ", host, ":", (*server)->grpc_port(), http_line,
+          "; data in ", store_options.path, " (",
+          store_options.sync_writes ? "durable writes" : "unsynced writes",
+          ", history depth ", store_options.history_depth, ", quota ",
+          store_options.space.quota_bytes > 0
+              ? DescribeBytes(store_options.space.quota_bytes)
+              : "none",
+          ", disk reserve ",
+          DescribeBytes(space.has_value() ? space->reserve_bytes : 0), ")",
+          read_only ? "; READ-ONLY until the disk has room" : "",
+          tls != nullptr ? "; TLS" : "",
+          tls_files->client_ca_file.empty() ? ""
+                                            : ", gRPC clients need a certificate",
+          tls_files->http_client_ca_file.empty()
+              ? ""
+              : ", HTTPS clients need a certificate",
+          tokens != nullptr ? absl::StrCat("; bearer tokens from ", tokens_file)
+                            : ""));
 
   int signal = 0;
   while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {

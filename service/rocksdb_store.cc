@@ -4,7 +4,8 @@
 // Layout, in three column families:
 //   resources  name                        -> current record (live or deleted)
 //   history    name '\0' big-endian(rev)   -> past record
-//   default    "clock"                     -> big-endian(revision), big-endian(us)
+//   default    "clock"                     -> big-endian(revision),
+//   big-endian(us)
 //              "format"                    -> kFormat
 // Names never contain '\0' (they are validated before they get here), so a
 // history key sorts with its name and then by revision.
@@ -22,16 +23,24 @@
 // another order than their revisions were handed out; the max merge makes
 // the persisted counter the largest revision ever committed regardless, so a
 // restart never hands out a revision twice.
+//
+// Space: writes are refused before the disk fills (SpaceGuard), and RocksDB
+// is kept from aborting or wedging when it fills all the same; see "Running
+// out of space" below.
 #include "service/rocksdb_store.h"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <system_error>
-#include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -49,13 +58,17 @@
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/io_status.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
 #include "rocksdb/write_batch.h"
+#include "service/log.h"
 #include "service/record.pb.h"
+#include "service/space_guard.h"
 #include "service/status_macros.h"
 
 namespace etagd {
@@ -559,56 +572,540 @@ class PowerLossFileSystem final : public rocksdb::FileSystemWrapper {
   UnsyncedNames names_;
 };
 
+// ---------------------------------------------------------------------------
+// Running out of space.
+//
+// The store's SpaceGuard refuses writes before RocksDB runs out (see
+// space_guard.h and RocksDbStoreOptions::space). What follows keeps RocksDB
+// from aborting or wedging when it runs out all the same (the reserve taken
+// by another process, a volume smaller than it says), and brings the store
+// back by itself once space returns:
+// - RocksDB's own info log aborts assertion-enabled builds (Debian's) on the
+//   first line after a write of it failed: its WritableFileWriter asserts
+//   that a writer which saw an error is not used again
+//   (AssertFalseAndGetStatusForPrevError, "sync_without_flush_called_").
+//   StoreLogger replaces it and drops the lines it cannot write.
+// - A write or flush that fails with NoSpace stops RocksDB's writes (a
+//   "hard" background error; reads go on). NoSpaceListener tells the guard,
+//   which then refuses every write, and turns off RocksDB's own automatic
+//   recovery from it: that one waits for a memtable's worth of free space
+//   whatever the reserve, and meanwhile DB::Resume() answers Busy. The
+//   store's periodic space check calls DB::Resume() (which flushes the
+//   memtables to a new write-ahead log and drops the failed one) once the
+//   volume has room again. Nothing acknowledged is lost on the way: a
+//   failed write was never acknowledged, and everything before it is in the
+//   write-ahead log, which Resume() flushes.
+// - Opening: recovery replays the write-ahead log without flushing it
+//   (avoid_flush_during_recovery), so a restart needs room only for a new
+//   MANIFEST, an OPTIONS file and an empty log. If even that fails for lack
+//   of space, the store opens read-only, and the periodic check reopens it
+//   read-write once there is room.
+
+// The largest LOG before it is moved to LOG.old and started again.
+constexpr uint64_t kMaxInfoLogBytes = uint64_t{64} << 20;
+
+// RocksDB's info log, in <data dir>/LOG (the one before in LOG.old).
+// Thread-safe. A line that cannot be written (a full disk) is dropped.
+// FATAL lines also go to etagd's own log; ERROR ones do not, as RocksDB
+// repeats them every second while a compaction waits for room (the
+// listener below logs what matters once).
+class StoreLogger final : public rocksdb::Logger {
+ public:
+  StoreLogger(std::shared_ptr<rocksdb::FileSystem> fs,
+              const std::string& directory)
+      : Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
+        fs_(std::move(fs)),
+        path_(directory + "/LOG"),
+        old_path_(directory + "/LOG.old") {
+    absl::MutexLock lock(&mu_);
+    StartFileLocked();
+  }
+
+  ~StoreLogger() override {
+    absl::MutexLock lock(&mu_);
+    CloseFileLocked();
+  }
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    std::string message = Format(format, ap);
+    if (level == rocksdb::InfoLogLevel::FATAL_LEVEL) {
+      Log(LogLevel::kError, absl::StrCat("RocksDB: ", message));
+    }
+    std::string line =
+        absl::StrCat(absl::FormatTime("%Y/%m/%d-%H:%M:%E6S ", absl::Now(),
+                                      absl::LocalTimeZone()),
+                     LevelTag(level), message);
+    if (line.back() != '\n') line.push_back('\n');
+    absl::MutexLock lock(&mu_);
+    if (file_ != nullptr && size_ + line.size() > kMaxInfoLogBytes) {
+      CloseFileLocked();
+      StartFileLocked();
+    }
+    if (file_ == nullptr) return;
+    rocksdb::IOStatus s = file_->Append(line, rocksdb::IOOptions(), nullptr);
+    if (s.ok()) {
+      size_ += line.size();
+      s = file_->Flush(rocksdb::IOOptions(), nullptr);
+    }
+    // A full disk: this line is lost, the next one may make it.
+    s.PermitUncheckedError();
+  }
+
+ protected:
+  rocksdb::Status CloseImpl() override {
+    absl::MutexLock lock(&mu_);
+    CloseFileLocked();
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  static std::string Format(const char* format, va_list ap) {
+    char buffer[512];
+    va_list copy;
+    va_copy(copy, ap);
+    const int n = std::vsnprintf(buffer, sizeof(buffer), format, copy);
+    va_end(copy);
+    if (n < 0) return format;
+    if (static_cast<size_t>(n) < sizeof(buffer)) return std::string(buffer, n);
+    std::string message(static_cast<size_t>(n) + 1, '\0');
+    std::vsnprintf(message.data(), message.size(), format, ap);
+    message.resize(static_cast<size_t>(n));
+    return message;
+  }
+
+  static absl::string_view LevelTag(rocksdb::InfoLogLevel level) {
+    switch (level) {
+      case rocksdb::InfoLogLevel::DEBUG_LEVEL:
+        return "[DEBUG] ";
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        return "[WARN] ";
+      case rocksdb::InfoLogLevel::ERROR_LEVEL:
+        return "[ERROR] ";
+      case rocksdb::InfoLogLevel::FATAL_LEVEL:
+        return "[FATAL] ";
+      default:
+        return "";
+    }
+  }
+
+  // Moves the current LOG (if any) to LOG.old and starts a new one; without
+  // room for it, lines are dropped until the next start.
+  void StartFileLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const rocksdb::IOOptions io;
+    if (fs_->FileExists(path_, io, nullptr).ok()) {
+      // If it cannot be moved it is replaced: the log is for diagnosis only.
+      fs_->RenameFile(path_, old_path_, io, nullptr).PermitUncheckedError();
+    }
+    rocksdb::FileOptions options;
+    options.use_mmap_writes = false;
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    if (fs_->NewWritableFile(path_, options, &file, nullptr).ok()) {
+      file_ = std::move(file);
+    }
+    size_ = 0;
+  }
+
+  void CloseFileLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (file_ == nullptr) return;
+    // Closing only releases the file here: there is nothing to flush.
+    file_->Close(rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+    file_.reset();
+  }
+
+  const std::shared_ptr<rocksdb::FileSystem> fs_;
+  const std::string path_;
+  const std::string old_path_;
+  absl::Mutex mu_;
+  std::unique_ptr<rocksdb::FSWritableFile> file_ ABSL_GUARDED_BY(mu_);
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+absl::string_view ReasonName(rocksdb::BackgroundErrorReason reason) {
+  switch (reason) {
+    case rocksdb::BackgroundErrorReason::kFlush:
+    case rocksdb::BackgroundErrorReason::kFlushNoWAL:
+      return "flushing a memtable";
+    case rocksdb::BackgroundErrorReason::kCompaction:
+      return "compacting";
+    case rocksdb::BackgroundErrorReason::kWriteCallback:
+      return "writing the write-ahead log";
+    case rocksdb::BackgroundErrorReason::kMemTable:
+      return "writing a memtable";
+    case rocksdb::BackgroundErrorReason::kManifestWrite:
+    case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
+      return "writing the MANIFEST";
+  }
+  return "working";
+}
+
+constexpr char kOpenedReadOnly[] =
+    "disk full: the disk was too full to open the store read-write when "
+    "etagd started, so it is open read-only";
+
+constexpr char kEngineNoSpace[] =
+    "disk full: RocksDB ran out of space writing its files and stopped "
+    "writing";
+
+// Tells the guard when RocksDB stops writing for lack of space, and leaves
+// the recovery from that to the store (see above). A compaction's lack of
+// space is "soft": writes and flushes go on, and RocksDB's own recovery is
+// kept for it, because it also makes compactions wait until there is room
+// for them instead of failing again every second. Thread-safe: RocksDB
+// calls it on its background threads, and on a writer's thread when a
+// write-ahead-log append fails, without its own mutex held.
+class NoSpaceListener final : public rocksdb::EventListener {
+ public:
+  explicit NoSpaceListener(SpaceGuard& guard) : guard_(guard) {}
+
+  const char* Name() const override { return "etagd.NoSpaceListener"; }
+
+  // Whether RocksDB stopped writing for lack of space and waits for
+  // DB::Resume().
+  bool needs_resume() const { return stopped_.load(); }
+
+  // DB::Resume() succeeded.
+  void Resumed() {
+    stopped_.store(false);
+    guard_.ClearEngineProblem();
+  }
+
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
+                         rocksdb::Status* error) override {
+    if (error == nullptr || !error->IsNoSpace()) return;
+    if (Stops(*error)) {
+      guard_.SetEngineProblem(kEngineNoSpace);
+      if (!stopped_.exchange(true)) {
+        Log(LogLevel::kError,
+            absl::StrCat("RocksDB ran out of space ", ReasonName(reason), ": ",
+                         error->ToString(),
+                         "; it stops writing until space is freed"));
+      }
+    } else if (!compaction_short_.exchange(true)) {
+      Log(LogLevel::kWarning,
+          absl::StrCat("RocksDB ran out of space ", ReasonName(reason), ": ",
+                       error->ToString(),
+                       "; writes go on, compactions wait for room"));
+    }
+  }
+
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status error,
+                            bool* auto_recovery) override {
+    if (error.IsNoSpace() && Stops(error)) *auto_recovery = false;
+  }
+
+  void OnErrorRecoveryEnd(
+      const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (!info.new_bg_error.ok()) return;
+    compaction_short_.store(false);
+    if (stopped_.exchange(false)) guard_.ClearEngineProblem();
+  }
+
+ private:
+  static bool Stops(const rocksdb::Status& error) {
+    return error.severity() >= rocksdb::Status::Severity::kHardError;
+  }
+
+  SpaceGuard& guard_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> compaction_short_{false};
+};
+
+// One open RocksDB instance and its column families.
+struct Engine {
+  Engine(std::unique_ptr<rocksdb::DB> db_in,
+         std::vector<rocksdb::ColumnFamilyHandle*> families_in,
+         bool read_only_in)
+      : db(std::move(db_in)),
+        families(std::move(families_in)),
+        read_only(read_only_in) {}
+
+  ~Engine() { Close(); }
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void Close() {
+    if (db == nullptr) return;
+    for (rocksdb::ColumnFamilyHandle* family : families) {
+      // Failure to destroy a handle only leaks it; nothing to recover.
+      db->DestroyColumnFamilyHandle(family).PermitUncheckedError();
+    }
+    families.clear();
+    // Close() syncs nothing we need (every write is in the WAL); its status
+    // is only informative at shutdown.
+    db->Close().PermitUncheckedError();
+    db.reset();
+  }
+
+  rocksdb::ColumnFamilyHandle* meta() const { return families[0]; }
+  rocksdb::ColumnFamilyHandle* resources() const { return families[1]; }
+  rocksdb::ColumnFamilyHandle* history() const { return families[2]; }
+
+  std::unique_ptr<rocksdb::DB> db;
+  // default, resources, history.
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  const bool read_only;
+  // Reads in progress on a read-only engine (see EngineRef).
+  std::atomic<int64_t> readers{0};
+};
+
+// A read's or write's hold on the store's engine. A store opened read-only
+// replaces its engine when it reopens read-write; RocksDB leaves a read-only
+// instance beside a read-write one undefined (and it would keep the space of
+// deleted files), so the old one is closed once no read is left on it. Only
+// those reads are counted: a read-write engine is never replaced.
+class EngineRef {
+ public:
+  explicit EngineRef(const std::atomic<Engine*>& current) {
+    while (true) {
+      engine_ = current.load();
+      if (!engine_->read_only) return;
+      engine_->readers.fetch_add(1);
+      if (current.load() == engine_) break;
+      // Replaced meanwhile: this engine may be closing.
+      engine_->readers.fetch_sub(1);
+    }
+    counted_ = true;
+  }
+  ~EngineRef() {
+    if (counted_) engine_->readers.fetch_sub(1);
+  }
+  EngineRef(const EngineRef&) = delete;
+  EngineRef& operator=(const EngineRef&) = delete;
+
+  Engine& operator*() const { return *engine_; }
+  Engine* operator->() const { return engine_; }
+
+ private:
+  Engine* engine_ = nullptr;
+  bool counted_ = false;
+};
+
+// What opening takes, kept to reopen read-write.
+struct OpenContext {
+  std::string path;
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+};
+
+struct Opened {
+  rocksdb::Status status;
+  std::unique_ptr<Engine> engine;
+};
+
+Opened OpenEngine(const OpenContext& context, bool read_only) {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  Opened opened;
+  opened.status =
+      read_only
+          ? rocksdb::DB::OpenForReadOnly(context.db_options, context.path,
+                                         context.descriptors, &handles, &raw,
+                                         /*error_if_wal_file_exists=*/false)
+          : rocksdb::DB::Open(context.db_options, context.path,
+                              context.descriptors, &handles, &raw);
+  if (opened.status.ok()) {
+    opened.engine = std::make_unique<Engine>(std::unique_ptr<rocksdb::DB>(raw),
+                                             std::move(handles), read_only);
+  }
+  return opened;
+}
+
+struct Clock {
+  int64_t revision = 0;
+  absl::Time time = absl::UnixEpoch();
+};
+
+// The persisted revision counter and time floor.
+absl::StatusOr<Clock> ReadClock(Engine& engine, const std::string& path) {
+  Clock clock;
+  std::string value;
+  rocksdb::Status s =
+      engine.db->Get(rocksdb::ReadOptions(), engine.meta(), kClockKey, &value);
+  if (s.IsNotFound()) return clock;
+  ETAGD_RETURN_IF_ERROR(
+      FromRocks(s, absl::StrCat("reading the revision counter in ", path)));
+  if (value.size() != 16) {
+    return absl::DataLossError(
+        absl::StrCat("the revision counter in ", path, " is corrupt"));
+  }
+  clock.revision = static_cast<int64_t>(ReadBigEndian64(value.data()));
+  clock.time = absl::FromUnixMicros(
+      static_cast<int64_t>(ReadBigEndian64(value.data() + 8)));
+  return clock;
+}
+
+// Checks the store format, writing it into a new store.
+absl::Status CheckFormat(Engine& engine, const std::string& path) {
+  std::string format;
+  rocksdb::Status s = engine.db->Get(rocksdb::ReadOptions(), engine.meta(),
+                                     kFormatKey, &format);
+  if (s.IsNotFound()) {
+    if (engine.read_only) {
+      return absl::UnavailableError(absl::StrCat("cannot create a store in ",
+                                                 path, ": the disk is full"));
+    }
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = engine.db->Put(sync, engine.meta(), kFormatKey, kFormat);
+    format = kFormat;
+  }
+  ETAGD_RETURN_IF_ERROR(
+      FromRocks(s, absl::StrCat("reading the store format in ", path)));
+  if (format != kFormat) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", path, " holds store format '", format,
+                     "', this etagd reads '", kFormat, "'"));
+  }
+  return absl::OkStatus();
+}
+
+constexpr int64_t kMaxMemtableBytes = int64_t{64} << 20;
+constexpr int64_t kMinMemtableBytes = int64_t{1} << 20;
+
+// limits.reserve_bytes, or if it is negative a tenth of the volume holding
+// `path`, at most 1 GiB.
+int64_t ReserveBytes(const SpaceLimits& limits, const std::string& path) {
+  if (limits.reserve_bytes >= 0) return limits.reserve_bytes;
+  constexpr int64_t kMaxAutomaticReserve = int64_t{1} << 30;
+  std::error_code error;
+  const std::filesystem::space_info space = std::filesystem::space(path, error);
+  if (error) return kMaxAutomaticReserve;
+  return std::min(kMaxAutomaticReserve,
+                  static_cast<int64_t>(space.capacity / 10));
+}
+
+// The bytes a write adds to the write-ahead log: its record, and the copy of
+// the record it replaces when that goes into the history.
+int64_t WriteBytes(const WriteRequest& request, size_t history_copy) {
+  // The record's metadata, the revision counter's entry, key encodings.
+  constexpr int64_t kOverheadBytes = 256;
+  return kOverheadBytes + 2 * static_cast<int64_t>(request.name.size()) +
+         static_cast<int64_t>(request.content.size() +
+                              request.content_type.size() +
+                              request.request_id.size() + history_copy);
+}
+
 class RocksDbStore final : public Store {
  public:
-  // `env` (may be null) is the one `db` was opened with.
+  // `env` (may be null) and `fs` are the ones `engine` was opened with;
+  // `directory_lock` (may be null) is held on the directory while `engine`
+  // is read-only, which takes no lock of its own.
   RocksDbStore(const RocksDbStoreOptions& options,
                std::unique_ptr<rocksdb::Env> env,
-               std::unique_ptr<rocksdb::DB> db,
-               std::vector<rocksdb::ColumnFamilyHandle*> families,
-               int64_t last_revision, absl::Time last_time)
+               std::shared_ptr<rocksdb::FileSystem> fs, OpenContext context,
+               std::unique_ptr<SpaceGuard> guard,
+               std::shared_ptr<NoSpaceListener> listener,
+               std::unique_ptr<Engine> engine,
+               rocksdb::FileLock* directory_lock, Clock clock)
       : options_(options),
         env_(std::move(env)),
-        db_(std::move(db)),
-        families_(std::move(families)),
-        last_revision_(last_revision),
-        last_time_(last_time) {
+        fs_(std::move(fs)),
+        context_(std::move(context)),
+        guard_(std::move(guard)),
+        listener_(std::move(listener)),
+        engine_(engine.get()),
+        directory_lock_(directory_lock),
+        last_revision_(clock.revision),
+        last_time_(clock.time) {
+    engines_.push_back(std::move(engine));
     write_options_.sync = options.sync_writes;
   }
 
   ~RocksDbStore() override {
-    for (rocksdb::ColumnFamilyHandle* family : families_) {
-      // Failure to destroy a handle only leaks it; nothing to recover.
-      db_->DestroyColumnFamilyHandle(family).PermitUncheckedError();
+    cancel_compactions_.store(true);
+    {
+      absl::MutexLock lock(&stop_mu_);
+      stopping_ = true;
     }
-    // Close() syncs nothing we need (every write is in the WAL); its status
-    // is only informative at shutdown.
-    db_->Close().PermitUncheckedError();
+    if (space_checker_.joinable()) space_checker_.join();
+    absl::MutexLock lock(&check_mu_);
+    engines_.clear();
+    UnlockDirectoryLocked();
+  }
+
+  // Measures the space and, from then on, does so every
+  // space_check_interval (if not zero) on a thread of its own.
+  void StartSpaceChecks() {
+    if (engine_.load()->read_only) {
+      {
+        absl::MutexLock lock(&check_mu_);
+        absl::StatusOr<SpaceSample> sample = MeasureSpaceLocked();
+        if (sample.ok()) guard_->Update(*sample);
+      }
+      guard_->SetEngineProblem(kOpenedReadOnly);
+    }
+    CheckSpace().IgnoreError();  // Logged; the next check tries again.
+    if (options_.space_check_interval <= absl::ZeroDuration()) return;
+    space_checker_ = std::thread([this] {
+      absl::MutexLock lock(&stop_mu_);
+      while (!stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                        options_.space_check_interval)) {
+        stop_mu_.Unlock();
+        CheckSpace().IgnoreError();  // Logged; the next check tries again.
+        stop_mu_.Lock();
+      }
+    });
+  }
+
+  // Measures the store's files and the volume's free space, and recovers
+  // from being full if it can: reopens a read-only store read-write,
+  // resumes RocksDB after a no-space error, or (while the store is full)
+  // flushes the memtables and has RocksDB compact what deletes freed.
+  absl::Status CheckSpace() ABSL_LOCKS_EXCLUDED(check_mu_) {
+    absl::MutexLock lock(&check_mu_);
+    absl::StatusOr<SpaceSample> sample = MeasureSpaceLocked();
+    if (!sample.ok()) {
+      LogChangeLocked(
+          LogLevel::kWarning,
+          absl::StrCat("cannot measure the space of ", options_.path, ": ",
+                       sample.status().message()));
+      return sample.status();
+    }
+    guard_->Update(*sample);
+    Engine& engine = *engine_.load();
+    if (engine.read_only) {
+      if (guard_->DiskHasRoom()) ReopenReadWriteLocked();
+      return absl::OkStatus();
+    }
+    if (listener_->needs_resume()) {
+      if (guard_->DiskHasRoom()) ResumeLocked(engine);
+      return absl::OkStatus();
+    }
+    if (guard_->full()) {
+      ReclaimLocked(engine);
+    } else {
+      flushed_while_full_ = false;
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
                                                     bool with_content) override {
-    rocksdb::PinnableSlice value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), resources(), ToSlice(name), &value);
-    if (s.IsNotFound()) return std::optional<Record>();
-    ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
-    ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded,
-                           DecodeValue(ToView(value), name));
-    return std::optional<Record>(ToRecord(name, decoded, with_content));
+    EngineRef engine(engine_);
+    return ReadCurrentFrom(*engine, name, with_content);
   }
 
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
                                       int64_t revision) override {
-    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
-                           ReadCurrent(name, /*with_content=*/true));
+    EngineRef engine(engine_);
+    ETAGD_ASSIGN_OR_RETURN(
+        std::optional<Record> current,
+        ReadCurrentFrom(*engine, name, /*with_content=*/true));
     if (current.has_value() && current->revision == revision) {
       return *std::move(current);
     }
     rocksdb::PinnableSlice value;
     std::string key = HistoryKey(name, revision);
     rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), history(), key, &value);
+        engine->db->Get(rocksdb::ReadOptions(), engine->history(), key, &value);
     if (s.IsNotFound()) {
       return absl::NotFoundError(
           absl::StrCat("no version of the resource at revision ", revision));
@@ -627,6 +1124,10 @@ class RocksDbStore final : public Store {
   // calls cannot deadlock).
   std::vector<absl::StatusOr<Record>> WriteMany(
       absl::Span<const WriteRequest> requests) override {
+    EngineRef engine(engine_);
+    // While the store is full, deletes drop the resource's past versions
+    // rather than add to them: they free space instead of using it.
+    const bool full = guard_->full();
     std::vector<size_t> stripes;
     if (!options_.non_atomic_writes_for_test) {
       for (const WriteRequest& request : requests) {
@@ -650,7 +1151,7 @@ class RocksDbStore final : public Store {
       }
       // A write that fails while adding to the batch must add nothing.
       batch.SetSavePoint();
-      results.push_back(StageLocked(request, &batch));
+      results.push_back(StageLocked(*engine, request, full, &batch));
       rocksdb::Status undone = results.back().ok() ? batch.PopSavePoint()
                                                    : batch.RollbackToSavePoint();
       if (!undone.ok()) {
@@ -668,15 +1169,17 @@ class RocksDbStore final : public Store {
         time = std::max(time, result->update_time);
       }
       absl::Status committed = FromRocks(
-          batch.Merge(families_[0], kClockKey, EncodeClock(revision, time)),
+          batch.Merge(engine->meta(), kClockKey, EncodeClock(revision, time)),
           "batching");
       if (committed.ok()) {
-        committed = FromRocks(db_->Write(write_options_, &batch), "writing");
+        committed = CommitError(engine->db->Write(write_options_, &batch));
       }
       if (!committed.ok()) {
         for (absl::StatusOr<Record>& result : results) {
           if (result.ok()) result = committed;
         }
+      } else if (full) {
+        NoteDeletes(requests, results);
       }
     }
     for (auto it = stripes.rbegin(); it != stripes.rend(); ++it) {
@@ -685,73 +1188,15 @@ class RocksDbStore final : public Store {
     return results;
   }
 
-  // The compare part of a compare-and-write: checks `request` against the
-  // current record and adds its write to `batch`. Returns the record the
-  // write makes once `batch` is committed. Callers hold the name's stripe.
-  absl::StatusOr<Record> StageLocked(const WriteRequest& request,
-                                     rocksdb::WriteBatch* batch) {
-
-    rocksdb::PinnableSlice current_value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), resources(),
-                                 ToSlice(request.name), &current_value);
-    std::optional<DecodedValue> current;
-    if (!s.IsNotFound()) {
-      ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
-      ETAGD_ASSIGN_OR_RETURN(current,
-                             DecodeValue(ToView(current_value), request.name));
-    }
-    const int64_t current_revision =
-        current.has_value() ? current->meta.revision() : 0;
-    if (current_revision != request.expected_revision &&
-        !options_.non_atomic_writes_for_test) {
-      return absl::AbortedError(absl::StrCat(
-          "the resource changed (revision ", current_revision,
-          ", expected ", request.expected_revision, ")"));
-    }
-    const bool live = current.has_value() && !current->meta.deleted();
-    if (request.is_delete && !live) {
-      return absl::NotFoundError("the resource does not exist");
-    }
-    auto [revision, now, nonce] = NextRevision();
-    storage::StoredRecord next;
-    next.set_revision(revision);
-    next.set_update_time_us(absl::ToUnixMicros(now));
-    next.set_request_id(std::string(request.request_id));
-    if (request.is_delete) {
-      next.set_deleted(true);
-      next.set_etag(current->meta.etag());
-    } else {
-      next.set_content_type(std::string(request.content_type));
-      next.set_etag(absl::StrFormat("\"%x-%016x\"", revision, nonce));
-      next.set_created(!live);
-      next.set_create_revision(live ? current->meta.create_revision() : revision);
-      next.set_version(live ? current->meta.version() + 1 : 1);
-      next.set_create_time_us(live ? current->meta.create_time_us()
-                                   : next.update_time_us());
-    }
-
-    if (current.has_value()) {
-      AddToHistory(request.name, *current, ToView(current_value), &next, batch);
-    }
-    std::string value = EncodeValue(
-        next, request.is_delete ? absl::string_view() : request.content);
-    ETAGD_RETURN_IF_ERROR(FromRocks(
-        batch->Put(resources(), ToSlice(request.name), value), "batching"));
-
-    DecodedValue written{std::move(next), request.is_delete
-                                              ? absl::string_view()
-                                              : request.content};
-    return ToRecord(request.name, written, /*with_content=*/false);
-  }
-
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
                                 bool with_content) override {
     ListPage page;
     if (limit <= 0) return page;
+    EngineRef engine(engine_);
     rocksdb::ReadOptions read_options;
     std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(read_options, resources()));
+        engine->db->NewIterator(read_options, engine->resources()));
     if (start_after.empty() || start_after < prefix) {
       it->Seek(ToSlice(prefix));
     } else {
@@ -779,8 +1224,10 @@ class RocksDbStore final : public Store {
                                         int limit) override {
     ListPage page;
     if (limit <= 0) return page;
-    ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
-                           ReadCurrent(name, /*with_content=*/false));
+    EngineRef engine(engine_);
+    ETAGD_ASSIGN_OR_RETURN(
+        std::optional<Record> current,
+        ReadCurrentFrom(*engine, name, /*with_content=*/false));
     if (!current.has_value()) return page;
     if (before_revision == 0 || current->revision < before_revision) {
       page.records.push_back(*std::move(current));
@@ -793,7 +1240,7 @@ class RocksDbStore final : public Store {
     rocksdb::ReadOptions read_options;
     read_options.iterate_upper_bound = &upper_bound;
     std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(read_options, history()));
+        engine->db->NewIterator(read_options, engine->history()));
     if (before_revision == 0) {
       it->SeekToLast();
     } else {
@@ -818,6 +1265,11 @@ class RocksDbStore final : public Store {
   }
 
   absl::StatusOr<int64_t> Checkpoint(const std::string& directory) override {
+    // A checkpoint flushes the memtables and copies the write-ahead log: it
+    // needs the disk, and a writable engine.
+    ETAGD_RETURN_IF_ERROR(guard_->AdmitCheckpoint());
+    EngineRef engine(engine_);
+    if (engine->read_only) return guard_->Refusal();
     // Read the counter first: every write acknowledged before this call has
     // a revision at or below it and is committed, so it is in the copy.
     int64_t revision;
@@ -826,14 +1278,22 @@ class RocksDbStore final : public Store {
       revision = last_revision_;
     }
     rocksdb::Checkpoint* raw = nullptr;
-    ETAGD_RETURN_IF_ERROR(
-        FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+    ETAGD_RETURN_IF_ERROR(FromRocks(
+        rocksdb::Checkpoint::Create(engine->db.get(), &raw), "checkpoint"));
     std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
     // Flushing first keeps the copy's WAL short; the WAL is copied as well,
     // so unflushed writes are not lost either way.
-    ETAGD_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(directory),
-                                    absl::StrCat("checkpoint into ", directory)));
+    rocksdb::Status s = checkpoint->CreateCheckpoint(directory);
+    if (s.IsNoSpace()) return CommitError(s);
+    ETAGD_RETURN_IF_ERROR(
+        FromRocks(s, absl::StrCat("checkpoint into ", directory)));
     return revision;
+  }
+
+  std::optional<StorageSpace> Space() override {
+    StorageSpace space = guard_->space();
+    space.read_only = engine_.load()->read_only;
+    return space;
   }
 
  private:
@@ -850,11 +1310,94 @@ class RocksDbStore final : public Store {
     return absl::string_view(s.data(), s.size());
   }
 
-  rocksdb::ColumnFamilyHandle* resources() const { return families_[1]; }
-  rocksdb::ColumnFamilyHandle* history() const { return families_[2]; }
-
   static size_t StripeIndex(absl::string_view name) {
     return absl::Hash<absl::string_view>()(name) % kLockStripes;
+  }
+
+  static absl::StatusOr<std::optional<Record>> ReadCurrentFrom(
+      Engine& engine, absl::string_view name, bool with_content) {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = engine.db->Get(
+        rocksdb::ReadOptions(), engine.resources(), ToSlice(name), &value);
+    if (s.IsNotFound()) return std::optional<Record>();
+    ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
+    ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded,
+                           DecodeValue(ToView(value), name));
+    return std::optional<Record>(ToRecord(name, decoded, with_content));
+  }
+
+  // The compare part of a compare-and-write: checks `request` against the
+  // current record, asks the guard for room, and adds its write to `batch`.
+  // Returns the record the write makes once `batch` is committed. Callers
+  // hold the name's stripe.
+  absl::StatusOr<Record> StageLocked(Engine& engine,
+                                     const WriteRequest& request, bool full,
+                                     rocksdb::WriteBatch* batch) {
+    rocksdb::PinnableSlice current_value;
+    rocksdb::Status s =
+        engine.db->Get(rocksdb::ReadOptions(), engine.resources(),
+                       ToSlice(request.name), &current_value);
+    std::optional<DecodedValue> current;
+    if (!s.IsNotFound()) {
+      ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
+      ETAGD_ASSIGN_OR_RETURN(current,
+                             DecodeValue(ToView(current_value), request.name));
+    }
+    const int64_t current_revision =
+        current.has_value() ? current->meta.revision() : 0;
+    if (current_revision != request.expected_revision &&
+        !options_.non_atomic_writes_for_test) {
+      return absl::AbortedError(absl::StrCat("the resource changed (revision ",
+                                             current_revision, ", expected ",
+                                             request.expected_revision, ")"));
+    }
+    const bool live = current.has_value() && !current->meta.deleted();
+    if (request.is_delete && !live) {
+      return absl::NotFoundError("the resource does not exist");
+    }
+    // Before a revision is taken: a refused write leaves no gap.
+    const bool forget_history = request.is_delete && full;
+    const size_t history_copy =
+        current.has_value() && options_.history_depth > 0 && !forget_history
+            ? current_value.size()
+            : 0;
+    const int64_t bytes = WriteBytes(request, history_copy);
+    ETAGD_RETURN_IF_ERROR(request.is_delete ? guard_->AdmitDelete(bytes)
+                                            : guard_->AdmitPut(bytes));
+
+    auto [revision, now, nonce] = NextRevision();
+    storage::StoredRecord next;
+    next.set_revision(revision);
+    next.set_update_time_us(absl::ToUnixMicros(now));
+    next.set_request_id(std::string(request.request_id));
+    if (request.is_delete) {
+      next.set_deleted(true);
+      next.set_etag(current->meta.etag());
+    } else {
+      next.set_content_type(std::string(request.content_type));
+      next.set_etag(absl::StrFormat("\"%x-%016x\"", revision, nonce));
+      next.set_created(!live);
+      next.set_create_revision(live ? current->meta.create_revision()
+                                    : revision);
+      next.set_version(live ? current->meta.version() + 1 : 1);
+      next.set_create_time_us(live ? current->meta.create_time_us()
+                                   : next.update_time_us());
+    }
+
+    if (current.has_value()) {
+      AddToHistory(engine, request.name, *current, ToView(current_value),
+                   forget_history, &next, batch);
+    }
+    std::string value = EncodeValue(
+        next, request.is_delete ? absl::string_view() : request.content);
+    ETAGD_RETURN_IF_ERROR(
+        FromRocks(batch->Put(engine.resources(), ToSlice(request.name), value),
+                  "batching"));
+
+    DecodedValue written{std::move(next), request.is_delete
+                                              ? absl::string_view()
+                                              : request.content};
+    return ToRecord(request.name, written, /*with_content=*/false);
   }
 
   // The next revision, a time no earlier than any handed out before (the
@@ -874,10 +1417,12 @@ class RocksDbStore final : public Store {
   }
 
   // Moves the current record `current` (encoded as `current_value`) into
-  // history and prunes the oldest past records beyond the configured depth.
-  // Updates next->history_revisions accordingly.
-  void AddToHistory(absl::string_view name, const DecodedValue& current,
-                    absl::string_view current_value,
+  // history and prunes the oldest past records beyond the configured depth;
+  // with `forget`, drops every past record instead and keeps none. Updates
+  // next->history_revisions accordingly.
+  void AddToHistory(Engine& engine, absl::string_view name,
+                    const DecodedValue& current,
+                    absl::string_view current_value, bool forget,
                     storage::StoredRecord* next, rocksdb::WriteBatch* batch) {
     const storage::StoredRecord& meta = current.meta;
     std::vector<std::pair<int64_t, std::string>> kept;
@@ -887,14 +1432,16 @@ class RocksDbStore final : public Store {
                             ? meta.history_request_ids(i)
                             : std::string());
     }
-    kept.emplace_back(meta.revision(), meta.request_id());
-    size_t depth = static_cast<size_t>(std::max(0, options_.history_depth));
+    const size_t depth =
+        forget ? 0 : static_cast<size_t>(std::max(0, options_.history_depth));
+    // The current record joins the history only if some of it is kept.
+    if (depth > 0) kept.emplace_back(meta.revision(), meta.request_id());
     size_t drop = kept.size() > depth ? kept.size() - depth : 0;
     for (size_t i = 0; i < kept.size(); ++i) {
       if (i < drop) {
         // A batch operation fails only on a corrupt batch, which Write() on
         // the same batch would report.
-        batch->Delete(history(), HistoryKey(name, kept[i].first))
+        batch->Delete(engine.history(), HistoryKey(name, kept[i].first))
             .PermitUncheckedError();
       } else {
         next->add_history_revisions(kept[i].first);
@@ -902,25 +1449,237 @@ class RocksDbStore final : public Store {
       }
     }
     if (depth > 0) {
-      batch->Put(history(), HistoryKey(name, current.meta.revision()),
-                 ToSlice(current_value))
+      batch
+          ->Put(engine.history(), HistoryKey(name, current.meta.revision()),
+                ToSlice(current_value))
           .PermitUncheckedError();
     }
   }
 
+  // The status of a failed commit (or checkpoint): for lack of space, the
+  // guard's refusal, which names what is full.
+  absl::Status CommitError(const rocksdb::Status& s) {
+    if (s.ok() || !s.IsNoSpace()) return FromRocks(s, "writing");
+    // The listener has told the guard by now (RocksDB reports the error to
+    // listeners before it returns it); this is for an error it did not see.
+    if (guard_->Refusal().ok()) guard_->SetEngineProblem(kEngineNoSpace);
+    return guard_->Refusal();
+  }
+
+  // Remembers the names that committed deletes freed while the store was
+  // full, for ReclaimLocked.
+  void NoteDeletes(absl::Span<const WriteRequest> requests,
+                   const std::vector<absl::StatusOr<Record>>& results)
+      ABSL_LOCKS_EXCLUDED(deleted_mu_) {
+    absl::MutexLock lock(&deleted_mu_);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (!requests[i].is_delete || !results[i].ok()) continue;
+      const std::string name(requests[i].name);
+      if (!deleted_.has_value()) {
+        deleted_.emplace(name, name);
+      } else {
+        deleted_->first = std::min(deleted_->first, name);
+        deleted_->second = std::max(deleted_->second, name);
+      }
+    }
+  }
+
+  // Bytes of the files in the data directory (their sizes, not the blocks
+  // preallocated beyond them), and the volume's free space.
+  absl::StatusOr<SpaceSample> MeasureSpaceLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    const rocksdb::IOOptions io;
+    uint64_t free_bytes = 0;
+    ETAGD_RETURN_IF_ERROR(
+        FromRocks(fs_->GetFreeSpace(options_.path, io, &free_bytes, nullptr),
+                  "measuring the free space"));
+    std::vector<std::string> children;
+    ETAGD_RETURN_IF_ERROR(
+        FromRocks(fs_->GetChildren(options_.path, io, &children, nullptr),
+                  "listing the data directory"));
+    SpaceSample sample;
+    sample.free_bytes =
+        static_cast<int64_t>(std::min<uint64_t>(free_bytes, INT64_MAX / 2));
+    for (const std::string& child : children) {
+      uint64_t size = 0;
+      // A file may be gone since the listing (compaction, a new log).
+      if (fs_->GetFileSize(absl::StrCat(options_.path, "/", child), io, &size,
+                           nullptr)
+              .ok()) {
+        sample.store_bytes += static_cast<int64_t>(size);
+      }
+    }
+    return sample;
+  }
+
+  void ResumeLocked(Engine& engine) ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    rocksdb::Status s = engine.db->Resume();
+    if (s.ok()) {
+      listener_->Resumed();
+      LogChangeLocked(LogLevel::kInfo,
+                      "RocksDB writes again: space was freed and it flushed "
+                      "its memtables");
+      return;
+    }
+    LogChangeLocked(LogLevel::kWarning,
+                    absl::StrCat("RocksDB cannot write again yet: ",
+                                 s.ToString(), "; retrying"));
+  }
+
+  // While the store is full: flushes the memtables once (the write-ahead log
+  // they pin can then go), and after deletes compacts the range of names
+  // they freed, through every level, so that the versions they replaced are
+  // dropped; then measures again. The compaction runs on this thread (the
+  // store's destructor cancels it); a lack of space there is a compaction's
+  // "soft" error, reported to the listener, and the next check tries again.
+  void ReclaimLocked(Engine& engine) ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    std::optional<std::pair<std::string, std::string>> deleted;
+    {
+      absl::MutexLock lock(&deleted_mu_);
+      deleted.swap(deleted_);
+    }
+    if (flushed_while_full_ && !deleted.has_value()) return;
+    flushed_while_full_ = true;
+    rocksdb::FlushOptions flush;
+    flush.wait = !deleted.has_value();
+    flush.allow_write_stall = true;
+    rocksdb::Status s = engine.db->Flush(flush, engine.families);
+    if (s.ok() && deleted.has_value()) {
+      rocksdb::CompactRangeOptions compact;
+      compact.bottommost_level_compaction =
+          rocksdb::BottommostLevelCompaction::kForceOptimized;
+      compact.allow_write_stall = true;
+      compact.canceled = &cancel_compactions_;
+      const rocksdb::Slice first(deleted->first);
+      const rocksdb::Slice last(deleted->second);
+      s = engine.db->CompactRange(compact, engine.resources(), &first, &last);
+      // History keys are name '\0' revision; names hold no control bytes.
+      const std::string history_first = deleted->first + '\0';
+      const std::string history_last = deleted->second + '\1';
+      const rocksdb::Slice hfirst(history_first);
+      const rocksdb::Slice hlast(history_last);
+      if (s.ok()) {
+        s = engine.db->CompactRange(compact, engine.history(), &hfirst, &hlast);
+      }
+    }
+    if (!s.ok()) {
+      LogChangeLocked(LogLevel::kWarning,
+                      absl::StrCat("cannot flush or compact to free space: ",
+                                   s.ToString()));
+      return;
+    }
+    absl::StatusOr<SpaceSample> sample = MeasureSpaceLocked();
+    if (sample.ok()) guard_->Update(*sample);
+  }
+
+  // Opens the store read-write in place of the read-only engine, which is
+  // closed once the reads on it are done.
+  void ReopenReadWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    UnlockDirectoryLocked();  // DB::Open takes the lock itself.
+    Opened opened = OpenEngine(context_, /*read_only=*/false);
+    absl::StatusOr<Clock> clock = absl::UnknownError("not read");
+    if (opened.status.ok()) clock = ReadClock(*opened.engine, options_.path);
+    if (!opened.status.ok() || !clock.ok()) {
+      opened.engine.reset();
+      LockDirectoryLocked();
+      LogChangeLocked(LogLevel::kWarning,
+                      absl::StrCat("the store stays read-only: ",
+                                   opened.status.ok()
+                                       ? std::string(clock.status().message())
+                                       : opened.status.ToString()));
+      return;
+    }
+    {
+      // Nothing was written meanwhile (the read-only engine refuses every
+      // write, and the directory stayed locked); this is belt and braces.
+      absl::MutexLock lock(&clock_mu_);
+      last_revision_ = std::max(last_revision_, clock->revision);
+      last_time_ = std::max(last_time_, clock->time);
+    }
+    Engine* read_only = engine_.load();
+    engine_.store(opened.engine.get());
+    engines_.push_back(std::move(opened.engine));
+    // Reads that took the read-only engine before the switch are short: a
+    // point read or one page of a listing.
+    while (read_only->readers.load() > 0) absl::SleepFor(absl::Milliseconds(1));
+    read_only->Close();
+    LogChangeLocked(LogLevel::kInfo,
+                    absl::StrCat("the store in ", options_.path,
+                                 " is open read-write again: the disk has "
+                                 "room"));
+    guard_->ClearEngineProblem();
+  }
+
+  void LockDirectoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    if (directory_lock_ != nullptr) return;
+    rocksdb::IOStatus s =
+        fs_->LockFile(absl::StrCat(options_.path, "/LOCK"),
+                      rocksdb::IOOptions(), &directory_lock_, nullptr);
+    if (!s.ok()) {
+      directory_lock_ = nullptr;
+      Log(LogLevel::kError,
+          absl::StrCat("cannot lock the data directory ", options_.path,
+                       " again: ", s.ToString()));
+    }
+  }
+
+  void UnlockDirectoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    if (directory_lock_ == nullptr) return;
+    // Released by the kernel at exit anyway; nothing to recover.
+    fs_->UnlockFile(directory_lock_, rocksdb::IOOptions(), nullptr)
+        .PermitUncheckedError();
+    directory_lock_ = nullptr;
+  }
+
+  // Logs `line` unless it is what the space check logged last: a state that
+  // persists is logged once, not at every check.
+  void LogChangeLocked(LogLevel level, std::string line)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_) {
+    if (line == last_check_log_) return;
+    Log(level, line);
+    last_check_log_ = std::move(line);
+  }
+
   const RocksDbStoreOptions options_;
-  // Outlives db_.
+  // Outlives the engines.
   const std::unique_ptr<rocksdb::Env> env_;
-  const std::unique_ptr<rocksdb::DB> db_;
-  // default, resources, history.
-  const std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  const std::shared_ptr<rocksdb::FileSystem> fs_;
+  const OpenContext context_;
+  // Outlive the engines, whose RocksDB instances call the listener.
+  const std::unique_ptr<SpaceGuard> guard_;
+  const std::shared_ptr<NoSpaceListener> listener_;
+
   rocksdb::WriteOptions write_options_;
   std::array<absl::Mutex, kLockStripes> stripes_;
+
+  // The engine reads and writes use; one of engines_.
+  std::atomic<Engine*> engine_;
+
+  // One space check at a time.
+  absl::Mutex check_mu_;
+  // Every engine opened, the current one last (a replaced one is closed but
+  // kept: a read may still look at it, see EngineRef).
+  std::vector<std::unique_ptr<Engine>> engines_ ABSL_GUARDED_BY(check_mu_);
+  rocksdb::FileLock* directory_lock_ ABSL_GUARDED_BY(check_mu_);
+  bool flushed_while_full_ ABSL_GUARDED_BY(check_mu_) = false;
+  std::string last_check_log_ ABSL_GUARDED_BY(check_mu_);
+
+  absl::Mutex deleted_mu_ ABSL_ACQUIRED_AFTER(check_mu_);
+  // The first and last names deleted while the store was full, since the
+  // last ReclaimLocked.
+  std::optional<std::pair<std::string, std::string>> deleted_
+      ABSL_GUARDED_BY(deleted_mu_);
 
   absl::Mutex clock_mu_;
   int64_t last_revision_ ABSL_GUARDED_BY(clock_mu_);
   absl::Time last_time_ ABSL_GUARDED_BY(clock_mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(clock_mu_);
+
+  // Cancels ReclaimLocked's compactions at shutdown.
+  std::atomic<bool> cancel_compactions_{false};
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread space_checker_;
 };
 
 absl::Status OpenError(const rocksdb::Status& status, const std::string& path) {
@@ -977,23 +1736,57 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
         "cannot create the data directory ", options.path, ": ",
         mkdir_error.message()));
   }
-  rocksdb::DBOptions db_options;
-  std::unique_ptr<rocksdb::Env> env;
+  OpenContext context;
+  context.path = options.path;
+  rocksdb::DBOptions& db_options = context.db_options;
+  std::shared_ptr<rocksdb::FileSystem> fs =
+      options.file_system_for_test != nullptr ? options.file_system_for_test
+                                              : rocksdb::FileSystem::Default();
   if (options.simulate_power_loss_for_test) {
-    std::shared_ptr<rocksdb::FileSystem> real = rocksdb::FileSystem::Default();
-    ETAGD_RETURN_IF_ERROR(ApplySimulatedPowerLoss(*real, options.path));
-    env = rocksdb::NewCompositeEnv(std::make_shared<PowerLossFileSystem>(
-        real, absl::StrCat(options.path, "/", kUnsyncedNamesFile)));
+    ETAGD_RETURN_IF_ERROR(ApplySimulatedPowerLoss(*fs, options.path));
+    fs = std::make_shared<PowerLossFileSystem>(
+        fs, absl::StrCat(options.path, "/", kUnsyncedNamesFile));
+  }
+  std::unique_ptr<rocksdb::Env> env;
+  if (fs != rocksdb::FileSystem::Default()) {
+    env = rocksdb::NewCompositeEnv(fs);
     db_options.env = env.get();
   }
+  SpaceLimits limits = options.space;
+  limits.reserve_bytes = ReserveBytes(options.space, options.path);
+  auto guard = std::make_unique<SpaceGuard>(limits, options.path);
+  auto listener = std::make_shared<NoSpaceListener>(*guard);
+  db_options.listeners.push_back(listener);
+  db_options.info_log = std::make_shared<StoreLogger>(fs, options.path);
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
+  // A restart replays the write-ahead log into memtables and flushes them
+  // later, as usual: opening then needs no room for new table files.
+  db_options.avoid_flush_during_recovery = true;
+
+  // What RocksDB writes beside the data is sized from the reserve (at
+  // RocksDB's defaults from 1 GiB of reserve up), so that it fits in it:
+  // memtables of a sixteenth of it (flushing the two of each large family,
+  // one full and one filling, takes a quarter), table files as large, and a
+  // first level and single compactions of a quarter (compacting the first
+  // levels, the largest compaction, takes at most half).
+  // Without a reserve, RocksDB's defaults.
+  const int64_t reserve = limits.reserve_bytes;
+  const int64_t memtable_bytes =
+      reserve > 0
+          ? std::clamp(reserve / 16, kMinMemtableBytes, kMaxMemtableBytes)
+          : kMaxMemtableBytes;
+  const int64_t level_bytes =
+      reserve > 0 ? std::clamp(reserve / 4, 4 * kMinMemtableBytes,
+                               4 * kMaxMemtableBytes)
+                  : 4 * kMaxMemtableBytes;
   // Every write also touches the small default family (the revision
   // counter), which rarely fills a memtable; without a cap, old WAL files
   // would be kept (and replayed at startup) up to several GiB. Past this
-  // size RocksDB flushes the families that pin the oldest WAL.
-  db_options.max_total_wal_size = uint64_t{128} << 20;
+  // size (128 MiB with the largest memtables) RocksDB flushes the families
+  // that pin the oldest WAL.
+  db_options.max_total_wal_size = static_cast<uint64_t>(2 * memtable_bytes);
 
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
@@ -1007,6 +1800,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   rocksdb::ColumnFamilyOptions resource_options;
   resource_options.table_factory.reset(
       rocksdb::NewBlockBasedTableFactory(table_options));
+  resource_options.write_buffer_size = static_cast<size_t>(memtable_bytes);
+  resource_options.target_file_size_base =
+      static_cast<uint64_t>(memtable_bytes);
+  resource_options.max_bytes_for_level_base =
+      static_cast<uint64_t>(level_bytes);
+  resource_options.max_compaction_bytes = static_cast<uint64_t>(level_bytes);
 
   rocksdb::ColumnFamilyOptions history_options = resource_options;
   // Pruning deletes past records steadily; compact files dense with
@@ -1014,64 +1813,64 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   history_options.table_properties_collector_factories.push_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+  context.descriptors = {
       {rocksdb::kDefaultColumnFamilyName, meta_options},
       {kResourcesFamily, resource_options},
       {kHistoryFamily, history_options},
   };
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors,
-                                        &handles, &raw_db);
-  if (!s.ok()) return OpenError(s, options.path);
-  std::unique_ptr<rocksdb::DB> db(raw_db);
 
-  auto close = [&]() {
-    for (auto* handle : handles) {
-      db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    }
+  Opened opened = OpenEngine(context, /*read_only=*/false);
+  rocksdb::FileLock* directory_lock = nullptr;
+  auto unlock = [&] {
+    if (directory_lock == nullptr) return;
+    // Released by the kernel at exit anyway; nothing to recover.
+    fs->UnlockFile(directory_lock, rocksdb::IOOptions(), nullptr)
+        .PermitUncheckedError();
+    directory_lock = nullptr;
   };
+  if (!opened.status.ok() && opened.status.IsNoSpace()) {
+    // A read-only instance writes nothing, and takes no lock: hold the
+    // directory's lock meanwhile, so that no other etagd opens it.
+    Log(LogLevel::kWarning,
+        absl::StrCat("the disk is too full to open the store in ", options.path,
+                     " read-write (", opened.status.ToString(),
+                     "); opening it read-only"));
+    rocksdb::IOStatus locked =
+        fs->LockFile(absl::StrCat(options.path, "/LOCK"), rocksdb::IOOptions(),
+                     &directory_lock, nullptr);
+    if (!locked.ok()) return OpenError(locked, options.path);
+    Opened read_only = OpenEngine(context, /*read_only=*/true);
+    if (!read_only.status.ok()) {
+      unlock();
+      return OpenError(opened.status, options.path);
+    }
+    opened = std::move(read_only);
+  }
+  if (!opened.status.ok()) return OpenError(opened.status, options.path);
 
-  std::string format;
-  s = db->Get(rocksdb::ReadOptions(), handles[0], kFormatKey, &format);
-  if (s.IsNotFound()) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    s = db->Put(sync, handles[0], kFormatKey, kFormat);
-    format = kFormat;
-  }
-  if (!s.ok()) {
-    close();
-    return FromRocks(s, absl::StrCat("reading the store format in ", options.path));
-  }
-  if (format != kFormat) {
-    close();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", options.path, " holds store format '", format,
-        "', this etagd reads '", kFormat, "'"));
-  }
-
-  int64_t last_revision = 0;
-  absl::Time last_time = absl::UnixEpoch();
-  std::string clock;
-  s = db->Get(rocksdb::ReadOptions(), handles[0], kClockKey, &clock);
-  if (s.ok() && clock.size() == 16) {
-    last_revision = static_cast<int64_t>(ReadBigEndian64(clock.data()));
-    last_time = absl::FromUnixMicros(
-        static_cast<int64_t>(ReadBigEndian64(clock.data() + 8)));
-  } else if (s.ok()) {
-    close();
-    return absl::DataLossError(absl::StrCat(
-        "the revision counter in ", options.path, " is corrupt"));
-  } else if (!s.IsNotFound()) {
-    close();
-    return FromRocks(s, absl::StrCat("reading the revision counter in ",
-                                     options.path));
+  absl::Status format = CheckFormat(*opened.engine, options.path);
+  absl::StatusOr<Clock> clock = absl::UnknownError("not read");
+  if (format.ok()) clock = ReadClock(*opened.engine, options.path);
+  if (!format.ok() || !clock.ok()) {
+    opened.engine.reset();
+    unlock();
+    return format.ok() ? clock.status() : format;
   }
 
-  return std::unique_ptr<Store>(
-      new RocksDbStore(options, std::move(env), std::move(db),
-                       std::move(handles), last_revision, last_time));
+  auto store = std::make_unique<RocksDbStore>(
+      options, std::move(env), std::move(fs), std::move(context),
+      std::move(guard), std::move(listener), std::move(opened.engine),
+      directory_lock, *clock);
+  store->StartSpaceChecks();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::Status CheckSpaceForTest(Store& store) {
+  auto* rocksdb_store = dynamic_cast<RocksDbStore*>(&store);
+  if (rocksdb_store == nullptr) {
+    return absl::InvalidArgumentError("not a store from OpenRocksDbStore");
+  }
+  return rocksdb_store->CheckSpace();
 }
 
 }  // namespace etagd

@@ -69,8 +69,10 @@ class Server {
 
   // What the gRPC service runs calls with, for callers in this process that
   // skip gRPC (gateway/local_backend.h) but must get the same core, write
-  // threads, write budget and authorization. Valid until Shutdown().
+  // threads, write budget and authorization, and the store (for metrics).
+  // Valid until Shutdown().
   ResourceService& core() { return *core_; }
+  Store& store() { return *store_; }
   WritePipeline& writes() { return *writes_; }
   MemoryBudget& write_budget() { return *write_budget_; }
   // Null: no authorization.

@@ -36,6 +36,22 @@ struct ListPage {
   bool more = false;
 };
 
+// How much space a store takes and may take (for metrics).
+struct StorageSpace {
+  // Bytes the store's files take (what the quota limits).
+  int64_t store_bytes = 0;
+  // Most bytes they may take; 0 if there is no quota.
+  int64_t quota_bytes = 0;
+  // Free bytes on the volume that holds the store.
+  int64_t free_bytes = 0;
+  // Free bytes the store keeps on that volume: writes stop before.
+  int64_t reserve_bytes = 0;
+  // Writes are refused for lack of space (quota, disk or engine).
+  bool full = false;
+  // The store is open read-only (the disk was full when it was opened).
+  bool read_only = false;
+};
+
 // Implementations are safe for concurrent use without external
 // synchronization.
 class Store {
@@ -93,6 +109,10 @@ class Store {
   // call is in it. Returns the highest revision committed at that point.
   // UNIMPLEMENTED for engines that cannot.
   virtual absl::StatusOr<int64_t> Checkpoint(const std::string& directory) = 0;
+
+  // The store's latest measure of its space; nullopt for engines that do not
+  // track it. Cheap: it measures nothing itself.
+  virtual std::optional<StorageSpace> Space() { return std::nullopt; }
 };
 
 }  // namespace etagd

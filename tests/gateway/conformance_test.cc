@@ -450,6 +450,89 @@ TEST_F(GatewayTest, HealthReadinessAndMetrics) {
   EXPECT_THAT(metrics.body, HasSubstr("etagd_http_request_duration_seconds_count"));
 }
 
+// A full store (RFC 4918 §11.5 507 Insufficient Storage), through either
+// backend: over gRPC the StorageFull detail travels in the status details.
+class FullStoreTest : public GatewayTest,
+                      public testing::WithParamInterface<GatewayBackendKind> {
+ protected:
+  void SetUp() override {
+    GatewayStackOptions options;
+    options.backend = GetParam();
+    // A fresh store's own files (OPTIONS, MANIFEST, LOG) take some 100 KiB.
+    options.store.space.quota_bytes = 1 << 20;
+    options.store.space.resume_bytes = 1 << 16;
+    options.store.space_check_interval = absl::ZeroDuration();
+    StartStack(options);
+  }
+
+  // PUTs 60000-byte resources until one is refused; returns that answer.
+  HttpReply FillUp() {
+    for (int i = 0; i < 100; ++i) {
+      HttpReply reply = Send("PUT", absl::StrCat("/v1/resources/fill/", i), {},
+                             std::string(60000, 'f'));
+      if (reply.status != 201) return reply;
+    }
+    ADD_FAILURE() << "the quota never stopped a write";
+    return HttpReply{};
+  }
+};
+
+TEST_P(FullStoreTest, APutOverTheQuotaIs507AndSaysWhatIsFull) {
+  HttpReply refused = FillUp();
+  EXPECT_EQ(refused.status, 507);
+  EXPECT_THAT(refused.body, HasSubstr("\"code\": 507"));
+  EXPECT_THAT(refused.body, HasSubstr("\"status\": \"RESOURCE_EXHAUSTED\""));
+  EXPECT_THAT(refused.body, HasSubstr("store full"));
+  EXPECT_THAT(refused.body, HasSubstr("--quota_bytes"));
+}
+
+TEST_P(FullStoreTest, ContentOverTheLimitIsStill413WhileFull) {
+  FillUp();
+  EXPECT_EQ(
+      Send("PUT", "/v1/resources/big", {}, std::string(70000, 'x')).status,
+      413);
+}
+
+TEST_P(FullStoreTest, ReadsListingsHealthAndDeletesWorkWhileFull) {
+  FillUp();
+  HttpReply read = Send("GET", "/v1/resources/fill/0");
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.body.size(), 60000u);
+  EXPECT_EQ(Send("GET", "/v1/resources?prefix=fill/&page_size=2").status, 200);
+  EXPECT_EQ(Send("GET", "/v1/history/fill/0").status, 200);
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+  EXPECT_EQ(Send("GET", "/readyz").status, 200);
+  EXPECT_EQ(Send("GET", "/metrics").status, 200);
+  EXPECT_EQ(Send("DELETE", "/v1/resources/fill/0").status, 204);
+  EXPECT_EQ(Send("GET", "/v1/resources/fill/0").status, 404);
+}
+
+TEST_P(FullStoreTest, MetricsShowTheQuotaAndTheFullStore) {
+  if (GetParam() != GatewayBackendKind::kLocal) {
+    GTEST_SKIP() << "etagd-gateway has no store to measure";
+  }
+  HttpReply before = Send("GET", "/metrics");
+  EXPECT_THAT(before.body, HasSubstr("etagd_store_full 0\n"));
+  FillUp();
+  HttpReply metrics = Send("GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("# TYPE etagd_store_bytes gauge\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("etagd_store_quota_bytes 1048576\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("etagd_store_full 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("etagd_store_read_only 0\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("etagd_disk_free_bytes "));
+  EXPECT_THAT(
+      metrics.body,
+      HasSubstr("etagd_http_requests_total{method=\"PUT\",code=\"507\"} 1"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BothBackends, FullStoreTest,
+    testing::Values(GatewayBackendKind::kGrpc, GatewayBackendKind::kLocal),
+    [](const testing::TestParamInfo<GatewayBackendKind>& info) {
+      return info.param == GatewayBackendKind::kGrpc ? std::string("Grpc")
+                                                     : std::string("Local");
+    });
+
 TEST_F(GatewayTest, ReadinessFailsWhenTheServiceIsNotServing) {
   StartStack();
   stack_->server().MarkNotServing();

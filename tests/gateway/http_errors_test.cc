@@ -5,7 +5,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "etagd/v1/etagd.pb.h"
 #include "gtest/gtest.h"
+#include "service/error_details.h"
 
 namespace etagd {
 namespace {
@@ -26,14 +28,14 @@ class HttpStatusForTest : public testing::TestWithParam<StatusCase> {};
 
 TEST_P(HttpStatusForTest, MapsEveryCode) {
   const StatusCase& c = GetParam();
-  EXPECT_EQ(HttpStatusFor(c.code), c.http_status)
+  EXPECT_EQ(HttpStatusFor(absl::Status(c.code, "some message")), c.http_status)
       << absl::StatusCodeToString(c.code);
 }
 
 // google.rpc.Code's documented HTTP mapping, except FAILED_PRECONDITION
 // (412: the service uses it only for failed conditional requests, RFC 9110
-// §15.5.13) and RESOURCE_EXHAUSTED (413: content over the size limit, RFC
-// 9110 §15.5.14).
+// §15.5.13) and RESOURCE_EXHAUSTED (413 without a detail: content over the
+// size limit, RFC 9110 §15.5.14).
 const StatusCase kStatusCases[] = {
     {absl::StatusCode::kOk, 200},
     {absl::StatusCode::kCancelled, 499},
@@ -69,8 +71,41 @@ TEST(HttpStatusForTest, TheTableAboveCoversEveryAbslCode) {
 }
 
 TEST(HttpStatusForTest, AnUnknownCodeIs500) {
-  EXPECT_EQ(HttpStatusFor(static_cast<absl::StatusCode>(42)), 500);
-  EXPECT_EQ(HttpStatusFor(static_cast<absl::StatusCode>(-1)), 500);
+  EXPECT_EQ(HttpStatusFor(absl::Status(static_cast<absl::StatusCode>(42), "m")),
+            500);
+  EXPECT_EQ(HttpStatusFor(absl::Status(static_cast<absl::StatusCode>(-1), "m")),
+            500);
+}
+
+// The detail rows: a code whose meaning depends on what it carries.
+
+absl::Status StorageFull() {
+  etagd::v1::StorageFull detail;
+  detail.set_reason(etagd::v1::StorageFull::REASON_DISK);
+  return StorageFullError("disk full", detail);
+}
+
+TEST(HttpStatusForTest, StorageFullIs507InsufficientStorage) {
+  // RFC 4918 §11.5.
+  EXPECT_EQ(HttpStatusFor(StorageFull()), 507);
+}
+
+TEST(HttpStatusForTest, ResourceExhaustedWithoutADetailStays413) {
+  EXPECT_EQ(HttpStatusFor(absl::ResourceExhaustedError(
+                "content is 5000000 bytes; the limit is 4194304")),
+            413);
+}
+
+TEST(HttpStatusForTest, ResourceExhaustedWithAnotherDetailStays413) {
+  absl::Status status = absl::ResourceExhaustedError("too many writes");
+  status.SetPayload(kPreconditionFailureTypeUrl, absl::Cord("x"));
+  EXPECT_EQ(HttpStatusFor(status), 413);
+}
+
+TEST(HttpStatusForTest, TheStorageDetailOnAnotherCodeChangesNothing) {
+  absl::Status status(absl::StatusCode::kUnavailable, "m");
+  status.SetPayload(kStorageFullTypeUrl, absl::Cord(""));
+  EXPECT_EQ(HttpStatusFor(status), 503);
 }
 
 // ---------------------------------------------------------------------------

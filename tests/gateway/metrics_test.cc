@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -239,6 +240,43 @@ INSTANTIATE_TEST_SUITE_P(
                       {"1", "1", "2", "2", "2", "3", "3", "3", "4", "4", "4",
                        "5", "6"},
                       "32.222100"}));
+
+TEST(HttpMetricsTest, RendersTheStoreSpaceAsGauges) {
+  HttpMetrics metrics;
+  metrics.SetStorageSource([] {
+    StorageSpace space;
+    space.store_bytes = 1000;
+    space.quota_bytes = 2000;
+    space.free_bytes = 300;
+    space.reserve_bytes = 400;
+    space.full = true;
+    return std::optional<StorageSpace>(space);
+  });
+  const std::string text = metrics.Render();
+  std::map<std::string, std::string> samples = Samples(text);
+  EXPECT_EQ(samples["etagd_store_bytes"], "1000");
+  EXPECT_EQ(samples["etagd_store_quota_bytes"], "2000");
+  EXPECT_EQ(samples["etagd_disk_free_bytes"], "300");
+  EXPECT_EQ(samples["etagd_disk_reserve_bytes"], "400");
+  EXPECT_EQ(samples["etagd_store_full"], "1");
+  EXPECT_EQ(samples["etagd_store_read_only"], "0");
+  for (absl::string_view name :
+       {"etagd_store_bytes", "etagd_store_quota_bytes", "etagd_disk_free_bytes",
+        "etagd_disk_reserve_bytes", "etagd_store_full",
+        "etagd_store_read_only"}) {
+    EXPECT_NE(text.find(absl::StrCat("# TYPE ", name, " gauge\n")),
+              std::string::npos)
+        << name;
+  }
+}
+
+TEST(HttpMetricsTest, RendersNoStorageGaugesWithoutAStore) {
+  HttpMetrics metrics;
+  metrics.SetStorageSource([] { return std::optional<StorageSpace>(); });
+  std::map<std::string, std::string> samples = Samples(metrics.Render());
+  EXPECT_THAT(samples, Not(Contains(Key("etagd_store_bytes"))));
+  EXPECT_THAT(samples, Not(Contains(Key("etagd_store_full"))));
+}
 
 TEST(HttpMetricsTest, CountsEveryRecordFromConcurrentThreads) {
   HttpMetrics metrics;

@@ -297,6 +297,7 @@ TEST(EtagdMainTest, HelpListsEveryFlag) {
   for (const char* flag :
        {"grpc_listen", "data_dir", "sync_writes", "history_depth",
         "max_content_bytes", "drain_timeout", "grpc_memory_quota_mb",
+        "quota_bytes", "disk_reserve_bytes", "space_check_interval",
         "simulate_power_loss_for_test"}) {
     EXPECT_THAT(output, HasSubstr(absl::StrCat("--", flag, " ("))) << flag;
   }
@@ -321,6 +322,25 @@ TEST(EtagdMainTest, TheStartupLineSaysWhereHttpIsServed) {
   absl::StatusOr<HttpReply> health = http.Send("GET", "/healthz");
   ASSERT_THAT(health, IsOk());
   EXPECT_EQ(health->status, 200);
+}
+
+TEST(EtagdMainTest, TheStartupLineStatesTheQuotaAndTheDiskReserve) {
+  absl::StatusOr<EtagdProcess> etagd =
+      StartEtagd(TestPath("data"),
+                 {"--quota_bytes=1073741824", "--disk_reserve_bytes=1048576"});
+  ASSERT_THAT(etagd, IsOk());
+  EXPECT_THAT(etagd->startup_line,
+              HasSubstr("quota 1073741824 bytes (1.0 GiB)"));
+  EXPECT_THAT(etagd->startup_line,
+              HasSubstr("disk reserve 1048576 bytes (1.0 MiB)"));
+}
+
+TEST(EtagdMainTest, ANegativeQuotaIsRefusedClearly) {
+  CommandResult result =
+      RunEtagd({"--quota_bytes=-1", "--data_dir=" + TestPath("data")});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.stderr_text,
+              HasSubstr("--quota_bytes must not be negative"));
 }
 
 TEST(EtagdMainTest, AnEmptyHttpListenTurnsHttpOff) {

@@ -1,5 +1,6 @@
 #include "service/grpc_status.h"
 
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -166,6 +167,24 @@ TEST(GrpcStatusTest, PreconditionFailureSurvivesTheRoundTrip) {
   EXPECT_EQ(got->current_revision(), 42);
   EXPECT_EQ(got->current_update_time().seconds(), 1700000000);
   EXPECT_EQ(got->current_update_time().nanos(), 123456000);
+  EXPECT_TRUE(MessageDifferencer::Equals(*got, detail)) << got->DebugString();
+}
+
+TEST(GrpcStatusTest, StorageFullSurvivesTheRoundTrip) {
+  v1::StorageFull detail;
+  detail.set_reason(v1::StorageFull::REASON_QUOTA);
+  detail.set_store_bytes(100);
+  detail.set_quota_bytes(99);
+  detail.set_free_bytes(1000);
+  detail.set_reserve_bytes(10);
+  grpc::Status wire = ToGrpcStatus(StorageFullError("store full", detail));
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  absl::Status back = FromGrpcStatus(wire);
+  EXPECT_THAT(back,
+              StatusIs(absl::StatusCode::kResourceExhausted, "store full"));
+  std::optional<v1::StorageFull> got = GetStorageFull(back);
+  ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(MessageDifferencer::Equals(*got, detail)) << got->DebugString();
 }
 

@@ -45,6 +45,7 @@ class ForwardingStore : public Store {
   absl::StatusOr<int64_t> Checkpoint(const std::string& directory) override {
     return store_->Checkpoint(directory);
   }
+  std::optional<StorageSpace> Space() override { return store_->Space(); }
 
  private:
   std::unique_ptr<Store> store_;

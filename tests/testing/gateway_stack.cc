@@ -12,7 +12,7 @@ namespace etagd {
 absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
     const std::string& data_dir, GatewayStackOptions options) {
   std::unique_ptr<GatewayStack> stack(new GatewayStack());
-  RocksDbStoreOptions store_options;
+  RocksDbStoreOptions store_options = options.store;
   store_options.path = data_dir;
   absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
   if (!store.ok()) return store.status();
@@ -24,6 +24,9 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
 
   if (options.backend == GatewayBackendKind::kLocal) {
     stack->backend_ = NewLocalBackend(*stack->server_);
+    Server& server = *stack->server_;
+    stack->metrics_.SetStorageSource(
+        [&server] { return server.store().Space(); });
   } else {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);

@@ -13,6 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
+#include "service/rocksdb_store.h"
 #include "service/server.h"
 
 namespace etagd {
@@ -27,11 +28,15 @@ struct GatewayStackOptions {
   GatewayOptions gateway;
   HttpServerOptions http;
   ServerOptions server;
+  // Its path is the data directory Start() is given.
+  RocksDbStoreOptions store;
 };
 
 class GatewayStack {
  public:
-  // Starts everything on port 0 with data under `data_dir`.
+  // Starts everything on port 0 with data under `data_dir`. With the local
+  // backend, /metrics shows the store's space, as in etagd; with the gRPC
+  // one it does not, as in etagd-gateway.
   static absl::StatusOr<std::unique_ptr<GatewayStack>> Start(
       const std::string& data_dir, GatewayStackOptions options = {});
 
