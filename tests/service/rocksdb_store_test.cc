@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/entity_tag.h"
+#include "tests/service/store_conformance.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -535,6 +536,29 @@ TEST_F(RocksDbStoreTest, RevisionsOfABatchSurviveARestart) {
   Reopen();
   EXPECT_GT(Put("d", "after").revision, highest);
 }
+
+// The behaviour every engine shares (tests/service/store_conformance.h).
+class RocksDbUnderTest : public EngineUnderTest {
+ public:
+  absl::StatusOr<std::unique_ptr<Store>> Open(
+      const ConformanceOptions& options) override {
+    RocksDbStoreOptions rocksdb;
+    rocksdb.path = path_;
+    rocksdb.history_depth = options.history_depth;
+    rocksdb.clock = options.clock;
+    return OpenRocksDbStore(rocksdb);
+  }
+  bool SupportsReplicas() const override { return false; }
+
+ private:
+  const std::string path_ = TestPath("conformance-db");
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    RocksDb, StoreConformanceTest,
+    testing::Values(EngineFactory{
+        "RocksDb", [] { return std::make_unique<RocksDbUnderTest>(); }}),
+    StoreConformanceTest::EngineName);
 
 }  // namespace
 }  // namespace etagd
