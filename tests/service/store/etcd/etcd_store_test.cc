@@ -1,0 +1,304 @@
+#include "service/store/etcd/etcd_store.h"
+
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/service/store_conformance.h"
+#include "tests/testing/etcd_cluster.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace etagd {
+namespace {
+
+// One single-member etcd for the whole test binary; each test works under
+// a key prefix of its own.
+class SharedEtcd : public testing::Environment {
+ public:
+  void SetUp() override {
+    const char* root = std::getenv("TEST_TMPDIR");
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
+        absl::StrCat(root != nullptr ? root : "/tmp", "/shared-etcd"));
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+  }
+  void TearDown() override { cluster_.reset(); }
+
+  static EtcdCluster& cluster() { return *cluster_; }
+
+ private:
+  static std::unique_ptr<EtcdCluster> cluster_;
+};
+
+std::unique_ptr<EtcdCluster> SharedEtcd::cluster_;
+
+testing::Environment* const kSharedEtcd =
+    testing::AddGlobalTestEnvironment(new SharedEtcd);
+
+// A prefix unique to the running test.
+std::string TestPrefix() {
+  const testing::TestInfo* info =
+      testing::UnitTest::GetInstance()->current_test_info();
+  return absl::StrCat("/etagd-test/", info->test_suite_name(), ".", info->name(), "/");
+}
+
+EtcdStoreOptions OptionsFor(const EtcdCluster& cluster) {
+  EtcdStoreOptions options;
+  options.endpoints = cluster.ClientEndpoints();
+  options.prefix = TestPrefix();
+  options.dial_timeout = absl::Seconds(10);
+  return options;
+}
+
+// Direct access to etcd, bypassing the store.
+std::unique_ptr<etcdserverpb::KV::Stub> RawKv(const EtcdCluster& cluster) {
+  return etcdserverpb::KV::NewStub(grpc::CreateChannel(
+      cluster.ClientEndpoint(0), grpc::InsecureChannelCredentials()));
+}
+
+grpc::Status RawCall(const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return call(context);
+}
+
+class EtcdUnderTest : public EngineUnderTest {
+ public:
+  absl::StatusOr<std::unique_ptr<Store>> Open(
+      const ConformanceOptions& options) override {
+    EtcdStoreOptions etcd = OptionsFor(SharedEtcd::cluster());
+    etcd.history_depth = options.history_depth;
+    etcd.clock = options.clock;
+    return OpenEtcdStore(etcd);
+  }
+  bool SupportsReplicas() const override { return true; }
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Etcd, StoreConformanceTest,
+    testing::Values(EngineFactory{
+        "Etcd", [] { return std::make_unique<EtcdUnderTest>(); }}),
+    StoreConformanceTest::EngineName);
+
+WriteRequest PutRequest(const std::string& name, const std::string& content,
+                        int64_t expected_revision = 0) {
+  WriteRequest request;
+  request.name = name;
+  request.content = content;
+  request.expected_revision = expected_revision;
+  return request;
+}
+
+// --- Opening ------------------------------------------------------------
+
+TEST(EtcdStoreTest, OpenWithoutAReachableEtcdIsUnavailableNamingTheEndpoint) {
+  EtcdStoreOptions options;
+  options.endpoints = {"127.0.0.1:1"};
+  options.dial_timeout = absl::Milliseconds(300);
+  EXPECT_THAT(OpenEtcdStore(options),
+              StatusIs(absl::StatusCode::kUnavailable, "127.0.0.1:1"));
+}
+
+TEST(EtcdStoreTest, OpenWithoutEndpointsIsInvalid) {
+  EXPECT_THAT(OpenEtcdStore(EtcdStoreOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "endpoints"));
+}
+
+TEST(EtcdStoreTest, AcceptsEndpointsAsUrls) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  options.endpoints = {absl::StrCat("http://", SharedEtcd::cluster().ClientEndpoint(0))};
+  EXPECT_THAT(OpenEtcdStore(options), IsOk());
+}
+
+TEST(EtcdStoreTest, PrefixHoldingAnotherFormatIsRefused) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::PutRequest put;
+  put.set_key(options.prefix + "format");
+  put.set_value("something-else-1");
+  etcdserverpb::PutResponse response;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) { return kv->Put(&c, put, &response); }).ok());
+  EXPECT_THAT(OpenEtcdStore(options),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "something-else-1"));
+}
+
+TEST(EtcdStoreTest, CheckpointIsUnimplementedAndPointsAtEtcdctl) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenEtcdStore(OptionsFor(SharedEtcd::cluster()));
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->Checkpoint(TestPath("checkpoint")),
+              StatusIs(absl::StatusCode::kUnimplemented, "etcdctl snapshot save"));
+}
+
+// --- Key layout -----------------------------------------------------------
+
+TEST(EtcdStoreTest, EveryKeyIsUnderThePrefix) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "1")), IsOk());
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", false);
+  ASSERT_THAT(current, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "2", (*current)->revision)), IsOk());
+
+  // Every key of the keyspace written since this test's first write.
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::RangeRequest all;
+  all.set_key(std::string(1, '\0'));
+  all.set_range_end(std::string(1, '\0'));
+  all.set_min_mod_revision((*current)->revision);
+  all.set_keys_only(true);
+  etcdserverpb::RangeResponse response;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) { return kv->Range(&c, all, &response); }).ok());
+  ASSERT_GT(response.kvs_size(), 0);
+  for (const mvccpb::KeyValue& key : response.kvs()) {
+    EXPECT_TRUE(absl::StartsWith(key.key(), options.prefix)) << key.key();
+  }
+}
+
+TEST(EtcdStoreTest, StoresWithDifferentPrefixesShareNothing) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> first = OpenEtcdStore(options);
+  options.prefix += "other/";
+  absl::StatusOr<std::unique_ptr<Store>> second = OpenEtcdStore(options);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
+  ASSERT_THAT((*first)->Write(PutRequest("a", "1")), IsOk());
+  absl::StatusOr<std::optional<Record>> seen = (*second)->ReadCurrent("a", false);
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_FALSE(seen->has_value());
+}
+
+// --- What etcd's compaction cannot take ------------------------------------
+
+TEST(EtcdStoreTest, HistorySurvivesEtcdCompaction) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenEtcdStore(OptionsFor(SharedEtcd::cluster()));
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> v1 = (*store)->Write(PutRequest("a", "one"));
+  ASSERT_THAT(v1, IsOk());
+  absl::StatusOr<Record> v2 = (*store)->Write(PutRequest("a", "two", v1->revision));
+  ASSERT_THAT(v2, IsOk());
+  absl::StatusOr<Record> v3 = (*store)->Write(PutRequest("a", "three", v2->revision));
+  ASSERT_THAT(v3, IsOk());
+
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::CompactionRequest compact;
+  compact.set_revision(v3->revision);
+  compact.set_physical(true);
+  etcdserverpb::CompactionResponse compacted;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return kv->Compact(&c, compact, &compacted);
+              }).ok());
+
+  absl::StatusOr<Record> past = (*store)->ReadRevision("a", v1->revision);
+  ASSERT_THAT(past, IsOk());
+  EXPECT_EQ(past->content, "one");
+  EXPECT_EQ(past->etag, v1->etag);
+  absl::StatusOr<ListPage> versions = (*store)->ListVersions("a", 0, 10);
+  ASSERT_THAT(versions, IsOk());
+  EXPECT_THAT(versions->records, testing::SizeIs(3));
+}
+
+// --- etcd's limits ----------------------------------------------------------
+
+class EtcdLimitsTest : public testing::Test {
+ protected:
+  void StartEtcd(std::vector<std::string> flags) {
+    EtcdClusterOptions cluster_options;
+    cluster_options.extra_args = std::move(flags);
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"), cluster_options);
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+    options_ = OptionsFor(*cluster_);
+  }
+
+  std::unique_ptr<EtcdCluster> cluster_;
+  EtcdStoreOptions options_;
+};
+
+TEST_F(EtcdLimitsTest, ContentOverTheRequestLimitIsRefusedBeforeSending) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--max-request-bytes=65536"}));
+  options_.max_request_bytes = 65536;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->Write(PutRequest("a", std::string(70000, 'x'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "--max-request-bytes"));
+  EXPECT_THAT((*store)->Write(PutRequest("a", std::string(65000, 'x'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "65536"));
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", false);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_FALSE(current->has_value());
+}
+
+// EtcdMaxContentBytes holds for the longest name and request ids and a full
+// history of them, against etcd's own check.
+TEST_F(EtcdLimitsTest, TheAdvertisedContentLimitFitsTheWorstCase) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--max-request-bytes=65536"}));
+  options_.max_request_bytes = 65536;
+  options_.history_depth = 10;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  const int64_t limit = EtcdMaxContentBytes(options_);
+  ASSERT_GT(limit, 32768);
+  const std::string name(1024, 'n');
+  const std::string content_type(256, 't');
+  int64_t revision = 0;
+  for (int i = 0; i < 13; ++i) {
+    const std::string request_id = std::string(126, 'r') + std::to_string(i % 10) + "x";
+    WriteRequest request = PutRequest(name, std::string(limit, 'c'), revision);
+    request.content_type = content_type;
+    request.request_id = request_id;
+    absl::StatusOr<Record> written = (*store)->Write(request);
+    ASSERT_THAT(written, IsOk()) << "write " << i;
+    revision = written->revision;
+  }
+}
+
+// etagd configured for a larger limit than the cluster's: etcd's refusal is
+// a clear RESOURCE_EXHAUSTED, and nothing is written.
+TEST_F(EtcdLimitsTest, EtcdsOwnRequestLimitIsResourceExhausted) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--max-request-bytes=65536"}));
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->Write(PutRequest("a", std::string(100000, 'x'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "max-request-bytes"));
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", false);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_FALSE(current->has_value());
+}
+
+TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--quota-backend-bytes=2097152"}));
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("kept", "still readable")), IsOk());
+  absl::Status refused;
+  for (int i = 0; i < 200 && refused.ok(); ++i) {
+    refused = (*store)->Write(PutRequest(absl::StrCat("fill/", i),
+                                         std::string(64 << 10, 'x')))
+                  .status();
+  }
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted, "NOSPACE"));
+  absl::StatusOr<std::optional<Record>> kept = (*store)->ReadCurrent("kept", true);
+  ASSERT_THAT(kept, IsOk());
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->content, "still readable");
+  EXPECT_THAT((*store)->List("", "", 10, false), IsOk());
+}
+
+}  // namespace
+}  // namespace etagd
