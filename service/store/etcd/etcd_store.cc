@@ -364,6 +364,10 @@ class Connection {
       unreachable = 0;
       grpc::ClientContext context;
       Prepare(context);
+      if (options_.write_deadline_for_test > absl::ZeroDuration()) {
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + options_.write_deadline_for_test));
+      }
       // A member without a leader refuses the request instead of proposing
       // it (etcd's v3rpc/interceptor.go), so that it can be sent again.
       context.AddMetadata("hasleader", "true");

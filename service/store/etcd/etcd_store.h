@@ -55,6 +55,10 @@ struct EtcdStoreOptions {
   int64_t max_request_bytes = 1572864;
   // Source of wall-clock time; tests substitute one that steps back.
   std::function<absl::Time()> clock = absl::Now;
+  // For tests of ambiguous outcomes: the deadline of a write's Txn alone
+  // (0: call_timeout), short enough that etcd may apply a write whose
+  // answer never arrives. Never set it outside such tests.
+  absl::Duration write_deadline_for_test = absl::ZeroDuration();
 };
 
 // The largest content a put of any valid name and request id is sure to
