@@ -62,6 +62,10 @@ constexpr Rule kRules[] = {
     {C::kInvalidArgument, "authentication failed", Outcome::kNotApplied,
      Retry::kNo, C::kFailedPrecondition,
      "rejected etagd's user name or password"},
+    // Sent without a token to a cluster with authentication on.
+    {C::kInvalidArgument, "user name is empty", Outcome::kNotApplied,
+     Retry::kNo, C::kFailedPrecondition,
+     "requires authentication (set --etcd_user and --etcd_password_file)"},
     {C::kPermissionDenied, "", Outcome::kNotApplied, Retry::kNo,
      C::kFailedPrecondition,
      "denied etagd's user access to its key prefix"},

@@ -47,6 +47,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{C::kUnavailable, "etcdserver: no leader", false, true, C::kUnavailable},
         Case{C::kUnauthenticated, "etcdserver: invalid auth token", false, true,
              C::kUnavailable},
+        Case{C::kInvalidArgument, "etcdserver: user name is empty", false, false,
+             C::kFailedPrecondition},
         Case{C::kPermissionDenied, "etcdserver: permission denied", false, false,
              C::kFailedPrecondition},
         Case{C::kInvalidArgument,

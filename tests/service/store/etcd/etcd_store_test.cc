@@ -388,5 +388,92 @@ TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
   EXPECT_THAT((*store)->List("", "", 10, false), IsOk());
 }
 
+// --- Authentication -----------------------------------------------------------
+
+// Turns etcd's authentication on, with a root user and a user who may do
+// nothing, as etcdctl's user add, role add, user grant-role and auth
+// enable do.
+absl::Status EnableAuth(const EtcdCluster& cluster) {
+  auto auth = etcdserverpb::Auth::NewStub(grpc::CreateChannel(
+      cluster.ClientEndpoint(0), grpc::InsecureChannelCredentials()));
+  std::vector<std::function<grpc::Status(grpc::ClientContext&)>> steps = {
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthUserAddRequest request;
+        request.set_name("root");
+        request.set_password("root-secret");
+        etcdserverpb::AuthUserAddResponse response;
+        return auth->UserAdd(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthRoleAddRequest request;
+        request.set_name("root");
+        etcdserverpb::AuthRoleAddResponse response;
+        return auth->RoleAdd(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthUserGrantRoleRequest request;
+        request.set_user("root");
+        request.set_role("root");
+        etcdserverpb::AuthUserGrantRoleResponse response;
+        return auth->UserGrantRole(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthUserAddRequest request;
+        request.set_name("nobody");
+        request.set_password("nobody-secret");
+        etcdserverpb::AuthUserAddResponse response;
+        return auth->UserAdd(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthEnableRequest request;
+        etcdserverpb::AuthEnableResponse response;
+        return auth->AuthEnable(&c, request, &response);
+      },
+  };
+  for (const auto& step : steps) {
+    grpc::Status status = RawCall(step);
+    if (!status.ok()) return absl::InternalError(status.error_message());
+  }
+  return absl::OkStatus();
+}
+
+class EtcdAuthTest : public EtcdLimitsTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartEtcd({}));
+    ASSERT_THAT(EnableAuth(*cluster_), IsOk());
+  }
+};
+
+TEST_F(EtcdAuthTest, AUserWithAccessReadsAndWrites) {
+  options_.username = "root";
+  options_.password = "root-secret";
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "1")), IsOk());
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_EQ((*current)->content, "1");
+}
+
+TEST_F(EtcdAuthTest, WithoutCredentialsOpeningIsRefused) {
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "--etcd_user"));
+}
+
+TEST_F(EtcdAuthTest, AWrongPasswordIsRefusedClearly) {
+  options_.username = "root";
+  options_.password = "wrong";
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "user name or password"));
+}
+
+TEST_F(EtcdAuthTest, AUserWithoutAccessToThePrefixIsRefusedClearly) {
+  options_.username = "nobody";
+  options_.password = "nobody-secret";
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "denied"));
+}
+
 }  // namespace
 }  // namespace etagd
