@@ -68,6 +68,13 @@ absl::StatusOr<std::vector<int>> FreePorts(int count) {
   return ports;
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 std::string Tail(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "(no log)";
@@ -166,8 +173,9 @@ absl::Status EtcdCluster::Spawn(int index, bool new_cluster) {
   for (const Member& m : members_) {
     peers.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
   }
-  const std::string client_url =
-      absl::StrCat("http://127.0.0.1:", member.client_port);
+  const bool tls = !options_.tls_cert_file.empty();
+  const std::string client_url = absl::StrCat(
+      tls ? "https" : "http", "://127.0.0.1:", member.client_port);
   const std::string peer_url = absl::StrCat("http://127.0.0.1:", member.peer_port);
   std::vector<std::string> args = {
       options_.etcd_path,
@@ -185,6 +193,14 @@ absl::Status EtcdCluster::Spawn(int index, bool new_cluster) {
       "--logger=zap",
       "--log-outputs=" + member.log_path,
   };
+  if (tls) {
+    args.push_back("--cert-file=" + options_.tls_cert_file);
+    args.push_back("--key-file=" + options_.tls_key_file);
+    if (options_.tls_require_client_cert) {
+      args.push_back("--client-cert-auth");
+      args.push_back("--trusted-ca-file=" + options_.tls_ca_file);
+    }
+  }
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
 
   posix_spawn_file_actions_t actions;
@@ -305,8 +321,8 @@ absl::Status EtcdCluster::WaitHealthy(absl::Duration timeout) {
 
 absl::Status EtcdCluster::WaitServing(int index, absl::Time deadline) {
   Member& member = members_[index];
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
-      ClientEndpoint(index), grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(ClientEndpoint(index), Credentials());
   std::unique_ptr<etcdserverpb::KV::Stub> kv = etcdserverpb::KV::NewStub(channel);
   grpc::Status last;
   // Backoff between attempts that etcd answered with an error at once (no
@@ -336,6 +352,17 @@ absl::Status EtcdCluster::WaitServing(int index, absl::Time deadline) {
       "etcd member ", index, " (", ClientEndpoint(index),
       ") did not serve a linearizable read in time; last error: ",
       last.error_message()));
+}
+
+std::shared_ptr<grpc::ChannelCredentials> EtcdCluster::Credentials() const {
+  if (options_.tls_cert_file.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadAll(options_.tls_ca_file);
+  if (options_.tls_require_client_cert) {
+    ssl.pem_cert_chain = ReadAll(options_.tls_client_cert_file);
+    ssl.pem_private_key = ReadAll(options_.tls_client_key_file);
+  }
+  return grpc::SslCredentials(ssl);
 }
 
 std::string EtcdCluster::LogTails() const {

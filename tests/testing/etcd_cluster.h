@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 
 namespace etagd {
 
@@ -27,6 +28,17 @@ struct EtcdClusterOptions {
   std::vector<std::string> extra_args;
   // The etcd binary.
   std::string etcd_path = "/usr/bin/etcd";
+  // TLS on the members' client listeners (PEM files; empty: plaintext).
+  // tls_ca_file signed tls_cert_file; the helper's own health checks trust
+  // it.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  // With TLS: clients must present a certificate signed by tls_ca_file; the
+  // helper presents these.
+  bool tls_require_client_cert = false;
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
 };
 
 // Not thread-safe: one test thread drives it. Destroying it kills every
@@ -48,7 +60,7 @@ class EtcdCluster {
   int size() const { return static_cast<int>(members_.size()); }
 
   // "127.0.0.1:PORT" of each member's client (gRPC) listener, in member
-  // order, whether or not the member is running.
+  // order, whether or not the member is running (TLS with tls_cert_file).
   std::vector<std::string> ClientEndpoints() const;
   std::string ClientEndpoint(int member) const;
 
@@ -93,6 +105,8 @@ class EtcdCluster {
   bool Reap(Member& member);
   absl::Status WaitServing(int member, absl::Time deadline);
   absl::Status CheckIndex(int member) const;
+  // For the helper's own calls.
+  std::shared_ptr<grpc::ChannelCredentials> Credentials() const;
   void KillAll();
 
   const std::string directory_;

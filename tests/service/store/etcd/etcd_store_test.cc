@@ -20,6 +20,7 @@
 #include "tests/testing/etcd_cluster.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace etagd {
 namespace {
@@ -386,6 +387,62 @@ TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
   ASSERT_TRUE(kept->has_value());
   EXPECT_EQ((*kept)->content, "still readable");
   EXPECT_THAT((*store)->List("", "", 10, false), IsOk());
+}
+
+// --- TLS ------------------------------------------------------------------------
+
+class EtcdTlsTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TestPki> pki = MakeTestPki(TestPath("pki"));
+    ASSERT_THAT(pki, IsOk());
+    pki_ = *std::move(pki);
+    EtcdClusterOptions cluster_options;
+    cluster_options.tls_cert_file = pki_.server_cert;
+    cluster_options.tls_key_file = pki_.server_key;
+    cluster_options.tls_ca_file = pki_.ca_cert;
+    cluster_options.tls_require_client_cert = true;
+    cluster_options.tls_client_cert_file = pki_.client_cert;
+    cluster_options.tls_client_key_file = pki_.client_key;
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"), cluster_options);
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+    options_ = OptionsFor(*cluster_);
+    options_.dial_timeout = absl::Seconds(2);
+    options_.ca_file = pki_.ca_cert;
+  }
+
+  TestPki pki_;
+  std::unique_ptr<EtcdCluster> cluster_;
+  EtcdStoreOptions options_;
+};
+
+TEST_F(EtcdTlsTest, MutualTlsReadsAndWrites) {
+  options_.cert_file = pki_.client_cert;
+  options_.key_file = pki_.client_key;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "over TLS")), IsOk());
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_EQ((*current)->content, "over TLS");
+}
+
+TEST_F(EtcdTlsTest, WithoutAClientCertificateTheStoreCannotConnect) {
+  EXPECT_THAT(OpenEtcdStore(options_), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(EtcdTlsTest, ACertificateFromAnotherCaCannotConnect) {
+  options_.cert_file = pki_.other_client_cert;
+  options_.key_file = pki_.other_client_key;
+  EXPECT_THAT(OpenEtcdStore(options_), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(EtcdTlsTest, AnUnreadableCaFileIsNamed) {
+  options_.ca_file = TestPath("missing-ca.pem");
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "missing-ca.pem"));
 }
 
 // --- Authentication -----------------------------------------------------------
