@@ -526,7 +526,13 @@ class EtcdStore final : public Store {
     }
     // Linearizable: a stale read would fail a compare-and-set that etcd
     // would have let through.
-    ETAGD_ASSIGN_OR_RETURN(Current current, ReadCurrentRecord(request.name));
+    absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
+    if (!read.ok()) {
+      return absl::Status(read.status().code(),
+                          absl::StrCat(read.status().message(),
+                                       "; the write was not applied"));
+    }
+    Current& current = *read;
     const int64_t current_revision =
         current.record.has_value() ? current.record->revision() : 0;
     if (current_revision != request.expected_revision) {
@@ -545,6 +551,7 @@ class EtcdStore final : public Store {
                              request_bytes);
     }
 
+    if (options_.before_send_for_test) options_.before_send_for_test();
     pb::TxnResponse response;
     Connection::WriteOutcome sent = connection_->Write(
         "writing", [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {

@@ -59,6 +59,9 @@ struct EtcdStoreOptions {
   // (0: call_timeout), short enough that etcd may apply a write whose
   // answer never arrives. Never set it outside such tests.
   absl::Duration write_deadline_for_test = absl::ZeroDuration();
+  // For fault tests: called by a write after it has read the current record
+  // and before it sends its Txn. Never set it outside tests.
+  std::function<void()> before_send_for_test;
 };
 
 // The largest content a put of any valid name and request id is sure to

@@ -389,6 +389,75 @@ TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
   EXPECT_THAT((*store)->List("", "", 10, false), IsOk());
 }
 
+// --- Losing the quorum -----------------------------------------------------------
+
+// Without a quorum a write cannot commit, and etagd may not be able to find
+// out whether it will: it answers UNAVAILABLE, and whatever it says about
+// the outcome holds once the quorum is back. The quorum goes before the
+// write reads the current record, or between that read and its Txn.
+class EtcdQuorumTest : public testing::TestWithParam<bool> {};
+
+TEST_P(EtcdQuorumTest, WithoutAQuorumAWriteIsUnavailableAndWhatItSaysHolds) {
+  const bool lose_after_read = GetParam();
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdCluster& etcd = **cluster;
+  auto lose_quorum = [&etcd] {
+    EXPECT_THAT(etcd.Pause(1), IsOk());
+    EXPECT_THAT(etcd.Pause(2), IsOk());
+  };
+  EtcdStoreOptions options = OptionsFor(etcd);
+  options.endpoints = {etcd.ClientEndpoint(0)};
+  options.call_timeout = absl::Seconds(1);
+  options.read_attempts = 2;
+  bool armed = false;
+  if (lose_after_read) {
+    options.before_send_for_test = [&armed, &lose_quorum] {
+      if (armed) lose_quorum();
+    };
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> before = (*store)->Write(PutRequest("a", "before"));
+  ASSERT_THAT(before, IsOk());
+
+  if (lose_after_read) {
+    armed = true;
+  } else {
+    lose_quorum();
+  }
+  absl::StatusOr<Record> during =
+      (*store)->Write(PutRequest("a", "during", before->revision));
+  armed = false;
+  ASSERT_THAT(during, StatusIs(absl::StatusCode::kUnavailable));
+  const std::string said(during.status().message());
+  const bool unknown = absl::StrContains(said, "unknown");
+  EXPECT_TRUE(unknown || absl::StrContains(said, "not applied")) << said;
+  std::cerr << "without quorum: " << said << "\n";
+
+  ASSERT_THAT(etcd.Resume(1), IsOk());
+  ASSERT_THAT(etcd.Resume(2), IsOk());
+  ASSERT_THAT(etcd.WaitHealthy(absl::Seconds(30)), IsOk());
+  absl::StatusOr<std::unique_ptr<Store>> reader = OpenEtcdStore(OptionsFor(etcd));
+  ASSERT_THAT(reader, IsOk());
+  absl::StatusOr<std::optional<Record>> after = (*reader)->ReadCurrent("a", true);
+  ASSERT_THAT(after, IsOk());
+  ASSERT_TRUE(after->has_value());
+  if (!unknown) {
+    EXPECT_EQ((*after)->content, "before") << said;
+    EXPECT_EQ((*after)->revision, before->revision);
+  } else {
+    EXPECT_THAT((*after)->content, testing::AnyOf("before", "during"));
+  }
+  // Either way the store works again.
+  EXPECT_THAT((*store)->Write(PutRequest("b", "after")), IsOk());
+}
+
+INSTANTIATE_TEST_SUITE_P(BeforeOrAfterTheRead, EtcdQuorumTest, testing::Bool());
+
 // --- TLS ------------------------------------------------------------------------
 
 class EtcdTlsTest : public testing::Test {
