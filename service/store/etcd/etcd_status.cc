@@ -43,8 +43,9 @@ constexpr Rule kRules[] = {
      Retry::kNo, C::kResourceExhausted,
      "refused a request over its --max-request-bytes (set "
      "--etcd_max_request_bytes to the cluster's value)"},
-    // The request names a revision compacted away (a pinned read).
-    {C::kOutOfRange, "compacted", Outcome::kNotApplied, Retry::kYes,
+    // The request names a revision compacted away (a pinned read): asking
+    // again will not help, starting over at a new revision will.
+    {C::kOutOfRange, "compacted", Outcome::kNotApplied, Retry::kNo,
      C::kUnavailable, "compacted the revision a read was pinned to"},
     // With the "hasleader" metadata etagd sends, checked before the request
     // reaches raft (v3rpc/interceptor.go).

@@ -355,8 +355,12 @@ class Connection {
     for (int attempt = 0; absl::Now() < deadline; ++attempt) {
       const size_t index = current_.load();
       Endpoint& endpoint = endpoints_[index % endpoints_.size()];
-      if (!WaitConnected(endpoint, std::min(deadline, absl::Now() +
-                                                          options_.dial_timeout))) {
+      // Each endpoint not yet tried gets its share of the time left.
+      const absl::Duration share = std::max(
+          absl::Milliseconds(100),
+          (deadline - absl::Now()) /
+              static_cast<int64_t>(endpoints_.size() - unreachable));
+      if (!WaitConnected(endpoint, absl::Now() + std::min(options_.dial_timeout, share))) {
         MoveOn(index);
         if (++unreachable >= endpoints_.size()) break;
         continue;
@@ -368,9 +372,6 @@ class Connection {
         context.set_deadline(
             absl::ToChronoTime(absl::Now() + options_.write_deadline_for_test));
       }
-      // A member without a leader refuses the request instead of proposing
-      // it (etcd's v3rpc/interceptor.go), so that it can be sent again.
-      context.AddMetadata("hasleader", "true");
       grpc::Status status = call(endpoint, context);
       if (status.ok()) return WriteOutcome{absl::OkStatus(), false};
       EtcdError error = ClassifyEtcdError(
@@ -393,6 +394,11 @@ class Connection {
 
   void Prepare(grpc::ClientContext& context) ABSL_LOCKS_EXCLUDED(mu_) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+    // A member without a leader refuses the call at once instead of
+    // proposing it or waiting for a read index (etcd's
+    // v3rpc/interceptor.go): a write can be sent again, a read goes to the
+    // next member.
+    context.AddMetadata("hasleader", "true");
     absl::MutexLock lock(&mu_);
     if (!token_.empty()) context.AddMetadata("token", token_);
   }
@@ -442,6 +448,11 @@ class Connection {
   }
 
   absl::Status Authenticate() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      // Not sent along with the request for a new one.
+      absl::MutexLock lock(&mu_);
+      token_.clear();
+    }
     pb::AuthenticateRequest request;
     request.set_name(options_.username);
     request.set_password(options_.password);
