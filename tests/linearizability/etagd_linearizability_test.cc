@@ -159,6 +159,27 @@ TEST_P(EtagdOverEtcdLinearizabilityTest, HistoryIsLinearizable) {
   EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
 }
 
+// Two etagd replicas over one etcd, clients split between them: a client
+// cannot tell replicas apart, so what they saw together is linearizable.
+TEST_P(EtagdOverEtcdLinearizabilityTest, TwoReplicasHistoryIsLinearizable) {
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
+      EtcdCluster::Start(TestPath("etcd"));
+  ASSERT_THAT(etcd, IsOk());
+  WorkloadOptions options;
+  options.transport = GetParam().transport;
+  options.fault = GetParam().fault;
+  options.seed = static_cast<uint64_t>(GetParam().seed);
+  options.duration = absl::Milliseconds(2500);
+  options.data_dir = TestPath("unused-data");
+  options.replicas = 2;
+  options.etagd_args = {
+      "--engine=etcd",
+      absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0))};
+  const CheckResult check =
+      RunAndCheck(options, absl::StrCat("EtcdTwoReplicas", CaseName(GetParam())));
+  EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+}
+
 std::vector<RunCase> EtcdRuns() {
   std::vector<RunCase> runs;
   for (Transport transport : {Transport::kGrpc, Transport::kHttp}) {
