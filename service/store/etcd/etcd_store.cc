@@ -42,6 +42,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
@@ -476,6 +477,42 @@ class Connection {
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
 };
 
+// The records this store last read or wrote, by name. A record at a given
+// revision never changes, so a write expecting the revision of the one
+// here needs no read before its Txn, and a read of content can ask for the
+// content key in the same round trip as the record (and check that the
+// record is still that one). Never a source of answers by itself: etcd's
+// compare and the record read with the content decide. Bounded;
+// thread-safe.
+class RecentRecords {
+ public:
+  std::optional<EtcdRecord> Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(name);
+    if (it == records_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Keeps the newer of `record` and the one known.
+  void Put(absl::string_view name, const EtcdRecord& record)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(name);
+    if (it != records_.end()) {
+      if (it->second.revision() < record.revision()) it->second = record;
+      return;
+    }
+    // Any one goes: a missing entry costs one read.
+    if (records_.size() >= kCapacity) records_.erase(records_.begin());
+    records_.emplace(std::string(name), record);
+  }
+
+ private:
+  static constexpr size_t kCapacity = 4096;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, EtcdRecord> records_ ABSL_GUARDED_BY(mu_);
+};
+
 // A write as it will be sent: the record it makes and its Txn.
 struct PlannedWrite {
   EtcdRecord next;
@@ -492,6 +529,10 @@ class EtcdStore final : public Store {
 
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
                                                     bool with_content) override {
+    std::optional<EtcdRecord> known = recent_.Get(name);
+    if (with_content && known.has_value() && !known->deleted()) {
+      return ReadCurrentWithKnownContent(name, *known);
+    }
     ETAGD_ASSIGN_OR_RETURN(Current current, ReadCurrentRecord(name));
     if (!current.record.has_value()) return std::optional<Record>();
     Record record = ToRecord(name, *current.record);
@@ -535,15 +576,25 @@ class EtcdStore final : public Store {
         static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
       return ContentTooLarge(static_cast<int64_t>(request.content.size()));
     }
-    // Linearizable: a stale read would fail a compare-and-set that etcd
-    // would have let through.
-    absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
-    if (!read.ok()) {
-      return absl::Status(read.status().code(),
-                          absl::StrCat(read.status().message(),
-                                       "; the write was not applied"));
+    // The record the write replaces. A create needs none (its compare
+    // checks that there is none), nor does a write expecting the record
+    // this store last saw; otherwise a linearizable read: a stale one would
+    // fail a compare-and-set that etcd would let through.
+    Current current;
+    std::optional<EtcdRecord> known = recent_.Get(request.name);
+    if (request.expected_revision == 0 && !request.is_delete) {
+      // Nothing to read.
+    } else if (known.has_value() && known->revision() == request.expected_revision) {
+      current.record = std::move(known);
+    } else {
+      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
+      if (!read.ok()) {
+        return absl::Status(read.status().code(),
+                            absl::StrCat(read.status().message(),
+                                         "; the write was not applied"));
+      }
+      current = *std::move(read);
     }
-    Current& current = *read;
     const int64_t current_revision =
         current.record.has_value() ? current.record->revision() : 0;
     if (current_revision != request.expected_revision) {
@@ -573,14 +624,17 @@ class EtcdStore final : public Store {
         int64_t now_revision = 0;
         if (response.responses_size() > 0 &&
             response.responses(0).response_range().kvs_size() > 0) {
-          now_revision =
-              response.responses(0).response_range().kvs(0).mod_revision();
+          const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
+          now_revision = kv.mod_revision();
+          absl::StatusOr<EtcdRecord> now = ReadKeyValue(kv);
+          if (now.ok()) recent_.Put(request.name, *now);
         }
         return Changed(now_revision, request.expected_revision);
       }
       EtcdRecord made = plan.next;
       made.set_revision(response.header().revision());
       if (made.created()) made.set_create_revision(made.revision());
+      recent_.Put(request.name, made);
       return ToRecord(request.name, made);
     }
     if (!sent.maybe_applied) return sent.status;
@@ -741,8 +795,38 @@ class EtcdStore final : public Store {
     current.revision = response.header().revision();
     if (response.kvs_size() > 0) {
       ETAGD_ASSIGN_OR_RETURN(current.record, ReadKeyValue(response.kvs(0)));
+      recent_.Put(name, *current.record);
     }
     return current;
+  }
+
+  // ReadCurrent with content, in one round trip if `known` (a live record
+  // of `name`) is still current: the record and known's content key in one
+  // Txn; otherwise the content of the record found, as of its read.
+  absl::StatusOr<std::optional<Record>> ReadCurrentWithKnownContent(
+      absl::string_view name, const EtcdRecord& known) {
+    pb::TxnRequest txn;
+    AddRange(txn, keys_.Current(name));
+    AddRange(txn, keys_.Content(name, known.sequence()));
+    pb::TxnResponse response;
+    ETAGD_RETURN_IF_ERROR(ReadTxn("reading a resource", txn, response));
+    pb::RangeResponse* current = response.mutable_responses(0)->mutable_response_range();
+    if (current->kvs_size() == 0) {
+      return absl::DataLossError("a resource's record vanished from etcd");
+    }
+    ETAGD_ASSIGN_OR_RETURN(EtcdRecord record, ReadKeyValue(current->kvs(0)));
+    recent_.Put(name, record);
+    Record result = ToRecord(name, record);
+    if (record.deleted()) return std::optional<Record>(std::move(result));
+    pb::RangeResponse* content = response.mutable_responses(1)->mutable_response_range();
+    if (record.sequence() == known.sequence() && content->kvs_size() > 0) {
+      result.content = std::move(*content->mutable_kvs(0)->mutable_value());
+    } else {
+      ETAGD_ASSIGN_OR_RETURN(result.content,
+                             ReadContent(name, record.sequence(),
+                                         response.header().revision()));
+    }
+    return std::optional<Record>(std::move(result));
   }
 
   // The content of `name`'s put numbered `sequence`, as of `revision`
@@ -1033,6 +1117,7 @@ class EtcdStore final : public Store {
   const EtcdStoreOptions options_;
   const Keys keys_;
   const std::unique_ptr<Connection> connection_;
+  RecentRecords recent_;
   absl::Mutex mu_;
   int64_t last_time_us_ ABSL_GUARDED_BY(mu_) = 0;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
