@@ -18,8 +18,8 @@
 //        put P h/name/rev (the replaced record, explicitly revisioned),
 //        delete-range the history and content that fall out of history_depth
 //   Else range P r/name (to say what the revision is now).
-// So a write costs one Txn of at most 6 operations whatever the history
-// depth, content is sent once (never copied into history), and what history
+// So a write costs one Txn of at most five operations (and one read if its
+// compare fails) whatever the history depth, content is sent once (never copied into history), and what history
 // keeps are explicit keys that etcd's compaction never removes. Every put of
 // one Txn gets the same revision, the write's: the new record is stored with
 // revision 0 and read back with its key's mod_revision, and its entity-tag
@@ -29,7 +29,12 @@
 // after the request went out): the write is never sent again. A second Txn
 // puts the write's fence key, so that the first can no longer apply, and
 // reads in the same Txn the records after the expected one: the write was
-// applied iff the record that followed `expected` carries its nonce.
+// applied iff the record that followed `expected` carries its nonce (and
+// the outcome stays unknown if that record fell out of history already).
+//
+// Reads are linearizable (etcd's default Range); a content read and a
+// listing's later pages of one call are pinned to the revision of its first
+// read.
 #include "service/store/etcd/etcd_store.h"
 
 #include <algorithm>

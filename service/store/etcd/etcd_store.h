@@ -71,7 +71,8 @@ int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options);
 
 // Connects to the cluster (waiting up to dial_timeout), authenticates if
 // asked to, and checks (or, on an empty prefix, writes) the prefix's format
-// marker. UNAVAILABLE naming the endpoints if none answers;
+// marker. The store is safe for concurrent use without external
+// synchronization, and so are several stores (replicas) over one prefix. UNAVAILABLE naming the endpoints if none answers;
 // FAILED_PRECONDITION if the prefix holds data of another format.
 absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
     const EtcdStoreOptions& options);
