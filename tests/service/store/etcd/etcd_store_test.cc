@@ -582,6 +582,42 @@ TEST_F(EtcdAuthTest, AUserWithAccessReadsAndWrites) {
   EXPECT_EQ((*current)->content, "1");
 }
 
+// etcd forgets every token when authentication is turned off and on again;
+// the store authenticates again and its calls go on.
+TEST_F(EtcdAuthTest, ARevokedTokenIsReplaced) {
+  options_.username = "root";
+  options_.password = "root-secret";
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> first = (*store)->Write(PutRequest("a", "1"));
+  ASSERT_THAT(first, IsOk());
+
+  auto auth = etcdserverpb::Auth::NewStub(grpc::CreateChannel(
+      cluster_->ClientEndpoint(0), grpc::InsecureChannelCredentials()));
+  etcdserverpb::AuthenticateRequest login;
+  login.set_name("root");
+  login.set_password("root-secret");
+  etcdserverpb::AuthenticateResponse token;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return auth->Authenticate(&c, login, &token);
+              }).ok());
+  etcdserverpb::AuthDisableResponse disabled;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                c.AddMetadata("token", token.token());
+                return auth->AuthDisable(&c, etcdserverpb::AuthDisableRequest(),
+                                         &disabled);
+              }).ok());
+  etcdserverpb::AuthEnableResponse enabled;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return auth->AuthEnable(&c, etcdserverpb::AuthEnableRequest(), &enabled);
+              }).ok());
+
+  absl::StatusOr<std::optional<Record>> read = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ((*read)->content, "1");
+  EXPECT_THAT((*store)->Write(PutRequest("a", "2", first->revision)), IsOk());
+}
+
 TEST_F(EtcdAuthTest, WithoutCredentialsOpeningIsRefused) {
   EXPECT_THAT(OpenEtcdStore(options_),
               StatusIs(absl::StatusCode::kFailedPrecondition, "--etcd_user"));
