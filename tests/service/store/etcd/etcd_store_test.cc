@@ -458,6 +458,42 @@ TEST_P(EtcdQuorumTest, WithoutAQuorumAWriteIsUnavailableAndWhatItSaysHolds) {
 
 INSTANTIATE_TEST_SUITE_P(BeforeOrAfterTheRead, EtcdQuorumTest, testing::Bool());
 
+// --- Members that go away ---------------------------------------------------------
+
+// A store given every member's endpoint moves on when the one it talks to
+// dies: reads retry on the next member, and a write that finds no
+// connection is sent to the next one (it was never sent, so it may be).
+TEST(EtcdFailoverTest, AStoreMovesOnWhenItsMemberDies) {
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdCluster& etcd = **cluster;
+  EtcdStoreOptions options = OptionsFor(etcd);
+  options.call_timeout = absl::Seconds(2);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> first = (*store)->Write(PutRequest("a", "1"));
+  ASSERT_THAT(first, IsOk());
+
+  for (int member = 0; member < 2; ++member) {
+    // Whichever member the store uses, one of the first two goes.
+    ASSERT_THAT(etcd.Kill(member), IsOk());
+    ASSERT_THAT(etcd.WaitHealthy(absl::Seconds(30)), IsOk());
+    absl::StatusOr<std::optional<Record>> read = (*store)->ReadCurrent("a", true);
+    ASSERT_THAT(read, IsOk());
+    absl::StatusOr<Record> written = (*store)->Write(
+        PutRequest("a", std::to_string(member + 2), (*read)->revision));
+    ASSERT_THAT(written, IsOk());
+    ASSERT_THAT(etcd.Restart(member), IsOk());
+  }
+  absl::StatusOr<std::optional<Record>> last = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ((*last)->content, "3");
+  EXPECT_EQ((*last)->version, 3);
+}
+
 // --- TLS ------------------------------------------------------------------------
 
 class EtcdTlsTest : public testing::Test {
