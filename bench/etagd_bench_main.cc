@@ -22,7 +22,7 @@
 #include "bench/load.h"
 #include "echo.grpc.pb.h"
 #include "etagd/v1/etagd.grpc.pb.h"
-#include "etcd_kv.grpc.pb.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"

@@ -3,15 +3,23 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gateway/backend.h"
@@ -28,6 +36,7 @@
 #include "service/server.h"
 #include "service/space_guard.h"
 #include "service/store.h"
+#include "service/store/etcd/etcd_store.h"
 #include "service/tls.h"
 #include "service/tls_watcher.h"
 #include "service/token_file.h"
@@ -35,9 +44,44 @@
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
           "HOST:PORT to serve gRPC on. Port 0 picks a free port; the startup "
           "line says which. Use 0.0.0.0:PORT to accept other hosts.");
+ABSL_FLAG(std::string, engine, "rocksdb",
+          "Where resources are stored: rocksdb (an embedded database in "
+          "--data_dir; one etagd per directory) or etcd (an existing etcd 3.4+ "
+          "cluster, --etcd_endpoints, shared by any number of etagd "
+          "replicas).");
 ABSL_FLAG(std::string, data_dir, "etagd-data",
-          "Directory of the RocksDB database; created if missing. One etagd "
-          "at a time may use it.");
+          "With --engine=rocksdb: directory of the RocksDB database; created "
+          "if missing. One etagd at a time may use it.");
+ABSL_FLAG(std::string, etcd_endpoints, "127.0.0.1:2379",
+          "With --engine=etcd: the cluster's client endpoints, HOST:PORT,... "
+          "(an http:// or https:// prefix is accepted; https turns TLS on).");
+ABSL_FLAG(std::string, etcd_prefix, "/etagd/",
+          "With --engine=etcd: every key etagd writes starts with this; "
+          "replicas with the same prefix share their resources.");
+ABSL_FLAG(std::string, etcd_ca_file, "",
+          "With --engine=etcd: PEM CA certificates that verify the etcd "
+          "members' certificates (turns TLS to etcd on).");
+ABSL_FLAG(std::string, etcd_cert_file, "",
+          "With --engine=etcd: PEM client certificate for mutual TLS to etcd; "
+          "needs --etcd_key_file.");
+ABSL_FLAG(std::string, etcd_key_file, "",
+          "With --engine=etcd: PEM private key of --etcd_cert_file.");
+ABSL_FLAG(std::string, etcd_user, "",
+          "With --engine=etcd: etcd user to authenticate as (needs "
+          "--etcd_password_file). Empty: no etcd authentication.");
+ABSL_FLAG(std::string, etcd_password_file, "",
+          "With --engine=etcd: file holding --etcd_user's password (one line).");
+ABSL_FLAG(absl::Duration, etcd_dial_timeout, absl::Seconds(5),
+          "With --engine=etcd: how long to wait for a connection to etcd, at "
+          "startup and before sending a write.");
+ABSL_FLAG(absl::Duration, etcd_call_timeout, absl::Seconds(5),
+          "With --engine=etcd: deadline of each call to etcd. A write that "
+          "times out is never sent again: etagd finds out whether etcd "
+          "applied it, or answers UNAVAILABLE saying the outcome is unknown.");
+ABSL_FLAG(int64_t, etcd_max_request_bytes, 1572864,
+          "With --engine=etcd: the cluster's --max-request-bytes. Content "
+          "that would not fit is RESOURCE_EXHAUSTED before it is sent, and "
+          "etagd refuses to start if --max_content_bytes cannot fit.");
 ABSL_FLAG(bool, sync_writes, true,
           "Durable writes: sync the write-ahead log before acknowledging a "
           "write, so acknowledged writes survive power loss. "
@@ -49,7 +93,9 @@ ABSL_FLAG(int, history_depth, 10,
           "current one, readable by revision. 0 keeps none.");
 ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
           "Largest content a Put may store, in bytes (at most 1 GiB); "
-          "larger Puts fail with RESOURCE_EXHAUSTED.");
+          "larger Puts fail with RESOURCE_EXHAUSTED. With --engine=etcd the "
+          "default becomes the most that fits one etcd request "
+          "(--etcd_max_request_bytes), and a larger value is refused.");
 ABSL_FLAG(int64_t, quota_bytes, int64_t{8} << 30,
           "Most bytes the store's files (the --data_dir directory) may take, "
           "like etcd's --quota-backend-bytes. A Put that would pass it fails "
@@ -77,7 +123,8 @@ ABSL_FLAG(int64_t, block_cache_mb, 128,
 ABSL_FLAG(int64_t, record_cache_mb, 64,
           "In-memory cache of recently read or written resources (content "
           "included), "
-          "in MiB, in front of RocksDB; it is always exact. 0 turns it off.");
+          "in MiB, in front of RocksDB; it is always exact. 0 turns it off. "
+          "Off with --engine=etcd, where other replicas write too.");
 ABSL_FLAG(int, write_threads, 32,
           "Threads that answer writes. One committer thread commits the "
           "writes waiting in batches, one write-ahead-log sync each; these "
@@ -135,62 +182,191 @@ int Fail(absl::string_view message) {
   return 1;
 }
 
+// The storage engine, chosen by --engine: how to open it, and what the
+// startup line says about it.
+struct Engine {
+  bool etcd = false;
+  RocksDbStoreOptions rocksdb;
+  EtcdStoreOptions etcd_options;
+  // Largest content the engine accepts in one write (0: no limit of its own).
+  int64_t max_content_bytes = 0;
+  // Where the data lives, for the startup line.
+  std::string description;
+  bool non_atomic_writes_for_test = false;
+};
+
+// The engine's options from the flags; an error says which flag is wrong.
+absl::StatusOr<Engine> EngineFromFlags() {
+  Engine engine;
+  const std::string name = absl::GetFlag(FLAGS_engine);
+  const int history_depth = absl::GetFlag(FLAGS_history_depth);
+  if (history_depth < 0) {
+    return absl::InvalidArgumentError("--history_depth must not be negative");
+  }
+  if (name == "rocksdb") {
+    RocksDbStoreOptions& options = engine.rocksdb;
+    std::error_code error;
+    std::filesystem::path data_dir =
+        std::filesystem::absolute(absl::GetFlag(FLAGS_data_dir), error);
+    if (error || absl::GetFlag(FLAGS_data_dir).empty()) {
+      return absl::InvalidArgumentError("--data_dir must name a directory");
+    }
+    options.path = data_dir.lexically_normal().string();
+    options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
+    options.history_depth = history_depth;
+    options.non_atomic_writes_for_test =
+        absl::GetFlag(FLAGS_canary_non_atomic_writes);
+    engine.non_atomic_writes_for_test = options.non_atomic_writes_for_test;
+    if (options.non_atomic_writes_for_test) {
+      Log(LogLevel::kWarning,
+          "--canary_non_atomic_writes: compare-and-set is broken on purpose");
+    }
+    options.simulate_power_loss_for_test =
+        absl::GetFlag(FLAGS_simulate_power_loss_for_test);
+    if (options.simulate_power_loss_for_test) {
+      Log(LogLevel::kWarning,
+          "--simulate_power_loss_for_test: kill -9 loses unsynced data on "
+          "purpose");
+    }
+    const int64_t cache_mb = absl::GetFlag(FLAGS_block_cache_mb);
+    if (cache_mb < 0 || cache_mb > (int64_t{1} << 20)) {
+      return absl::InvalidArgumentError(
+          "--block_cache_mb must be between 0 and 1048576");
+    }
+    options.block_cache_bytes = cache_mb << 20;
+    engine.description = absl::StrCat(
+        "data in ", options.path, " (",
+        options.sync_writes ? "durable writes" : "unsynced writes",
+        ", history depth ", history_depth, ")");
+    return engine;
+  }
+  if (name != "etcd") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--engine must be rocksdb or etcd, not '", name, "'"));
+  }
+  if (absl::GetFlag(FLAGS_canary_non_atomic_writes) ||
+      absl::GetFlag(FLAGS_simulate_power_loss_for_test)) {
+    return absl::InvalidArgumentError(
+        "--canary_non_atomic_writes and --simulate_power_loss_for_test are "
+        "for --engine=rocksdb only");
+  }
+  engine.etcd = true;
+  EtcdStoreOptions& options = engine.etcd_options;
+  for (absl::string_view endpoint :
+       absl::StrSplit(absl::GetFlag(FLAGS_etcd_endpoints), ',', absl::SkipEmpty())) {
+    options.endpoints.emplace_back(absl::StripAsciiWhitespace(endpoint));
+  }
+  if (options.endpoints.empty()) {
+    return absl::InvalidArgumentError("--etcd_endpoints must name an endpoint");
+  }
+  options.prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  if (options.prefix.empty()) {
+    return absl::InvalidArgumentError("--etcd_prefix must not be empty");
+  }
+  options.history_depth = history_depth;
+  options.ca_file = absl::GetFlag(FLAGS_etcd_ca_file);
+  options.cert_file = absl::GetFlag(FLAGS_etcd_cert_file);
+  options.key_file = absl::GetFlag(FLAGS_etcd_key_file);
+  options.username = absl::GetFlag(FLAGS_etcd_user);
+  const std::string password_file = absl::GetFlag(FLAGS_etcd_password_file);
+  if (options.username.empty() != password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--etcd_user and --etcd_password_file go together");
+  }
+  if (!password_file.empty()) {
+    std::ifstream in(password_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read --etcd_password_file ", password_file));
+    }
+    // Never logged; one line, without its line break.
+    options.password = text.str();
+    while (!options.password.empty() &&
+           (options.password.back() == '\n' || options.password.back() == '\r')) {
+      options.password.pop_back();
+    }
+  }
+  options.dial_timeout = absl::GetFlag(FLAGS_etcd_dial_timeout);
+  options.call_timeout = absl::GetFlag(FLAGS_etcd_call_timeout);
+  if (options.dial_timeout <= absl::ZeroDuration() ||
+      options.call_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--etcd_dial_timeout and --etcd_call_timeout must be positive");
+  }
+  options.max_request_bytes = absl::GetFlag(FLAGS_etcd_max_request_bytes);
+  if (options.max_request_bytes < 65536) {
+    return absl::InvalidArgumentError(
+        "--etcd_max_request_bytes must be at least 65536");
+  }
+  engine.max_content_bytes = EtcdMaxContentBytes(options);
+  const bool tls = !options.ca_file.empty() || !options.cert_file.empty() ||
+                   absl::StrContains(absl::GetFlag(FLAGS_etcd_endpoints), "https://");
+  engine.description = absl::StrCat(
+      "data in etcd at ", absl::StrJoin(options.endpoints, ","), " under prefix ",
+      options.prefix, " (history depth ", history_depth,
+      tls ? (options.cert_file.empty() ? ", TLS" : ", mutual TLS") : "",
+      options.username.empty() ? "" : absl::StrCat(", as etcd user ", options.username),
+      ")");
+  return engine;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenEngine(const Engine& engine) {
+  if (engine.etcd) return OpenEtcdStore(engine.etcd_options);
+  return OpenRocksDbStore(engine.rocksdb);
+}
+
 int Run() {
-  RocksDbStoreOptions store_options;
-  std::error_code error;
-  std::filesystem::path data_dir =
-      std::filesystem::absolute(absl::GetFlag(FLAGS_data_dir), error);
-  if (error || absl::GetFlag(FLAGS_data_dir).empty()) {
-    return Fail("--data_dir must name a directory");
-  }
-  store_options.path = data_dir.lexically_normal().string();
-  store_options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
-  store_options.history_depth = absl::GetFlag(FLAGS_history_depth);
-  store_options.non_atomic_writes_for_test =
-      absl::GetFlag(FLAGS_canary_non_atomic_writes);
-  if (store_options.non_atomic_writes_for_test) {
-    Log(LogLevel::kWarning,
-        "--canary_non_atomic_writes: compare-and-set is broken on purpose");
-  }
-  store_options.simulate_power_loss_for_test =
-      absl::GetFlag(FLAGS_simulate_power_loss_for_test);
-  if (store_options.simulate_power_loss_for_test) {
-    Log(LogLevel::kWarning,
-        "--simulate_power_loss_for_test: kill -9 loses unsynced data on "
-        "purpose");
-  }
-  if (store_options.history_depth < 0) {
-    return Fail("--history_depth must not be negative");
-  }
-  const int64_t cache_mb = absl::GetFlag(FLAGS_block_cache_mb);
-  if (cache_mb < 0 || cache_mb > (int64_t{1} << 20)) {
-    return Fail("--block_cache_mb must be between 0 and 1048576");
-  }
-  store_options.block_cache_bytes = cache_mb << 20;
+  absl::StatusOr<Engine> engine = EngineFromFlags();
+  if (!engine.ok()) return Fail(engine.status().message());
 
   ServerOptions server_options;
   server_options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   server_options.service.max_content_bytes =
       absl::GetFlag(FLAGS_max_content_bytes);
+  // Left at its default, the content limit becomes the engine's own if
+  // that is lower; set explicitly, it must fit.
+  const absl::CommandLineFlag& max_content =
+      absl::GetFlagReflectionHandle(FLAGS_max_content_bytes);
+  if (engine->max_content_bytes > 0 &&
+      max_content.CurrentValue() == max_content.DefaultValue()) {
+    server_options.service.max_content_bytes = std::min(
+        server_options.service.max_content_bytes, engine->max_content_bytes);
+  }
   if (server_options.service.max_content_bytes <= 0 ||
       server_options.service.max_content_bytes > kMaxContentLimit) {
     return Fail("--max_content_bytes must be between 1 and 1073741824");
   }
-  store_options.space.quota_bytes = absl::GetFlag(FLAGS_quota_bytes);
-  if (store_options.space.quota_bytes < 0) {
-    return Fail("--quota_bytes must not be negative");
+  if (engine->max_content_bytes > 0 &&
+      server_options.service.max_content_bytes > engine->max_content_bytes) {
+    return Fail(absl::StrCat(
+        "--max_content_bytes=", server_options.service.max_content_bytes,
+        " is more than etcd accepts in one request: with "
+        "--etcd_max_request_bytes=", engine->etcd_options.max_request_bytes,
+        " (etcd's --max-request-bytes) content may be at most ",
+        engine->max_content_bytes,
+        " bytes; lower --max_content_bytes, or raise both limits"));
   }
-  store_options.space.reserve_bytes = absl::GetFlag(FLAGS_disk_reserve_bytes);
-  if (store_options.space.reserve_bytes < -1) {
-    return Fail("--disk_reserve_bytes must be -1 (automatic) or more");
-  }
-  // Once full, writes resume when the largest write fits again.
-  store_options.space.resume_bytes =
-      server_options.service.max_content_bytes + kWriteOverheadBytes;
-  store_options.space_check_interval =
-      absl::GetFlag(FLAGS_space_check_interval);
-  if (store_options.space_check_interval <= absl::ZeroDuration()) {
-    return Fail("--space_check_interval must be positive");
+  if (!engine->etcd) {
+    // The RocksDB engine's space: etcd has its own quota (NOSPACE).
+    RocksDbStoreOptions& store_options = engine->rocksdb;
+    store_options.space.quota_bytes = absl::GetFlag(FLAGS_quota_bytes);
+    if (store_options.space.quota_bytes < 0) {
+      return Fail("--quota_bytes must not be negative");
+    }
+    store_options.space.reserve_bytes = absl::GetFlag(FLAGS_disk_reserve_bytes);
+    if (store_options.space.reserve_bytes < -1) {
+      return Fail("--disk_reserve_bytes must be -1 (automatic) or more");
+    }
+    // Once full, writes resume when the largest write fits again.
+    store_options.space.resume_bytes =
+        server_options.service.max_content_bytes + kWriteOverheadBytes;
+    store_options.space_check_interval =
+        absl::GetFlag(FLAGS_space_check_interval);
+    if (store_options.space_check_interval <= absl::ZeroDuration()) {
+      return Fail("--space_check_interval must be positive");
+    }
   }
   server_options.admin.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   const int64_t quota_mb = absl::GetFlag(FLAGS_grpc_memory_quota_mb);
@@ -201,7 +377,7 @@ int Run() {
   server_options.write_threads = absl::GetFlag(FLAGS_write_threads);
   // The canary's lost updates need stale plans to reach the store.
   server_options.write_pipeline.replan_held_back =
-      !store_options.non_atomic_writes_for_test;
+      !engine->non_atomic_writes_for_test;
   if (server_options.write_threads < 1 || server_options.write_threads > 1024) {
     return Fail("--write_threads must be between 1 and 1024");
   }
@@ -262,15 +438,17 @@ int Run() {
     server_options.tokens = tokens->store();
   }
 
-  absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
-  if (!store.ok()) return Fail(store.status().message());
-  const std::optional<StorageSpace> space = (*store)->Space();
-  const bool read_only = space.has_value() && space->read_only;
   const int64_t record_cache_mb = absl::GetFlag(FLAGS_record_cache_mb);
   if (record_cache_mb < 0 || record_cache_mb > (int64_t{1} << 20)) {
     return Fail("--record_cache_mb must be between 0 and 1048576");
   }
-  if (record_cache_mb > 0) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEngine(*engine);
+  if (!store.ok()) return Fail(store.status().message());
+  const std::optional<StorageSpace> space = (*store)->Space();
+  const bool read_only = space.has_value() && space->read_only;
+  // Other replicas write to etcd behind this one's back: a cache fed only
+  // by this replica's writes could answer stale reads.
+  if (record_cache_mb > 0 && !engine->etcd) {
     CachingStoreOptions cache_options;
     cache_options.capacity_bytes = record_cache_mb << 20;
     store = NewCachingStore(*std::move(store), cache_options);
@@ -311,14 +489,17 @@ int Run() {
   Log(LogLevel::kInfo,
       absl::StrCat(
           "serving gRPC on ", host, ":", (*server)->grpc_port(), http_line,
-          "; data in ", store_options.path, " (",
-          store_options.sync_writes ? "durable writes" : "unsynced writes",
-          ", history depth ", store_options.history_depth, ", quota ",
-          store_options.space.quota_bytes > 0
-              ? DescribeBytes(store_options.space.quota_bytes)
-              : "none",
-          ", disk reserve ",
-          DescribeBytes(space.has_value() ? space->reserve_bytes : 0), ")",
+          "; ", engine->description,
+          engine->etcd
+              ? absl::StrCat("; content up to ",
+                             server_options.service.max_content_bytes, " bytes")
+              : absl::StrCat(
+                    "; quota ",
+                    engine->rocksdb.space.quota_bytes > 0
+                        ? DescribeBytes(engine->rocksdb.space.quota_bytes)
+                        : "none",
+                    ", disk reserve ",
+                    DescribeBytes(space.has_value() ? space->reserve_bytes : 0)),
           read_only ? "; READ-ONLY until the disk has room" : "",
           tls != nullptr ? "; TLS" : "",
           tls_files->client_ca_file.empty() ? ""
@@ -345,7 +526,8 @@ int Run() {
   (*server)->MarkNotServing();
   if (http != nullptr) http->Shutdown(drain);
   (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
-  Log(LogLevel::kInfo, "stopped; database closed");
+  Log(LogLevel::kInfo, engine->etcd ? "stopped; etcd connections closed"
+                                     : "stopped; database closed");
   return 0;
 }
 
@@ -357,7 +539,8 @@ int main(int argc, char** argv) {
       "Serves versioned resources over gRPC (etagd.v1.Resources) with HTTP "
       "conditional-request semantics (RFC 9110 section 13).\n\n"
       "Usage: etagd [--grpc_listen=HOST:PORT] [--http_listen=HOST:PORT] "
-      "[--data_dir=DIR] [flags]\n") +
+      "[--data_dir=DIR | --engine=etcd --etcd_endpoints=HOST:PORT,...] "
+      "[flags]\n") +
       "Serves gRPC on 127.0.0.1:7070 and HTTP on 127.0.0.1:8080 by default "
       "(--http_listen= turns HTTP off). Stops cleanly on SIGTERM or SIGINT; "
       "SIGHUP reloads the tokens and TLS files.\n" +

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/linearizability/linearizability.h"
 #include "tests/linearizability/workload.h"
+#include "tests/testing/etcd_cluster.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -129,6 +131,67 @@ std::vector<RunCase> BoundedRuns() {
 
 INSTANTIATE_TEST_SUITE_P(Runs, EtagdLinearizabilityTest,
                          testing::ValuesIn(BoundedRuns()),
+                         [](const testing::TestParamInfo<RunCase>& info) {
+                           return CaseName(info.param);
+                         });
+
+// ---------------------------------------------------------------------------
+// The same runs with --engine=etcd: one etagd over a real single-member
+// etcd, killed (it keeps no state of its own) or paused.
+
+class EtagdOverEtcdLinearizabilityTest : public testing::TestWithParam<RunCase> {};
+
+TEST_P(EtagdOverEtcdLinearizabilityTest, HistoryIsLinearizable) {
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
+      EtcdCluster::Start(TestPath("etcd"));
+  ASSERT_THAT(etcd, IsOk());
+  WorkloadOptions options;
+  options.transport = GetParam().transport;
+  options.fault = GetParam().fault;
+  options.seed = static_cast<uint64_t>(GetParam().seed);
+  options.duration = absl::Milliseconds(2500);
+  options.data_dir = TestPath("unused-data");
+  options.etagd_args = {
+      "--engine=etcd",
+      absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0))};
+  const CheckResult check =
+      RunAndCheck(options, absl::StrCat("Etcd", CaseName(GetParam())));
+  EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+}
+
+// Two etagd replicas over one etcd, clients split between them: a client
+// cannot tell replicas apart, so what they saw together is linearizable.
+TEST_P(EtagdOverEtcdLinearizabilityTest, TwoReplicasHistoryIsLinearizable) {
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
+      EtcdCluster::Start(TestPath("etcd"));
+  ASSERT_THAT(etcd, IsOk());
+  WorkloadOptions options;
+  options.transport = GetParam().transport;
+  options.fault = GetParam().fault;
+  options.seed = static_cast<uint64_t>(GetParam().seed);
+  options.duration = absl::Milliseconds(2500);
+  options.data_dir = TestPath("unused-data");
+  options.replicas = 2;
+  options.etagd_args = {
+      "--engine=etcd",
+      absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0))};
+  const CheckResult check =
+      RunAndCheck(options, absl::StrCat("EtcdTwoReplicas", CaseName(GetParam())));
+  EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+}
+
+std::vector<RunCase> EtcdRuns() {
+  std::vector<RunCase> runs;
+  for (Transport transport : {Transport::kGrpc, Transport::kHttp}) {
+    for (Fault fault : {Fault::kNone, Fault::kKill, Fault::kPause}) {
+      runs.push_back({transport, fault, 1});
+    }
+  }
+  return runs;
+}
+
+INSTANTIATE_TEST_SUITE_P(Runs, EtagdOverEtcdLinearizabilityTest,
+                         testing::ValuesIn(EtcdRuns()),
                          [](const testing::TestParamInfo<RunCase>& info) {
                            return CaseName(info.param);
                          });

@@ -618,12 +618,20 @@ std::string WorkloadResult::Summary() const {
 }
 
 absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
-  if (options.clients < 1 || options.keys < 1) {
-    return absl::InvalidArgumentError("need at least one client and one key");
+  if (options.clients < 1 || options.keys < 1 || options.replicas < 1) {
+    return absl::InvalidArgumentError(
+        "need at least one client, one key and one replica");
   }
-  Endpoint endpoint;
-  EtagdUnderTest etagd(options, endpoint);
-  if (absl::Status started = etagd.Start(); !started.ok()) return started;
+  std::vector<std::unique_ptr<Endpoint>> endpoints;
+  std::vector<std::unique_ptr<EtagdUnderTest>> replicas;
+  for (int i = 0; i < options.replicas; ++i) {
+    endpoints.push_back(std::make_unique<Endpoint>());
+    replicas.push_back(std::make_unique<EtagdUnderTest>(options, *endpoints.back()));
+    if (absl::Status started = replicas.back()->Start(); !started.ok()) {
+      return started;
+    }
+  }
+  EtagdUnderTest& etagd = *replicas[0];
 
   WorkloadResult result;
   std::atomic<bool> stop(false);
@@ -631,7 +639,10 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
   std::vector<std::thread> threads;
   for (int id = 0; id < options.clients; ++id) {
     threads.emplace_back(
-        [&, id] { ClientLoop(id, options, endpoint, stop, logs[id]).Run(); });
+        [&, id] {
+          ClientLoop(id, options, *endpoints[id % options.replicas], stop, logs[id])
+              .Run();
+        });
   }
 
   std::mt19937_64 random(options.seed);
@@ -661,12 +672,17 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
   stop.store(true);
   for (std::thread& thread : threads) thread.join();
   if (!fault_status.ok()) return fault_status;
-  if (absl::Status stopped = etagd.Stop(); !stopped.ok()) return stopped;
+  std::vector<Lifetime> lifetimes;
+  for (const std::unique_ptr<EtagdUnderTest>& replica : replicas) {
+    if (absl::Status stopped = replica->Stop(); !stopped.ok()) return stopped;
+    lifetimes.insert(lifetimes.end(), replica->lifetimes().begin(),
+                     replica->lifetimes().end());
+  }
 
   // A call without an answer may have taken effect only in an etagd that
   // could have received it, one listening on the call's port while the call
   // was made: by the end of the last such one. None: it had no effect.
-  const std::vector<Lifetime>& lifetimes = etagd.lifetimes();
+  // (Every start has ports of its own, so a port names one lifetime.)
   for (ClientLog& log : logs) {
     result.aborted += log.aborted;
     result.unexpected_count += log.unexpected_count;

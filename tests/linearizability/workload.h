@@ -64,6 +64,10 @@ struct WorkloadOptions {
   std::string data_dir;
   // Extra etagd flags, e.g. --canary_non_atomic_writes.
   std::vector<std::string> etagd_args;
+  // etagd processes started with the same flags, client i calling replica
+  // i % replicas; faults hit replica 0. More than one needs an engine they
+  // share (--engine=etcd).
+  int replicas = 1;
 };
 
 struct WorkloadResult {

@@ -19,6 +19,7 @@
 #include "service/entity_tag.h"
 #include "service/error_details.h"
 #include "service/no_space_file_system.h"
+#include "tests/service/store_conformance.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -807,6 +808,28 @@ TEST_F(FullDiskTest, AReadOnlyStoreReopensReadWriteOnceSpaceReturns) {
   Reopen();
   EXPECT_EQ((*store_->ReadCurrent("b", true))->content, "after");
 }
+// The behaviour every engine shares (tests/service/store_conformance.h).
+class RocksDbUnderTest : public EngineUnderTest {
+ public:
+  absl::StatusOr<std::unique_ptr<Store>> Open(
+      const ConformanceOptions& options) override {
+    RocksDbStoreOptions rocksdb;
+    rocksdb.path = path_;
+    rocksdb.history_depth = options.history_depth;
+    rocksdb.clock = options.clock;
+    return OpenRocksDbStore(rocksdb);
+  }
+  bool SupportsReplicas() const override { return false; }
+
+ private:
+  const std::string path_ = TestPath("conformance-db");
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    RocksDb, StoreConformanceTest,
+    testing::Values(EngineFactory{
+        "RocksDb", [] { return std::make_unique<RocksDbUnderTest>(); }}),
+    StoreConformanceTest::EngineName);
 
 }  // namespace
 }  // namespace etagd

@@ -1,0 +1,148 @@
+// Two real etagd processes (--engine=etcd) over one real etcd: replicas a
+// client cannot tell apart.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/etcd_cluster.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace etagd {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kTimeout = absl::Seconds(60);
+
+class EtagdReplicasTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"));
+    ASSERT_THAT(cluster, IsOk());
+    etcd_ = *std::move(cluster);
+    for (int i = 0; i < 2; ++i) {
+      absl::StatusOr<EtagdProcess> replica =
+          StartEtagd(TestPath(absl::StrCat("unused-data-", i)), EngineFlags(), kTimeout);
+      ASSERT_THAT(replica, IsOk());
+      replicas_.push_back(*std::move(replica));
+      http_.push_back(std::make_unique<HttpClient>(replicas_.back().http_port));
+    }
+  }
+
+  std::vector<std::string> EngineFlags() const {
+    return {"--engine=etcd",
+            absl::StrCat("--etcd_endpoints=", etcd_->ClientEndpoint(0)),
+            "--etcd_prefix=/replicas-test/"};
+  }
+
+  HttpReply Send(int replica, const std::string& method, const std::string& target,
+                 const std::vector<std::pair<std::string, std::string>>& headers = {},
+                 const std::string& body = "") {
+    absl::StatusOr<HttpReply> reply = http_[replica]->Send(method, target, headers, body);
+    EXPECT_THAT(reply, IsOk());
+    return reply.ok() ? *std::move(reply) : HttpReply{};
+  }
+
+  std::unique_ptr<EtcdCluster> etcd_;
+  std::vector<EtagdProcess> replicas_;
+  std::vector<std::unique_ptr<HttpClient>> http_;
+};
+
+TEST_F(EtagdReplicasTest, StartupLineNamesTheEngineAndWhereTheDataIs) {
+  EXPECT_THAT(replicas_[0].startup_line,
+              HasSubstr(absl::StrCat("data in etcd at ", etcd_->ClientEndpoint(0),
+                                     " under prefix /replicas-test/")));
+}
+
+TEST_F(EtagdReplicasTest, AWriteOnOneIsReadOnTheOther) {
+  HttpReply put = Send(0, "PUT", "/v1/resources/notes", {{"Content-Type", "text/plain"}},
+                       "first draft");
+  ASSERT_EQ(put.status, 201) << put.body;
+  HttpReply get = Send(1, "GET", "/v1/resources/notes");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, "first draft");
+  EXPECT_EQ(get.Header("etag"), put.Header("etag"));
+  EXPECT_EQ(get.Header("last-modified"), put.Header("last-modified"));
+  HttpReply not_modified =
+      Send(1, "GET", "/v1/resources/notes", {{"If-None-Match", *put.Header("etag")}});
+  EXPECT_EQ(not_modified.status, 304);
+}
+
+TEST_F(EtagdReplicasTest, AStaleIfMatchOnOneAfterAWriteOnTheOtherIs412) {
+  HttpReply created = Send(0, "PUT", "/v1/resources/doc", {}, "v1");
+  ASSERT_EQ(created.status, 201);
+  const std::string first = *created.Header("etag");
+  HttpReply replaced =
+      Send(0, "PUT", "/v1/resources/doc", {{"If-Match", first}}, "v2");
+  ASSERT_EQ(replaced.status, 204) << replaced.body;
+  HttpReply stale = Send(1, "PUT", "/v1/resources/doc", {{"If-Match", first}}, "lost update");
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  EXPECT_EQ(stale.Header("etag"), replaced.Header("etag"));
+  EXPECT_EQ(Send(0, "GET", "/v1/resources/doc").body, "v2");
+}
+
+TEST_F(EtagdReplicasTest, ADeleteOnOneIsSeenByTheOther) {
+  HttpReply created = Send(1, "PUT", "/v1/resources/gone", {}, "x");
+  ASSERT_EQ(created.status, 201);
+  HttpReply deleted = Send(0, "DELETE", "/v1/resources/gone",
+                           {{"If-Match", *created.Header("etag")}});
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(Send(1, "GET", "/v1/resources/gone").status, 404);
+}
+
+TEST_F(EtagdReplicasTest, ARetryOnTheOtherReplicaAnswersTheOriginalWrite) {
+  HttpReply first = Send(0, "PUT", "/v1/resources/once", {{"Idempotency-Key", "key-1"}}, "a");
+  ASSERT_EQ(first.status, 201);
+  HttpReply retry = Send(1, "PUT", "/v1/resources/once", {{"Idempotency-Key", "key-1"}}, "a");
+  EXPECT_EQ(retry.status, 201);
+  EXPECT_EQ(retry.Header("etag"), first.Header("etag"));
+  HttpReply versions = Send(1, "GET", "/v1/history/once");
+  EXPECT_EQ(versions.status, 200);
+  EXPECT_THAT(versions.body, HasSubstr("\"version\""));
+}
+
+TEST_F(EtagdReplicasTest, ListingsAgree) {
+  for (const char* name : {"list/a", "list/b", "list/c"}) {
+    ASSERT_EQ(Send(0, "PUT", absl::StrCat("/v1/resources/", name), {}, "x").status, 201);
+  }
+  HttpReply on_a = Send(0, "GET", "/v1/resources?prefix=list/");
+  HttpReply on_b = Send(1, "GET", "/v1/resources?prefix=list/");
+  EXPECT_EQ(on_a.status, 200);
+  EXPECT_EQ(on_a.body, on_b.body);
+  EXPECT_THAT(on_b.body, HasSubstr("list/c"));
+}
+
+TEST(EtagdEtcdStartupTest, RefusesContentLimitsEtcdCannotTake) {
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd = EtcdCluster::Start(TestPath("etcd"));
+  ASSERT_THAT(etcd, IsOk());
+  absl::StatusOr<CommandResult> result = RunCommand(
+      DataBinaryPath("service/etagd"),
+      {"--engine=etcd", absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0)),
+       "--grpc_listen=127.0.0.1:0", "--http_listen=", "--max_content_bytes=4000000"},
+      absl::nullopt, kTimeout);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->exit_code, 1);
+  EXPECT_THAT(result->stderr_text, HasSubstr("--max_content_bytes=4000000 is more than etcd"));
+}
+
+TEST(EtagdEtcdStartupTest, WithoutEtcdItSaysSoInOneLine) {
+  absl::StatusOr<CommandResult> result = RunCommand(
+      DataBinaryPath("service/etagd"),
+      {"--engine=etcd", "--etcd_endpoints=127.0.0.1:1", "--etcd_dial_timeout=300ms",
+       "--grpc_listen=127.0.0.1:0", "--http_listen="},
+      absl::nullopt, kTimeout);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->exit_code, 1);
+  EXPECT_THAT(result->stderr_text, HasSubstr("cannot start: cannot connect to etcd at 127.0.0.1:1"));
+}
+
+}  // namespace
+}  // namespace etagd

@@ -1,0 +1,677 @@
+#include "service/store/etcd/etcd_store.h"
+
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/service/store_conformance.h"
+#include "tests/testing/etcd_cluster.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
+
+namespace etagd {
+namespace {
+
+// One single-member etcd for the whole test binary; each test works under
+// a key prefix of its own.
+class SharedEtcd : public testing::Environment {
+ public:
+  void SetUp() override {
+    const char* root = std::getenv("TEST_TMPDIR");
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
+        absl::StrCat(root != nullptr ? root : "/tmp", "/shared-etcd"));
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+  }
+  void TearDown() override { cluster_.reset(); }
+
+  static EtcdCluster& cluster() { return *cluster_; }
+
+ private:
+  static std::unique_ptr<EtcdCluster> cluster_;
+};
+
+std::unique_ptr<EtcdCluster> SharedEtcd::cluster_;
+
+testing::Environment* const kSharedEtcd =
+    testing::AddGlobalTestEnvironment(new SharedEtcd);
+
+// A prefix unique to the running test.
+std::string TestPrefix() {
+  const testing::TestInfo* info =
+      testing::UnitTest::GetInstance()->current_test_info();
+  return absl::StrCat("/etagd-test/", info->test_suite_name(), ".", info->name(), "/");
+}
+
+EtcdStoreOptions OptionsFor(const EtcdCluster& cluster) {
+  EtcdStoreOptions options;
+  options.endpoints = cluster.ClientEndpoints();
+  options.prefix = TestPrefix();
+  options.dial_timeout = absl::Seconds(10);
+  return options;
+}
+
+// Direct access to etcd, bypassing the store.
+std::unique_ptr<etcdserverpb::KV::Stub> RawKv(const EtcdCluster& cluster) {
+  return etcdserverpb::KV::NewStub(grpc::CreateChannel(
+      cluster.ClientEndpoint(0), grpc::InsecureChannelCredentials()));
+}
+
+grpc::Status RawCall(const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return call(context);
+}
+
+class EtcdUnderTest : public EngineUnderTest {
+ public:
+  absl::StatusOr<std::unique_ptr<Store>> Open(
+      const ConformanceOptions& options) override {
+    EtcdStoreOptions etcd = OptionsFor(SharedEtcd::cluster());
+    etcd.history_depth = options.history_depth;
+    etcd.clock = options.clock;
+    return OpenEtcdStore(etcd);
+  }
+  bool SupportsReplicas() const override { return true; }
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Etcd, StoreConformanceTest,
+    testing::Values(EngineFactory{
+        "Etcd", [] { return std::make_unique<EtcdUnderTest>(); }}),
+    StoreConformanceTest::EngineName);
+
+WriteRequest PutRequest(const std::string& name, const std::string& content,
+                        int64_t expected_revision = 0) {
+  WriteRequest request;
+  request.name = name;
+  request.content = content;
+  request.expected_revision = expected_revision;
+  return request;
+}
+
+// --- Opening ------------------------------------------------------------
+
+TEST(EtcdStoreTest, OpenWithoutAReachableEtcdIsUnavailableNamingTheEndpoint) {
+  EtcdStoreOptions options;
+  options.endpoints = {"127.0.0.1:1"};
+  options.dial_timeout = absl::Milliseconds(300);
+  EXPECT_THAT(OpenEtcdStore(options),
+              StatusIs(absl::StatusCode::kUnavailable, "127.0.0.1:1"));
+}
+
+TEST(EtcdStoreTest, OpenWithoutEndpointsIsInvalid) {
+  EXPECT_THAT(OpenEtcdStore(EtcdStoreOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "endpoints"));
+}
+
+TEST(EtcdStoreTest, AcceptsEndpointsAsUrls) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  options.endpoints = {absl::StrCat("http://", SharedEtcd::cluster().ClientEndpoint(0))};
+  EXPECT_THAT(OpenEtcdStore(options), IsOk());
+}
+
+TEST(EtcdStoreTest, PrefixHoldingAnotherFormatIsRefused) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::PutRequest put;
+  put.set_key(options.prefix + "format");
+  put.set_value("something-else-1");
+  etcdserverpb::PutResponse response;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) { return kv->Put(&c, put, &response); }).ok());
+  EXPECT_THAT(OpenEtcdStore(options),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "something-else-1"));
+}
+
+TEST(EtcdStoreTest, CheckpointIsUnimplementedAndPointsAtEtcdctl) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenEtcdStore(OptionsFor(SharedEtcd::cluster()));
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->Checkpoint(TestPath("checkpoint")),
+              StatusIs(absl::StatusCode::kUnimplemented, "etcdctl snapshot save"));
+}
+
+// --- Key layout -----------------------------------------------------------
+
+TEST(EtcdStoreTest, EveryKeyIsUnderThePrefix) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "1")), IsOk());
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", false);
+  ASSERT_THAT(current, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "2", (*current)->revision)), IsOk());
+
+  // Every key of the keyspace written since this test's first write.
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::RangeRequest all;
+  all.set_key(std::string(1, '\0'));
+  all.set_range_end(std::string(1, '\0'));
+  all.set_min_mod_revision((*current)->revision);
+  all.set_keys_only(true);
+  etcdserverpb::RangeResponse response;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) { return kv->Range(&c, all, &response); }).ok());
+  ASSERT_GT(response.kvs_size(), 0);
+  for (const mvccpb::KeyValue& key : response.kvs()) {
+    EXPECT_TRUE(absl::StartsWith(key.key(), options.prefix)) << key.key();
+  }
+}
+
+TEST(EtcdStoreTest, StoresWithDifferentPrefixesShareNothing) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> first = OpenEtcdStore(options);
+  options.prefix += "other/";
+  absl::StatusOr<std::unique_ptr<Store>> second = OpenEtcdStore(options);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
+  ASSERT_THAT((*first)->Write(PutRequest("a", "1")), IsOk());
+  absl::StatusOr<std::optional<Record>> seen = (*second)->ReadCurrent("a", false);
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_FALSE(seen->has_value());
+}
+
+// --- What etcd's compaction cannot take ------------------------------------
+
+TEST(EtcdStoreTest, HistorySurvivesEtcdCompaction) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenEtcdStore(OptionsFor(SharedEtcd::cluster()));
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> v1 = (*store)->Write(PutRequest("a", "one"));
+  ASSERT_THAT(v1, IsOk());
+  absl::StatusOr<Record> v2 = (*store)->Write(PutRequest("a", "two", v1->revision));
+  ASSERT_THAT(v2, IsOk());
+  absl::StatusOr<Record> v3 = (*store)->Write(PutRequest("a", "three", v2->revision));
+  ASSERT_THAT(v3, IsOk());
+
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::CompactionRequest compact;
+  compact.set_revision(v3->revision);
+  compact.set_physical(true);
+  etcdserverpb::CompactionResponse compacted;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return kv->Compact(&c, compact, &compacted);
+              }).ok());
+
+  absl::StatusOr<Record> past = (*store)->ReadRevision("a", v1->revision);
+  ASSERT_THAT(past, IsOk());
+  EXPECT_EQ(past->content, "one");
+  EXPECT_EQ(past->etag, v1->etag);
+  absl::StatusOr<ListPage> versions = (*store)->ListVersions("a", 0, 10);
+  ASSERT_THAT(versions, IsOk());
+  EXPECT_THAT(versions->records, testing::SizeIs(3));
+}
+
+// The keys of `prefix` + `part`, counted.
+int CountKeys(const std::string& prefix, const std::string& part) {
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::RangeRequest range;
+  range.set_key(prefix + part);
+  std::string end = prefix + part;
+  end.back() = static_cast<char>(end.back() + 1);
+  range.set_range_end(end);
+  range.set_count_only(true);
+  etcdserverpb::RangeResponse response;
+  EXPECT_TRUE(RawCall([&](grpc::ClientContext& c) { return kv->Range(&c, range, &response); }).ok());
+  return static_cast<int>(response.count());
+}
+
+TEST(EtcdStoreTest, PrunedVersionsLeaveNoKeysBehind) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  options.history_depth = 2;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  int64_t revision = 0;
+  for (int i = 0; i < 6; ++i) {
+    absl::StatusOr<Record> written =
+        (*store)->Write(PutRequest("a", std::to_string(i), revision));
+    ASSERT_THAT(written, IsOk());
+    revision = written->revision;
+  }
+  EXPECT_EQ(CountKeys(options.prefix, "h/"), 2);
+  EXPECT_EQ(CountKeys(options.prefix, "c/"), 3);  // current and 2 past
+  WriteRequest deletion;
+  deletion.name = "a";
+  deletion.expected_revision = revision;
+  deletion.is_delete = true;
+  ASSERT_THAT((*store)->Write(deletion), IsOk());
+  EXPECT_EQ(CountKeys(options.prefix, "h/"), 2);
+  EXPECT_EQ(CountKeys(options.prefix, "c/"), 2);  // the 2 past puts
+}
+
+// Writes whose answer is lost (a deadline shorter than etcd takes) are
+// never sent again: each is found applied (by its nonce) or fenced off,
+// and the store says which, truthfully. (On a local etcd about a third of
+// these writes lose their answer, and etcd applies them all the same.)
+TEST(EtcdStoreTest, WritesWhoseAnswerIsLostAreResolvedTruthfully) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> setup = OpenEtcdStore(options);
+  ASSERT_THAT(setup, IsOk());
+  absl::StatusOr<Record> first = (*setup)->Write(PutRequest("counter", "0"));
+  ASSERT_THAT(first, IsOk());
+  int applied = 0;
+  int not_applied = 0;
+  int64_t revision = first->revision;
+  int value = 0;
+  for (int i = 0; i < 40; ++i) {
+    // From deadlines that end before the request is sent to ones that end
+    // while etcd applies it.
+    options.write_deadline_for_test =
+        i % 4 == 0 ? absl::Microseconds(1) : absl::Microseconds(100 * (i % 30));
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+    ASSERT_THAT(store, IsOk());
+    const std::string next = std::to_string(value + 1);
+    absl::StatusOr<Record> written =
+        (*store)->Write(PutRequest("counter", next, revision));
+    absl::StatusOr<std::optional<Record>> current =
+        (*setup)->ReadCurrent("counter", true);
+    ASSERT_THAT(current, IsOk());
+    if (written.ok()) {
+      ++applied;
+      EXPECT_EQ((*current)->content, next);
+      EXPECT_EQ((*current)->revision, written->revision);
+      EXPECT_EQ((*current)->etag, written->etag);
+      ++value;
+      revision = written->revision;
+    } else {
+      // Not applied, and it will not be: the record is unchanged.
+      ASSERT_THAT(written, StatusIs(absl::StatusCode::kUnavailable, "did not apply"));
+      ++not_applied;
+      EXPECT_EQ((*current)->content, std::to_string(value));
+      EXPECT_EQ((*current)->revision, revision);
+    }
+  }
+  // It stays so: a fenced write never lands later.
+  absl::StatusOr<std::optional<Record>> last = (*setup)->ReadCurrent("counter", true);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ((*last)->content, std::to_string(value));
+  EXPECT_EQ((*last)->version, 1 + value);
+  std::cerr << applied << " writes applied, " << not_applied << " not applied\n";
+}
+
+// --- etcd's limits ----------------------------------------------------------
+
+class EtcdLimitsTest : public testing::Test {
+ protected:
+  void StartEtcd(std::vector<std::string> flags) {
+    EtcdClusterOptions cluster_options;
+    cluster_options.extra_args = std::move(flags);
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"), cluster_options);
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+    options_ = OptionsFor(*cluster_);
+  }
+
+  std::unique_ptr<EtcdCluster> cluster_;
+  EtcdStoreOptions options_;
+};
+
+TEST_F(EtcdLimitsTest, ContentOverTheRequestLimitIsRefusedBeforeSending) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--max-request-bytes=65536"}));
+  options_.max_request_bytes = 65536;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->Write(PutRequest("a", std::string(70000, 'x'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "--max-request-bytes"));
+  EXPECT_THAT((*store)->Write(PutRequest("a", std::string(65000, 'x'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "65536"));
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", false);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_FALSE(current->has_value());
+}
+
+// EtcdMaxContentBytes holds for the longest name and request ids and a full
+// history of them, against etcd's own check.
+TEST_F(EtcdLimitsTest, TheAdvertisedContentLimitFitsTheWorstCase) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--max-request-bytes=65536"}));
+  options_.max_request_bytes = 65536;
+  options_.history_depth = 10;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  const int64_t limit = EtcdMaxContentBytes(options_);
+  ASSERT_GT(limit, 32768);
+  const std::string name(1024, 'n');
+  const std::string content_type(256, 't');
+  int64_t revision = 0;
+  for (int i = 0; i < 13; ++i) {
+    const std::string request_id = std::string(126, 'r') + std::to_string(i % 10) + "x";
+    WriteRequest request = PutRequest(name, std::string(limit, 'c'), revision);
+    request.content_type = content_type;
+    request.request_id = request_id;
+    absl::StatusOr<Record> written = (*store)->Write(request);
+    ASSERT_THAT(written, IsOk()) << "write " << i;
+    revision = written->revision;
+  }
+}
+
+// etagd configured for a larger limit than the cluster's: etcd's refusal is
+// a clear RESOURCE_EXHAUSTED, and nothing is written.
+TEST_F(EtcdLimitsTest, EtcdsOwnRequestLimitIsResourceExhausted) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--max-request-bytes=65536"}));
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->Write(PutRequest("a", std::string(100000, 'x'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "max-request-bytes"));
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", false);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_FALSE(current->has_value());
+}
+
+TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
+  ASSERT_NO_FATAL_FAILURE(StartEtcd({"--quota-backend-bytes=2097152"}));
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("kept", "still readable")), IsOk());
+  absl::Status refused;
+  for (int i = 0; i < 200 && refused.ok(); ++i) {
+    refused = (*store)->Write(PutRequest(absl::StrCat("fill/", i),
+                                         std::string(64 << 10, 'x')))
+                  .status();
+  }
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted, "NOSPACE"));
+  absl::StatusOr<std::optional<Record>> kept = (*store)->ReadCurrent("kept", true);
+  ASSERT_THAT(kept, IsOk());
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->content, "still readable");
+  EXPECT_THAT((*store)->List("", "", 10, false), IsOk());
+}
+
+// --- Losing the quorum -----------------------------------------------------------
+
+// Without a quorum a write cannot commit, and etagd may not be able to find
+// out whether it will: it answers UNAVAILABLE, and whatever it says about
+// the outcome holds once the quorum is back. The quorum goes before the
+// write reads the current record, or between that read and its Txn.
+class EtcdQuorumTest : public testing::TestWithParam<bool> {};
+
+TEST_P(EtcdQuorumTest, WithoutAQuorumAWriteIsUnavailableAndWhatItSaysHolds) {
+  const bool lose_after_read = GetParam();
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdCluster& etcd = **cluster;
+  auto lose_quorum = [&etcd] {
+    EXPECT_THAT(etcd.Pause(1), IsOk());
+    EXPECT_THAT(etcd.Pause(2), IsOk());
+  };
+  EtcdStoreOptions options = OptionsFor(etcd);
+  options.endpoints = {etcd.ClientEndpoint(0)};
+  options.call_timeout = absl::Seconds(1);
+  options.read_attempts = 2;
+  bool armed = false;
+  if (lose_after_read) {
+    options.before_send_for_test = [&armed, &lose_quorum] {
+      if (armed) lose_quorum();
+    };
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> before = (*store)->Write(PutRequest("a", "before"));
+  ASSERT_THAT(before, IsOk());
+
+  if (lose_after_read) {
+    armed = true;
+  } else {
+    lose_quorum();
+  }
+  absl::StatusOr<Record> during =
+      (*store)->Write(PutRequest("a", "during", before->revision));
+  armed = false;
+  ASSERT_THAT(during, StatusIs(absl::StatusCode::kUnavailable));
+  const std::string said(during.status().message());
+  const bool unknown = absl::StrContains(said, "unknown");
+  EXPECT_TRUE(unknown || absl::StrContains(said, "not applied")) << said;
+  std::cerr << "without quorum: " << said << "\n";
+
+  ASSERT_THAT(etcd.Resume(1), IsOk());
+  ASSERT_THAT(etcd.Resume(2), IsOk());
+  ASSERT_THAT(etcd.WaitHealthy(absl::Seconds(30)), IsOk());
+  absl::StatusOr<std::unique_ptr<Store>> reader = OpenEtcdStore(OptionsFor(etcd));
+  ASSERT_THAT(reader, IsOk());
+  absl::StatusOr<std::optional<Record>> after = (*reader)->ReadCurrent("a", true);
+  ASSERT_THAT(after, IsOk());
+  ASSERT_TRUE(after->has_value());
+  if (!unknown) {
+    EXPECT_EQ((*after)->content, "before") << said;
+    EXPECT_EQ((*after)->revision, before->revision);
+  } else {
+    EXPECT_THAT((*after)->content, testing::AnyOf("before", "during"));
+  }
+  // Either way the store works again.
+  EXPECT_THAT((*store)->Write(PutRequest("b", "after")), IsOk());
+}
+
+INSTANTIATE_TEST_SUITE_P(BeforeOrAfterTheRead, EtcdQuorumTest, testing::Bool());
+
+// --- Members that go away ---------------------------------------------------------
+
+// A store given every member's endpoint moves on when the one it talks to
+// dies: reads retry on the next member, and a write that finds no
+// connection is sent to the next one (it was never sent, so it may be).
+TEST(EtcdFailoverTest, AStoreMovesOnWhenItsMemberDies) {
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdCluster& etcd = **cluster;
+  EtcdStoreOptions options = OptionsFor(etcd);
+  options.call_timeout = absl::Seconds(2);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> first = (*store)->Write(PutRequest("a", "1"));
+  ASSERT_THAT(first, IsOk());
+
+  for (int member = 0; member < 2; ++member) {
+    // Whichever member the store uses, one of the first two goes.
+    ASSERT_THAT(etcd.Kill(member), IsOk());
+    ASSERT_THAT(etcd.WaitHealthy(absl::Seconds(30)), IsOk());
+    absl::StatusOr<std::optional<Record>> read = (*store)->ReadCurrent("a", true);
+    ASSERT_THAT(read, IsOk());
+    absl::StatusOr<Record> written = (*store)->Write(
+        PutRequest("a", std::to_string(member + 2), (*read)->revision));
+    ASSERT_THAT(written, IsOk());
+    ASSERT_THAT(etcd.Restart(member), IsOk());
+  }
+  absl::StatusOr<std::optional<Record>> last = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ((*last)->content, "3");
+  EXPECT_EQ((*last)->version, 3);
+}
+
+// --- TLS ------------------------------------------------------------------------
+
+class EtcdTlsTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TestPki> pki = MakeTestPki(TestPath("pki"));
+    ASSERT_THAT(pki, IsOk());
+    pki_ = *std::move(pki);
+    EtcdClusterOptions cluster_options;
+    cluster_options.tls_cert_file = pki_.server_cert;
+    cluster_options.tls_key_file = pki_.server_key;
+    cluster_options.tls_ca_file = pki_.ca_cert;
+    cluster_options.tls_require_client_cert = true;
+    cluster_options.tls_client_cert_file = pki_.client_cert;
+    cluster_options.tls_client_key_file = pki_.client_key;
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"), cluster_options);
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+    options_ = OptionsFor(*cluster_);
+    options_.dial_timeout = absl::Seconds(2);
+    options_.ca_file = pki_.ca_cert;
+  }
+
+  TestPki pki_;
+  std::unique_ptr<EtcdCluster> cluster_;
+  EtcdStoreOptions options_;
+};
+
+TEST_F(EtcdTlsTest, MutualTlsReadsAndWrites) {
+  options_.cert_file = pki_.client_cert;
+  options_.key_file = pki_.client_key;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "over TLS")), IsOk());
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_EQ((*current)->content, "over TLS");
+}
+
+TEST_F(EtcdTlsTest, WithoutAClientCertificateTheStoreCannotConnect) {
+  EXPECT_THAT(OpenEtcdStore(options_), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(EtcdTlsTest, ACertificateFromAnotherCaCannotConnect) {
+  options_.cert_file = pki_.other_client_cert;
+  options_.key_file = pki_.other_client_key;
+  EXPECT_THAT(OpenEtcdStore(options_), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(EtcdTlsTest, AnUnreadableCaFileIsNamed) {
+  options_.ca_file = TestPath("missing-ca.pem");
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "missing-ca.pem"));
+}
+
+// --- Authentication -----------------------------------------------------------
+
+// Turns etcd's authentication on, with a root user and a user who may do
+// nothing, as etcdctl's user add, role add, user grant-role and auth
+// enable do.
+absl::Status EnableAuth(const EtcdCluster& cluster) {
+  auto auth = etcdserverpb::Auth::NewStub(grpc::CreateChannel(
+      cluster.ClientEndpoint(0), grpc::InsecureChannelCredentials()));
+  std::vector<std::function<grpc::Status(grpc::ClientContext&)>> steps = {
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthUserAddRequest request;
+        request.set_name("root");
+        request.set_password("root-secret");
+        etcdserverpb::AuthUserAddResponse response;
+        return auth->UserAdd(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthRoleAddRequest request;
+        request.set_name("root");
+        etcdserverpb::AuthRoleAddResponse response;
+        return auth->RoleAdd(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthUserGrantRoleRequest request;
+        request.set_user("root");
+        request.set_role("root");
+        etcdserverpb::AuthUserGrantRoleResponse response;
+        return auth->UserGrantRole(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthUserAddRequest request;
+        request.set_name("nobody");
+        request.set_password("nobody-secret");
+        etcdserverpb::AuthUserAddResponse response;
+        return auth->UserAdd(&c, request, &response);
+      },
+      [&](grpc::ClientContext& c) {
+        etcdserverpb::AuthEnableRequest request;
+        etcdserverpb::AuthEnableResponse response;
+        return auth->AuthEnable(&c, request, &response);
+      },
+  };
+  for (const auto& step : steps) {
+    grpc::Status status = RawCall(step);
+    if (!status.ok()) return absl::InternalError(status.error_message());
+  }
+  return absl::OkStatus();
+}
+
+class EtcdAuthTest : public EtcdLimitsTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartEtcd({}));
+    ASSERT_THAT(EnableAuth(*cluster_), IsOk());
+  }
+};
+
+TEST_F(EtcdAuthTest, AUserWithAccessReadsAndWrites) {
+  options_.username = "root";
+  options_.password = "root-secret";
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "1")), IsOk());
+  absl::StatusOr<std::optional<Record>> current = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(current, IsOk());
+  EXPECT_EQ((*current)->content, "1");
+}
+
+// etcd forgets every token when authentication is turned off and on again;
+// the store authenticates again and its calls go on.
+TEST_F(EtcdAuthTest, ARevokedTokenIsReplaced) {
+  options_.username = "root";
+  options_.password = "root-secret";
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  absl::StatusOr<Record> first = (*store)->Write(PutRequest("a", "1"));
+  ASSERT_THAT(first, IsOk());
+
+  auto auth = etcdserverpb::Auth::NewStub(grpc::CreateChannel(
+      cluster_->ClientEndpoint(0), grpc::InsecureChannelCredentials()));
+  etcdserverpb::AuthenticateRequest login;
+  login.set_name("root");
+  login.set_password("root-secret");
+  etcdserverpb::AuthenticateResponse token;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return auth->Authenticate(&c, login, &token);
+              }).ok());
+  etcdserverpb::AuthDisableResponse disabled;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                c.AddMetadata("token", token.token());
+                return auth->AuthDisable(&c, etcdserverpb::AuthDisableRequest(),
+                                         &disabled);
+              }).ok());
+  etcdserverpb::AuthEnableResponse enabled;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return auth->AuthEnable(&c, etcdserverpb::AuthEnableRequest(), &enabled);
+              }).ok());
+
+  absl::StatusOr<std::optional<Record>> read = (*store)->ReadCurrent("a", true);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ((*read)->content, "1");
+  EXPECT_THAT((*store)->Write(PutRequest("a", "2", first->revision)), IsOk());
+}
+
+TEST_F(EtcdAuthTest, WithoutCredentialsOpeningIsRefused) {
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "--etcd_user"));
+}
+
+TEST_F(EtcdAuthTest, AWrongPasswordIsRefusedClearly) {
+  options_.username = "root";
+  options_.password = "wrong";
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "user name or password"));
+}
+
+TEST_F(EtcdAuthTest, AUserWithoutAccessToThePrefixIsRefusedClearly) {
+  options_.username = "nobody";
+  options_.password = "nobody-secret";
+  EXPECT_THAT(OpenEtcdStore(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "denied"));
+}
+
+}  // namespace
+}  // namespace etagd
