@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "service/error_details.h"
 
 namespace etagd {
 namespace {
@@ -24,6 +25,9 @@ struct Rule {
   // The status etagd answers, and what it says after "etcd ...: ".
   absl::StatusCode answer;
   absl::string_view explanation;
+  // The store is out of space: the answer carries a StorageFull detail, so
+  // that HTTP says 507 as for the RocksDB engine's full disk.
+  bool storage_full = false;
 };
 
 using C = absl::StatusCode;
@@ -36,7 +40,8 @@ constexpr Rule kRules[] = {
     {C::kResourceExhausted, "database space exceeded", Outcome::kNotApplied,
      Retry::kNo, C::kResourceExhausted,
      "is out of space (NOSPACE alarm): writes are refused until an operator "
-     "compacts, defragments and disarms the alarm; reads still work"},
+     "compacts, defragments and disarms the alarm; reads still work",
+     /*storage_full=*/true},
     {C::kResourceExhausted, "too many requests", Outcome::kNotApplied,
      Retry::kYes, C::kUnavailable, "is overloaded"},
     {C::kInvalidArgument, "request is too large", Outcome::kNotApplied,
@@ -119,7 +124,13 @@ EtcdError ClassifyEtcdError(absl::StatusCode code, absl::string_view message,
                                ? "; the write may have been applied"
                                : "; the write was not applied");
   }
-  error.status = absl::Status(rule.answer, text);
+  if (rule.storage_full) {
+    etagd::v1::StorageFull detail;
+    detail.set_reason(etagd::v1::StorageFull::REASON_ENGINE);
+    error.status = StorageFullError(text, detail);
+  } else {
+    error.status = absl::Status(rule.answer, text);
+  }
   return error;
 }
 

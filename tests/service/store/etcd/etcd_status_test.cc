@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/error_details.h"
 #include "tests/testing/status_matchers.h"
 
 namespace etagd {
@@ -106,6 +107,16 @@ TEST(EtcdStatusReadTest, NospaceNamesTheAlarmAndTheWayOut) {
                                       /*is_write=*/true, "writing");
   EXPECT_THAT(error.status, StatusIs(C::kResourceExhausted, "NOSPACE"));
   EXPECT_THAT(error.status, StatusIs(C::kResourceExhausted, "disarm"));
+}
+
+// As the RocksDB engine's full disk: a StorageFull detail, so HTTP says 507.
+TEST(EtcdStatusReadTest, NospaceCarriesAStorageFullDetail) {
+  EtcdError error = ClassifyEtcdError(C::kResourceExhausted,
+                                      "etcdserver: mvcc: database space exceeded",
+                                      /*is_write=*/true, "writing");
+  std::optional<etagd::v1::StorageFull> detail = GetStorageFull(error.status);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(detail->reason(), etagd::v1::StorageFull::REASON_ENGINE);
 }
 
 }  // namespace
