@@ -126,6 +126,10 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
     // next attempt picks other ports. Anything else fails the same way.
     const std::string tails = cluster->LogTails();
     cluster->KillAll();
+    for (const Member& member : cluster->members_) {
+      std::error_code ignored;  // A failed attempt's data is of no use.
+      std::filesystem::remove_all(member.data_dir, ignored);
+    }
     if (tails.find("address already in use") == std::string::npos) {
       return absl::Status(last.code(), absl::StrCat(last.message(), "\n", tails));
     }
@@ -133,7 +137,16 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
   return last;
 }
 
-EtcdCluster::~EtcdCluster() { KillAll(); }
+// The members' data goes with them (etcd preallocates 64 MiB of
+// write-ahead log per member, and a suite starts many clusters); their logs
+// stay for the test's report.
+EtcdCluster::~EtcdCluster() {
+  KillAll();
+  for (const Member& member : members_) {
+    std::error_code ignored;  // Best effort: the test's directory goes too.
+    std::filesystem::remove_all(member.data_dir, ignored);
+  }
+}
 
 std::vector<std::string> EtcdCluster::ClientEndpoints() const {
   std::vector<std::string> endpoints;

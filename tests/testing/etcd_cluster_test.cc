@@ -1,5 +1,6 @@
 #include "tests/testing/etcd_cluster.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,25 @@ TEST(EtcdClusterTest, SingleMemberServesReadsAndWrites) {
   const std::string endpoint = (*cluster)->ClientEndpoint(0);
   ASSERT_TRUE(Put(endpoint, "k", "v").ok());
   EXPECT_EQ(Get(endpoint, "k"), "v");
+}
+
+// A suite starts many clusters; each member preallocates 64 MiB of log.
+TEST(EtcdClusterTest, DestroyingItRemovesItsMembersData) {
+  const std::string directory = TestPath("etcd");
+  {
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(directory);
+    ASSERT_THAT(cluster, IsOk());
+    ASSERT_TRUE(Put((*cluster)->ClientEndpoint(0), "k", "v").ok());
+  }
+  int64_t bytes = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(directory)) {
+    if (entry.is_regular_file() && entry.path().extension() != ".log") {
+      bytes += static_cast<int64_t>(entry.file_size());
+    }
+  }
+  EXPECT_EQ(bytes, 0);
 }
 
 TEST(EtcdClusterTest, RestartedMemberKeepsItsData) {
