@@ -50,6 +50,10 @@ using tcp = ::boost::asio::ip::tcp;
 
 namespace {
 
+beast::string_view ToBeast(absl::string_view s) {
+  return beast::string_view(s.data(), s.size());
+}
+
 // What shutdown needs of a connection, whatever its stream.
 class SessionBase {
  public:
@@ -326,7 +330,7 @@ class Session : public SessionBase,
   void WriteError(http::status status, absl::string_view name,
                   absl::string_view message) {
     HttpResponse response(status, 11);
-    response.set(http::field::date, FormatHttpDate(absl::Now()));
+    response.set(http::field::date, ToBeast(CachedHttpDate(absl::Now())));
     response.set(http::field::server, "etagd");
     response.set(http::field::content_type, "application/json");
     response.body() = ErrorJson(static_cast<int>(status), name, message);
@@ -365,7 +369,7 @@ class Session : public SessionBase,
   // What replaces a response whose body the budget cannot hold.
   static HttpResponse ResponseMemoryExhausted(unsigned version) {
     HttpResponse response(http::status::service_unavailable, version);
-    response.set(http::field::date, FormatHttpDate(absl::Now()));
+    response.set(http::field::date, ToBeast(CachedHttpDate(absl::Now())));
     response.set(http::field::server, "etagd");
     response.set(http::field::content_type, "application/json");
     response.set(http::field::retry_after, "1");
