@@ -43,6 +43,10 @@ absl::string_view ToAbsl(boost::beast::string_view s) {
   return absl::string_view(s.data(), s.size());
 }
 
+boost::beast::string_view ToBeast(absl::string_view s) {
+  return boost::beast::string_view(s.data(), s.size());
+}
+
 std::vector<absl::string_view> FieldLines(const HttpRequest& request,
                                           http::field field) {
   std::vector<absl::string_view> lines;
@@ -626,7 +630,7 @@ void Gateway::FinishError(Exchange& exchange, int http_status,
 
 void Gateway::Finish(Exchange& exchange, HttpResponse response) {
   const absl::Time now = absl::Now();
-  response.set(http::field::date, FormatHttpDate(now));
+  response.set(http::field::date, ToBeast(CachedHttpDate(now)));
   response.set(http::field::server, "etagd");
 
   if (!options_.cors_allowed_origins.empty()) {

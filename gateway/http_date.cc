@@ -1,7 +1,10 @@
 #include "gateway/http_date.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <string>
 
 #include "absl/strings/ascii.h"
 
@@ -147,11 +150,84 @@ std::optional<absl::Time> ParseHttpDate(absl::string_view text, absl::Time now) 
   return ParseAsctime(text);
 }
 
+bool FormatHttpDateTo(int64_t unix_seconds, char* out) {
+  // Seconds from 0000-03-01 (proleptic Gregorian) to the epoch, so that
+  // every count below is non-negative from year 0 on: 719468 days.
+  constexpr int64_t kShift = int64_t{719468} * 86400;
+  constexpr int64_t kYear10000 = int64_t{253402300800};  // 10000-01-01.
+  // 0000-01-01 is 60 days before 0000-03-01 (year 0 is a leap year).
+  if (unix_seconds < -kShift - int64_t{60} * 86400 || unix_seconds >= kYear10000) {
+    return false;
+  }
+  // 0000-01-01 and 0000-02-29 lie before the shifted origin: shift by one
+  // more 400-year era (146097 days), which changes no weekday or date.
+  const int64_t shifted = unix_seconds + kShift + int64_t{146097} * 86400;
+  const int64_t days = shifted / 86400;
+  const int secs = static_cast<int>(shifted % 86400);
+  // Howard Hinnant's civil_from_days, on days since 0000-03-01 minus 400 years.
+  const int64_t era = days / 146097;
+  const int doe = static_cast<int>(days - era * 146097);             // [0, 146096]
+  const int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);           // [0, 365]
+  const int mp = (5 * doy + 2) / 153;                                // [0, 11], March = 0
+  const int day = doy - (153 * mp + 2) / 5 + 1;                      // [1, 31]
+  const int month = mp < 10 ? mp + 2 : mp - 10;                      // [0, 11], Jan = 0
+  const int year = static_cast<int>(yoe + era * 400 - 400) + (month <= 1);
+  // `days` counts from a Wednesday: 0000-03-01 was one, and 400 years are
+  // exactly 20871 weeks.
+  const int weekday = static_cast<int>((days + 2) % 7);  // Monday = 0.
+  auto two = [](char* p, int v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(out, kDays[weekday].data(), 3);
+  out[3] = ',';
+  out[4] = ' ';
+  two(out + 5, day);
+  out[7] = ' ';
+  std::memcpy(out + 8, kMonths[month].data(), 3);
+  out[11] = ' ';
+  two(out + 12, year / 100);
+  two(out + 14, year % 100);
+  out[16] = ' ';
+  two(out + 17, secs / 3600);
+  out[19] = ':';
+  two(out + 20, secs / 60 % 60);
+  out[22] = ':';
+  two(out + 23, secs % 60);
+  std::memcpy(out + 25, " GMT", 4);
+  return true;
+}
+
 std::string FormatHttpDate(absl::Time t) {
+  const int64_t seconds = absl::ToUnixSeconds(t);  // Floors.
+  std::string out(kHttpDateSize, '\0');
+  if (FormatHttpDateTo(seconds, out.data())) return out;
+  // Years IMF-fixdate cannot write exactly four digits of; as before.
   // %4Y: IMF-fixdate's year is exactly four digits, also before year 1000.
   return absl::FormatTime("%a, %d %b %4Y %H:%M:%S GMT",
-                          absl::FromUnixSeconds(absl::ToUnixSeconds(t)),
-                          absl::UTCTimeZone());
+                          absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+}
+
+absl::string_view CachedHttpDate(absl::Time now) {
+  struct Cache {
+    int64_t second = INT64_MIN;
+    char text[64];  // Room for the fallback's longer years too.
+    size_t size = 0;
+  };
+  thread_local Cache cache;
+  const int64_t second = absl::ToUnixSeconds(now);
+  if (second != cache.second) {
+    if (FormatHttpDateTo(second, cache.text)) {
+      cache.size = kHttpDateSize;
+    } else {
+      const std::string text = FormatHttpDate(now);
+      cache.size = std::min(text.size(), sizeof cache.text);
+      std::memcpy(cache.text, text.data(), cache.size);
+    }
+    cache.second = second;
+  }
+  return absl::string_view(cache.text, cache.size);
 }
 
 }  // namespace etagd

@@ -28,6 +28,7 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/stream_traits.hpp"
 #include "boost/beast/core/basic_stream.hpp"
@@ -39,6 +40,7 @@
 #include "boost/beast/http/write.hpp"
 #include "gateway/http_date.h"
 #include "gateway/http_errors.h"
+#include "gateway/response_head.h"
 #include "service/log.h"
 
 namespace etagd {
@@ -49,6 +51,10 @@ namespace http = ::boost::beast::http;
 using tcp = ::boost::asio::ip::tcp;
 
 namespace {
+
+beast::string_view ToBeast(absl::string_view s) {
+  return beast::string_view(s.data(), s.size());
+}
 
 // What shutdown needs of a connection, whatever its stream.
 class SessionBase {
@@ -326,7 +332,7 @@ class Session : public SessionBase,
   void WriteError(http::status status, absl::string_view name,
                   absl::string_view message) {
     HttpResponse response(status, 11);
-    response.set(http::field::date, FormatHttpDate(absl::Now()));
+    response.set(http::field::date, ToBeast(CachedHttpDate(absl::Now())));
     response.set(http::field::server, "etagd");
     response.set(http::field::content_type, "application/json");
     response.body() = ErrorJson(static_cast<int>(status), name, message);
@@ -347,25 +353,34 @@ class Session : public SessionBase,
       }
     }
     response.keep_alive(keep);
-    auto shared = std::make_shared<HttpResponse>(std::move(response));
+    // Our own head bytes (as Beast's serializer writes them) and the body
+    // as it is, in one gathered write: no serializer state machine over
+    // the fields. No response is chunked: the gateway sets Content-Length.
+    response_ = std::move(response);
+    head_.clear();
+    AppendResponseHead(response_, &head_);
+    const std::array<net::const_buffer, 2> buffers = {
+        net::buffer(head_), net::buffer(response_.body())};
     Tcp().expires_after(ToChrono(state_->options.request_timeout));
-    http::async_write(stream_, *shared,
-                      [self = this->shared_from_this(), shared, keep, counted,
-                       held](beast::error_code ec, size_t) {
-                        if (held > 0) {
-                          self->state_->options.response_budget->Release(held);
-                        }
-                        if (counted) --self->state_->in_flight;
-                        if (ec) return self->Close();
-                        if (!keep) return self->LingerThenClose();
-                        self->ReadHeader();
-                      });
+    net::async_write(stream_, buffers,
+                     [self = this->shared_from_this(), keep, counted,
+                      held](beast::error_code ec, size_t) {
+                       // Free the body now, not at the next response.
+                       std::string().swap(self->response_.body());
+                       if (held > 0) {
+                         self->state_->options.response_budget->Release(held);
+                       }
+                       if (counted) --self->state_->in_flight;
+                       if (ec) return self->Close();
+                       if (!keep) return self->LingerThenClose();
+                       self->ReadHeader();
+                     });
   }
 
   // What replaces a response whose body the budget cannot hold.
   static HttpResponse ResponseMemoryExhausted(unsigned version) {
     HttpResponse response(http::status::service_unavailable, version);
-    response.set(http::field::date, FormatHttpDate(absl::Now()));
+    response.set(http::field::date, ToBeast(CachedHttpDate(absl::Now())));
     response.set(http::field::server, "etagd");
     response.set(http::field::content_type, "application/json");
     response.set(http::field::retry_after, "1");
@@ -417,6 +432,11 @@ class Session : public SessionBase,
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
   uint64_t discarded_ = 0;
+  // The response being written and the bytes of its head: one at a time,
+  // since the next request is read only once its write ends. Members, so
+  // that the head's buffer is reused.
+  HttpResponse response_;
+  std::string head_;
 };
 
 // The names of the CAs in `pem`, which clients are told in the

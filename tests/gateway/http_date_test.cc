@@ -348,5 +348,100 @@ TEST(FormatHttpDateTest, RoundTripsThroughParseAtSecondResolution) {
   }
 }
 
+// What FormatHttpDate wrote before it had its own formatter: cctz's.
+std::string ReferenceHttpDate(absl::Time t) {
+  return absl::FormatTime("%a, %d %b %4Y %H:%M:%S GMT",
+                          absl::FromUnixSeconds(absl::ToUnixSeconds(t)),
+                          absl::UTCTimeZone());
+}
+
+struct FormatCase {
+  // What the instant pins down.
+  std::string rule;
+  absl::Time time;
+};
+
+std::ostream& operator<<(std::ostream& os, const FormatCase& c) {
+  return os << c.rule;
+}
+
+class FormatHttpDateTableTest : public testing::TestWithParam<FormatCase> {};
+
+TEST_P(FormatHttpDateTableTest, WritesWhatCctzWrites) {
+  const absl::Time t = GetParam().time;
+  EXPECT_EQ(FormatHttpDate(t), ReferenceHttpDate(t));
+  char out[kHttpDateSize];
+  ASSERT_TRUE(FormatHttpDateTo(absl::ToUnixSeconds(t), out));
+  EXPECT_EQ(absl::string_view(out, kHttpDateSize), ReferenceHttpDate(t));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CalendarEdges, FormatHttpDateTableTest,
+    testing::Values(
+        FormatCase{"the epoch", absl::UnixEpoch()},
+        FormatCase{"the second before the epoch",
+                   absl::UnixEpoch() - absl::Seconds(1)},
+        FormatCase{"the first instant IMF-fixdate can write",
+                   Utc(0, 1, 1, 0, 0, 0)},
+        FormatCase{"29 Feb of year 0 (a leap year)", Utc(0, 2, 29, 12, 0, 0)},
+        FormatCase{"1 Mar of year 0", Utc(0, 3, 1, 0, 0, 0)},
+        FormatCase{"the last instant IMF-fixdate can write",
+                   Utc(9999, 12, 31, 23, 59, 59)},
+        FormatCase{"29 Feb 2000: divisible by 400, leap",
+                   Utc(2000, 2, 29, 23, 59, 59)},
+        FormatCase{"1 Mar 1900: 1900 is not leap", Utc(1900, 3, 1, 0, 0, 0)},
+        FormatCase{"28 Feb 2100: 2100 is not leap", Utc(2100, 2, 28, 23, 59, 59)},
+        FormatCase{"1 Mar 2100", Utc(2100, 3, 1, 0, 0, 0)},
+        FormatCase{"29 Feb 2024", Utc(2024, 2, 29, 6, 7, 8)},
+        FormatCase{"31 Dec 2023, end of year", Utc(2023, 12, 31, 23, 59, 59)},
+        FormatCase{"1 Jan 2024, start of year", Utc(2024, 1, 1, 0, 0, 0)},
+        FormatCase{"31 Dec 1999 -> 2000", Utc(1999, 12, 31, 23, 59, 59)},
+        FormatCase{"year 999", Utc(999, 1, 1, 0, 0, 0)},
+        FormatCase{"the 2038 32-bit rollover", absl::FromUnixSeconds(2147483647)},
+        FormatCase{"sub-second before epoch floors",
+                   absl::UnixEpoch() - absl::Milliseconds(1)},
+        FormatCase{"sub-second truncates", kExample + absl::Milliseconds(999)}));
+
+TEST(FormatHttpDateTest, WritesWhatCctzWritesEveryHourOfFourCenturies) {
+  // Every 3607 seconds (so minutes and seconds vary too) from 1800 to 2200:
+  // each weekday, month end, leap day and century rule.
+  const int64_t begin = absl::ToUnixSeconds(Utc(1800, 1, 1, 0, 0, 0));
+  const int64_t end = absl::ToUnixSeconds(Utc(2200, 1, 1, 0, 0, 0));
+  for (int64_t s = begin; s < end; s += 3607) {
+    const absl::Time t = absl::FromUnixSeconds(s);
+    ASSERT_EQ(FormatHttpDate(t), ReferenceHttpDate(t)) << s;
+  }
+}
+
+TEST(FormatHttpDateTest, WritesWhatCctzWritesEachDayOfTenMillennia) {
+  // One instant a day (at a time that moves through the day) from year 0
+  // to 9999.
+  const int64_t begin = absl::ToUnixSeconds(Utc(0, 1, 1, 0, 0, 0));
+  const int64_t end = absl::ToUnixSeconds(Utc(10000, 1, 1, 0, 0, 0));
+  for (int64_t s = begin; s < end; s += 86400 + 13) {
+    const absl::Time t = absl::FromUnixSeconds(s);
+    ASSERT_EQ(FormatHttpDate(t), ReferenceHttpDate(t)) << s;
+  }
+}
+
+TEST(FormatHttpDateTest, FallsBackOutsideYears0To9999) {
+  char out[kHttpDateSize];
+  const absl::Time before = Utc(-1, 12, 31, 23, 59, 59);
+  const absl::Time after = Utc(10000, 1, 1, 0, 0, 0);
+  EXPECT_FALSE(FormatHttpDateTo(absl::ToUnixSeconds(before), out));
+  EXPECT_FALSE(FormatHttpDateTo(absl::ToUnixSeconds(after), out));
+  EXPECT_EQ(FormatHttpDate(before), ReferenceHttpDate(before));
+  EXPECT_EQ(FormatHttpDate(after), ReferenceHttpDate(after));
+}
+
+TEST(CachedHttpDateTest, FollowsTheSecond) {
+  EXPECT_EQ(CachedHttpDate(kExample), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(CachedHttpDate(kExample + absl::Milliseconds(500)),
+            "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(CachedHttpDate(kExample + absl::Seconds(1)),
+            "Sun, 06 Nov 1994 08:49:38 GMT");
+  EXPECT_EQ(CachedHttpDate(kExample), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
 }  // namespace
 }  // namespace etagd
