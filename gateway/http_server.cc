@@ -221,6 +221,18 @@ class Session : public SessionBase,
 
   PlainStream& Tcp() { return beast::get_lowest_layer(stream_); }
 
+  // What requests are read from and responses written to: the TLS stream,
+  // or for plain HTTP the socket itself. Our deadline bounds those reads
+  // and writes (StartDeadline), so basic_stream's per-operation timeout
+  // bookkeeping would only add cost.
+  auto& Io() {
+    if constexpr (kTls) {
+      return stream_;
+    } else {
+      return Tcp().socket();
+    }
+  }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(state_->options.max_header_bytes);
@@ -231,7 +243,7 @@ class Session : public SessionBase,
     timed_out_ = false;
     StartDeadline(Waiting::kRequest);
     http::async_read_header(
-        stream_, buffer_, *parser_,
+        Io(), buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) {
           self->OnHeader(ec);
         });
@@ -264,7 +276,7 @@ class Session : public SessionBase,
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(Io(), buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->OnRequest(ec);
                      });
@@ -361,7 +373,7 @@ class Session : public SessionBase,
     const std::array<net::const_buffer, 2> buffers = {
         net::buffer(head_), net::buffer(response_.body())};
     StartDeadline(Waiting::kWrite);
-    net::async_write(stream_, buffers,
+    net::async_write(Io(), buffers,
                      [self = this->shared_from_this(), keep, counted,
                       held](beast::error_code ec, size_t) {
                        // Free the body now, not at the next response.
