@@ -57,6 +57,18 @@ std::vector<absl::string_view> FieldLines(const HttpRequest& request,
   return lines;
 }
 
+// Adds `field` with the IMF-fixdate of `t`; no allocation for years 0-9999.
+// Every response is built fresh and names each field once, so fields are
+// inserted, not set (set looks for an earlier one to replace first).
+void InsertDate(http::field field, absl::Time t, HttpResponse& response) {
+  char text[kHttpDateSize];
+  if (FormatHttpDateTo(absl::ToUnixSeconds(t), text)) {
+    response.insert(field, boost::beast::string_view(text, kHttpDateSize));
+  } else {
+    response.insert(field, FormatHttpDate(t));
+  }
+}
+
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -288,15 +300,15 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   if (method == http::verb::options) {
     HttpResponse response = exchange->NewResponse(http::status::no_content);
     const bool resource = absl::StartsWith(p, kResourcesPrefix);
-    response.set(http::field::allow, resource ? kAllowResource : kAllowReadOnly);
+    response.insert(http::field::allow, resource ? kAllowResource : kAllowReadOnly);
     auto origin = request.find(http::field::origin);
     if (origin != request.end() &&
         request.find(http::field::access_control_request_method) != request.end() &&
         OriginAllowed(ToAbsl(origin->value()))) {
-      response.set(http::field::access_control_allow_methods,
+      response.insert(http::field::access_control_allow_methods,
                    resource ? kAllowResource : kAllowReadOnly);
-      response.set(http::field::access_control_allow_headers, kCorsAllowHeaders);
-      response.set(http::field::access_control_max_age,
+      response.insert(http::field::access_control_allow_headers, kCorsAllowHeaders);
+      response.insert(http::field::access_control_max_age,
                    std::to_string(absl::ToInt64Seconds(options_.cors_max_age)));
     }
     return Finish(*exchange, std::move(response));
@@ -308,22 +320,22 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
       absl::StartsWith(p, kHistoryPrefix)) {
     if (!read) {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
-      response.set(http::field::allow, kAllowReadOnly);
-      response.set(http::field::content_type, "application/json");
+      response.insert(http::field::allow, kAllowReadOnly);
+      response.insert(http::field::content_type, "application/json");
       response.body() = ErrorJson(405, "METHOD_NOT_ALLOWED",
                                   absl::StrCat("this path allows ", kAllowReadOnly));
       return Finish(*exchange, std::move(response));
     }
     if (p == "/healthz") {
       HttpResponse response = exchange->NewResponse(http::status::ok);
-      response.set(http::field::content_type, "text/plain");
+      response.insert(http::field::content_type, "text/plain");
       response.body() = "ok\n";
       return Finish(*exchange, std::move(response));
     }
     if (p == "/readyz") return Ready(std::move(exchange));
     if (p == "/metrics") {
       HttpResponse response = exchange->NewResponse(http::status::ok);
-      response.set(http::field::content_type, "text/plain; version=0.0.4");
+      response.insert(http::field::content_type, "text/plain; version=0.0.4");
       response.body() = metrics_.Render();
       return Finish(*exchange, std::move(response));
     }
@@ -349,8 +361,8 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
       return DeleteResource(std::move(exchange), std::move(name));
     default: {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
-      response.set(http::field::allow, kAllowResource);
-      response.set(http::field::content_type, "application/json");
+      response.insert(http::field::allow, kAllowResource);
+      response.insert(http::field::content_type, "application/json");
       response.body() = ErrorJson(405, "METHOD_NOT_ALLOWED",
                                   absl::StrCat("resources allow ", kAllowResource));
       return Finish(*exchange, std::move(response));
@@ -387,25 +399,25 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       // §15.4.5: ETag, Date, and the Cache-Control/Vary a 200 would carry;
       // no other representation metadata and no content.
       HttpResponse response = exchange->NewResponse(http::status::not_modified);
-      response.set(http::field::etag, result->not_modified().etag());
+      response.insert(http::field::etag, result->not_modified().etag());
       if (!options_.cache_control.empty()) {
-        response.set(http::field::cache_control, options_.cache_control);
+        response.insert(http::field::cache_control, options_.cache_control);
       }
       return Finish(*exchange, std::move(response));
     }
     v1::Resource& resource = *result->mutable_resource();
     const uint64_t length = static_cast<uint64_t>(resource.content_length());
     HttpResponse response = exchange->NewResponse(http::status::ok);
-    response.set(http::field::etag, resource.etag());
-    response.set(http::field::last_modified,
-                 FormatHttpDate(ToTime(resource.update_time())));
-    response.set(http::field::content_type, resource.content_type().empty()
-                                                ? "application/octet-stream"
-                                                : resource.content_type());
+    response.insert(http::field::etag, resource.etag());
+    InsertDate(http::field::last_modified, ToTime(resource.update_time()), response);
+    response.insert(http::field::content_type,
+                    resource.content_type().empty()
+                        ? boost::beast::string_view("application/octet-stream")
+                        : boost::beast::string_view(resource.content_type()));
     if (!options_.cache_control.empty()) {
-      response.set(http::field::cache_control, options_.cache_control);
+      response.insert(http::field::cache_control, options_.cache_control);
     }
-    response.set(http::field::accept_ranges, "bytes");
+    response.insert(http::field::accept_ranges, "bytes");
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
@@ -421,8 +433,8 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       if (decision.outcome == RangeOutcome::kUnsatisfiable) {
         HttpResponse unsatisfiable =
             exchange->NewResponse(http::status::range_not_satisfiable);
-        unsatisfiable.set(http::field::content_range, absl::StrCat("bytes */", length));
-        unsatisfiable.set(http::field::content_type, "application/json");
+        unsatisfiable.insert(http::field::content_range, absl::StrCat("bytes */", length));
+        unsatisfiable.insert(http::field::content_type, "application/json");
         unsatisfiable.body() = ErrorJson(
             416, "RANGE_NOT_SATISFIABLE",
             absl::StrCat("the representation is ", length, " bytes long"));
@@ -430,7 +442,7 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       }
       if (decision.outcome == RangeOutcome::kPartial) {
         response.result(http::status::partial_content);
-        response.set(http::field::content_range,
+        response.insert(http::field::content_range,
                      absl::StrCat("bytes ", decision.range.first, "-",
                                   decision.range.last, "/", length));
         response.body() = resource.content().substr(
@@ -488,11 +500,10 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
     const v1::Resource& resource = result->resource();
     HttpResponse response = exchange->NewResponse(
         result->created() ? http::status::created : http::status::no_content);
-    response.set(http::field::etag, resource.etag());
-    response.set(http::field::last_modified,
-                 FormatHttpDate(ToTime(resource.update_time())));
+    response.insert(http::field::etag, resource.etag());
+    InsertDate(http::field::last_modified, ToTime(resource.update_time()), response);
     if (result->created()) {
-      response.set(http::field::location,
+      response.insert(http::field::location,
                    absl::StrCat(kResourcesPrefix, PercentEncodePath(resource.name())));
     }
     Finish(*exchange, std::move(response));
@@ -566,8 +577,8 @@ template <typename Message>
 void Gateway::FinishJson(Exchange& exchange, const absl::StatusOr<Message>& result) {
   if (!result.ok()) return FinishError(exchange, result.status());
   HttpResponse response = exchange.NewResponse(http::status::ok);
-  response.set(http::field::content_type, "application/json");
-  response.set(http::field::cache_control, "no-store");
+  response.insert(http::field::content_type, "application/json");
+  response.insert(http::field::cache_control, "no-store");
   response.body() = Json(*result);
   Finish(exchange, std::move(response));
 }
@@ -585,7 +596,7 @@ void Gateway::Ready(std::shared_ptr<Exchange> exchange) {
                          absl::StrCat("not ready: ", status.message()));
     }
     HttpResponse response = exchange->NewResponse(http::status::ok);
-    response.set(http::field::content_type, "text/plain");
+    response.insert(http::field::content_type, "text/plain");
     response.body() = "ready\n";
     Finish(*exchange, std::move(response));
   });
@@ -600,19 +611,19 @@ void Gateway::FinishError(Exchange& exchange, const absl::Status& status) {
     current_etag = detail->current_etag();
   }
   // §15.5.13: tell the client the current ETag, so it can refetch or retry.
-  if (!current_etag.empty()) response.set(http::field::etag, current_etag);
+  if (!current_etag.empty()) response.insert(http::field::etag, current_etag);
   // RFC 9110 §15.5.2: a 401 says how to authenticate; RFC 6750 §3 adds
   // why a token was refused. A 403 names the error too (§3.1).
   if (status.code() == absl::StatusCode::kUnauthenticated) {
-    response.set(http::field::www_authenticate,
+    response.insert(http::field::www_authenticate,
                  exchange.caller.bearer_token.empty()
                      ? "Bearer realm=\"etagd\""
                      : "Bearer realm=\"etagd\", error=\"invalid_token\"");
   } else if (status.code() == absl::StatusCode::kPermissionDenied) {
-    response.set(http::field::www_authenticate,
+    response.insert(http::field::www_authenticate,
                  "Bearer realm=\"etagd\", error=\"insufficient_scope\"");
   }
-  response.set(http::field::content_type, "application/json");
+  response.insert(http::field::content_type, "application/json");
   response.body() = ErrorJson(http_status, absl::StatusCodeToString(status.code()),
                               status.message(), current_etag);
   Finish(exchange, std::move(response));
@@ -623,25 +634,25 @@ void Gateway::FinishError(Exchange& exchange, int http_status,
                           absl::string_view message) {
   HttpResponse response =
       exchange.NewResponse(static_cast<http::status>(http_status));
-  response.set(http::field::content_type, "application/json");
+  response.insert(http::field::content_type, "application/json");
   response.body() = ErrorJson(http_status, status_name, message);
   Finish(exchange, std::move(response));
 }
 
 void Gateway::Finish(Exchange& exchange, HttpResponse response) {
   const absl::Time now = absl::Now();
-  response.set(http::field::date, ToBeast(CachedHttpDate(now)));
-  response.set(http::field::server, "etagd");
+  response.insert(http::field::date, ToBeast(CachedHttpDate(now)));
+  response.insert(http::field::server, "etagd");
 
   if (!options_.cors_allowed_origins.empty()) {
     // Responses differ by Origin, so caches must key on it (on 304 too).
-    response.set(http::field::vary, "Origin");
+    response.insert(http::field::vary, "Origin");
     auto origin = exchange.request.find(http::field::origin);
     if (origin != exchange.request.end()) {
       absl::string_view value = ToAbsl(origin->value());
       if (OriginAllowed(value)) {
-        response.set(http::field::access_control_allow_origin, std::string(value));
-        response.set(http::field::access_control_expose_headers,
+        response.insert(http::field::access_control_allow_origin, ToBeast(value));
+        response.insert(http::field::access_control_expose_headers,
                      kCorsExposeHeaders);
       }
     }

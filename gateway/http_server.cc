@@ -214,7 +214,24 @@ class Session : public SessionBase,
   }
 
  private:
+  // What the connection's deadline bounds: reading a request, writing a
+  // response, or nothing (the handler has the request; lingering has its
+  // own stream expiry).
+  enum class Waiting { kNothing, kRequest, kWrite };
+
   PlainStream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // What requests are read from and responses written to: the TLS stream,
+  // or for plain HTTP the socket itself. Our deadline bounds those reads
+  // and writes (StartDeadline), so basic_stream's per-operation timeout
+  // bookkeeping would only add cost.
+  auto& Io() {
+    if constexpr (kTls) {
+      return stream_;
+    } else {
+      return Tcp().socket();
+    }
+  }
 
   void ReadHeader() {
     parser_.emplace();
@@ -224,15 +241,9 @@ class Session : public SessionBase,
     // and a client that stalled mid-request is owed a 408 first.
     Tcp().expires_never();
     timed_out_ = false;
-    request_timer_.expires_after(ToChrono(state_->options.request_timeout));
-    request_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (ec) return;  // Cancelled: the request arrived.
-      self->timed_out_ = true;
-      beast::error_code ignored;
-      self->Tcp().socket().cancel(ignored);
-    });
+    StartDeadline(Waiting::kRequest);
     http::async_read_header(
-        stream_, buffer_, *parser_,
+        Io(), buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) {
           self->OnHeader(ec);
         });
@@ -265,7 +276,7 @@ class Session : public SessionBase,
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(Io(), buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->OnRequest(ec);
                      });
@@ -273,7 +284,7 @@ class Session : public SessionBase,
 
   void OnRequest(beast::error_code ec) {
     if (ec) return OnReadError(ec);
-    request_timer_.cancel();
+    waiting_ = Waiting::kNothing;  // The handler takes as long as it takes.
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     ++state_->in_flight;
@@ -293,7 +304,7 @@ class Session : public SessionBase,
   }
 
   void OnReadError(beast::error_code ec) {
-    request_timer_.cancel();
+    waiting_ = Waiting::kNothing;
     if (timed_out_ && ec == net::error::operation_aborted) {
       ec = beast::error::timeout;
     }
@@ -361,8 +372,8 @@ class Session : public SessionBase,
     AppendResponseHead(response_, &head_);
     const std::array<net::const_buffer, 2> buffers = {
         net::buffer(head_), net::buffer(response_.body())};
-    Tcp().expires_after(ToChrono(state_->options.request_timeout));
-    net::async_write(stream_, buffers,
+    StartDeadline(Waiting::kWrite);
+    net::async_write(Io(), buffers,
                      [self = this->shared_from_this(), keep, counted,
                       held](beast::error_code ec, size_t) {
                        // Free the body now, not at the next response.
@@ -371,6 +382,7 @@ class Session : public SessionBase,
                          self->state_->options.response_budget->Release(held);
                        }
                        if (counted) --self->state_->in_flight;
+                       self->waiting_ = Waiting::kNothing;
                        if (ec) return self->Close();
                        if (!keep) return self->LingerThenClose();
                        self->ReadHeader();
@@ -390,6 +402,43 @@ class Session : public SessionBase,
         "(--response_memory_mb); retry shortly");
     response.prepare_payload();
     return response;
+  }
+
+  // Bounds what the session waits for, `what`, by request_timeout from
+  // now. The timer is armed lazily: moving the deadline later (each request
+  // and each response) costs no timer operation, only a check when the
+  // earlier expiry fires, which is at most once per request_timeout.
+  void StartDeadline(Waiting what) {
+    waiting_ = what;
+    deadline_ = std::chrono::steady_clock::now() +
+                ToChrono(state_->options.request_timeout);
+    if (!timer_armed_) ArmTimer();
+  }
+
+  void ArmTimer() {
+    timer_armed_ = true;
+    request_timer_.expires_at(deadline_);
+    request_timer_.async_wait(
+        [self = this->shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  void OnTimer(beast::error_code ec) {
+    timer_armed_ = false;
+    // Cancelled (the session closes), or nothing waits: no timer holds the
+    // session until the next StartDeadline.
+    if (ec || waiting_ == Waiting::kNothing) return;
+    if (std::chrono::steady_clock::now() < deadline_) return ArmTimer();
+    if (waiting_ == Waiting::kRequest) {
+      // The read fails with operation_aborted, which OnReadError turns
+      // into a 408 or a close.
+      timed_out_ = true;
+      beast::error_code ignored;
+      Tcp().socket().cancel(ignored);
+    } else {
+      // A response not taken in time: close, as a stream expiry would; the
+      // write fails and its completion closes the session.
+      Tcp().close();
+    }
   }
 
   // Closing a socket with unread input makes the kernel send a reset, which
@@ -425,7 +474,13 @@ class Session : public SessionBase,
   // Null for HTTP. Declared before stream_, which uses it.
   std::shared_ptr<net::ssl::context> tls_;
   Stream stream_;
+  // The one timer of the connection, bounding the time to read each request
+  // and to write each response (see StartDeadline); armed while
+  // timer_armed_.
   Timer request_timer_;
+  bool timer_armed_ = false;
+  Waiting waiting_ = Waiting::kNothing;
+  std::chrono::steady_clock::time_point deadline_;
   bool timed_out_ = false;
   std::shared_ptr<State> state_;
   beast::flat_buffer buffer_;

@@ -103,6 +103,28 @@ INSTANTIATE_TEST_SUITE_P(
                  false},
         Utf8Case{"truncated before another sequence", "\xC3\xC3\xA9", false}));
 
+// IsValidUtf8 skips ASCII 8 bytes at a time: bytes on either side of each
+// 8-byte step, and sequences across a step's end.
+INSTANTIATE_TEST_SUITE_P(
+    WordSteps, IsValidUtf8Test,
+    testing::Values(
+        Utf8Case{"8 ASCII bytes", "abcdefgh", true},
+        Utf8Case{"17 ASCII bytes", "abcdefghijklmnopq", true},
+        Utf8Case{"bad byte 8th", "abcdefg\xFF", false},
+        Utf8Case{"bad byte 9th", "abcdefgh\xFF", false},
+        Utf8Case{"bad byte 16th", "abcdefghijklmno\xFF", false},
+        Utf8Case{"bad byte 17th after 16 ASCII", "abcdefghijklmnop\xFF", false},
+        Utf8Case{"2 bytes across a step", "abcdefg\xC3\xA9hijklmnop", true},
+        Utf8Case{"4 bytes across a step", "abcdef\xF0\x9F\x98\x80ghijklmnop",
+                 true},
+        Utf8Case{"ASCII again after a sequence", "\xC3\xA9" "abcdefghijklmnop", true},
+        Utf8Case{"bad after a sequence and 8 ASCII",
+                 "\xC3\xA9" "abcdefgh\xC0\x80", false},
+        Utf8Case{"truncated at the very end after 8 ASCII", "abcdefgh\xE2\x82",
+                 false},
+        Utf8Case{"a surrogate after 16 ASCII", "abcdefghijklmnop\xED\xA0\x80",
+                 false}));
+
 // ---------------------------------------------------------------------------
 // ValidateName and ValidatePrefix: 1 (0 for a prefix) to kMaxNameBytes bytes
 // of UTF-8 without C0 controls, DEL or C1 controls.
