@@ -8,13 +8,25 @@ namespace etagd {
 void HttpMetrics::Record(absl::string_view method, int status,
                          absl::Duration latency) {
   const double seconds = absl::ToDoubleSeconds(latency);
-  absl::MutexLock lock(&mu_);
-  ++requests_[{std::string(method), status}];
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++bucket_counts_[i];
+  size_t m = 0;
+  while (m < kMethods.size() && kMethods[m] != method) ++m;
+  if (m < kMethods.size() && status >= kMinStatus &&
+      status < kMinStatus + kStatuses) {
+    counts_[m][status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
+  } else {
+    absl::MutexLock lock(&mu_);
+    ++requests_[{std::string(method), status}];
   }
-  ++latency_count_;
-  latency_sum_ += seconds;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) {
+      bucket_counts_[i].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  latency_count_.fetch_add(1, std::memory_order_relaxed);
+  double sum = latency_sum_.load(std::memory_order_relaxed);
+  while (!latency_sum_.compare_exchange_weak(sum, sum + seconds,
+                                             std::memory_order_relaxed)) {
+  }
 }
 
 void HttpMetrics::SetStorageSource(
@@ -66,13 +78,25 @@ std::string HttpMetrics::Render() const {
   }
   std::optional<StorageSpace> space;
   if (storage) space = storage();
-  absl::MutexLock lock(&mu_);
+  // Every series, in (method, code) order, from the lock-free counts and
+  // the others.
+  std::map<std::pair<std::string, int>, uint64_t> requests;
+  for (size_t m = 0; m < kMethods.size(); ++m) {
+    for (int i = 0; i < kStatuses; ++i) {
+      const uint64_t count = counts_[m][i].load(std::memory_order_relaxed);
+      if (count > 0) requests[{std::string(kMethods[m]), kMinStatus + i}] += count;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, count] : requests_) requests[key] += count;
+  }
   std::string out =
       "# HELP etagd_http_requests_total HTTP requests answered, by method and "
       "status.\n# TYPE etagd_http_requests_total counter\n";
   uint64_t not_modified = 0;
   uint64_t precondition_failed = 0;
-  for (const auto& [key, count] : requests_) {
+  for (const auto& [key, count] : requests) {
     absl::StrAppend(&out, "etagd_http_requests_total{method=\"", key.first,
                     "\",code=\"", key.second, "\"} ", count, "\n");
     if (key.second == 304) not_modified += count;
@@ -91,17 +115,17 @@ std::string HttpMetrics::Render() const {
       "\n# HELP etagd_http_request_duration_seconds Time from a complete "
       "request to its response.\n"
       "# TYPE etagd_http_request_duration_seconds histogram\n");
+  const uint64_t count = latency_count_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     absl::StrAppend(&out, "etagd_http_request_duration_seconds_bucket{le=\"",
                     absl::StrFormat("%g", kBuckets[i]), "\"} ",
-                    bucket_counts_[i], "\n");
+                    bucket_counts_[i].load(std::memory_order_relaxed), "\n");
   }
   absl::StrAppend(&out,
                   "etagd_http_request_duration_seconds_bucket{le=\"+Inf\"} ",
-                  latency_count_, "\netagd_http_request_duration_seconds_sum ",
-                  absl::StrFormat("%.6f", latency_sum_),
-                  "\netagd_http_request_duration_seconds_count ",
-                  latency_count_, "\n");
+                  count, "\netagd_http_request_duration_seconds_sum ",
+                  absl::StrFormat("%.6f", latency_sum_.load(std::memory_order_relaxed)),
+                  "\netagd_http_request_duration_seconds_count ", count, "\n");
   if (space.has_value()) AppendStorage(*space, &out);
   return out;
 }

@@ -4,6 +4,7 @@
 #define ETAGD_GATEWAY_METRICS_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,13 +12,16 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/store.h"
 
 namespace etagd {
 
-// Thread-safe.
+// Thread-safe. Record() takes no lock for the gateway's method labels; a
+// Render() concurrent with it may see a request in some series and not yet
+// in others.
 class HttpMetrics {
  public:
   // Counts one answered request.
@@ -38,12 +42,23 @@ class HttpMetrics {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
       0.05,   0.1,   0.25,   0.5,   1,    5};
 
+  // The methods the gateway labels requests with (sorted, as rendered) and
+  // the status codes 100-599 are counted without a lock; other pairs in
+  // `requests_` under mu_.
+  static constexpr std::array<absl::string_view, 6> kMethods = {
+      "DELETE", "GET", "HEAD", "OPTIONS", "PUT", "other"};
+  static constexpr int kMinStatus = 100;
+  static constexpr int kStatuses = 500;
+
+  std::array<std::array<std::atomic<uint64_t>, kStatuses>, kMethods.size()>
+      counts_ = {};
+  std::array<std::atomic<uint64_t>, kBuckets.size()> bucket_counts_ = {};
+  std::atomic<uint64_t> latency_count_{0};
+  std::atomic<double> latency_sum_{0};
+
   mutable absl::Mutex mu_;
   std::function<std::optional<StorageSpace>()> storage_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
-  std::array<uint64_t, kBuckets.size()> bucket_counts_ ABSL_GUARDED_BY(mu_) = {};
-  uint64_t latency_count_ ABSL_GUARDED_BY(mu_) = 0;
-  double latency_sum_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace etagd
