@@ -139,45 +139,38 @@ INSTANTIATE_TEST_SUITE_P(Runs, EtagdLinearizabilityTest,
 // The same runs with --engine=etcd: one etagd over a real single-member
 // etcd, killed (it keeps no state of its own) or paused.
 
-class EtagdOverEtcdLinearizabilityTest : public testing::TestWithParam<RunCase> {};
+class EtagdOverEtcdLinearizabilityTest : public testing::TestWithParam<RunCase> {
+ protected:
+  // The run `GetParam()` names, with `replicas` etagd processes over one
+  // real single-member etcd; checked as one history.
+  void ExpectLinearizable(int replicas, const std::string& label) {
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
+        EtcdCluster::Start(TestPath("etcd"));
+    ASSERT_THAT(etcd, IsOk());
+    WorkloadOptions options;
+    options.transport = GetParam().transport;
+    options.fault = GetParam().fault;
+    options.seed = static_cast<uint64_t>(GetParam().seed);
+    options.duration = absl::Milliseconds(2500);
+    options.data_dir = TestPath("unused-data");
+    options.replicas = replicas;
+    options.etagd_args = {
+        "--engine=etcd",
+        absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0))};
+    const CheckResult check =
+        RunAndCheck(options, absl::StrCat(label, CaseName(GetParam())));
+    EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+  }
+};
 
 TEST_P(EtagdOverEtcdLinearizabilityTest, HistoryIsLinearizable) {
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
-      EtcdCluster::Start(TestPath("etcd"));
-  ASSERT_THAT(etcd, IsOk());
-  WorkloadOptions options;
-  options.transport = GetParam().transport;
-  options.fault = GetParam().fault;
-  options.seed = static_cast<uint64_t>(GetParam().seed);
-  options.duration = absl::Milliseconds(2500);
-  options.data_dir = TestPath("unused-data");
-  options.etagd_args = {
-      "--engine=etcd",
-      absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0))};
-  const CheckResult check =
-      RunAndCheck(options, absl::StrCat("Etcd", CaseName(GetParam())));
-  EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+  ExpectLinearizable(1, "Etcd");
 }
 
 // Two etagd replicas over one etcd, clients split between them: a client
 // cannot tell replicas apart, so what they saw together is linearizable.
 TEST_P(EtagdOverEtcdLinearizabilityTest, TwoReplicasHistoryIsLinearizable) {
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
-      EtcdCluster::Start(TestPath("etcd"));
-  ASSERT_THAT(etcd, IsOk());
-  WorkloadOptions options;
-  options.transport = GetParam().transport;
-  options.fault = GetParam().fault;
-  options.seed = static_cast<uint64_t>(GetParam().seed);
-  options.duration = absl::Milliseconds(2500);
-  options.data_dir = TestPath("unused-data");
-  options.replicas = 2;
-  options.etagd_args = {
-      "--engine=etcd",
-      absl::StrCat("--etcd_endpoints=", (*etcd)->ClientEndpoint(0))};
-  const CheckResult check =
-      RunAndCheck(options, absl::StrCat("EtcdTwoReplicas", CaseName(GetParam())));
-  EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
+  ExpectLinearizable(2, "EtcdTwoReplicas");
 }
 
 std::vector<RunCase> EtcdRuns() {
