@@ -92,10 +92,14 @@ class StalledReader {
 
 class SlowReadersTest : public testing::Test {
  protected:
+  // Flags beyond the budget's, for fixtures that need others.
+  virtual std::vector<std::string> ExtraFlags() const { return {}; }
+
   void SetUp() override {
-    absl::StatusOr<EtagdProcess> etagd = StartEtagd(
-        TestPath("data"), {absl::StrCat("--response_memory_mb=", kBudgetMb),
-                           "--nosync_writes"});
+    std::vector<std::string> flags = {
+        absl::StrCat("--response_memory_mb=", kBudgetMb), "--nosync_writes"};
+    for (const std::string& flag : ExtraFlags()) flags.push_back(flag);
+    absl::StatusOr<EtagdProcess> etagd = StartEtagd(TestPath("data"), flags);
     ASSERT_THAT(etagd, IsOk());
     etagd_ = *std::move(etagd);
     client_ = Client::Connect(etagd_.target());
@@ -227,6 +231,50 @@ TEST_F(SlowReadersTest, TheBudgetComesBackWhenStalledReadersGo) {
     status = big.ok() ? big->status : 0;
     if (status == 200) break;
     absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(status, 200);
+}
+
+// README, "Slow readers": a response still not written after
+// --http_request_timeout closes its connection, and its budget comes back
+// while the stalled reader still holds the socket open.
+class StalledWriteTimeoutTest : public SlowReadersTest {
+ protected:
+  std::vector<std::string> ExtraFlags() const override {
+    return {"--http_request_timeout=5s"};
+  }
+};
+
+TEST_F(StalledWriteTimeoutTest, AStalledResponseIsClosedAndItsBudgetReturns) {
+  const int64_t answered_before = HttpRequestsAnswered();
+  std::vector<std::unique_ptr<StalledReader>> readers;
+  for (int i = 0; i < kSlowReaders; ++i) {
+    readers.push_back(std::make_unique<StalledReader>(
+        etagd_.http_port, "GET /v1/resources/big HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(readers.back()->connected());
+  }
+  absl::Time deadline = absl::Now() + kTimeout;
+  while (HttpRequestsAnswered() < answered_before + kSlowReaders &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  {
+    // The budget is taken: without the timeout this would go on.
+    HttpClient http(etagd_.http_port);
+    absl::StatusOr<HttpReply> refused = http.Send("GET", "/v1/resources/big");
+    ASSERT_THAT(refused, IsOk());
+    EXPECT_EQ(refused->status, 503);
+  }
+  // The readers stay connected and read nothing; only etagd's timeout can
+  // free the budget they hold.
+  deadline = absl::Now() + kTimeout;
+  int status = 0;
+  while (absl::Now() < deadline) {
+    HttpClient http(etagd_.http_port);
+    absl::StatusOr<HttpReply> big = http.Send("GET", "/v1/resources/big");
+    status = big.ok() ? big->status : 0;
+    if (status == 200) break;
+    absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_EQ(status, 200);
 }
