@@ -13,7 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 #include "service/server.h"
 
 namespace etagd {
