@@ -360,9 +360,9 @@ absl::Status ApplySimulatedPowerLoss(rocksdb::FileSystem& fs,
   rocksdb::IOStatus s =
       fs.LockFile(path + "/LOCK", rocksdb::IOOptions(), &lock, nullptr);
   if (!s.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot simulate power loss in ", path,
-        ": the data directory is locked (is another etagd running on it?): ",
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", path,
+        " is locked by another process (is another etagd running on it?): ",
         s.ToString()));
   }
   const std::string list = absl::StrCat(path, "/", kUnsyncedNamesFile);
