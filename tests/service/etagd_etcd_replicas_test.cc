@@ -1,6 +1,7 @@
 // Two real etagd processes (--engine=etcd) over one real etcd: replicas a
 // client cannot tell apart.
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,35 @@ TEST_F(EtagdReplicasTest, ListingsAgree) {
   EXPECT_EQ(on_a.status, 200);
   EXPECT_EQ(on_a.body, on_b.body);
   EXPECT_THAT(on_b.body, HasSubstr("list/c"));
+}
+
+// A listing's pages are read at its first page's revision, whichever
+// replica serves them: writes between pages do not show.
+TEST_F(EtagdReplicasTest, AListingsPagesShowTheStoreAsAtItsFirstPage) {
+  for (const char* name : {"pin/a", "pin/b", "pin/c"}) {
+    ASSERT_EQ(Send(0, "PUT", absl::StrCat("/v1/resources/", name), {}, "old").status, 201);
+  }
+  HttpReply first = Send(0, "GET", "/v1/resources?prefix=pin/&page_size=1");
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::smatch token;
+  ASSERT_TRUE(std::regex_search(first.body, token,
+                                std::regex("\"next_page_token\": *\"([^\"]+)\"")))
+      << first.body;
+  HttpReply b = Send(1, "GET", "/v1/resources/pin/b");
+  ASSERT_EQ(Send(1, "PUT", "/v1/resources/pin/b", {{"If-Match", *b.Header("etag")}}, "new").status,
+            204);
+  ASSERT_EQ(Send(1, "PUT", "/v1/resources/pin/d", {}, "new").status, 201);
+  const std::string escaped =
+      std::regex_replace(token[1].str(), std::regex("="), "%3D");
+  HttpReply rest = Send(1, "GET", absl::StrCat("/v1/resources?prefix=pin/&page_token=", escaped));
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_THAT(rest.body, HasSubstr("pin/c"));
+  EXPECT_THAT(rest.body, testing::Not(HasSubstr("pin/d")));
+  EXPECT_THAT(rest.body, HasSubstr("pin/b"));
+  // pin/b as it was: its old entity-tag (JSON-escaped quotes).
+  std::string old_tag = *b.Header("etag");
+  old_tag = old_tag.substr(1, old_tag.size() - 2);
+  EXPECT_THAT(rest.body, HasSubstr(old_tag));
 }
 
 TEST(EtagdEtcdStartupTest, RefusesContentLimitsEtcdCannotTake) {

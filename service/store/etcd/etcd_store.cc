@@ -32,9 +32,9 @@
 // applied iff the record that followed `expected` carries its nonce (and
 // the outcome stays unknown if that record fell out of history already).
 //
-// Reads are linearizable (etcd's default Range); a content read and a
-// listing's later pages of one call are pinned to the revision of its first
-// read.
+// Reads are linearizable (etcd's default Range); a content read, and every
+// read of a listing's pages (across calls too: the page token carries the
+// revision), are pinned to the revision of the listing's first read.
 #include "service/store/etcd/etcd_store.h"
 
 #include <algorithm>
@@ -679,20 +679,39 @@ class EtcdStore final : public Store {
     return results;
   }
 
+  using Store::List;
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
-                                bool with_content) override {
+                                bool with_content, int64_t at_revision) override {
     absl::StatusOr<ListPage> page;
-    // A listing is read at one revision; if etcd compacts it away midway,
-    // the listing starts over at a new one.
+    if (at_revision > 0) {
+      page = ListAtOneRevision(prefix, start_after, limit, with_content, at_revision);
+      if (page.ok()) return page;
+      if (absl::StrContains(page.status().message(), "compacted")) {
+        return absl::OutOfRangeError(absl::StrCat(
+            "the listing's revision ", at_revision,
+            " is older than etcd keeps (compacted): start the listing over"));
+      }
+      if (absl::StrContains(page.status().message(), "future revision")) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the listing's revision ", at_revision,
+            " is beyond this store's latest: the position is from another "
+            "store"));
+      }
+      return page;
+    }
+    // A first page is read at one revision; if etcd compacts it away
+    // midway, the page starts over at a new one.
     for (int attempt = 0; attempt < 3; ++attempt) {
-      page = ListAtOneRevision(prefix, start_after, limit, with_content);
+      page = ListAtOneRevision(prefix, start_after, limit, with_content, 0);
       if (page.ok() || !absl::StrContains(page.status().message(), "compacted")) {
         break;
       }
     }
     return page;
   }
+
+  bool PinsListings() const override { return true; }
 
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                         int64_t before_revision,
@@ -850,29 +869,34 @@ class EtcdStore final : public Store {
     return std::move(*response.mutable_kvs(0)->mutable_value());
   }
 
+  // A page read at `at_revision` (0: the latest), which it reports.
   absl::StatusOr<ListPage> ListAtOneRevision(absl::string_view prefix,
                                              absl::string_view start_after,
-                                             int limit, bool with_content) {
+                                             int limit, bool with_content,
+                                             int64_t at_revision) {
     ListPage page;
-    if (limit <= 0) return page;
     std::string from = start_after.empty() || start_after < prefix
                            ? keys_.Current(prefix)
                            : absl::StrCat(keys_.Current(start_after),
                                           absl::string_view("\0", 1));
     const std::string end = PrefixEnd(keys_.Current(prefix));
     std::vector<int64_t> sequences;
-    int64_t revision = 0;
+    int64_t revision = at_revision;
     bool done = false;
     while (!done) {
       pb::RangeRequest request;
       request.set_key(from);
       request.set_range_end(end);
       request.set_revision(revision);
+      // A page of none still learns the revision (and checks at_revision).
       request.set_limit(std::max<int64_t>(
-          kListBatch, limit - static_cast<int64_t>(page.records.size()) + 1));
+          limit <= 0 ? 1 : kListBatch,
+          limit - static_cast<int64_t>(page.records.size()) + 1));
       pb::RangeResponse response;
       ETAGD_RETURN_IF_ERROR(Range("listing resources", request, response));
       if (revision == 0) revision = response.header().revision();
+      page.revision = revision;
+      if (limit <= 0) break;
       for (const mvccpb::KeyValue& kv : response.kvs()) {
         if (static_cast<int>(page.records.size()) == limit) {
           page.more = true;

@@ -214,6 +214,35 @@ TEST(EtcdStoreTest, HistorySurvivesEtcdCompaction) {
   EXPECT_THAT(versions->records, testing::SizeIs(3));
 }
 
+// A listing whose first page's revision etcd has compacted cannot go on at
+// it: OUT_OF_RANGE, and a new listing works.
+TEST(EtcdStoreTest, AListingAtACompactedRevisionIsOutOfRange) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenEtcdStore(OptionsFor(SharedEtcd::cluster()));
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "1")), IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("b", "1")), IsOk());
+  absl::StatusOr<ListPage> first = (*store)->List("", "", 1, false);
+  ASSERT_THAT(first, IsOk());
+  absl::StatusOr<Record> later = (*store)->Write(PutRequest("c", "1"));
+  ASSERT_THAT(later, IsOk());
+
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::CompactionRequest compact;
+  compact.set_revision(later->revision);
+  compact.set_physical(true);
+  etcdserverpb::CompactionResponse compacted;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return kv->Compact(&c, compact, &compacted);
+              }).ok());
+
+  EXPECT_THAT((*store)->List("", "a", 10, false, first->revision),
+              StatusIs(absl::StatusCode::kOutOfRange, "start the listing over"));
+  absl::StatusOr<ListPage> again = (*store)->List("", "", 10, false);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->records.size(), 3u);
+}
+
 // The keys of `prefix` + `part`, counted.
 int CountKeys(const std::string& prefix, const std::string& part) {
   auto kv = RawKv(SharedEtcd::cluster());
