@@ -360,7 +360,7 @@ absl::Status ApplySimulatedPowerLoss(rocksdb::FileSystem& fs,
   rocksdb::IOStatus s =
       fs.LockFile(path + "/LOCK", rocksdb::IOOptions(), &lock, nullptr);
   if (!s.ok()) {
-    return absl::UnavailableError(absl::StrCat(
+    return absl::FailedPreconditionError(absl::StrCat(
         "cannot simulate power loss in ", path,
         ": the data directory is locked (is another etagd running on it?): ",
         s.ToString()));
