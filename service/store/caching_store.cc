@@ -86,6 +86,8 @@ class CachingStore final : public Store {
     return inner_->List(prefix, start_after, limit, with_content, at_revision);
   }
   bool PinsListings() const override { return inner_->PinsListings(); }
+  bool SupportsCheckpoint() const override { return inner_->SupportsCheckpoint(); }
+  absl::Status CheckHealth() override { return inner_->CheckHealth(); }
 
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                         int64_t before_revision,

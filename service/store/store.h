@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -134,10 +135,19 @@ class Store {
   // call is in it. Returns the highest revision committed at that point.
   // UNIMPLEMENTED for engines that cannot.
   virtual absl::StatusOr<int64_t> Checkpoint(const std::string& directory) = 0;
+  // False if Checkpoint() is always UNIMPLEMENTED (it then says what to do
+  // instead, whatever the directory).
+  virtual bool SupportsCheckpoint() const { return true; }
 
   // The store's latest measure of its space; nullopt for engines that do not
   // track it. Cheap: it measures nothing itself.
   virtual std::optional<StorageSpace> Space() { return std::nullopt; }
+
+  // OK if the store can serve reads and writes now; otherwise UNAVAILABLE
+  // saying why (etcd: no member answers a linearizable read, so the cluster
+  // has no leader or cannot be reached). Returns within a few seconds; the
+  // server asks every second and reports NOT_SERVING while it fails.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 }  // namespace etagd

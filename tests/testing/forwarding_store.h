@@ -39,6 +39,8 @@ class ForwardingStore : public Store {
     return store_->List(prefix, start_after, limit, with_content, at_revision);
   }
   bool PinsListings() const override { return store_->PinsListings(); }
+  bool SupportsCheckpoint() const override { return store_->SupportsCheckpoint(); }
+  absl::Status CheckHealth() override { return store_->CheckHealth(); }
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                         int64_t before_revision,
                                         int limit) override {

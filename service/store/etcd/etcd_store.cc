@@ -81,6 +81,9 @@ constexpr int64_t kMaxContentBytesPerRead = int64_t{16} << 20;
 // Fence keys outlive any write they fence: etcd answers or drops a
 // proposal within its request timeout (7 s by default).
 constexpr int64_t kFenceTtlSeconds = 600;
+// How long a health probe waits for each member: a leader confirms a
+// read index within a heartbeat (100 ms by default).
+constexpr absl::Duration kHealthProbeTimeout = absl::Seconds(1);
 // Tombstones a listing reads past per request, at least.
 constexpr int kListBatch = 64;
 // The request limits of service/request_validation.h (names, content types,
@@ -340,6 +343,34 @@ class Connection {
       MoveOn(index);
     }
     return last.status;
+  }
+
+  // Asks each endpoint in turn (the current one first), once, for a
+  // linearizable read with at most `per_endpoint` to answer: OK at the first
+  // that serves it; UNAVAILABLE naming what each said otherwise.
+  absl::Status Probe(const pb::RangeRequest& request, absl::Duration per_endpoint) {
+    std::vector<std::string> failures;
+    const size_t first = current_.load();
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      Endpoint& endpoint = endpoints_[(first + i) % endpoints_.size()];
+      grpc::ClientContext context;
+      Prepare(context);
+      context.set_deadline(absl::ToChronoTime(absl::Now() + per_endpoint));
+      pb::RangeResponse response;
+      grpc::Status status = endpoint.kv->Range(&context, request, &response);
+      if (status.ok()) return absl::OkStatus();
+      EtcdError error = ClassifyEtcdError(
+          static_cast<absl::StatusCode>(status.error_code()),
+          status.error_message(), /*is_write=*/false, "checking health");
+      if (error.token_invalid) {
+        // The next probe has a new token; this one's failure stands.
+        Authenticate().IgnoreError();
+      }
+      failures.push_back(absl::StrCat(endpoint.target, ": ", error.status.message()));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "no etcd member serves a linearizable read (",
+        absl::StrJoin(failures, "; "), ")"));
   }
 
   struct WriteOutcome {
@@ -713,6 +744,15 @@ class EtcdStore final : public Store {
 
   bool PinsListings() const override { return true; }
 
+  // A linearizable read needs a leader that a quorum confirms (a raft
+  // ReadIndex), and with "hasleader" a member without one refuses at once.
+  absl::Status CheckHealth() override {
+    pb::RangeRequest request;
+    request.set_key(keys_.Format());
+    request.set_count_only(true);
+    return connection_->Probe(request, kHealthProbeTimeout);
+  }
+
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                         int64_t before_revision,
                                         int limit) override {
@@ -747,6 +787,8 @@ class EtcdStore final : public Store {
     if (past.more()) page.more = true;
     return page;
   }
+
+  bool SupportsCheckpoint() const override { return false; }
 
   absl::StatusOr<int64_t> Checkpoint(const std::string& /*directory*/) override {
     return absl::UnimplementedError(
@@ -1016,11 +1058,13 @@ class EtcdStore final : public Store {
 
     pb::TxnRequest& txn = plan.txn;
     const std::string current_key = keys_.Current(request.name);
-    pb::Compare* unchanged = txn.add_compare();
-    unchanged->set_key(current_key);
-    unchanged->set_target(pb::Compare::MOD);
-    unchanged->set_result(pb::Compare::EQUAL);
-    unchanged->set_mod_revision(request.expected_revision);
+    if (!options_.non_atomic_writes_for_test) {
+      pb::Compare* unchanged = txn.add_compare();
+      unchanged->set_key(current_key);
+      unchanged->set_target(pb::Compare::MOD);
+      unchanged->set_result(pb::Compare::EQUAL);
+      unchanged->set_mod_revision(request.expected_revision);
+    }
     pb::Compare* unfenced = txn.add_compare();
     unfenced->set_key(keys_.Fence(next.nonce()));
     unfenced->set_target(pb::Compare::CREATE);
