@@ -351,6 +351,9 @@ TEST(EtagdOverEtcdClusterCanaryTest, CheckerFindsLostUpdatesOfNonAtomicWrites) {
   options.etagd_args = run->options.etagd_args;
   options.etagd_args.push_back("--canary_non_atomic_writes");
   const CheckResult check = RunAndCheck(options, "ClusterCanaryGrpc");
+  run->etcd.reset();
+  std::error_code ignored;  // Only disk space is at stake.
+  std::filesystem::remove_all(TestPath("etcd"), ignored);
   EXPECT_EQ(check.verdict, Verdict::kViolation)
       << "the checker did not catch the broken compare-and-set";
 }
@@ -365,6 +368,9 @@ TEST(EtagdOverEtcdClusterCanaryTest, SameWorkloadWithoutCanaryIsLinearizable) {
   options.effect_grace = run->options.effect_grace;
   options.etagd_args = run->options.etagd_args;
   const CheckResult check = RunAndCheck(options, "ClusterHotKeysGrpc");
+  run->etcd.reset();
+  std::error_code ignored;  // Only disk space is at stake.
+  std::filesystem::remove_all(TestPath("etcd"), ignored);
   EXPECT_EQ(check.verdict, Verdict::kOk) << check.explanation;
 }
 
