@@ -285,7 +285,7 @@ class FakeBackend : public Backend {
 
   static std::optional<Validators> ValidatorsOf(const Version* v) {
     if (v == nullptr) return std::nullopt;
-    return Validators{*ParseEntityTag(v->etag), v->update_time};
+    return Validators{*ParseEntityTag(v->etag), v->update_time, {}};
   }
 
   const Version& Write(const std::string& name, absl::string_view content,
