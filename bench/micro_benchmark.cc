@@ -22,7 +22,7 @@ void BM_EvaluatePreconditions(benchmark::State& state) {
   conditions.if_none_match = EntityTagCondition{
       false, {*ParseEntityTag("\"a\""), *ParseEntityTag("\"2a-0123456789abcdef\"")}};
   const std::optional<Validators> current =
-      Validators{*ParseEntityTag("\"2a-0123456789abcdef\""), absl::Now()};
+      Validators{*ParseEntityTag("\"2a-0123456789abcdef\""), absl::Now(), {}};
   for (auto _ : state) {
     benchmark::DoNotOptimize(EvaluatePreconditions(Method::kGet, conditions, current));
   }

@@ -3,7 +3,9 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -35,6 +37,23 @@ ABSL_FLAG(std::string, file, "",
           "standard input).");
 ABSL_FLAG(std::string, value, "", "put: the content, given inline.");
 ABSL_FLAG(std::string, content_type, "", "put: the content's media type.");
+ABSL_FLAG(std::string, cache_control, "",
+          "put: Cache-Control to store with the version (sent on its GETs "
+          "instead of the server's default).");
+ABSL_FLAG(std::string, content_disposition, "",
+          "put: Content-Disposition to store, e.g. 'attachment; "
+          "filename=\"a.pdf\"'.");
+ABSL_FLAG(std::string, content_encoding, "",
+          "put: Content-Encoding the content already has (e.g. gzip for a "
+          "pre-gzipped file); it is served as it is.");
+ABSL_FLAG(std::string, content_language, "",
+          "put: Content-Language to store, e.g. 'en, de-CH'.");
+ABSL_FLAG(std::string, expires, "",
+          "put: Expires to store: an RFC 3339 time or an HTTP-date.");
+ABSL_FLAG(std::vector<std::string>, meta, {},
+          "put: user metadata, KEY=VALUE,... (values without commas); keys "
+          "are lowercase letters, digits, '-' and '_'. HTTP clients see "
+          "X-Etagd-Meta-KEY.");
 ABSL_FLAG(std::string, request_id, "",
           "put, delete: a request id; resending a command with the same id "
           "does not apply it twice.");
@@ -118,13 +137,60 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
       absl::UTCTimeZone());
 }
 
+// The stored HTTP metadata, one "name: value" line per field that is set
+// (user metadata as meta-KEY), in a stable order.
+std::string HttpMetadataLines(const v1::HttpMetadata& m) {
+  std::string out;
+  const std::pair<absl::string_view, const std::string*> fields[] = {
+      {"cache-control", &m.cache_control()},
+      {"content-disposition", &m.content_disposition()},
+      {"content-encoding", &m.content_encoding()},
+      {"content-language", &m.content_language()},
+  };
+  for (const auto& [name, value] : fields) {
+    if (!value->empty()) absl::StrAppend(&out, name, ": ", *value, "\n");
+  }
+  if (m.has_expires()) {
+    absl::StrAppend(&out, "expires: ", FormatTime(m.expires()), "\n");
+  }
+  std::map<std::string, std::string> user(m.user_metadata().begin(),
+                                          m.user_metadata().end());
+  for (const auto& [key, value] : user) {
+    absl::StrAppend(&out, "meta-", key, ": ", value, "\n");
+  }
+  return out;
+}
+
+// The HTTP metadata flags of put.
+absl::StatusOr<v1::HttpMetadata> FlagHttpMetadata() {
+  v1::HttpMetadata m;
+  m.set_cache_control(absl::GetFlag(FLAGS_cache_control));
+  m.set_content_disposition(absl::GetFlag(FLAGS_content_disposition));
+  m.set_content_encoding(absl::GetFlag(FLAGS_content_encoding));
+  m.set_content_language(absl::GetFlag(FLAGS_content_language));
+  if (std::string text = absl::GetFlag(FLAGS_expires); !text.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag(text));
+    m.mutable_expires()->set_seconds(absl::ToUnixSeconds(t));
+  }
+  for (const std::string& pair : absl::GetFlag(FLAGS_meta)) {
+    const size_t equals = pair.find('=');
+    if (equals == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--meta wants KEY=VALUE, not '", pair, "'"));
+    }
+    (*m.mutable_user_metadata())[pair.substr(0, equals)] = pair.substr(equals + 1);
+  }
+  return m;
+}
+
 std::string Metadata(const v1::Resource& r) {
   return absl::StrCat("etag: ", r.etag(), "\nrevision: ", r.revision(),
                       "\nversion: ", r.version(),
                       "\ncreate-revision: ", r.create_revision(),
                       "\ncontent-type: ", r.content_type(),
                       "\ncontent-length: ", r.content_length(),
-                      "\nupdate-time: ", FormatTime(r.update_time()), "\n");
+                      "\nupdate-time: ", FormatTime(r.update_time()), "\n",
+                      HttpMetadataLines(r.http_metadata()));
 }
 
 absl::StatusOr<v1::Preconditions> FlagPreconditions() {
@@ -189,6 +255,9 @@ int Put(Client& client, const std::string& name,
   }
   request.set_content_type(absl::GetFlag(FLAGS_content_type));
   request.set_request_id(absl::GetFlag(FLAGS_request_id));
+  absl::StatusOr<v1::HttpMetadata> metadata = FlagHttpMetadata();
+  if (!metadata.ok()) return Usage(metadata.status().message());
+  *request.mutable_http_metadata() = *std::move(metadata);
   *request.mutable_preconditions() = preconditions;
   absl::StatusOr<v1::PutResourceResponse> response = client.Put(request);
   if (!response.ok()) return Report(response.status());

@@ -14,11 +14,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gateway/conditional_headers.h"
+#include "gateway/content_coding.h"
 #include "gateway/http_date.h"
 #include "gateway/http_errors.h"
+#include "gateway/openapi.h"
 #include "gateway/uri.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/auth.h"
+#include "service/entity_tag.h"
 #include "service/error_details.h"
 #include "service/request_validation.h"
 
@@ -37,7 +40,10 @@ constexpr char kCorsAllowHeaders[] =
     "Content-Type, If-Match, If-None-Match, If-Modified-Since, "
     "If-Unmodified-Since, If-Range, Range, Idempotency-Key, Authorization";
 constexpr char kCorsExposeHeaders[] =
-    "ETag, Last-Modified, Location, Content-Range, Accept-Ranges";
+    "ETag, Last-Modified, Location, Content-Range, Accept-Ranges, "
+    "Content-Disposition";
+// User metadata travels as X-Etagd-Meta-<key> (S3's x-amz-meta-).
+constexpr absl::string_view kUserMetadataPrefix = "x-etagd-meta-";
 
 absl::string_view ToAbsl(boost::beast::string_view s) {
   return absl::string_view(s.data(), s.size());
@@ -119,6 +125,68 @@ absl::StatusOr<v1::Preconditions> ParsePreconditionFields(
     SetTimestamp(*t, p.mutable_if_unmodified_since());
   }
   return p;
+}
+
+// A PUT's representation metadata: Cache-Control, Content-Disposition,
+// Content-Encoding, Content-Language, Expires and X-Etagd-Meta-* (the
+// service checks the values and limits). Lines of a list field are joined
+// (RFC 9110 §5.3); a singleton field or a metadata key given twice, or an
+// Expires that is no HTTP-date, is an error.
+absl::StatusOr<v1::HttpMetadata> ParseMetadataFields(const HttpRequest& request) {
+  v1::HttpMetadata metadata;
+  const std::pair<http::field, std::string*> lists[] = {
+      {http::field::cache_control, metadata.mutable_cache_control()},
+      {http::field::content_encoding, metadata.mutable_content_encoding()},
+      {http::field::content_language, metadata.mutable_content_language()},
+  };
+  for (const auto& [field, out] : lists) {
+    *out = absl::StrJoin(FieldLines(request, field), ", ");
+  }
+  std::vector<absl::string_view> disposition =
+      FieldLines(request, http::field::content_disposition);
+  if (disposition.size() > 1) {
+    return absl::InvalidArgumentError("Content-Disposition is given twice");
+  }
+  if (!disposition.empty()) {
+    metadata.set_content_disposition(std::string(disposition[0]));
+  }
+  std::vector<absl::string_view> expires = FieldLines(request, http::field::expires);
+  if (expires.size() > 1) {
+    return absl::InvalidArgumentError("Expires is given twice");
+  }
+  if (!expires.empty()) {
+    std::optional<absl::Time> t = ParseHttpDate(expires[0]);
+    if (!t.has_value()) {
+      return absl::InvalidArgumentError(
+          "Expires must be an HTTP-date (RFC 9110 section 5.6.7)");
+    }
+    metadata.mutable_expires()->set_seconds(absl::ToUnixSeconds(*t));
+  }
+  for (const auto& line : request) {
+    absl::string_view name = ToAbsl(line.name_string());
+    if (!absl::StartsWithIgnoreCase(name, kUserMetadataPrefix)) continue;
+    std::string key = absl::AsciiStrToLower(name.substr(kUserMetadataPrefix.size()));
+    if (!metadata.mutable_user_metadata()
+             ->emplace(key, std::string(line.value()))
+             .second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("X-Etagd-Meta-", key, " is given twice"));
+    }
+  }
+  return metadata;
+}
+
+// Whether If-None-Match (as the API carries it) names `etag` (weak
+// comparison, §13.1.2); true without one, or with "*".
+bool IfNoneMatchNames(const google::protobuf::RepeatedPtrField<std::string>& tags,
+                      absl::string_view etag) {
+  if (tags.empty()) return true;
+  const std::optional<EntityTag> selected = ParseEntityTag(etag);
+  return std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
+    if (text == "*") return true;
+    std::optional<EntityTag> tag = ParseEntityTag(text);
+    return tag.has_value() && selected.has_value() && WeakMatch(*tag, *selected);
+  });
 }
 
 std::string Json(const google::protobuf::Message& message) {
@@ -219,6 +287,19 @@ absl::Status ParsePaging(const std::vector<std::pair<std::string, std::string>>&
 
 }  // namespace
 
+const std::vector<RouteSpec>& GatewayRoutes() {
+  static const auto* const kRoutes = new std::vector<RouteSpec>{
+      {"/v1/resources/{name}", {"get", "head", "put", "delete", "options"}},
+      {"/v1/resources", {"get", "head", "options"}},
+      {"/v1/history/{name}", {"get", "head", "options"}},
+      {"/healthz", {"get", "head", "options"}},
+      {"/readyz", {"get", "head", "options"}},
+      {"/metrics", {"get", "head", "options"}},
+      {"/openapi.json", {"get", "head", "options"}},
+  };
+  return *kRoutes;
+}
+
 struct Gateway::Exchange {
   HttpRequest request;
   std::function<void(HttpResponse)> done;
@@ -226,6 +307,12 @@ struct Gateway::Exchange {
   Caller caller;
   std::string path;
   std::vector<std::pair<std::string, std::string>> query;
+  // GET/HEAD: the content coding Accept-Encoding picks among the gateway's
+  // ("" for none), whatever the resource.
+  std::string accepted_coding;
+  // GET/HEAD: the request is being asked again without If-None-Match and
+  // If-Modified-Since (see GetResource).
+  bool unconditional = false;
 
   bool is_head() const { return request.method() == http::verb::head; }
 
@@ -243,7 +330,10 @@ struct Gateway::Exchange {
 };
 
 Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
-    : backend_(backend), options_(std::move(options)), metrics_(metrics) {}
+    : backend_(backend),
+      options_(std::move(options)),
+      metrics_(metrics),
+      coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)) {}
 
 void Gateway::Handle(HttpRequest request, std::function<void(HttpResponse)> done) {
   auto exchange = std::make_shared<Exchange>();
@@ -320,8 +410,8 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
 
   const bool read = method == http::verb::get || method == http::verb::head;
   if (p == "/healthz" || p == "/readyz" || p == "/metrics" ||
-      p == kResourcesCollection || p == "/v1/resources/" ||
-      absl::StartsWith(p, kHistoryPrefix)) {
+      p == "/openapi.json" || p == kResourcesCollection ||
+      p == "/v1/resources/" || absl::StartsWith(p, kHistoryPrefix)) {
     if (!read) {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
       response.insert(http::field::allow, kAllowReadOnly);
@@ -337,6 +427,13 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
       return Finish(*exchange, std::move(response));
     }
     if (p == "/readyz") return Ready(std::move(exchange));
+    if (p == "/openapi.json") {
+      HttpResponse response = exchange->NewResponse(http::status::ok);
+      response.insert(http::field::content_type, "application/json");
+      response.insert(http::field::cache_control, "no-cache");
+      response.body() = std::string(OpenApiDocument());
+      return Finish(*exchange, std::move(response));
+    }
     if (p == "/metrics") {
       HttpResponse response = exchange->NewResponse(http::status::ok);
       response.insert(http::field::content_type, "text/plain; version=0.0.4");
@@ -395,31 +492,84 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *get.mutable_preconditions() = *std::move(preconditions);
+  if (exchange->unconditional) {
+    get.mutable_preconditions()->clear_if_none_match();
+    get.mutable_preconditions()->clear_if_modified_since();
+  }
+  exchange->accepted_coding = NegotiateContentCoding(
+      FieldLines(exchange->request, http::field::accept_encoding),
+      options_.content_codings);
+  // A HEAD that may be answered in a coding needs the content to tell the
+  // coded length (computed once: the coded form is kept).
+  get.set_metadata_only(exchange->is_head() && exchange->accepted_coding.empty());
 
-  backend_.Get(exchange->caller, get, [this, exchange](
+  backend_.Get(exchange->caller, get, [this, exchange, get](
                                           absl::StatusOr<v1::GetResourceResponse> result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
-      // §15.4.5: ETag, Date, and the Cache-Control/Vary a 200 would carry;
-      // no other representation metadata and no content.
+      const v1::NotModified& not_modified = result->not_modified();
+      const Representation representation = SelectRepresentation(
+          *exchange, not_modified.content_type(), not_modified.content_length(),
+          not_modified.http_metadata());
+      std::string etag = not_modified.etag();
+      if (!representation.coding.empty()) {
+        etag = FormatEntityTag(
+            CodedEntityTag(*ParseEntityTag(etag), representation.coding));
+      }
+      // The service matched If-None-Match against every representation of
+      // the version (precondition.h); §13.1.2 compares it with the one
+      // selected. If the client holds another one (a gzip copy, asking
+      // without gzip now), it gets the selected one in full.
+      if (!exchange->unconditional &&
+          !IfNoneMatchNames(get.preconditions().if_none_match(), etag)) {
+        exchange->unconditional = true;
+        return GetResource(exchange, get.name());
+      }
+      // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
+      // would carry (the version's own); no other representation metadata
+      // and no content (Content-Location: none is ever sent).
       HttpResponse response = exchange->NewResponse(http::status::not_modified);
-      response.insert(http::field::etag, result->not_modified().etag());
-      if (!options_.cache_control.empty()) {
-        response.insert(http::field::cache_control, options_.cache_control);
+      response.insert(http::field::etag, etag);
+      InsertCachingFields(not_modified.http_metadata(), response);
+      if (representation.varies) {
+        response.insert(http::field::vary, "Accept-Encoding");
       }
       return Finish(*exchange, std::move(response));
     }
     v1::Resource& resource = *result->mutable_resource();
-    const uint64_t length = static_cast<uint64_t>(resource.content_length());
+    Representation representation =
+        SelectRepresentation(*exchange, resource.content_type(),
+                             resource.content_length(), resource.http_metadata());
+    std::string etag = resource.etag();
+    std::string content = std::move(*resource.mutable_content());
+    uint64_t length = static_cast<uint64_t>(resource.content_length());
+    if (!representation.coding.empty()) {
+      absl::StatusOr<std::shared_ptr<const std::string>> coded =
+          coded_cache_->Get(resource.etag(), representation.coding, content);
+      if (coded.ok()) {
+        content = **coded;
+        length = content.size();
+        etag = FormatEntityTag(
+            CodedEntityTag(*ParseEntityTag(etag), representation.coding));
+      } else {
+        // The stored bytes are a representation too: send those.
+        representation.coding.clear();
+      }
+    }
     HttpResponse response = exchange->NewResponse(http::status::ok);
-    response.insert(http::field::etag, resource.etag());
+    response.insert(http::field::etag, etag);
     InsertDate(http::field::last_modified, ToTime(resource.update_time()), response);
     response.insert(http::field::content_type,
                     resource.content_type().empty()
                         ? boost::beast::string_view("application/octet-stream")
                         : boost::beast::string_view(resource.content_type()));
-    if (!options_.cache_control.empty()) {
-      response.insert(http::field::cache_control, options_.cache_control);
+    InsertCachingFields(resource.http_metadata(), response);
+    InsertRepresentationFields(resource.http_metadata(), response);
+    if (!representation.coding.empty()) {
+      response.insert(http::field::content_encoding, representation.coding);
+    }
+    if (representation.varies) {
+      response.insert(http::field::vary, "Accept-Encoding");
     }
     response.insert(http::field::accept_ranges, "bytes");
 
@@ -430,8 +580,8 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     const bool honour_range =
         !range.empty() && !exchange->is_head() &&
         (if_range == exchange->request.end() ||
-         IfRangeHolds(ToAbsl(if_range->value()),
-                      resource.etag(), ToTime(resource.update_time())));
+         IfRangeHolds(ToAbsl(if_range->value()), etag,
+                      ToTime(resource.update_time())));
     if (honour_range) {
       RangeDecision decision = DecideRange(range, length);
       if (decision.outcome == RangeOutcome::kUnsatisfiable) {
@@ -449,7 +599,7 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         response.insert(http::field::content_range,
                      absl::StrCat("bytes ", decision.range.first, "-",
                                   decision.range.last, "/", length));
-        response.body() = resource.content().substr(
+        response.body() = content.substr(
             decision.range.first, decision.range.last - decision.range.first + 1);
         return Finish(*exchange, std::move(response));
       }
@@ -457,10 +607,58 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     if (exchange->is_head()) {
       response.content_length(length);
     } else {
-      response.body() = std::move(*resource.mutable_content());
+      response.body() = std::move(content);
     }
     Finish(*exchange, std::move(response));
   });
+}
+
+Gateway::Representation Gateway::SelectRepresentation(
+    const Exchange& exchange, absl::string_view content_type,
+    int64_t content_length, const v1::HttpMetadata& metadata) const {
+  Representation representation;
+  // Content stored coded is sent as it is, never coded twice; small or
+  // already compressed media gain nothing.
+  if (options_.content_codings.empty() || !metadata.content_encoding().empty() ||
+      content_length < options_.compress_min_bytes ||
+      !IsCompressibleMediaType(content_type)) {
+    return representation;
+  }
+  representation.varies = true;
+  representation.coding = exchange.accepted_coding;
+  return representation;
+}
+
+void Gateway::InsertCachingFields(const v1::HttpMetadata& metadata,
+                                  HttpResponse& response) const {
+  const std::string& cache_control = metadata.cache_control().empty()
+                                         ? options_.cache_control
+                                         : metadata.cache_control();
+  if (!cache_control.empty()) {
+    response.insert(http::field::cache_control, cache_control);
+  }
+  if (metadata.has_expires()) {
+    InsertDate(http::field::expires, ToTime(metadata.expires()), response);
+  }
+}
+
+void Gateway::InsertRepresentationFields(const v1::HttpMetadata& metadata,
+                                         HttpResponse& response) const {
+  const std::pair<http::field, const std::string*> fields[] = {
+      {http::field::content_disposition, &metadata.content_disposition()},
+      {http::field::content_encoding, &metadata.content_encoding()},
+      {http::field::content_language, &metadata.content_language()},
+  };
+  for (const auto& [field, value] : fields) {
+    if (!value->empty()) response.insert(field, *value);
+  }
+  // In key order, so that responses are the same byte for byte.
+  std::vector<std::pair<absl::string_view, absl::string_view>> user(
+      metadata.user_metadata().begin(), metadata.user_metadata().end());
+  std::sort(user.begin(), user.end());
+  for (const auto& [key, value] : user) {
+    response.insert(absl::StrCat("X-Etagd-Meta-", key), ToBeast(value));
+  }
 }
 
 void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) {
@@ -485,6 +683,9 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
   absl::StatusOr<std::string> request_id = RequestIdField(exchange->request);
   if (!request_id.ok()) return FinishError(*exchange, request_id.status());
   put.set_request_id(*std::move(request_id));
+  absl::StatusOr<v1::HttpMetadata> metadata = ParseMetadataFields(exchange->request);
+  if (!metadata.ok()) return FinishError(*exchange, metadata.status());
+  *put.mutable_http_metadata() = *std::move(metadata);
   absl::StatusOr<v1::Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());

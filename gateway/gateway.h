@@ -7,17 +7,20 @@
 //   GET|HEAD|PUT|DELETE|OPTIONS /v1/resources/{name}[?revision=N]
 //   GET /v1/resources?prefix=&page_size=&page_token=     (JSON)
 //   GET /v1/history/{name}?page_size=&page_token=        (JSON)
-//   GET /healthz, /readyz, /metrics
+//   GET /healthz, /readyz, /metrics, /openapi.json
 #ifndef ETAGD_GATEWAY_GATEWAY_H_
 #define ETAGD_GATEWAY_GATEWAY_H_
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend.h"
+#include "gateway/coded_cache.h"
 #include "gateway/metrics.h"
 
 namespace etagd {
@@ -27,7 +30,8 @@ using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
 
 struct GatewayOptions {
-  // Cache-Control of 200, 206 and 304 responses; empty sends none.
+  // Cache-Control of 200, 206 and 304 responses of resources that store
+  // none of their own (HttpMetadata.cache_control); empty sends none.
   std::string cache_control = "no-cache";
   // PUT or DELETE of an existing resource without If-Match or
   // If-Unmodified-Since is refused with 428 (RFC 6585 §3).
@@ -36,7 +40,30 @@ struct GatewayOptions {
   std::vector<std::string> cors_allowed_origins;
   // How long browsers may cache a preflight answer.
   absl::Duration cors_max_age = absl::Minutes(10);
+  // Content codings (RFC 9110 §8.4) GET responses may be compressed in,
+  // most preferred first ("br", "gzip"); empty: none. Only content of a
+  // compressible media type, at least compress_min_bytes long and without
+  // a stored Content-Encoding, is compressed; its coded form has an
+  // entity-tag of its own (CodedEntityTag) and its responses say
+  // "Vary: Accept-Encoding".
+  std::vector<std::string> content_codings = {"br", "gzip"};
+  int64_t compress_min_bytes = 1024;
+  // Bytes of coded forms kept for reuse (each is computed once per version
+  // and coding while it stays); 0 keeps none.
+  int64_t coded_cache_bytes = int64_t{64} << 20;
 };
+
+// A route as OpenAPI writes it: a path template ({name} takes the rest of
+// the path, '/' included) and its methods, lowercase.
+struct RouteSpec {
+  std::string path;
+  std::vector<std::string> methods;
+};
+
+// Every route Gateway serves: what /openapi.json documents
+// (tests/gateway/openapi_test checks that both say the same, and that the
+// gateway answers each).
+const std::vector<RouteSpec>& GatewayRoutes();
 
 // Thread-safe. `backend` and `metrics` must outlive it.
 class Gateway {
@@ -71,9 +98,30 @@ class Gateway {
 
   bool OriginAllowed(absl::string_view origin) const;
 
+  // The representation of a version a GET sends (§12.1 proactive
+  // negotiation): its content coding ("" for the stored bytes) and whether
+  // the choice depended on Accept-Encoding (Vary, §12.5.5).
+  struct Representation {
+    std::string coding;
+    bool varies = false;
+  };
+  Representation SelectRepresentation(const Exchange& exchange,
+                                      absl::string_view content_type,
+                                      int64_t content_length,
+                                      const etagd::v1::HttpMetadata& metadata) const;
+
+  // Cache-Control (the version's, else the default) and Expires: what 200,
+  // 206 and 304 carry alike (RFC 9110 §15.4.5).
+  void InsertCachingFields(const etagd::v1::HttpMetadata& metadata,
+                           HttpResponse& response) const;
+  // The rest of the stored metadata, for 200 and 206 only.
+  void InsertRepresentationFields(const etagd::v1::HttpMetadata& metadata,
+                                  HttpResponse& response) const;
+
   Backend& backend_;
   const GatewayOptions options_;
   HttpMetrics& metrics_;
+  const std::unique_ptr<CodedCache> coded_cache_;
 };
 
 }  // namespace etagd

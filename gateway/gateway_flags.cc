@@ -15,9 +15,23 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "HTTP off.");
 ABSL_FLAG(int, http_threads, 2, "Threads serving HTTP connections.");
 ABSL_FLAG(std::string, cache_control, "no-cache",
-          "Cache-Control sent with resources (200, 206, 304). The default makes "
-          "caches revalidate every time with a conditional request. Empty "
-          "sends none.");
+          "Cache-Control sent with resources (200, 206, 304) that store none "
+          "of their own (a PUT's Cache-Control). The default makes caches "
+          "revalidate every time with a conditional request. Empty sends "
+          "none.");
+ABSL_FLAG(std::string, content_codings, "br,gzip",
+          "Content codings GET responses may be compressed in, most "
+          "preferred first (br, gzip), as Accept-Encoding allows; empty "
+          "turns compression off. Only compressible media types (text/*, "
+          "JSON, XML, JavaScript, SVG...) of at least --compress_min_bytes "
+          "without a stored Content-Encoding are compressed; each coded form "
+          "has an ETag of its own, derived from the version's.");
+ABSL_FLAG(int64_t, compress_min_bytes, 1024,
+          "Smallest content compressed (smaller gains too little).");
+ABSL_FLAG(int64_t, coded_cache_mb, 64,
+          "Memory for compressed forms, in MiB: each is computed once per "
+          "version and coding and kept, least recently used out first. 0 "
+          "keeps none (every compressed response is computed again).");
 ABSL_FLAG(bool, require_preconditions, false,
           "Refuse with 428 a PUT or DELETE of an existing resource that has "
           "neither If-Match nor If-Unmodified-Since (RFC 6585 section 3), so "
@@ -84,6 +98,27 @@ absl::StatusOr<GatewayOptions> GatewayOptionsFromFlags() {
     }
     options.cors_allowed_origins.emplace_back(absl::StripSuffix(origin, "/"));
   }
+  options.content_codings.clear();
+  for (absl::string_view coding :
+       absl::StrSplit(absl::GetFlag(FLAGS_content_codings), ',',
+                      absl::SkipWhitespace())) {
+    coding = absl::StripAsciiWhitespace(coding);
+    if (coding != "gzip" && coding != "br") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--content_codings: '", coding, "' is not br or gzip"));
+    }
+    options.content_codings.emplace_back(coding);
+  }
+  options.compress_min_bytes = absl::GetFlag(FLAGS_compress_min_bytes);
+  if (options.compress_min_bytes < 0) {
+    return absl::InvalidArgumentError("--compress_min_bytes must not be negative");
+  }
+  const int64_t cache_mb = absl::GetFlag(FLAGS_coded_cache_mb);
+  if (cache_mb < 0 || cache_mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        "--coded_cache_mb must be between 0 and 1048576");
+  }
+  options.coded_cache_bytes = cache_mb << 20;
   return options;
 }
 

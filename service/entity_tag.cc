@@ -42,4 +42,11 @@ bool WeakMatch(const EntityTag& a, const EntityTag& b) {
   return a.opaque == b.opaque;
 }
 
+EntityTag CodedEntityTag(const EntityTag& version_tag, absl::string_view coding) {
+  EntityTag coded = version_tag;
+  coded.opaque.push_back('-');
+  coded.opaque.append(coding.data(), coding.size());
+  return coded;
+}
+
 }  // namespace etagd

@@ -35,6 +35,20 @@ bool StrongMatch(const EntityTag& a, const EntityTag& b);
 // §8.8.3.2: weak comparison; opaque-tags identical, weakness ignored.
 bool WeakMatch(const EntityTag& a, const EntityTag& b);
 
+// The content codings a version may be sent in besides its stored form (the
+// gateway compresses). §8.8.3: each such representation differs from the
+// stored one, so it has an entity-tag of its own, strong too, derived from
+// the version's.
+inline constexpr absl::string_view kRepresentationCodings[] = {"gzip", "br"};
+
+// The entity-tag of `version_tag`'s version sent in `coding`: its
+// opaque-tag, "-", and the coding ("\"2a-5f0c..\"" in gzip is
+// "\"2a-5f0c..-gzip\""), as strong as `version_tag`. A version's own tag is
+// "<revision hex>-<16 hex digits>", and no coding name is hex, so a coded
+// tag never equals any version's tag, and each names one version and one
+// coding. Like version tags, coded tags are never reused.
+EntityTag CodedEntityTag(const EntityTag& version_tag, absl::string_view coding);
+
 }  // namespace etagd
 
 #endif  // ETAGD_SERVICE_ENTITY_TAG_H_

@@ -14,15 +14,25 @@ absl::Time ToSeconds(absl::Time t) {
   return absl::FromUnixSeconds(absl::ToUnixSeconds(t));
 }
 
+// Whether `tag` names the version of `current`, by its own tag or that of
+// one of its coded representations, under `match`.
+template <typename Match>
+bool NamesVersion(const EntityTag& tag, const Validators& current, Match match) {
+  return match(tag, current.etag) ||
+         std::any_of(current.coded_etags.begin(), current.coded_etags.end(),
+                     [&](const EntityTag& coded) { return match(tag, coded); });
+}
+
 // §13.1.1: "*" is true if a current representation exists; a list is true
 // if any member strongly matches its entity-tag.
 bool IfMatchHolds(const EntityTagCondition& condition,
                   const std::optional<Validators>& current) {
   if (!current.has_value()) return false;
   if (condition.any) return true;
-  return std::any_of(
-      condition.tags.begin(), condition.tags.end(),
-      [&](const EntityTag& tag) { return StrongMatch(tag, current->etag); });
+  return std::any_of(condition.tags.begin(), condition.tags.end(),
+                     [&](const EntityTag& tag) {
+                       return NamesVersion(tag, *current, StrongMatch);
+                     });
 }
 
 // §13.1.2: "*" is false if a current representation exists; a list is false
@@ -31,9 +41,10 @@ bool IfNoneMatchHolds(const EntityTagCondition& condition,
                       const std::optional<Validators>& current) {
   if (!current.has_value()) return true;
   if (condition.any) return false;
-  return std::none_of(
-      condition.tags.begin(), condition.tags.end(),
-      [&](const EntityTag& tag) { return WeakMatch(tag, current->etag); });
+  return std::none_of(condition.tags.begin(), condition.tags.end(),
+                      [&](const EntityTag& tag) {
+                        return NamesVersion(tag, *current, WeakMatch);
+                      });
 }
 
 }  // namespace

@@ -28,11 +28,19 @@ struct Preconditions {
   std::optional<absl::Time> if_unmodified_since;
 };
 
-// The selected representation's validators. A request for an absent
-// resource evaluates against std::nullopt.
+// The selected version's validators. A request for an absent resource
+// evaluates against std::nullopt.
 struct Validators {
+  // The version's own entity-tag.
   EntityTag etag;
   absl::Time last_modified;
+  // The strong entity-tags of the version's other representations, its
+  // content-coded forms (CodedEntityTag). A client holding any of them saw
+  // this version: If-Match accepts them (strong comparison), and
+  // If-None-Match matches them (weak comparison). Which representation a
+  // GET then sends, and so which tag its 304 carries, is the caller's
+  // choice (content negotiation, RFC 9110 §12).
+  std::vector<EntityTag> coded_etags;
 };
 
 enum class Verdict {
@@ -71,6 +79,7 @@ struct Evaluation {
 //    preconditions are evaluated.
 //  - If-Match (strong comparison), else If-Unmodified-Since; then
 //    If-None-Match (weak comparison), else If-Modified-Since (GET/HEAD only).
+//    Entity-tags compare with the version's own tag and its coded_etags.
 // Dates compare at one-second resolution, the resolution of HTTP-date.
 // It does not handle the "already succeeded" exception of §13.1.1: callers
 // that can recognise a retried write (by request id) do so before calling.

@@ -1,12 +1,17 @@
 #include "service/request_validation.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/escaping.h"
+#include "absl/strings/strip.h"
 #include "service/status_macros.h"
 
 namespace etagd {
@@ -104,7 +109,112 @@ absl::StatusOr<absl::Time> ParseTimestamp(const google::protobuf::Timestamp& t,
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+// A field-value (RFC 9110 §5.5) we can store and send back unchanged:
+// visible ASCII and spaces, no leading or trailing whitespace (obs-text and
+// control characters refused).
+absl::Status ValidateFieldValue(absl::string_view value,
+                                absl::string_view field) {
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7E) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " may contain only visible ASCII characters and spaces"));
+    }
+  }
+  if (!value.empty() && (value.front() == ' ' || value.back() == ' ')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must not begin or end with a space"));
+  }
+  return absl::OkStatus();
+}
+
+// tchar (RFC 9110 §5.6.2).
+bool IsTokenChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         absl::string_view("!#$%&'*+-.^_`|~").find(c) != absl::string_view::npos;
+}
+
+// Content-Encoding = #content-coding (§8.4.1), each a token.
+absl::Status ValidateContentEncoding(absl::string_view value) {
+  for (absl::string_view coding : absl::StrSplit(value, ',')) {
+    coding = absl::StripAsciiWhitespace(coding);
+    if (coding.empty() || !std::all_of(coding.begin(), coding.end(), IsTokenChar)) {
+      return absl::InvalidArgumentError(
+          "content_encoding must be a comma-separated list of coding names");
+    }
+    if (absl::EqualsIgnoreCase(coding, "identity")) {
+      return absl::InvalidArgumentError(
+          "content_encoding must not name \"identity\", which is no coding "
+          "(RFC 9110 section 8.4.1); leave it empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUserMetadataKey(absl::string_view key) {
+  if (key.empty() || key.size() > kMaxUserMetadataKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user_metadata keys must be 1 to ", kMaxUserMetadataKeyBytes,
+        " bytes long"));
+  }
+  for (char c : key) {
+    if (!(absl::ascii_islower(static_cast<unsigned char>(c)) ||
+          absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '_')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user_metadata key '", absl::CHexEscape(key),
+          "' may contain only lowercase letters, digits, '-' and '_'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<HttpMetadata> ParseHttpMetadata(
+    const etagd::v1::HttpMetadata& proto) {
+  HttpMetadata metadata;
+  size_t bytes = 0;
+  const std::pair<const std::string*, std::string*> fields[] = {
+      {&proto.cache_control(), &metadata.cache_control},
+      {&proto.content_disposition(), &metadata.content_disposition},
+      {&proto.content_encoding(), &metadata.content_encoding},
+      {&proto.content_language(), &metadata.content_language},
+  };
+  const absl::string_view names[] = {"cache_control", "content_disposition",
+                                     "content_encoding", "content_language"};
+  for (size_t i = 0; i < 4; ++i) {
+    ETAGD_RETURN_IF_ERROR(ValidateFieldValue(*fields[i].first, names[i]));
+    *fields[i].second = *fields[i].first;
+    bytes += fields[i].first->size();
+  }
+  if (!metadata.content_encoding.empty()) {
+    ETAGD_RETURN_IF_ERROR(ValidateContentEncoding(metadata.content_encoding));
+  }
+  if (proto.has_expires()) {
+    ETAGD_ASSIGN_OR_RETURN(absl::Time expires,
+                           ParseTimestamp(proto.expires(), "expires"));
+    // Sent as an HTTP-date, which has whole seconds.
+    metadata.expires = absl::FromUnixSeconds(absl::ToUnixSeconds(expires));
+  }
+  if (proto.user_metadata_size() > kMaxUserMetadataEntries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user_metadata has ", proto.user_metadata_size(),
+        " entries; the limit is ", kMaxUserMetadataEntries));
+  }
+  for (const auto& [key, value] : proto.user_metadata()) {
+    ETAGD_RETURN_IF_ERROR(ValidateUserMetadataKey(key));
+    ETAGD_RETURN_IF_ERROR(ValidateFieldValue(
+        value, absl::StrCat("user_metadata value of '", key, "'")));
+    bytes += key.size() + value.size();
+    metadata.user.emplace(key, value);
+  }
+  if (bytes > kMaxHttpMetadataBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "http_metadata takes ", bytes, " bytes; the limit is ",
+        kMaxHttpMetadataBytes));
+  }
+  return metadata;
+}
 
 bool IsValidUtf8(absl::string_view text) {
   for (size_t i = 0; i < text.size();) {

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "etagd/v1/etagd.pb.h"
 #include "service/precondition.h"
+#include "service/store/record.h"
 
 namespace etagd {
 
@@ -23,6 +24,12 @@ inline constexpr size_t kMaxContentTypeBytes = 256;
 inline constexpr size_t kMaxRequestIdBytes = 128;
 // Most entity-tags accepted in one If-Match or If-None-Match.
 inline constexpr int kMaxEntityTags = 64;
+// Most user metadata entries a Put may store.
+inline constexpr int kMaxUserMetadataEntries = 64;
+// Most bytes of HTTP metadata a Put may store: every string, keys included.
+inline constexpr size_t kMaxHttpMetadataBytes = 8192;
+// Longest user metadata key.
+inline constexpr size_t kMaxUserMetadataKeyBytes = 128;
 
 // True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
 // points above U+10FFFF).
@@ -50,6 +57,13 @@ absl::Status ValidateContentType(absl::string_view content_type);
 
 // A request id is empty or at most kMaxRequestIdBytes of visible ASCII.
 absl::Status ValidateRequestId(absl::string_view request_id);
+
+// Translates a Put's HTTP metadata (etagd.proto, HttpMetadata, states the
+// rules): each string a valid field value, content_encoding a list of
+// coding tokens other than "identity", keys lowercase tokens, and the
+// limits on count and bytes.
+absl::StatusOr<HttpMetadata> ParseHttpMetadata(
+    const etagd::v1::HttpMetadata& proto);
 
 // Translates the API's preconditions: each entity-tag must parse (§8.8.3),
 // "*" must stand alone, timestamps must be valid.

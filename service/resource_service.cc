@@ -36,6 +36,19 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(rest * 1000));
 }
 
+void ToHttpMetadata(const HttpMetadata& metadata, v1::HttpMetadata* out) {
+  out->set_cache_control(metadata.cache_control);
+  out->set_content_disposition(metadata.content_disposition);
+  out->set_content_encoding(metadata.content_encoding);
+  out->set_content_language(metadata.content_language);
+  if (metadata.expires.has_value()) {
+    SetTimestamp(*metadata.expires, out->mutable_expires());
+  }
+  for (const auto& [key, value] : metadata.user) {
+    (*out->mutable_user_metadata())[key] = value;
+  }
+}
+
 // The API form of a live record; `record.content` is moved out.
 void ToResource(Record& record, v1::Resource* out) {
   out->set_name(record.name);
@@ -48,6 +61,9 @@ void ToResource(Record& record, v1::Resource* out) {
   SetTimestamp(record.create_time, out->mutable_create_time());
   SetTimestamp(record.update_time, out->mutable_update_time());
   out->set_content_length(record.content_length);
+  if (!record.metadata.empty()) {
+    ToHttpMetadata(record.metadata, out->mutable_http_metadata());
+  }
 }
 
 std::string Quote(absl::string_view name) {
@@ -62,7 +78,14 @@ absl::StatusOr<std::optional<Validators>> ValidatorsOf(
     return absl::DataLossError(absl::StrCat(
         "stored entity-tag of ", Quote(record->name), " is malformed"));
   }
-  return std::optional<Validators>(Validators{*tag, record->update_time});
+  Validators validators{*tag, record->update_time, {}};
+  // Content already coded is sent as it is: it has no coded forms.
+  if (record->metadata.content_encoding.empty()) {
+    for (absl::string_view coding : kRepresentationCodings) {
+      validators.coded_etags.push_back(CodedEntityTag(*tag, coding));
+    }
+  }
+  return std::optional<Validators>(std::move(validators));
 }
 
 // The FAILED_PRECONDITION answer for `condition`, telling the client the
@@ -208,6 +231,11 @@ absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
       not_modified->set_etag(selected->etag);
       not_modified->set_revision(selected->revision);
       SetTimestamp(selected->update_time, not_modified->mutable_update_time());
+      if (!selected->metadata.empty()) {
+        ToHttpMetadata(selected->metadata, not_modified->mutable_http_metadata());
+      }
+      not_modified->set_content_type(selected->content_type);
+      not_modified->set_content_length(selected->content_length);
       return response;
     }
     case Verdict::kPreconditionFailed:
@@ -239,6 +267,9 @@ ResourceService::PutPlan ResourceService::PlanPut(
   if (absl::Status valid = ValidateRequestId(request.request_id()); !valid.ok()) {
     return answer(valid);
   }
+  absl::StatusOr<HttpMetadata> metadata =
+      ParseHttpMetadata(request.http_metadata());
+  if (!metadata.ok()) return answer(metadata.status());
   absl::StatusOr<Preconditions> conditions =
       ParsePreconditions(request.preconditions());
   if (!conditions.ok()) return answer(conditions.status());
@@ -275,6 +306,7 @@ ResourceService::PutPlan ResourceService::PlanPut(
   plan.write.expected_revision = current->has_value() ? (*current)->revision : 0;
   plan.write.content = request.content();
   plan.write.content_type = request.content_type();
+  plan.write.metadata = *std::move(metadata);
   plan.write.request_id = request.request_id();
   return plan;
 }

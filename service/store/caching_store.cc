@@ -131,6 +131,7 @@ class CachingStore final : public Store {
     copy.name = record.name;
     copy.content_length = record.content_length;
     copy.content_type = record.content_type;
+    copy.metadata = record.metadata;
     copy.revision = record.revision;
     copy.create_revision = record.create_revision;
     copy.version = record.version;

@@ -4,6 +4,8 @@
 #define ETAGD_SERVICE_STORE_RECORD_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,12 +14,42 @@
 
 namespace etagd {
 
+// The HTTP metadata a writer stores with a version and every read returns
+// (RFC 9110 representation metadata and caching fields, and user pairs, as
+// GCS and S3 keep them with an object). Empty strings are absent fields.
+struct HttpMetadata {
+  std::string cache_control;
+  std::string content_disposition;
+  // The stored bytes' own content coding (e.g. "gzip" for a pre-gzipped
+  // file): they are sent as they are, never coded again.
+  std::string content_encoding;
+  std::string content_language;
+  std::optional<absl::Time> expires;
+  // User metadata, key to value (HTTP: X-Etagd-Meta-<key>).
+  std::map<std::string, std::string> user;
+
+  bool empty() const {
+    return cache_control.empty() && content_disposition.empty() &&
+           content_encoding.empty() && content_language.empty() &&
+           !expires.has_value() && user.empty();
+  }
+  friend bool operator==(const HttpMetadata& a, const HttpMetadata& b) {
+    return a.cache_control == b.cache_control &&
+           a.content_disposition == b.content_disposition &&
+           a.content_encoding == b.content_encoding &&
+           a.content_language == b.content_language && a.expires == b.expires &&
+           a.user == b.user;
+  }
+};
+
 struct Record {
   std::string name;
   // Empty when read without content; content_length still holds its size.
   std::string content;
   int64_t content_length = 0;
   std::string content_type;
+  // What the put stored with the content; empty for a deletion.
+  HttpMetadata metadata;
   // Revision of the write that produced this record (a put or a delete).
   int64_t revision = 0;
   // Revision of the put that created the resource; 0 for a deletion.

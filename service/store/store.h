@@ -18,7 +18,8 @@
 namespace etagd {
 
 // A write, applied only if the resource's current record still has
-// `expected_revision`. It borrows its strings: they must outlive Write().
+// `expected_revision`. It borrows its strings: they must outlive Write()
+// (the metadata, small and bounded, is a copy).
 struct WriteRequest {
   absl::string_view name;
   // Revision of the current record (live or deleted) the caller's decision
@@ -28,6 +29,8 @@ struct WriteRequest {
   bool is_delete = false;
   absl::string_view content;
   absl::string_view content_type;
+  // Stored with a put, replacing the previous version's entirely.
+  HttpMetadata metadata;
   absl::string_view request_id;
 };
 

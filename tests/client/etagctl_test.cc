@@ -35,6 +35,7 @@ constexpr absl::Duration kTimeout = absl::Seconds(60);
 
 // etagctl's exit codes (see its --help).
 constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
 constexpr int kExitNotModified = 4;
@@ -149,6 +150,32 @@ TEST_F(EtagctlTest, HeadPrintsMetadataOnly) {
   EXPECT_EQ(Field(head.stdout_text, "content-length"), "5");
   EXPECT_THAT(Field(head.stdout_text, "update-time"), Not(IsEmpty()));
   EXPECT_THAT(head.stdout_text, Not(HasSubstr("hello")));
+}
+
+TEST_F(EtagctlTest, PutStoresHttpMetadataAndHeadShowsIt) {
+  CommandResult put = Etagctl(
+      {"--value=hello", "--cache-control=public, max-age=60",
+       "--content-disposition=attachment", "--content-encoding=gzip",
+       "--content-language=en", "--expires=2037-01-01T00:00:00Z",
+       "--meta=owner=alice,build=42", "put", "doc"});
+  ASSERT_EQ(put.exit_code, kExitOk) << put.stderr_text;
+
+  CommandResult head = Etagctl({"head", "doc"});
+  ASSERT_EQ(head.exit_code, kExitOk) << head.stderr_text;
+  EXPECT_EQ(Field(head.stdout_text, "cache-control"), "public, max-age=60");
+  EXPECT_EQ(Field(head.stdout_text, "content-disposition"), "attachment");
+  EXPECT_EQ(Field(head.stdout_text, "content-encoding"), "gzip");
+  EXPECT_EQ(Field(head.stdout_text, "content-language"), "en");
+  EXPECT_EQ(Field(head.stdout_text, "expires"), "2037-01-01T00:00:00+00:00");
+  EXPECT_EQ(Field(head.stdout_text, "meta-owner"), "alice");
+  EXPECT_EQ(Field(head.stdout_text, "meta-build"), "42");
+}
+
+TEST_F(EtagctlTest, PutWithBadMetadataExitsWithTheServersReason) {
+  CommandResult put =
+      Etagctl({"--value=hello", "--meta=Owner=alice", "put", "doc"});
+  EXPECT_EQ(put.exit_code, kExitError);
+  EXPECT_THAT(put.stderr_text, HasSubstr("lowercase"));
 }
 
 TEST_F(EtagctlTest, GetIfNoneMatchCurrentEtagExitsNotModified) {

@@ -40,6 +40,7 @@
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gateway/backend.h"
+#include "gateway/content_coding.h"
 #include "gateway/gateway.h"
 #include "gateway/http_date.h"
 #include "gateway/metrics.h"
@@ -285,7 +286,7 @@ class FakeBackend : public Backend {
 
   static std::optional<Validators> ValidatorsOf(const Version* v) {
     if (v == nullptr) return std::nullopt;
-    return Validators{*ParseEntityTag(v->etag), v->update_time};
+    return Validators{*ParseEntityTag(v->etag), v->update_time, {}};
   }
 
   const Version& Write(const std::string& name, absl::string_view content,
@@ -360,8 +361,18 @@ std::optional<std::array<uint64_t, 3>> ParseContentRange(absl::string_view v) {
 
 // The invariants of one answer to `request`.
 void CheckResponse(const HttpRequest& request, const HttpResponse& response,
-                   const std::optional<std::string>& served_content) {
+                   std::optional<std::string> served_content) {
   const unsigned status = response.result_int();
+  // A compressed representation (the fake backend stores no coding of its
+  // own): what was sent is the content in that coding, which is
+  // deterministic (content_coding.h).
+  if (served_content.has_value() && Has(response, http::field::content_encoding)) {
+    absl::StatusOr<std::string> coded = EncodeContent(
+        Header(response, http::field::content_encoding), *served_content);
+    ETAGD_FUZZ_CHECK(coded.ok(), "Content-Encoding " +
+                                     Header(response, http::field::content_encoding));
+    served_content = *std::move(coded);
+  }
   const std::string what =
       absl::StrCat(std::string(request.method_string()), " ",
                    std::string(request.target()), " -> ", status);

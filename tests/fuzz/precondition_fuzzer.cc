@@ -269,7 +269,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (s.current) {
     current =
         Validators{EntityTag{s.current->first.opaque, s.current->first.weak},
-                   ToTime(s.current->second)};
+                   ToTime(s.current->second), {}};
   }
 
   const Evaluation got = EvaluatePreconditions(s.method, conditions, current);

@@ -96,6 +96,15 @@ if [ ! -f "$gen/etagd/v1/etagd.pb.cc" ]; then
     die "protoc failed"
 fi
 
+# The OpenAPI document, compiled in as the BUILD's genrule does.
+if [ ! -f "$gen/openapi_document.cc" ] ||
+   ! cmp -s gateway/openapi.json "$gen/openapi.json"; then
+  sh gateway/openapi_document.sh gateway/openapi.json >"$gen/openapi_document.cc.tmp.$$" &&
+    cp gateway/openapi.json "$gen/openapi.json.tmp.$$" &&
+    mv "$gen/openapi_document.cc.tmp.$$" "$gen/openapi_document.cc" &&
+    mv "$gen/openapi.json.tmp.$$" "$gen/openapi.json" || die "cannot generate openapi_document.cc"
+fi
+
 common=(-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer
         -fsanitize=address,undefined -fno-sanitize-recover=all
         -D_GLIBCXX_ASSERTIONS -iquote . -isystem "$gen")
@@ -113,6 +122,8 @@ sources_of() {
     gateway)
       echo gateway/gateway.cc gateway/conditional_headers.cc gateway/http_date.cc \
         gateway/http_errors.cc gateway/metrics.cc gateway/uri.cc \
+        gateway/coded_cache.cc gateway/content_coding.cc \
+        "$gen/openapi_document.cc" \
         service/auth.cc service/error_details.cc service/request_validation.cc \
         service/precondition.cc service/entity_tag.cc \
         "$gen/etagd/v1/etagd.pb.cc" ;;
@@ -180,7 +191,8 @@ for t in "${targets[@]}"; do
   for src in "tests/fuzz/${t}_fuzzer.cc" $(sources_of "$t"); do objs+=("${object[$src]}"); done
   bin="$cache/bin/${t}_fuzzer"
   clang++ -fsanitize=fuzzer,address,undefined "${objs[@]}" -o "$bin.tmp.$$" \
-    -Wl,--as-needed "${absl_libs[@]}" -lprotobuf -lcrypto -lpthread &&
+    -Wl,--as-needed "${absl_libs[@]}" -lprotobuf -lcrypto -lz -lbrotlienc \
+    -lpthread &&
     mv "$bin.tmp.$$" "$bin" || { echo "fuzz: cannot link $t" >&2; build_failed=1; }
 done
 if [ "$build_failed" -eq 0 ]; then

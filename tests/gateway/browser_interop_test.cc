@@ -217,6 +217,76 @@ TEST_F(BrowserInteropTest, SecondLoadRevalidatesCachedPageAndGets304) {
       << "only the /metrics read: the page must not be fetched in full again";
 }
 
+// A page whose script fetch()es a compressible resource ({url}, same
+// origin) from Chromium's HTTP cache, revalidating it, and shows what it got.
+constexpr char kCompressedFetchPage[] = R"html(<!DOCTYPE html>
+<html><head><link rel="icon" href="data:,"><title>compressed</title></head>
+<body>
+<p id="result">pending</p>
+<p id="etag"></p>
+<script>
+(async () => {
+  try {
+    const got = await fetch('{url}');
+    const text = await got.text();
+    document.getElementById('etag').textContent = String(got.headers.get('ETag'));
+    document.getElementById('result').textContent =
+        got.status + ' ' + text.length + ' ' + text.startsWith('line 0 of text');
+  } catch (e) {
+    document.getElementById('result').textContent = 'ERROR ' + e.message;
+  }
+})();
+</script>
+</body></html>
+)html";
+
+// Chromium's fetch() asks for a coding (Accept-Encoding: gzip, deflate, and
+// br where it offers it): it gets the coded representation with an ETag of
+// its own (RFC 9110 §8.8.3), stores it, and on the next load revalidates
+// with that tag, which the gateway answers 304 with the same tag.
+TEST_F(BrowserInteropTest, FetchOfACompressedResourceRevalidatesWithItsCodedTag) {
+  absl::StatusOr<std::unique_ptr<GatewayStack>> stack =
+      GatewayStack::Start(TestPath("db"));
+  ASSERT_THAT(stack, IsOk());
+  HttpClient client((*stack)->http_port());
+  std::string text;
+  for (int i = 0; i < 400; ++i) absl::StrAppend(&text, "line ", i, " of text\n");
+  const std::string data_path = "/v1/resources/browser/compressed.txt";
+  HttpReply put = Send(client, "PUT", data_path, {{"Content-Type", "text/plain"}}, text);
+  ASSERT_EQ(put.status, 201) << put.body;
+  const std::string version_etag = *put.Header("etag");
+  const std::string page_path = "/v1/resources/browser/compressed-page";
+  HttpReply page = Send(client, "PUT", page_path, {{"Content-Type", "text/html"}},
+                        absl::StrReplaceAll(kCompressedFetchPage, {{"{url}", data_path}}));
+  ASSERT_EQ(page.status, 201) << page.body;
+  const std::string url =
+      absl::StrCat("http://127.0.0.1:", (*stack)->http_port(), page_path);
+  const std::string profile = TestPath("chromium-profile");
+  const std::string expected = absl::StrCat("200 ", text.size(), " true");
+
+  absl::StatusOr<ChromiumRun> first = RunChromium(profile, url, {kScriptBudgetFlag});
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(ParagraphText(first->dom, "result"), expected) << first->console;
+  const std::string coded_etag = ParagraphText(first->dom, "etag");
+  EXPECT_TRUE(coded_etag == absl::StrCat(version_etag.substr(0, version_etag.size() - 1),
+                                         "-gzip\"") ||
+              coded_etag == absl::StrCat(version_etag.substr(0, version_etag.size() - 1),
+                                         "-br\""))
+      << "Chromium got " << coded_etag << ", not a coded form of " << version_etag;
+  const Metrics after_first = ReadMetrics(client);
+  EXPECT_EQ(Requests(after_first, "GET", 200), 2) << "the page and the resource";
+
+  absl::StatusOr<ChromiumRun> second = RunChromium(profile, url, {kScriptBudgetFlag});
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(ParagraphText(second->dom, "result"), expected) << second->console;
+  EXPECT_EQ(ParagraphText(second->dom, "etag"), coded_etag);
+  const Metrics after_second = ReadMetrics(client);
+  EXPECT_EQ(Requests(after_second, "GET", 304), 2)
+      << "the page and the compressed resource are both revalidated";
+  EXPECT_EQ(Requests(after_second, "GET", 200), Requests(after_first, "GET", 200) + 1)
+      << "only the /metrics read is a full GET";
+}
+
 // A page from origin A whose script reads, then conditionally writes, a
 // resource on origin B; {url} is the resource's URL. Each step's status goes
 // into #statuses, the ETags it saw into the other paragraphs.

@@ -1,7 +1,9 @@
 #include "service/entity_tag.h"
 
+#include <algorithm>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "gtest/gtest.h"
 
 namespace etagd {
@@ -100,6 +102,22 @@ INSTANTIATE_TEST_SUITE_P(
                     CompareCase{"W/\"1\"", "\"1\"", false, true},
                     CompareCase{"\"1\"", "\"1\"", true, true},
                     CompareCase{"\"1\"", "\"2\"", false, false}));
+
+TEST(CodedEntityTagTest, AppendsTheCodingInsideTheQuotes) {
+  EXPECT_EQ(FormatEntityTag(CodedEntityTag(*ParseEntityTag("\"2a-00ff\""), "gzip")),
+            "\"2a-00ff-gzip\"");
+  EXPECT_EQ(FormatEntityTag(CodedEntityTag(*ParseEntityTag("W/\"x\""), "br")),
+            "W/\"x-br\"");
+}
+
+TEST(CodedEntityTagTest, NeverEqualsAVersionTag) {
+  // A version tag is "<hex>-<16 hex>": no coding name is hex.
+  for (absl::string_view coding : kRepresentationCodings) {
+    EXPECT_FALSE(std::all_of(coding.begin(), coding.end(), [](char c) {
+      return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+    })) << coding;
+  }
+}
 
 }  // namespace
 }  // namespace etagd

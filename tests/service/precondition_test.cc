@@ -30,7 +30,10 @@ EntityTagCondition Tags(std::vector<std::string> texts) {
 
 // The selected representation "v2" modified at kModified, or none.
 const std::optional<Validators> kPresent =
-    Validators{EntityTag{"v2", false}, kModified};
+    Validators{EntityTag{"v2", false}, kModified, {}};
+// "v2" with a gzip-coded representation "v2-gzip".
+const std::optional<Validators> kPresentCoded = Validators{
+    EntityTag{"v2", false}, kModified, {EntityTag{"v2-gzip", false}}};
 const std::optional<Validators> kAbsent = std::nullopt;
 
 struct Case {
@@ -227,6 +230,39 @@ INSTANTIATE_TEST_SUITE_P(
              Method::kGet, Preconditions{}, kPresent, kProceed},
         Case{"13.2.2 no preconditions on an absent PUT proceeds",
              Method::kPut, Preconditions{}, kAbsent, kProceed}));
+
+// §8.8.3: a version's coded representation has a strong tag of its own; a
+// client holding it saw the version, whichever coding it got.
+INSTANTIATE_TEST_SUITE_P(
+    CodedRepresentations, PreconditionTest,
+    testing::Values(
+        Case{"If-Match with the coded representation's tag proceeds",
+             Method::kPut, IfMatch(Tags({"\"v2-gzip\""})), kPresentCoded,
+             kProceed},
+        Case{"If-Match with the version's own tag still proceeds",
+             Method::kDelete, IfMatch(Tags({"\"v2\""})), kPresentCoded,
+             kProceed},
+        Case{"If-Match with a weak coded tag fails (strong comparison)",
+             Method::kPut, IfMatch(Tags({"W/\"v2-gzip\""})), kPresentCoded,
+             kIfMatchFailed},
+        Case{"If-Match with a coding the version has no form in fails",
+             Method::kPut, IfMatch(Tags({"\"v2-br\""})), kPresentCoded,
+             kIfMatchFailed},
+        Case{"If-Match with a coded tag of a version without coded forms fails",
+             Method::kPut, IfMatch(Tags({"\"v2-gzip\""})), kPresent,
+             kIfMatchFailed},
+        Case{"If-None-Match with the coded tag on GET is 304", Method::kGet,
+             IfNoneMatch(Tags({"\"v2-gzip\""})), kPresentCoded,
+             kNotModifiedByIfNoneMatch},
+        Case{"If-None-Match with the weak coded tag on HEAD is 304",
+             Method::kHead, IfNoneMatch(Tags({"W/\"v2-gzip\""})),
+             kPresentCoded, kNotModifiedByIfNoneMatch},
+        Case{"If-None-Match with the coded tag on PUT fails", Method::kPut,
+             IfNoneMatch(Tags({"\"v2-gzip\""})), kPresentCoded,
+             kIfNoneMatchFailed},
+        Case{"If-None-Match with another version's coded tag proceeds",
+             Method::kGet, IfNoneMatch(Tags({"\"v1-gzip\""})), kPresentCoded,
+             kProceed}));
 
 }  // namespace
 }  // namespace etagd

@@ -1,11 +1,13 @@
 #include "service/request_validation.h"
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "etagd/v1/etagd.pb.h"
 #include "gmock/gmock.h"
@@ -530,6 +532,114 @@ TEST(ParsePreconditionsTest, AnExplicitZeroTimestampIsPresent) {
   ASSERT_THAT(parsed, IsOk());
   ASSERT_TRUE(parsed->if_modified_since.has_value());
   EXPECT_EQ(*parsed->if_modified_since, absl::UnixEpoch());
+}
+
+// ---------------------------------------------------------------------------
+// ParseHttpMetadata: what a Put may store with its version.
+
+struct MetadataCase {
+  std::string description;
+  std::function<void(etagd::v1::HttpMetadata&)> set;
+  bool valid;
+};
+
+std::ostream& operator<<(std::ostream& os, const MetadataCase& c) {
+  return os << c.description;
+}
+
+class ParseHttpMetadataTest : public testing::TestWithParam<MetadataCase> {};
+
+TEST_P(ParseHttpMetadataTest, AcceptsExactlyValidMetadata) {
+  const MetadataCase& c = GetParam();
+  etagd::v1::HttpMetadata proto;
+  c.set(proto);
+  absl::StatusOr<HttpMetadata> parsed = ParseHttpMetadata(proto);
+  EXPECT_EQ(parsed.ok(), c.valid) << c.description << ": " << parsed.status();
+  if (!c.valid) {
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+using M = etagd::v1::HttpMetadata;
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, ParseHttpMetadataTest,
+    testing::Values(
+        MetadataCase{"empty", [](M&) {}, true},
+        MetadataCase{"cache-control list",
+                     [](M& m) { m.set_cache_control("public, max-age=60"); },
+                     true},
+        MetadataCase{"control character",
+                     [](M& m) { m.set_cache_control("a\nb"); }, false},
+        MetadataCase{"obs-text", [](M& m) { m.set_content_disposition("\xE9"); },
+                     false},
+        MetadataCase{"leading space",
+                     [](M& m) { m.set_content_language(" en"); }, false},
+        MetadataCase{"content-encoding gzip",
+                     [](M& m) { m.set_content_encoding("gzip"); }, true},
+        MetadataCase{"content-encoding list",
+                     [](M& m) { m.set_content_encoding("deflate, gzip"); }, true},
+        MetadataCase{"content-encoding identity is no coding",
+                     [](M& m) { m.set_content_encoding("identity"); }, false},
+        MetadataCase{"content-encoding not a token",
+                     [](M& m) { m.set_content_encoding("gz ip"); }, false},
+        MetadataCase{"content-encoding empty member",
+                     [](M& m) { m.set_content_encoding("gzip,,br"); }, false},
+        MetadataCase{"expires",
+                     [](M& m) { m.mutable_expires()->set_seconds(1767225600); },
+                     true},
+        MetadataCase{"expires out of range",
+                     [](M& m) { m.mutable_expires()->set_nanos(-1); }, false},
+        MetadataCase{"user key lowercase",
+                     [](M& m) { (*m.mutable_user_metadata())["a-b_c9"] = "v"; },
+                     true},
+        MetadataCase{"user key uppercase",
+                     [](M& m) { (*m.mutable_user_metadata())["Owner"] = "v"; },
+                     false},
+        MetadataCase{"user key empty",
+                     [](M& m) { (*m.mutable_user_metadata())[""] = "v"; }, false},
+        MetadataCase{"user key too long",
+                     [](M& m) {
+                       (*m.mutable_user_metadata())[std::string(129, 'a')] = "v";
+                     },
+                     false},
+        MetadataCase{"user value with newline",
+                     [](M& m) { (*m.mutable_user_metadata())["k"] = "a\r\nb"; },
+                     false},
+        MetadataCase{"64 user entries",
+                     [](M& m) {
+                       for (int i = 0; i < 64; ++i) {
+                         (*m.mutable_user_metadata())[absl::StrCat("k", i)] = "v";
+                       }
+                     },
+                     true},
+        MetadataCase{"65 user entries",
+                     [](M& m) {
+                       for (int i = 0; i < 65; ++i) {
+                         (*m.mutable_user_metadata())[absl::StrCat("k", i)] = "v";
+                       }
+                     },
+                     false},
+        MetadataCase{"8192 bytes",
+                     [](M& m) {
+                       m.set_cache_control(std::string(8191, 'a'));
+                       (*m.mutable_user_metadata())["k"] = "";
+                     },
+                     true},
+        MetadataCase{"8193 bytes",
+                     [](M& m) {
+                       m.set_cache_control(std::string(8192, 'a'));
+                       (*m.mutable_user_metadata())["k"] = "";
+                     },
+                     false}));
+
+TEST(HttpMetadataExpiresTest, TruncatesExpiresToWholeSeconds) {
+  etagd::v1::HttpMetadata proto;
+  proto.mutable_expires()->set_seconds(100);
+  proto.mutable_expires()->set_nanos(900000000);
+  absl::StatusOr<HttpMetadata> parsed = ParseHttpMetadata(proto);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->expires, absl::FromUnixSeconds(100));
 }
 
 }  // namespace

@@ -244,6 +244,73 @@ TEST_F(ResourceServiceTest, GetWithMatchingIfNoneMatchAnswersNotModified) {
             ToTime(put.resource().update_time()));
 }
 
+// The gateway's coded representations (entity_tag.h, CodedEntityTag) name
+// the version too, so gRPC and HTTP clients agree on what they saw.
+std::string CodedTag(const std::string& etag, const std::string& coding) {
+  return etag.substr(0, etag.size() - 1) + "-" + coding + "\"";
+}
+
+TEST_F(ResourceServiceTest, PutIfMatchAcceptsACodedRepresentationsTag) {
+  v1::PutResourceResponse first = MustPut("a", "one");
+  v1::PutResourceRequest request = PutRequest("a", "two");
+  request.mutable_preconditions()->add_if_match(
+      CodedTag(first.resource().etag(), "gzip"));
+  EXPECT_THAT(service_->Put(request), IsOk());
+  // Now stale.
+  EXPECT_THAT(service_->Put(request), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(ResourceServiceTest, GetIfNoneMatchOfACodedTagAnswersNotModified) {
+  v1::PutResourceRequest put_request = PutRequest("a", "hello");
+  put_request.set_content_type("text/plain");
+  v1::PutResourceResponse put = MustPut(put_request);
+  v1::GetResourceRequest request = GetRequest("a");
+  request.mutable_preconditions()->add_if_none_match(
+      CodedTag(put.resource().etag(), "br"));
+  absl::StatusOr<v1::GetResourceResponse> got = service_->Get(request);
+  ASSERT_THAT(got, IsOk());
+  ASSERT_TRUE(got->has_not_modified()) << got->DebugString();
+  // What a gateway needs to pick the representation its 304 names.
+  EXPECT_EQ(got->not_modified().etag(), put.resource().etag());
+  EXPECT_EQ(got->not_modified().content_type(), "text/plain");
+  EXPECT_EQ(got->not_modified().content_length(), 5);
+}
+
+TEST_F(ResourceServiceTest, ContentStoredCodedHasNoCodedTags) {
+  v1::PutResourceRequest put_request = PutRequest("a", "gzipped");
+  put_request.mutable_http_metadata()->set_content_encoding("gzip");
+  v1::PutResourceResponse put = MustPut(put_request);
+  v1::PutResourceRequest request = PutRequest("a", "two");
+  request.mutable_preconditions()->add_if_match(
+      CodedTag(put.resource().etag(), "gzip"));
+  EXPECT_THAT(service_->Put(request), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(ResourceServiceTest, HttpMetadataIsStoredAndReturned) {
+  v1::PutResourceRequest request = PutRequest("a", "hello");
+  request.mutable_http_metadata()->set_cache_control("max-age=60");
+  request.mutable_http_metadata()->mutable_expires()->set_seconds(2000000000);
+  (*request.mutable_http_metadata()->mutable_user_metadata())["owner"] = "alice";
+  v1::PutResourceResponse put = MustPut(request);
+  EXPECT_EQ(put.resource().http_metadata().cache_control(), "max-age=60");
+  v1::Resource got = MustGet("a");
+  EXPECT_EQ(got.http_metadata().cache_control(), "max-age=60");
+  EXPECT_EQ(got.http_metadata().expires().seconds(), 2000000000);
+  EXPECT_EQ(got.http_metadata().user_metadata().at("owner"), "alice");
+  v1::GetResourceRequest conditional = GetRequest("a");
+  conditional.mutable_preconditions()->add_if_none_match(got.etag());
+  absl::StatusOr<v1::GetResourceResponse> not_modified = service_->Get(conditional);
+  ASSERT_THAT(not_modified, IsOk());
+  EXPECT_EQ(not_modified->not_modified().http_metadata().cache_control(),
+            "max-age=60");
+}
+
+TEST_F(ResourceServiceTest, PutWithInvalidHttpMetadataIsInvalidArgument) {
+  v1::PutResourceRequest request = PutRequest("a", "hello");
+  (*request.mutable_http_metadata()->mutable_user_metadata())["Bad Key"] = "v";
+  EXPECT_THAT(service_->Put(request), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 // RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
 TEST_F(ResourceServiceTest,
        GetWithWeakIfNoneMatchOfCurrentEtagAnswersNotModified) {

@@ -43,7 +43,8 @@ void StoreConformanceTest::Reopen() {
 
 Record StoreConformanceTest::Put(const std::string& name,
                                  const std::string& content,
-                                 const std::string& request_id) {
+                                 const std::string& request_id,
+                                 const HttpMetadata& metadata) {
   absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent(name, false);
   EXPECT_THAT(current, IsOk());
   if (!current.ok()) return Record{};
@@ -52,6 +53,7 @@ Record StoreConformanceTest::Put(const std::string& name,
   request.expected_revision = current->has_value() ? (*current)->revision : 0;
   request.content = content;
   request.content_type = "text/plain";
+  request.metadata = metadata;
   request.request_id = request_id;
   absl::StatusOr<Record> record = store_->Write(request);
   EXPECT_THAT(record, IsOk());
@@ -132,6 +134,63 @@ TEST_P(StoreConformanceTest, WriteResultMatchesWhatIsRead) {
   EXPECT_EQ(read.update_time, written.update_time);
   EXPECT_EQ(read.create_time, written.create_time);
   EXPECT_EQ(read.created, written.created);
+}
+
+// --- HTTP metadata ------------------------------------------------------
+
+HttpMetadata FullMetadata() {
+  HttpMetadata m;
+  m.cache_control = "public, max-age=60";
+  m.content_disposition = "attachment; filename=\"a.txt\"";
+  m.content_encoding = "gzip";
+  m.content_language = "en, de-CH";
+  m.expires = absl::FromUnixSeconds(1767225600);
+  m.user = {{"owner", "alice"}, {"x-y_z", "1 2"}};
+  return m;
+}
+
+TEST_P(StoreConformanceTest, MetadataIsStoredWithTheVersion) {
+  Record written = Put("a", "hello", "", FullMetadata());
+  EXPECT_EQ(written.metadata, FullMetadata());
+  EXPECT_EQ(Current("a", false).metadata, FullMetadata());
+  EXPECT_EQ(Current("a", true).metadata, FullMetadata());
+  absl::StatusOr<Record> at = store_->ReadRevision("a", written.revision);
+  ASSERT_THAT(at, IsOk());
+  EXPECT_EQ(at->metadata, FullMetadata());
+  absl::StatusOr<ListPage> list = store_->List("", "", 10, false);
+  ASSERT_THAT(list, IsOk());
+  ASSERT_EQ(list->records.size(), 1u);
+  EXPECT_EQ(list->records[0].metadata, FullMetadata());
+}
+
+TEST_P(StoreConformanceTest, APutWithoutMetadataKeepsNoneOfItsPredecessors) {
+  Put("a", "one", "", FullMetadata());
+  Record second = Put("a", "two");
+  EXPECT_TRUE(second.metadata.empty());
+  EXPECT_TRUE(Current("a").metadata.empty());
+}
+
+TEST_P(StoreConformanceTest, HistoryKeepsEachVersionsMetadata) {
+  HttpMetadata other;
+  other.content_language = "fr";
+  Record first = Put("a", "one", "", FullMetadata());
+  Record second = Put("a", "two", "", other);
+  Delete("a");
+  absl::StatusOr<Record> past = store_->ReadRevision("a", first.revision);
+  ASSERT_THAT(past, IsOk());
+  EXPECT_EQ(past->metadata, FullMetadata());
+  absl::StatusOr<ListPage> versions = store_->ListVersions("a", 0, 10);
+  ASSERT_THAT(versions, IsOk());
+  ASSERT_EQ(versions->records.size(), 3u);
+  EXPECT_TRUE(versions->records[0].metadata.empty());  // The deletion.
+  EXPECT_EQ(versions->records[1].metadata, other);
+  EXPECT_EQ(versions->records[2].metadata, FullMetadata());
+}
+
+TEST_P(StoreConformanceTest, ReopenKeepsMetadata) {
+  Put("a", "hello", "", FullMetadata());
+  Reopen();
+  EXPECT_EQ(Current("a").metadata, FullMetadata());
 }
 
 TEST_P(StoreConformanceTest, ReadCurrentReturnsContentAndType) {

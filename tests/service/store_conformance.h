@@ -65,7 +65,8 @@ class StoreConformanceTest : public testing::TestWithParam<EngineFactory> {
   // Writes expecting the current revision (read first); fails the test if
   // the write fails.
   Record Put(const std::string& name, const std::string& content,
-             const std::string& request_id = "");
+             const std::string& request_id = "",
+             const HttpMetadata& metadata = {});
   Record Delete(const std::string& name, const std::string& request_id = "");
   // The current record; fails the test if there is none.
   Record Current(const std::string& name, bool with_content = true);

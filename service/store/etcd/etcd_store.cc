@@ -66,6 +66,7 @@
 #include "service/status_macros.h"
 #include "service/store/etcd/etcd_record.pb.h"
 #include "service/store/etcd/etcd_status.h"
+#include "service/store/stored_metadata.h"
 
 namespace etagd {
 namespace {
@@ -183,6 +184,7 @@ Record ToRecord(absl::string_view name, const EtcdRecord& stored) {
   record.name = std::string(name);
   record.content_length = stored.content_length();
   record.content_type = stored.content_type();
+  record.metadata = LoadHttpMetadata(stored);
   record.revision = stored.revision();
   record.create_revision = stored.create_revision();
   record.version = stored.version();
@@ -1028,6 +1030,7 @@ class EtcdStore final : public Store {
       next.set_deleted_etag(FormatEtag(current->revision(), current->nonce()));
     } else {
       next.set_content_type(std::string(request.content_type));
+      StoreHttpMetadata(request.metadata, &next);
       next.set_content_length(static_cast<int64_t>(request.content.size()));
       next.set_created(!live);
       // A creating put's own revision is known once it commits.

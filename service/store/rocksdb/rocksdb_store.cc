@@ -71,6 +71,7 @@
 #include "service/store/rocksdb/record.pb.h"
 #include "service/store/rocksdb/space_guard.h"
 #include "service/status_macros.h"
+#include "service/store/stored_metadata.h"
 
 namespace etagd {
 namespace {
@@ -197,6 +198,7 @@ Record ToRecord(absl::string_view name, const DecodedValue& decoded,
   if (with_content) record.content = std::string(decoded.content);
   record.content_length = static_cast<int64_t>(decoded.content.size());
   record.content_type = meta.content_type();
+  record.metadata = LoadHttpMetadata(meta);
   record.revision = meta.revision();
   record.create_revision = meta.create_revision();
   record.version = meta.version();
@@ -635,6 +637,7 @@ int64_t WriteBytes(const WriteRequest& request, size_t history_copy) {
   return kOverheadBytes + 2 * static_cast<int64_t>(request.name.size()) +
          static_cast<int64_t>(request.content.size() +
                               request.content_type.size() +
+                              HttpMetadataBytes(request.metadata) +
                               request.request_id.size() + history_copy);
 }
 
@@ -1035,6 +1038,7 @@ class RocksDbStore final : public Store {
       next.set_etag(current->meta.etag());
     } else {
       next.set_content_type(std::string(request.content_type));
+      StoreHttpMetadata(request.metadata, &next);
       next.set_etag(absl::StrFormat("\"%x-%016x\"", revision, nonce));
       next.set_created(!live);
       next.set_create_revision(live ? current->meta.create_revision()
