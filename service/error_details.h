@@ -17,6 +17,9 @@ inline constexpr char kPreconditionFailureTypeUrl[] =
 inline constexpr char kStorageFullTypeUrl[] =
     "type.googleapis.com/etagd.v1.StorageFull";
 
+inline constexpr char kWatchWindowTypeUrl[] =
+    "type.googleapis.com/etagd.v1.WatchWindow";
+
 // A FAILED_PRECONDITION status with `message` and `detail` attached.
 absl::Status PreconditionFailedError(
     absl::string_view message, const etagd::v1::PreconditionFailure& detail);
@@ -34,6 +37,14 @@ absl::Status StorageFullError(absl::string_view message,
 // The StorageFull attached to `status`, if any.
 std::optional<etagd::v1::StorageFull> GetStorageFull(
     const absl::Status& status);
+
+// An OUT_OF_RANGE status with `message` and `detail` attached: a Watch
+// whose start revision is no longer retained.
+absl::Status WatchWindowError(absl::string_view message,
+                              const etagd::v1::WatchWindow& detail);
+
+// The WatchWindow attached to `status`, if any.
+std::optional<etagd::v1::WatchWindow> GetWatchWindow(const absl::Status& status);
 
 }  // namespace etagd
 
