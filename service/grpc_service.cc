@@ -255,6 +255,9 @@ class WatchCall final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
         FinishOnce(ToGrpcStatus(response.status()));
         return;
       }
+      // The previous response's bytes are written (OnWriteDone) and the
+      // serializer wants an empty buffer.
+      buffer_.Clear();
       bool own_buffer = false;
       grpc::Status serialized =
           grpc::SerializationTraits<v1::WatchResponse>::Serialize(
