@@ -70,6 +70,10 @@ struct Watcher {
   EventQueue queue ABSL_GUARDED_BY(mu);
   WatchStream::Ready pending ABSL_GUARDED_BY(mu);
   bool sent_any ABSL_GUARDED_BY(mu) = false;
+  // The first response (but with initial_state) is a progress response at
+  // this revision, so that a watch from now learns where "now" was: every
+  // event it gets is above it.
+  int64_t first_revision ABSL_GUARDED_BY(mu) = 0;
   absl::Time last_sent ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   // The initial state being listed (touched by the catch-up thread only),
   // and the last name listed.
@@ -98,12 +102,15 @@ struct Watcher {
     std::optional<Completion> completion;
     if (mode == Mode::kDone) {
       completion.emplace(Completion{std::move(pending), status});
+    } else if (!sent_any && !request.initial_state()) {
+      v1::WatchResponse progress;
+      progress.set_revision(first_revision);
+      completion.emplace(Completion{std::move(pending), std::move(progress)});
     } else if (!queue.empty()) {
       completion.emplace(
           Completion{std::move(pending), TakeLocked(ResponseLimits())});
-    } else if (mode != Mode::kInitial &&
-               (!sent_any || (progress_every > absl::ZeroDuration() &&
-                              now - last_sent >= progress_every))) {
+    } else if (mode != Mode::kInitial && progress_every > absl::ZeroDuration() &&
+               now - last_sent >= progress_every) {
       v1::WatchResponse progress;
       progress.set_revision(covered);
       completion.emplace(Completion{std::move(pending), std::move(progress)});
@@ -696,12 +703,14 @@ std::unique_ptr<WatchStream> ChangeFeed::Watch(
       watcher->mode = Mode::kLive;
       watcher->next_revision = now + 1;
       watcher->covered = now;
+      watcher->first_revision = now;
       hub.live.insert(watcher.get());
     } else {
       watcher->mode = Mode::kCatchUp;
       watcher->next_revision = request.start_revision();
       watcher->covered =
           std::min(request.start_revision() - 1, hub.dispatched);
+      watcher->first_revision = watcher->covered;
       hub.ScheduleLocked(watcher);
     }
   }

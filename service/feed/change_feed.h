@@ -21,9 +21,11 @@
 //   of whatever is queued, so a full queue never holds them back.
 // - initial_state lists a consistent view (Store::View) at revision R in
 //   bounded pages, then queues the marker, then catches up from R + 1.
-// - Every watcher with a Next pending and nothing to send gets a progress
-//   response at least every progress_interval (and one at once for its
-//   first Next), carrying the revision up to which it has everything.
+// - A watch's first response is a progress response (but with
+//   initial_state): every event it will get is above its revision, so a
+//   watch "from now" learns where now was. Every watcher with a Next
+//   pending and nothing to send gets a progress response at least every
+//   progress_interval, carrying the revision up to which it has everything.
 #ifndef ETAGD_SERVICE_FEED_CHANGE_FEED_H_
 #define ETAGD_SERVICE_FEED_CHANGE_FEED_H_
 
