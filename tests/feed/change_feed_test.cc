@@ -11,6 +11,7 @@
 #include "service/error_details.h"
 #include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/feed/watch_reader.h"
+#include "tests/testing/forwarding_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -357,6 +358,23 @@ TEST_F(ChangeFeedTest, InvalidRequestsFailOnTheFirstNext) {
   request.set_start_revision(-5);
   EXPECT_THAT(WatchReader(feed_->Watch(request)).Next(),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// An engine without a change log (as the etcd engine is for now).
+class NoChangeLogStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  absl::StatusOr<ChangeWindow> Changes() override {
+    return absl::UnimplementedError("no change log");
+  }
+};
+
+TEST_F(ChangeFeedTest, AnEngineWithoutAChangeLogAnswersUnimplemented) {
+  feed_.reset();
+  NoChangeLogStore store(std::move(store_));
+  ChangeFeed feed(store, feed_options_);
+  EXPECT_THAT(WatchReader(feed.Watch(v1::WatchRequest())).Next(),
+              StatusIs(absl::StatusCode::kUnimplemented));
 }
 
 }  // namespace
