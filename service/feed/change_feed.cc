@@ -567,23 +567,13 @@ class FailedStream final : public WatchStream {
  public:
   explicit FailedStream(absl::Status status) : status_(std::move(status)) {}
 
-  void Next(Ready ready) override {
-    absl::Status status;
-    {
-      absl::MutexLock lock(&mu_);
-      status = status_;
-    }
-    ready(status);
-  }
+  void Next(Ready ready) override { ready(status_); }
 
-  void Cancel() override {
-    absl::MutexLock lock(&mu_);
-    status_ = absl::CancelledError("the watch was cancelled");
-  }
+  // The stream has ended already: later Nexts keep its error.
+  void Cancel() override {}
 
  private:
-  absl::Mutex mu_;
-  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  const absl::Status status_;
 };
 
 }  // namespace

@@ -70,7 +70,7 @@ class GrpcRequestParsingTest : public testing::Test {
 
 TEST_F(GrpcRequestParsingTest, BytesThatDoNotParseAreInvalidArgumentForEveryMethod) {
   const auto methods = EveryEtagdMethod();
-  ASSERT_EQ(methods.size(), 6u);
+  ASSERT_EQ(methods.size(), 7u);
   for (const google::protobuf::MethodDescriptor* method : methods) {
     grpc::Status status = RawGrpcCall(channel_, PathOf(method), kGarbage, kTimeout);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
