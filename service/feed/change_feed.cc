@@ -286,17 +286,24 @@ struct ChangeFeed::Hub {
   // move to catch-up from it.
   void Offer(ChangePage& page, std::vector<Completion>& completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    // Each change's event, with and without content, built once for all.
+    std::vector<std::optional<SharedEvent>> events[2];
+    events[0].resize(page.changes.size());
+    events[1].resize(page.changes.size());
     std::vector<Watcher*> fell_behind;
     for (Watcher* watcher : live) {
       absl::MutexLock watcher_lock(&watcher->mu);
       bool behind = false;
-      for (const Record& change : page.changes) {
+      const bool content = watcher->request.include_content();
+      for (size_t i = 0; i < page.changes.size(); ++i) {
+        const Record& change = page.changes[i];
         if (change.revision < watcher->next_revision ||
             !WatchMatches(watcher->request, change.name)) {
           continue;
         }
-        if (!watcher->queue.TryPush(ToWatchEvent(
-                change, watcher->request.include_content(), false))) {
+        std::optional<SharedEvent>& event = events[content][i];
+        if (!event.has_value()) event.emplace(ToWatchEvent(change, content, false));
+        if (!watcher->queue.TryPush(*event)) {
           watcher->mode = Mode::kCatchUp;
           watcher->next_revision = change.revision;
           watcher->covered = change.revision - 1;

@@ -4,17 +4,18 @@
 
 namespace etagd {
 
-bool EventQueue::TryPush(etagd::v1::WatchEvent&& event) {
-  const int64_t bytes = static_cast<int64_t>(event.ByteSizeLong());
+bool EventQueue::TryPush(const SharedEvent& event) {
+  const int64_t bytes = event.bytes;
   if (!entries_.empty() &&
       (static_cast<int64_t>(entries_.size()) >= limits_.max_events ||
        bytes_ + bytes > limits_.max_bytes)) {
     return false;
   }
   Entry entry;
-  entry.event = std::move(event);
+  entry.event = event.event;
+  entry.initial = event.event->initial();
   entry.bytes = bytes;
-  entry.revision = entry.event.resource().revision();
+  entry.revision = event.event->resource().revision();
   bytes_ += bytes;
   entries_.push_back(std::move(entry));
   return true;
@@ -35,11 +36,11 @@ etagd::v1::WatchResponse EventQueue::Take(const ResponseLimits& limits) {
     entries_.pop_front();
     return response;
   }
-  const bool initial = entries_.front().event.initial();
+  const bool initial = entries_.front().initial;
   int64_t bytes = 0;
   while (!entries_.empty()) {
     Entry& entry = entries_.front();
-    if (entry.initial_state_end || entry.event.initial() != initial) break;
+    if (entry.initial_state_end || entry.initial != initial) break;
     if (response.events_size() > 0 &&
         (response.events_size() >= limits.max_events ||
          bytes + entry.bytes > limits.max_bytes)) {
@@ -47,7 +48,7 @@ etagd::v1::WatchResponse EventQueue::Take(const ResponseLimits& limits) {
     }
     bytes += entry.bytes;
     bytes_ -= entry.bytes;
-    *response.add_events() = std::move(entry.event);
+    *response.add_events() = *entry.event;
     entries_.pop_front();
   }
   return response;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 
 #include "etagd/v1/etagd.pb.h"
 
@@ -27,13 +28,25 @@ struct ResponseLimits {
   int64_t max_bytes = int64_t{1} << 20;
 };
 
+// An event shared by every queue it is offered to (built once per change).
+struct SharedEvent {
+  explicit SharedEvent(etagd::v1::WatchEvent event_in)
+      : event(std::make_shared<const etagd::v1::WatchEvent>(std::move(event_in))),
+        bytes(static_cast<int64_t>(event->ByteSizeLong())) {}
+  std::shared_ptr<const etagd::v1::WatchEvent> event;
+  int64_t bytes;
+};
+
 class EventQueue {
  public:
   explicit EventQueue(EventQueueLimits limits) : limits_(limits) {}
 
   // Adds `event` (change events: revision order; initial ones: name order)
-  // unless the queue is full; false if it is (the event is left as it was).
-  bool TryPush(etagd::v1::WatchEvent&& event);
+  // unless the queue is full; false if it is.
+  bool TryPush(const SharedEvent& event);
+  bool TryPush(etagd::v1::WatchEvent&& event) {
+    return TryPush(SharedEvent(std::move(event)));
+  }
 
   // Adds the initial_state_end marker for `revision`; it is always admitted.
   void PushInitialStateEnd(int64_t revision);
@@ -52,7 +65,8 @@ class EventQueue {
 
  private:
   struct Entry {
-    etagd::v1::WatchEvent event;
+    std::shared_ptr<const etagd::v1::WatchEvent> event;
+    bool initial = false;
     int64_t bytes = 0;
     // The initial_state_end marker (event unused) at this revision.
     bool initial_state_end = false;
