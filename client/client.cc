@@ -75,6 +75,32 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(const std::string& target,
       grpc::CreateCustomChannel(target, *credentials, args), std::move(options));
 }
 
+absl::Status Client::Watch(const v1::WatchRequest& request,
+                           const WatchHandler& on_response) {
+  grpc::ClientContext context;
+  if (!options_.bearer_token.empty()) {
+    context.AddMetadata("authorization",
+                        absl::StrCat("Bearer ", options_.bearer_token));
+  }
+  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader =
+      stub_->Watch(&context, request);
+  v1::WatchResponse response;
+  bool stopped = false;
+  while (reader->Read(&response)) {
+    if (!on_response(response)) {
+      stopped = true;
+      context.TryCancel();
+      // Drain what is in flight, so that Finish() does not wait.
+      while (reader->Read(&response)) {
+      }
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (stopped) return absl::OkStatus();
+  return FromGrpcStatus(status);
+}
+
 absl::StatusOr<v1::GetResourceResponse> Client::Get(
     const v1::GetResourceRequest& request) {
   return Call<v1::GetResourceRequest, v1::GetResourceResponse>(

@@ -67,6 +67,19 @@ class Client {
   absl::StatusOr<etagd::v1::ListVersionsResponse> ListVersions(
       const etagd::v1::ListVersionsRequest& request);
 
+  // Streams the changes `request` asks for (Resources.Watch), calling
+  // `on_response` with each response in order (events, progress
+  // notifications, the initial_state_end marker) until it returns false:
+  // then the stream is cancelled and Watch returns OK. Otherwise it returns
+  // the status the stream ended with: OUT_OF_RANGE with a WatchWindow
+  // detail (error_details.h's GetWatchWindow) when start_revision is no
+  // longer kept, UNAVAILABLE when the server goes away (resume from the
+  // last event's revision plus one). options.timeout does not apply.
+  using WatchHandler =
+      std::function<bool(const etagd::v1::WatchResponse& response)>;
+  absl::Status Watch(const etagd::v1::WatchRequest& request,
+                     const WatchHandler& on_response);
+
   absl::StatusOr<etagd::v1::CreateCheckpointResponse> CreateCheckpoint(
       const etagd::v1::CreateCheckpointRequest& request);
 

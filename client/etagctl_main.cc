@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/etagctl_args.h"
+#include "client/watch_format.h"
 #include "service/env_flags.h"
 #include "service/error_details.h"
 #include "service/status_macros.h"
@@ -58,6 +59,18 @@ ABSL_FLAG(std::string, request_id, "",
           "put, delete: a request id; resending a command with the same id "
           "does not apply it twice.");
 ABSL_FLAG(int, page_size, 0, "list, history: entries per call (0: default).");
+ABSL_FLAG(int64_t, start_revision, 0,
+          "watch: print every change from this revision on (resuming: the "
+          "last revision printed plus one); 0: changes from now on.");
+ABSL_FLAG(bool, exact, false,
+          "watch: PREFIX is one name: watch that resource only.");
+ABSL_FLAG(bool, initial_state, false,
+          "watch: first print every matching resource (\"initial\" lines) "
+          "and an initial-state-end line with its revision, then the "
+          "changes after it.");
+ABSL_FLAG(int64_t, max_events, 0,
+          "watch: exit after printing this many events (0: follow until "
+          "stopped).");
 ABSL_FLAG(std::string, ca_file, "",
           "PEM CA certificates that etagd's certificate must chain to: "
           "connects over TLS. Empty: plaintext.");
@@ -90,6 +103,10 @@ constexpr char kUsage[] =
     "  history NAME   list the retained versions, newest first\n"
     "  checkpoint NAME  write a consistent copy of the store on the server\n"
     "                 (under its --checkpoint_dir), for backups\n"
+    "  watch [PREFIX] follow changes, one line each:\n"
+    "                 REVISION put|delete NAME ETAG (--start-revision,\n"
+    "                 --exact, --initial-state, --max-events); stderr says\n"
+    "                 from which revision it watches\n"
     "Flags may be written --if-match or --if_match.\n"
     "TLS: --ca_file (and --client_cert_file, --client_key_file for mutual\n"
     "TLS); a bearer token: --bearer_token_file.\n\n"
@@ -325,12 +342,49 @@ int Checkpoint(Client& client, const std::string& name) {
   return kExitOk;
 }
 
+int Watch(Client& client, const std::string& prefix) {
+  v1::WatchRequest request;
+  request.set_prefix(prefix);
+  request.set_start_revision(absl::GetFlag(FLAGS_start_revision));
+  request.set_exact(absl::GetFlag(FLAGS_exact));
+  request.set_initial_state(absl::GetFlag(FLAGS_initial_state));
+  const int64_t max_events = absl::GetFlag(FLAGS_max_events);
+  int64_t printed = 0;
+  bool announced = false;
+  absl::Status status = client.Watch(request, [&](const v1::WatchResponse& r) {
+    if (!announced) {
+      announced = true;
+      std::cerr << "watching \"" << prefix << "\" ";
+      if (request.initial_state()) {
+        std::cerr << "with its initial state\n";
+      } else {
+        std::cerr << "from revision "
+                  << (request.start_revision() > 0 ? request.start_revision()
+                                                   : r.revision() + 1)
+                  << "\n";
+      }
+    }
+    std::cout << FormatWatchResponse(r);
+    std::cout.flush();
+    printed += r.events_size();
+    return max_events <= 0 || printed < max_events;
+  });
+  if (!status.ok()) {
+    if (auto window = GetWatchWindow(status); window.has_value()) {
+      std::cerr << "oldest revision: " << window->oldest_revision()
+                << " current revision: " << window->current_revision() << "\n";
+    }
+    return Report(status);
+  }
+  return kExitOk;
+}
+
 int Run(const std::vector<char*>& args) {
   if (args.size() < 2) return Usage("missing COMMAND");
   const std::string command = args[1];
   const std::string operand = args.size() > 2 ? args[2] : "";
   if (args.size() > 3) return Usage("too many arguments");
-  const bool needs_name = command != "list";
+  const bool needs_name = command != "list" && command != "watch";
   if (needs_name && operand.empty()) {
     return Usage(absl::StrCat(command, " needs a NAME"));
   }
@@ -365,6 +419,7 @@ int Run(const std::vector<char*>& args) {
   if (command == "list") return List(*client, operand);
   if (command == "history") return History(*client, operand);
   if (command == "checkpoint") return Checkpoint(*client, operand);
+  if (command == "watch") return Watch(*client, operand);
   return Usage(absl::StrCat("unknown command '", command, "'"));
 }
 

@@ -60,6 +60,8 @@ absl::string_view RpcName(Rpc method) {
       return "etagd.v1.Resources/ListResources";
     case Rpc::kListVersions:
       return "etagd.v1.Resources/ListVersions";
+    case Rpc::kWatch:
+      return "etagd.v1.Resources/Watch";
     case Rpc::kCreateCheckpoint:
       return "etagd.v1.Admin/CreateCheckpoint";
   }
@@ -157,7 +159,9 @@ absl::Status Authorize(const TokenTable& tokens,
   if (!absl::StartsWith(name, grant->prefix)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "this token only reaches names starting with \"", grant->prefix, "\"",
-        method == Rpc::kListResources ? "; list with such a prefix" : ""));
+        method == Rpc::kListResources ? "; list with such a prefix"
+        : method == Rpc::kWatch       ? "; watch such a prefix"
+                                      : ""));
   }
   return absl::OkStatus();
 }

@@ -11,7 +11,7 @@
 // Fields are separated by spaces or tabs. A token is at least
 // kMinTokenLength characters of RFC 6750 §2.1's b64token alphabet
 // (A-Z a-z 0-9 - . _ ~ + / and trailing '='). `read` allows GetResource,
-// ListResources and ListVersions; `read-write` also PutResource and
+// ListResources, ListVersions and Watch; `read-write` also PutResource and
 // DeleteResource. With a prefix, the token only reaches names that start
 // with it, and only lists with a prefix that starts with it. Admin calls
 // need a read-write token without a prefix: a checkpoint copies every
@@ -55,6 +55,7 @@ enum class Rpc {
   kDeleteResource,
   kListResources,
   kListVersions,
+  kWatch,
   kCreateCheckpoint,
 };
 
@@ -92,7 +93,7 @@ absl::optional<absl::string_view> ParseBearerAuthorization(
 // The decision: OK; UNAUTHENTICATED if `token` is missing or unknown;
 // PERMISSION_DENIED if the token's scope does not allow `method`, or
 // `name` lies outside its prefix. `name` is the resource name, or for
-// kListResources the requested prefix; kCreateCheckpoint ignores it.
+// kListResources and kWatch the requested prefix; kCreateCheckpoint ignores it.
 absl::Status Authorize(const TokenTable& tokens,
                        absl::optional<absl::string_view> token, Rpc method,
                        absl::string_view name);

@@ -61,4 +61,19 @@ std::optional<absl::Duration> GetRetryDelay(const absl::Status& status) {
          absl::Nanoseconds(detail.retry_delay().nanos());
 }
 
+absl::Status WatchWindowError(absl::string_view message,
+                              const etagd::v1::WatchWindow& detail) {
+  absl::Status status = absl::OutOfRangeError(message);
+  status.SetPayload(kWatchWindowTypeUrl, absl::Cord(detail.SerializeAsString()));
+  return status;
+}
+
+std::optional<etagd::v1::WatchWindow> GetWatchWindow(const absl::Status& status) {
+  auto payload = status.GetPayload(kWatchWindowTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  etagd::v1::WatchWindow detail;
+  if (!detail.ParseFromString(std::string(*payload))) return std::nullopt;
+  return detail;
+}
+
 }  // namespace etagd

@@ -21,6 +21,9 @@ inline constexpr char kStorageFullTypeUrl[] =
 inline constexpr char kRetryInfoTypeUrl[] =
     "type.googleapis.com/google.rpc.RetryInfo";
 
+inline constexpr char kWatchWindowTypeUrl[] =
+    "type.googleapis.com/etagd.v1.WatchWindow";
+
 // A FAILED_PRECONDITION status with `message` and `detail` attached.
 absl::Status PreconditionFailedError(
     absl::string_view message, const etagd::v1::PreconditionFailure& detail);
@@ -53,6 +56,14 @@ inline constexpr absl::Duration kOverloadRetryDelay = absl::Seconds(1);
 
 // The RetryInfo's delay attached to `status`, if any.
 std::optional<absl::Duration> GetRetryDelay(const absl::Status& status);
+
+// An OUT_OF_RANGE status with `message` and `detail` attached: a Watch
+// whose start revision is no longer retained.
+absl::Status WatchWindowError(absl::string_view message,
+                              const etagd::v1::WatchWindow& detail);
+
+// The WatchWindow attached to `status`, if any.
+std::optional<etagd::v1::WatchWindow> GetWatchWindow(const absl::Status& status);
 
 }  // namespace etagd
 

@@ -167,6 +167,29 @@ ABSL_FLAG(std::string, tokens_file, "",
           "Authorization header). Re-read when it changes (checked every 2s) "
           "and on SIGHUP; a broken file keeps the tokens loaded before. "
           "Empty: no authorization.");
+ABSL_FLAG(int64_t, watch_retention_revisions, 100000,
+          "Watch: the change log keeps at least the changes of the last this "
+          "many revisions (RocksDB engine); a Watch can start from any "
+          "revision kept, an older one fails with OUT_OF_RANGE giving the "
+          "oldest revision kept. 0: no limit by count.");
+ABSL_FLAG(absl::Duration, watch_retention, absl::Hours(1),
+          "Watch: changes older than this leave the change log (RocksDB "
+          "engine), whatever --watch_retention_revisions says. 0: no limit "
+          "by age.");
+ABSL_FLAG(absl::Duration, watch_progress_interval, absl::Seconds(10),
+          "Watch: a watcher waiting for changes gets a progress response "
+          "(the revision it is complete up to) at least this often, also "
+          "when nothing it watches changes. 0: none.");
+ABSL_FLAG(int, watch_max_watchers, 10000,
+          "Watch: most watch streams open at once; more fail with "
+          "RESOURCE_EXHAUSTED. 0: no limit.");
+ABSL_FLAG(int, watch_max_watchers_per_connection, 1000,
+          "Watch: most watch streams open on one client connection; more "
+          "fail with RESOURCE_EXHAUSTED. 0: no limit.");
+ABSL_FLAG(int, watch_queue_events, 128,
+          "Watch: events queued per watcher (at most 256 KiB of them) for a "
+          "client that reads slower than changes come; one further behind "
+          "is caught up from the change log, so memory stays bounded.");
 
 namespace etagd {
 namespace {
@@ -234,6 +257,15 @@ absl::StatusOr<Engine> EngineFromFlags() {
           "--block_cache_mb must be between 0 and 1048576");
     }
     options.block_cache_bytes = cache_mb << 20;
+    options.change_retention_revisions =
+        absl::GetFlag(FLAGS_watch_retention_revisions);
+    options.change_retention = absl::GetFlag(FLAGS_watch_retention);
+    if (options.change_retention_revisions < 0 ||
+        options.change_retention < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "--watch_retention_revisions and --watch_retention must not be "
+          "negative");
+    }
     engine.description = absl::StrCat(
         "data in ", options.path, " (",
         options.sync_writes ? "durable writes" : "unsynced writes",
@@ -384,6 +416,21 @@ int Run() {
       !engine->non_atomic_writes_for_test;
   if (server_options.write_threads < 1 || server_options.write_threads > 1024) {
     return Fail("--write_threads must be between 1 and 1024");
+  }
+  server_options.feed.progress_interval =
+      absl::GetFlag(FLAGS_watch_progress_interval);
+  server_options.feed.max_watchers = absl::GetFlag(FLAGS_watch_max_watchers);
+  server_options.feed.max_watchers_per_peer =
+      absl::GetFlag(FLAGS_watch_max_watchers_per_connection);
+  server_options.feed.queue.max_events = absl::GetFlag(FLAGS_watch_queue_events);
+  if (server_options.feed.progress_interval < absl::ZeroDuration() ||
+      server_options.feed.max_watchers < 0 ||
+      server_options.feed.max_watchers_per_peer < 0 ||
+      server_options.feed.queue.max_events < 1) {
+    return Fail(
+        "--watch_progress_interval, --watch_max_watchers and "
+        "--watch_max_watchers_per_connection must not be negative, and "
+        "--watch_queue_events must be at least 1");
   }
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
   if (drain < absl::ZeroDuration()) {

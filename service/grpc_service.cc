@@ -1,6 +1,8 @@
 #include "service/grpc_service.h"
 
+#include <atomic>
 #include <iterator>
+#include <memory>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -9,6 +11,8 @@
 #include "service/auth.h"
 #include "service/error_details.h"
 #include "service/grpc_raw_call.h"
+#include "service/grpc_status.h"
+#include "service/status_macros.h"
 
 namespace etagd {
 namespace {
@@ -192,6 +196,108 @@ grpc::ServerUnaryReactor* GrpcResourcesService::ListVersions(
   }
   call->Reply(core_.ListVersions(call->request()));
   return call;
+}
+
+namespace {
+
+// One Watch stream: pulls a response from the feed, writes it, and pulls
+// the next only when gRPC is done writing (one write in flight per stream).
+// Ends with the feed's error, or when the client goes away. Deletes itself
+// in OnDone.
+class WatchCall final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  // Starts the call; `admit` returns the feed's stream, or an error that
+  // ends the call at once.
+  template <typename Admit>
+  static WatchCall* Start(const grpc::ByteBuffer& request_bytes, Admit admit) {
+    auto* call = new WatchCall();
+    grpc::ByteBuffer bytes(request_bytes);  // Parsing consumes it.
+    v1::WatchRequest request;
+    if (!grpc::SerializationTraits<v1::WatchRequest>::Deserialize(&bytes,
+                                                                  &request)
+             .ok()) {
+      call->FinishOnce(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "the request is not a valid etagd.v1.WatchRequest (malformed "
+          "protobuf, or a string field that is not UTF-8)"));
+      return call;
+    }
+    absl::StatusOr<std::unique_ptr<WatchStream>> stream = admit(request);
+    if (!stream.ok()) {
+      call->FinishOnce(ToGrpcStatus(stream.status()));
+      return call;
+    }
+    call->stream_ = *std::move(stream);
+    call->Pull();
+    return call;
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      // The client is gone (or the server is cancelling the call).
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "the stream could not be written"));
+      return;
+    }
+    Pull();
+  }
+
+  void OnCancel() override {
+    // A pending Next completes with CANCELLED, which finishes the call.
+    if (stream_ != nullptr) stream_->Cancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  WatchCall() = default;
+
+  void Pull() {
+    stream_->Next([this](absl::StatusOr<v1::WatchResponse> response) {
+      if (!response.ok()) {
+        FinishOnce(ToGrpcStatus(response.status()));
+        return;
+      }
+      // The previous response's bytes are written (OnWriteDone) and the
+      // serializer wants an empty buffer.
+      buffer_.Clear();
+      bool own_buffer = false;
+      grpc::Status serialized =
+          grpc::SerializationTraits<v1::WatchResponse>::Serialize(
+              *response, &buffer_, &own_buffer);
+      if (!serialized.ok()) {
+        FinishOnce(serialized);
+        return;
+      }
+      StartWrite(&buffer_);
+    });
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    if (finished_.exchange(true)) return;
+    Finish(status);
+  }
+
+  std::unique_ptr<WatchStream> stream_;
+  grpc::ByteBuffer buffer_;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* GrpcResourcesService::Watch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return WatchCall::Start(
+      *request,
+      [&](const v1::WatchRequest& watch)
+          -> absl::StatusOr<std::unique_ptr<WatchStream>> {
+        ETAGD_RETURN_IF_ERROR(
+            CheckAccess(tokens_.get(), *context, Rpc::kWatch, watch.prefix()));
+        if (feed_ == nullptr) {
+          return absl::UnimplementedError("this server has no change feed");
+        }
+        return feed_->Watch(watch, context->peer());
+      });
 }
 
 grpc::ServerUnaryReactor* GrpcAdminService::CreateCheckpoint(

@@ -20,6 +20,7 @@
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "service/admin_service.h"
+#include "service/feed/change_feed.h"
 #include "service/resource_service.h"
 #include "service/thread_pool.h"
 #include "service/token_file.h"
@@ -35,7 +36,8 @@ using RawResourcesService = v1::Resources::WithRawCallbackMethod_GetResource<
         v1::Resources::WithRawCallbackMethod_DeleteResource<
             v1::Resources::WithRawCallbackMethod_ListResources<
                 v1::Resources::WithRawCallbackMethod_ListVersions<
-                    v1::Resources::Service>>>>>;
+                    v1::Resources::WithRawCallbackMethod_Watch<
+                        v1::Resources::Service>>>>>>;
 using RawAdminService =
     v1::Admin::WithRawCallbackMethod_CreateCheckpoint<v1::Admin::Service>;
 }  // namespace internal
@@ -47,17 +49,24 @@ using RawAdminService =
 // kUncountedContentBytes holds its size of `response_budget` (if set) until
 // its response is sent; one the budget cannot admit fails with
 // RESOURCE_EXHAUSTED, so slow readers cannot grow the server.
+//
+// Watch streams `feed` (null: UNIMPLEMENTED). Each stream asks the feed for
+// its next response only once the one before is written (OnWriteDone), so
+// a slow client's backlog stays in the feed's bounded queue; watchers are
+// counted per connection (the call's peer).
 class GrpcResourcesService final : public internal::RawResourcesService {
  public:
   GrpcResourcesService(ResourceService& core, WritePipeline& writes,
                        MemoryBudget& write_budget,
                        std::shared_ptr<const TokenStore> tokens = nullptr,
-                       MemoryBudget* response_budget = nullptr)
+                       MemoryBudget* response_budget = nullptr,
+                       ChangeFeed* feed = nullptr)
       : core_(core),
         writes_(writes),
         write_budget_(write_budget),
         response_budget_(response_budget),
-        tokens_(std::move(tokens)) {}
+        tokens_(std::move(tokens)),
+        feed_(feed) {}
 
   // Each takes an etagd.v1.<Method>Request and answers its response.
   grpc::ServerUnaryReactor* GetResource(grpc::CallbackServerContext* context,
@@ -75,6 +84,10 @@ class GrpcResourcesService final : public internal::RawResourcesService {
   grpc::ServerUnaryReactor* ListVersions(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
+  // Takes an etagd.v1.WatchRequest; streams WatchResponses.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
 
  private:
   template <typename Call>
@@ -85,6 +98,7 @@ class GrpcResourcesService final : public internal::RawResourcesService {
   MemoryBudget& write_budget_;
   MemoryBudget* const response_budget_;
   const std::shared_ptr<const TokenStore> tokens_;
+  ChangeFeed* const feed_;
 };
 
 // Content up to this size is not held against the response budget (as

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->store_ = std::move(store);
   server->core_ =
       std::make_unique<ResourceService>(*server->store_, options.service);
+  server->feed_ = std::make_unique<ChangeFeed>(*server->store_, options.feed);
   server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
   server->writes_ = std::make_unique<WritePipeline>(
       *server->core_, *server->store_, *server->writers_,
@@ -38,7 +39,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->response_budget_ = options.response_budget;
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(
       *server->core_, *server->writes_, *server->write_budget_,
-      options.tokens, server->response_budget_.get());
+      options.tokens, server->response_budget_.get(), server->feed_.get());
   server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
   server->grpc_admin_ = std::make_unique<GrpcAdminService>(
       *server->admin_, *server->writers_, options.tokens);
@@ -159,6 +160,8 @@ void Server::Shutdown(absl::Duration grace) {
     stop_health_ = true;
   }
   if (health_thread_.joinable()) health_thread_.join();
+  // Watch streams end now, so that the grace is the other calls'.
+  if (feed_ != nullptr) feed_->Shutdown();
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
@@ -173,6 +176,7 @@ void Server::Shutdown(absl::Duration grace) {
   writes_.reset();
   writers_.reset();
   grpc_service_.reset();
+  feed_.reset();
   core_.reset();
   store_.reset();
 }

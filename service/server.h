@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "service/feed/change_feed.h"
 #include "service/grpc_service.h"
 #include "service/resource_service.h"
 #include "service/store/store.h"
@@ -45,6 +46,8 @@ struct ServerOptions {
   // Response content waiting for slow readers (grpc_service.h), shared
   // with the HTTP server in etagd; null: unbounded.
   std::shared_ptr<MemoryBudget> response_budget;
+  // The change feed behind Watch (and the HTTP gateway's feeds).
+  ChangeFeedOptions feed;
   // Bearer tokens every Resources and Admin call must carry (auth.h);
   // null: no authorization. Health and reflection stay open.
   std::shared_ptr<const TokenStore> tokens;
@@ -82,15 +85,19 @@ class Server {
   // threads, write budget and authorization, and the store (for metrics).
   // Valid until Shutdown().
   ResourceService& core() { return *core_; }
+  // The change feed every Watch is served from, for in-process transports
+  // (their streams end with UNAVAILABLE at Shutdown()).
+  ChangeFeed& feed() { return *feed_; }
   Store& store() { return *store_; }
   WritePipeline& writes() { return *writes_; }
   MemoryBudget& write_budget() { return *write_budget_; }
   // Null: no authorization.
   const std::shared_ptr<const TokenStore>& tokens() const { return tokens_; }
 
-  // Reports NOT_SERVING to health checks, stops accepting calls, lets calls
-  // in flight finish for up to `grace` (then cancels them) and closes the
-  // store. Later calls return at once.
+  // Reports NOT_SERVING to health checks, ends every Watch stream with
+  // UNAVAILABLE (at once: they never finish by themselves), stops accepting
+  // calls, lets calls in flight finish for up to `grace` (then cancels
+  // them) and closes the store. Later calls return at once.
   void Shutdown(absl::Duration grace);
 
  private:
@@ -98,6 +105,7 @@ class Server {
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<ResourceService> core_;
+  std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<ThreadPool> writers_;
   std::unique_ptr<WritePipeline> writes_;
   std::unique_ptr<MemoryBudget> write_budget_;

@@ -99,6 +99,19 @@ class CachingStore final : public Store {
     return inner_->Checkpoint(directory);
   }
   std::optional<StorageSpace> Space() override { return inner_->Space(); }
+  absl::StatusOr<ChangeWindow> Changes() override { return inner_->Changes(); }
+  absl::StatusOr<ChangePage> ReadChanges(int64_t from_revision,
+                                         int64_t up_to_revision, int limit,
+                                         bool with_content) override {
+    return inner_->ReadChanges(from_revision, up_to_revision, limit,
+                               with_content);
+  }
+  absl::StatusOr<std::unique_ptr<StoreView>> View() override {
+    return inner_->View();
+  }
+  void SetCommitListener(std::function<void()> listener) override {
+    inner_->SetCommitListener(std::move(listener));
+  }
 
  private:
   struct Entry {

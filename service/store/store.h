@@ -5,6 +5,8 @@
 #define ETAGD_SERVICE_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +60,41 @@ struct StorageSpace {
   bool full = false;
   // The store is open read-only (the disk was full when it was opened).
   bool read_only = false;
+};
+
+// Which revisions the change log can serve (Store::Changes).
+struct ChangeWindow {
+  // The oldest revision still readable from the change log: every change
+  // at or after it is there. A reader may start at any revision from here
+  // on; one below it has been pruned.
+  int64_t oldest_revision = 1;
+  // Every revision up to this one is committed or will never be (a failed
+  // write's revision is a gap): the change log holds all there is of them.
+  // Revisions above it may still be committing.
+  int64_t committed_revision = 0;
+};
+
+// One page of the change log.
+struct ChangePage {
+  // The records written, in revision order (a deletion is a record with
+  // deleted == true).
+  std::vector<Record> changes;
+  // Where the next page starts: one past the last revision this page
+  // covered.
+  int64_t next_revision = 0;
+};
+
+// A read-only view of the current records at exactly one revision.
+// Thread-compatible.
+class StoreView {
+ public:
+  virtual ~StoreView() = default;
+  // Every revision up to this one is in the view, and none after it.
+  virtual int64_t revision() const = 0;
+  // As Store::List, in the view.
+  virtual absl::StatusOr<ListPage> List(absl::string_view prefix,
+                                        absl::string_view start_after,
+                                        int limit, bool with_content) = 0;
 };
 
 // Implementations are safe for concurrent use without external
@@ -151,6 +188,39 @@ class Store {
   // has no leader or cannot be reached). Returns within a few seconds; the
   // server asks every second and reports NOT_SERVING while it fails.
   virtual absl::Status CheckHealth() { return absl::OkStatus(); }
+
+  // The change log (for change feeds, service/feed/). Engines without one
+  // answer UNIMPLEMENTED to each of these and never call the listener.
+
+  // The change log's window now.
+  virtual absl::StatusOr<ChangeWindow> Changes() {
+    return absl::UnimplementedError("this storage engine keeps no change log");
+  }
+
+  // The records written at revisions from_revision..up_to_revision
+  // (inclusive; up_to_revision at most Changes().committed_revision), in
+  // revision order, covering at most `limit` revisions that have a record.
+  // Without `with_content`, content is left empty. OUT_OF_RANGE if
+  // from_revision is below the window's oldest_revision, also when the
+  // window moved past it while the page was read (never a page with a gap).
+  virtual absl::StatusOr<ChangePage> ReadChanges(int64_t /*from_revision*/,
+                                                 int64_t /*up_to_revision*/,
+                                                 int /*limit*/,
+                                                 bool /*with_content*/) {
+    return absl::UnimplementedError("this storage engine keeps no change log");
+  }
+
+  // A consistent view of the current records at Changes().committed_revision.
+  virtual absl::StatusOr<std::unique_ptr<StoreView>> View() {
+    return absl::UnimplementedError(
+        "this storage engine offers no consistent view");
+  }
+
+  // Calls `listener` (replacing any before; null: none) each time
+  // committed_revision may have advanced, on the thread that committed. It
+  // must be quick and must not call the store. Once this returns, the
+  // previous listener is no longer being called.
+  virtual void SetCommitListener(std::function<void()> /*listener*/) {}
 };
 
 }  // namespace etagd

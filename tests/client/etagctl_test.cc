@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
@@ -335,6 +336,78 @@ TEST_F(EtagctlTest, InvalidEntityTagExitsUsage) {
   EXPECT_EQ(result.exit_code, kExitUsage);
   EXPECT_THAT(result.stderr_text, HasSubstr("not an entity-tag"));
 }
+
+// Starts `etagctl watch` with `args` and waits until it watches.
+std::unique_ptr<Subprocess> StartWatch(const std::string& target,
+                                       std::vector<std::string> args) {
+  args.insert(args.begin(), {"--target=" + target, "watch"});
+  absl::StatusOr<std::unique_ptr<Subprocess>> watch =
+      Subprocess::Start(DataBinaryPath("client/etagctl"), args);
+  EXPECT_TRUE(watch.ok()) << watch.status();
+  if (!watch.ok()) return nullptr;
+  absl::StatusOr<std::string> line =
+      (*watch)->WaitForStderrLine("watching", kTimeout);
+  EXPECT_TRUE(line.ok()) << line.status();
+  return *std::move(watch);
+}
+
+TEST_F(EtagctlTest, WatchPrintsALinePerChangeUnderThePrefix) {
+  std::unique_ptr<Subprocess> watch =
+      StartWatch(etagd_.target(), {"--max-events=2", "docs/"});
+  ASSERT_NE(watch, nullptr);
+  const std::string etag = Put("docs/a", "1");
+  Put("other", "x");
+  ASSERT_EQ(Etagctl({"delete", "docs/a"}).exit_code, kExitOk);
+  absl::StatusOr<int> exit_code = watch->Wait(kTimeout);
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, kExitOk) << watch->stderr_text();
+  const std::vector<std::vector<std::string>> rows = Rows(watch->stdout_text());
+  ASSERT_THAT(rows, SizeIs(2));
+  EXPECT_THAT(rows[0], ElementsAre(testing::_, "put", "docs/a", etag));
+  EXPECT_EQ(rows[1][1], "delete");
+  EXPECT_EQ(rows[1][2], "docs/a");
+  EXPECT_LT(std::stoll(rows[0][0]), std::stoll(rows[1][0]));
+}
+
+TEST_F(EtagctlTest, WatchFromAStartRevisionReplaysThePast) {
+  Put("a", "1");
+  CommandResult second = Etagctl({"--value=2", "put", "a"});
+  ASSERT_EQ(second.exit_code, kExitOk);
+  const std::string revision = Field(second.stdout_text, "revision");
+  CommandResult watch = Etagctl(
+      {"watch", "--start-revision=" + revision, "--max-events=1", "a"});
+  EXPECT_EQ(watch.exit_code, kExitOk) << watch.stderr_text;
+  EXPECT_THAT(FirstColumn(watch.stdout_text), ElementsAre(revision));
+}
+
+TEST_F(EtagctlTest, WatchBelowTheWindowSaysWhichRevisionsAreKept) {
+  // A fresh store's change log starts at its first revision: 0 is "now",
+  // and no revision is below 1, so take a store that has pruned.
+  EtagdProcess pruning;
+  {
+    absl::StatusOr<EtagdProcess> started = StartEtagd(
+        TestPath("pruning"), {"--watch_retention_revisions=1"});
+    ASSERT_TRUE(started.ok()) << started.status();
+    pruning = *std::move(started);
+  }
+  for (int i = 0; i < 3; ++i) {
+    CommandResult put = RunEtagctl(
+        {"--target=" + pruning.target(), "--value=x", "put", "n"});
+    ASSERT_EQ(put.exit_code, kExitOk) << put.stderr_text;
+  }
+  // Pruning runs every second.
+  CommandResult watch;
+  for (int i = 0; i < 50; ++i) {
+    watch = RunEtagctl({"--target=" + pruning.target(), "watch",
+                        "--start-revision=1", "--max-events=1"});
+    if (watch.exit_code != kExitOk) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(watch.exit_code, 1) << watch.stderr_text;
+  EXPECT_THAT(watch.stderr_text, HasSubstr("OUT_OF_RANGE"));
+  EXPECT_THAT(watch.stderr_text, HasSubstr("oldest revision: 3"));
+}
+
 
 // A TCP port on 127.0.0.1 that is bound (so nobody else takes it) but not
 // listening, so connections to it are refused.

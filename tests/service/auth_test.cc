@@ -86,6 +86,7 @@ std::vector<AuthorizeCase> AuthorizeCases() {
       {"read: Get", kRead, Rpc::kGetResource, "a", kOk},
       {"read: List", kRead, Rpc::kListResources, "", kOk},
       {"read: ListVersions", kRead, Rpc::kListVersions, "a", kOk},
+      {"read: Watch", kRead, Rpc::kWatch, "", kOk},
       {"read: Put", kRead, Rpc::kPutResource, "a", kDenied},
       {"read: Delete", kRead, Rpc::kDeleteResource, "a", kDenied},
       {"read-write: Get", kReadWrite, Rpc::kGetResource, "a", kOk},
@@ -123,6 +124,10 @@ std::vector<AuthorizeCase> AuthorizeCases() {
       {"prefixed: List of a narrower prefix", kTenantReader, Rpc::kListResources,
        "tenant-a/sub/", kOk},
       {"prefixed: List of everything", kTenantReader, Rpc::kListResources, "", kDenied},
+      // Watching: as listing.
+      {"prefixed: Watch of its prefix", kTenantReader, Rpc::kWatch, "tenant-a/",
+       kOk},
+      {"prefixed: Watch of everything", kTenantReader, Rpc::kWatch, "", kDenied},
       {"prefixed: List of a wider prefix", kTenantReader, Rpc::kListResources,
        "tenant-", kDenied},
       {"prefixed: List of another prefix", kTenantReader, Rpc::kListResources,
@@ -150,6 +155,7 @@ TEST(AuthorizeTest, EveryRpcHasItsFullName) {
   EXPECT_EQ(RpcName(Rpc::kDeleteResource), "etagd.v1.Resources/DeleteResource");
   EXPECT_EQ(RpcName(Rpc::kListResources), "etagd.v1.Resources/ListResources");
   EXPECT_EQ(RpcName(Rpc::kListVersions), "etagd.v1.Resources/ListVersions");
+  EXPECT_EQ(RpcName(Rpc::kWatch), "etagd.v1.Resources/Watch");
   EXPECT_EQ(RpcName(Rpc::kCreateCheckpoint), "etagd.v1.Admin/CreateCheckpoint");
 }
 

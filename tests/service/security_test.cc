@@ -252,6 +252,12 @@ class SecurityTest : public ::testing::Test {
         r.set_name(name);
         return client->ListVersions(r).status();
       }
+      case Rpc::kWatch: {
+        v1::WatchRequest r;
+        r.set_prefix(name.substr(0, name.find('/') + 1));
+        // The first response (progress) shows the watch was allowed.
+        return client->Watch(r, [](const v1::WatchResponse&) { return false; });
+      }
       case Rpc::kCreateCheckpoint: {
         v1::CreateCheckpointRequest r;
         r.set_name(absl::StrCat("checkpoint-", ++checkpoints_));
@@ -298,7 +304,8 @@ absl::StatusCode ExpectedGrpc(Rpc rpc, Credential c) {
 
 TEST_F(SecurityTest, GrpcAuthorizationMatrix) {
   for (Rpc rpc : {Rpc::kGetResource, Rpc::kPutResource, Rpc::kDeleteResource,
-                  Rpc::kListResources, Rpc::kListVersions, Rpc::kCreateCheckpoint}) {
+                  Rpc::kListResources, Rpc::kListVersions, Rpc::kWatch,
+                  Rpc::kCreateCheckpoint}) {
     for (Credential c :
          {Credential::kNone, Credential::kUnknownToken, Credential::kWrongCa,
           Credential::kWrongClientCa, Credential::kNoClientCert, Credential::kReadOnly,

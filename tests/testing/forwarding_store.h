@@ -50,6 +50,19 @@ class ForwardingStore : public Store {
     return store_->Checkpoint(directory);
   }
   std::optional<StorageSpace> Space() override { return store_->Space(); }
+  absl::StatusOr<ChangeWindow> Changes() override { return store_->Changes(); }
+  absl::StatusOr<ChangePage> ReadChanges(int64_t from_revision,
+                                         int64_t up_to_revision, int limit,
+                                         bool with_content) override {
+    return store_->ReadChanges(from_revision, up_to_revision, limit,
+                               with_content);
+  }
+  absl::StatusOr<std::unique_ptr<StoreView>> View() override {
+    return store_->View();
+  }
+  void SetCommitListener(std::function<void()> listener) override {
+    store_->SetCommitListener(std::move(listener));
+  }
 
  private:
   std::unique_ptr<Store> store_;

@@ -1,12 +1,15 @@
 // The RocksDB engine's Store; rocksdb::Status becomes
 // absl::Status here.
 //
-// Layout, in three column families:
+// Layout, in four column families:
 //   resources  name                        -> current record (live or deleted)
 //   history    name '\0' big-endian(rev)   -> past record
+//   changes    big-endian(rev)             -> name and the record's metadata
 //   default    "clock"                     -> big-endian(revision),
 //   big-endian(us)
 //              "format"                    -> kFormat
+//              "change_floor"              -> big-endian(oldest revision the
+//                                             change log serves)
 // Names never contain '\0' (they are validated before they get here), so a
 // history key sorts with its name and then by revision.
 //
@@ -23,6 +26,18 @@
 // another order than their revisions were handed out; the max merge makes
 // the persisted counter the largest revision ever committed regardless, so a
 // restart never hands out a revision twice.
+//
+// The change log (Store::ReadChanges): each write puts its record's
+// metadata (no content: a feed reads it from the current or past record
+// while it is retained) under its revision in its own batch. Since batches
+// commit out of order, the store tracks the revisions handed out and not
+// yet committed or failed; committed_revision is one below the least of
+// them (or the last handed out if none), so a reader of the log up to it
+// never misses a revision that is still committing. A pruning thread moves
+// the floor up (in memory first, then persisted with one DeleteRange below
+// it), and a page read is checked against the floor after it is read, so a
+// reader never takes a page with a pruned gap for a complete one. Pruning
+// takes no lock writers take.
 //
 // Space: writes are refused before the disk fills (SpaceGuard), and RocksDB
 // is kept from aborting or wedging when it fills all the same; see "Running
@@ -55,6 +70,7 @@
 #include "absl/time/clock.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/snapshot.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
@@ -67,6 +83,7 @@
 #include "rocksdb/utilities/table_properties_collectors.h"
 #include "rocksdb/write_batch.h"
 #include "service/log.h"
+#include "service/store/commit_watermark.h"
 #include "service/store/rocksdb/power_loss_file_system.h"
 #include "service/store/rocksdb/record.pb.h"
 #include "service/store/rocksdb/space_guard.h"
@@ -78,6 +95,8 @@ namespace {
 
 constexpr char kResourcesFamily[] = "resources";
 constexpr char kHistoryFamily[] = "history";
+constexpr char kChangesFamily[] = "changes";
+constexpr char kChangeFloorKey[] = "change_floor";
 constexpr char kClockKey[] = "clock";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormat[] = "etagd-store-1";
@@ -113,6 +132,12 @@ uint64_t ReadBigEndian64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
+}
+
+std::string ChangeKey(int64_t revision) {
+  std::string key;
+  AppendBigEndian64(static_cast<uint64_t>(revision), &key);
+  return key;
 }
 
 std::string HistoryPrefix(absl::string_view name) {
@@ -216,6 +241,43 @@ Record ToRecord(absl::string_view name, const DecodedValue& decoded,
                                            meta.history_request_ids(i));
     }
   }
+  return record;
+}
+
+// A change log entry: 4-byte little-endian name length, the name, the
+// content's length (8 bytes, big-endian), then the record's value without
+// its content or history lists.
+std::string EncodeChange(absl::string_view name,
+                         const storage::StoredRecord& meta,
+                         int64_t content_length) {
+  storage::StoredRecord logged = meta;
+  logged.clear_history_revisions();
+  logged.clear_history_request_ids();
+  std::string out;
+  const uint32_t n = static_cast<uint32_t>(name.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out.append(name.data(), name.size());
+  AppendBigEndian64(static_cast<uint64_t>(content_length), &out);
+  out.append(EncodeValue(logged, absl::string_view()));
+  return out;
+}
+
+absl::StatusOr<Record> DecodeChange(absl::string_view entry) {
+  if (entry.size() < 4) return absl::DataLossError("truncated change entry");
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) {
+    n |= static_cast<uint32_t>(static_cast<unsigned char>(entry[i])) << (8 * i);
+  }
+  if (entry.size() - 4 < static_cast<size_t>(n) + 8) {
+    return absl::DataLossError("truncated change entry");
+  }
+  const absl::string_view name = entry.substr(4, n);
+  const int64_t content_length =
+      static_cast<int64_t>(ReadBigEndian64(entry.data() + 4 + n));
+  ETAGD_ASSIGN_OR_RETURN(DecodedValue decoded,
+                         DecodeValue(entry.substr(4 + n + 8), name));
+  Record record = ToRecord(name, decoded, /*with_content=*/false);
+  record.content_length = content_length;
   return record;
 }
 
@@ -494,9 +556,10 @@ struct Engine {
   rocksdb::ColumnFamilyHandle* meta() const { return families[0]; }
   rocksdb::ColumnFamilyHandle* resources() const { return families[1]; }
   rocksdb::ColumnFamilyHandle* history() const { return families[2]; }
+  rocksdb::ColumnFamilyHandle* changes() const { return families[3]; }
 
   std::unique_ptr<rocksdb::DB> db;
-  // default, resources, history.
+  // default, resources, history, changes.
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   const bool read_only;
   // Reads in progress on a read-only engine (see EngineRef).
@@ -568,6 +631,8 @@ Opened OpenEngine(const OpenContext& context, bool read_only) {
 struct Clock {
   int64_t revision = 0;
   absl::Time time = absl::UnixEpoch();
+  // The change log's oldest revision.
+  int64_t change_floor = 1;
 };
 
 // The persisted revision counter and time floor.
@@ -587,6 +652,34 @@ absl::StatusOr<Clock> ReadClock(Engine& engine, const std::string& path) {
   clock.time = absl::FromUnixMicros(
       static_cast<int64_t>(ReadBigEndian64(value.data() + 8)));
   return clock;
+}
+
+// The change log's floor, stored the first time (a new store, or one
+// written before the change log existed): one past the last revision, since
+// nothing before it is logged.
+absl::StatusOr<int64_t> ReadChangeFloor(Engine& engine, const std::string& path,
+                                        int64_t revision) {
+  std::string value;
+  rocksdb::Status s = engine.db->Get(rocksdb::ReadOptions(), engine.meta(),
+                                     kChangeFloorKey, &value);
+  if (s.IsNotFound()) {
+    const int64_t floor = revision + 1;
+    if (!engine.read_only) {
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      ETAGD_RETURN_IF_ERROR(FromRocks(
+          engine.db->Put(sync, engine.meta(), kChangeFloorKey, ChangeKey(floor)),
+          absl::StrCat("starting the change log in ", path)));
+    }
+    return floor;
+  }
+  ETAGD_RETURN_IF_ERROR(
+      FromRocks(s, absl::StrCat("reading the change log's floor in ", path)));
+  if (value.size() != 8) {
+    return absl::DataLossError(
+        absl::StrCat("the change log's floor in ", path, " is corrupt"));
+  }
+  return static_cast<int64_t>(ReadBigEndian64(value.data()));
 }
 
 // Checks the store format, writing it into a new store.
@@ -632,7 +725,9 @@ int64_t ReserveBytes(const SpaceLimits& limits, const std::string& path) {
 // The bytes a write adds to the write-ahead log: its record, and the copy of
 // the record it replaces when that goes into the history.
 int64_t WriteBytes(const WriteRequest& request, size_t history_copy) {
-  // The record's metadata, the revision counter's entry, key encodings.
+  // The record's metadata, the revision counter's entry, key encodings, and
+  // the change log's entry (the metadata again, with the name; it is
+  // pruned by retention, not by the write).
   constexpr int64_t kOverheadBytes = 256;
   return kOverheadBytes + 2 * static_cast<int64_t>(request.name.size()) +
          static_cast<int64_t>(request.content.size() +
@@ -662,7 +757,10 @@ class RocksDbStore final : public Store {
         engine_(engine.get()),
         directory_lock_(directory_lock),
         last_revision_(clock.revision),
-        last_time_(clock.time) {
+        last_time_(clock.time),
+        watermark_(clock.revision),
+        committed_(clock.revision),
+        change_floor_(clock.change_floor) {
     engines_.push_back(std::move(engine));
     write_options_.sync = options.sync_writes;
   }
@@ -674,6 +772,7 @@ class RocksDbStore final : public Store {
       stopping_ = true;
     }
     if (space_checker_.joinable()) space_checker_.join();
+    if (pruner_.joinable()) pruner_.join();
     absl::MutexLock lock(&check_mu_);
     engines_.clear();
     UnlockDirectoryLocked();
@@ -691,6 +790,21 @@ class RocksDbStore final : public Store {
       guard_->SetEngineProblem(kOpenedReadOnly);
     }
     CheckSpace().IgnoreError();  // Logged; the next check tries again.
+    if (options_.change_prune_interval > absl::ZeroDuration()) {
+      pruner_ = std::thread([this] {
+        absl::MutexLock lock(&stop_mu_);
+        while (!stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                          options_.change_prune_interval)) {
+          stop_mu_.Unlock();
+          absl::Status pruned = PruneChanges();
+          if (!pruned.ok()) {
+            // The next round tries again; say so once per kind of failure.
+            LogPruneError(pruned);
+          }
+          stop_mu_.Lock();
+        }
+      });
+    }
     if (options_.space_check_interval <= absl::ZeroDuration()) return;
     space_checker_ = std::thread([this] {
       absl::MutexLock lock(&stop_mu_);
@@ -772,7 +886,11 @@ class RocksDbStore final : public Store {
   // calls cannot deadlock).
   std::vector<absl::StatusOr<Record>> WriteMany(
       absl::Span<const WriteRequest> requests) override {
+    // Held shared from the first revision handed out to the last one
+    // settled, so that View() finds no commit in flight.
+    absl::ReaderMutexLock gate(&commit_gate_);
     EngineRef engine(engine_);
+    std::vector<int64_t> allocated;
     // While the store is full, deletes drop the resource's past versions
     // rather than add to them: they free space instead of using it.
     const bool full = guard_->full();
@@ -799,7 +917,7 @@ class RocksDbStore final : public Store {
       }
       // A write that fails while adding to the batch must add nothing.
       batch.SetSavePoint();
-      results.push_back(StageLocked(*engine, request, full, &batch));
+      results.push_back(StageLocked(*engine, request, full, &batch, &allocated));
       rocksdb::Status undone = results.back().ok() ? batch.PopSavePoint()
                                                    : batch.RollbackToSavePoint();
       if (!undone.ok()) {
@@ -833,7 +951,111 @@ class RocksDbStore final : public Store {
     for (auto it = stripes.rbegin(); it != stripes.rend(); ++it) {
       stripes_[*it].Unlock();
     }
+    if (!allocated.empty()) SettleRevisions(allocated);
     return results;
+  }
+
+  absl::StatusOr<ChangeWindow> Changes() override {
+    ChangeWindow window;
+    window.oldest_revision = change_floor_.load();
+    window.committed_revision = committed_.load();
+    return window;
+  }
+
+  absl::StatusOr<ChangePage> ReadChanges(int64_t from_revision,
+                                         int64_t up_to_revision, int limit,
+                                         bool with_content) override {
+    ETAGD_RETURN_IF_ERROR(CheckFloor(from_revision));
+    ChangePage page;
+    up_to_revision = std::min(up_to_revision, committed_.load());
+    page.next_revision = std::max(from_revision, up_to_revision + 1);
+    if (limit <= 0 || up_to_revision < from_revision) {
+      page.next_revision = from_revision;
+      return page;
+    }
+    EngineRef engine(engine_);
+    const std::string upper = ChangeKey(up_to_revision + 1);
+    const rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(
+        engine->db->NewIterator(read_options, engine->changes()));
+    for (it->Seek(ChangeKey(from_revision)); it->Valid(); it->Next()) {
+      ETAGD_ASSIGN_OR_RETURN(Record record, DecodeChange(ToView(it->value())));
+      page.changes.push_back(std::move(record));
+      if (static_cast<int>(page.changes.size()) == limit) {
+        page.next_revision = page.changes.back().revision + 1;
+        break;
+      }
+    }
+    ETAGD_RETURN_IF_ERROR(FromRocks(it->status(), "reading the change log"));
+    it.reset();
+    if (with_content) {
+      for (Record& record : page.changes) {
+        if (record.deleted) continue;
+        absl::StatusOr<Record> version =
+            ReadRevision(record.name, record.revision);
+        // No longer retained: the change goes out without its content.
+        if (absl::IsNotFound(version.status())) continue;
+        ETAGD_RETURN_IF_ERROR(version.status());
+        record.content = std::move(version->content);
+      }
+    }
+    // The page is whole only if the floor did not pass it meanwhile.
+    ETAGD_RETURN_IF_ERROR(CheckFloor(from_revision));
+    return page;
+  }
+
+  absl::StatusOr<std::unique_ptr<StoreView>> View() override;
+
+  void SetCommitListener(std::function<void()> listener) override {
+    absl::MutexLock lock(&listener_mu_);
+    commit_listener_ = std::move(listener);
+  }
+
+  // Moves the change log's floor up to what the retention allows and drops
+  // the entries below it. Never holds a lock a writer takes.
+  absl::Status PruneChanges() ABSL_LOCKS_EXCLUDED(prune_mu_) {
+    absl::MutexLock prune_lock(&prune_mu_);
+    EngineRef engine(engine_);
+    if (engine->read_only) return absl::OkStatus();
+    const int64_t committed = committed_.load();
+    const int64_t floor = change_floor_.load();
+    int64_t target = floor;
+    if (options_.change_retention_revisions > 0) {
+      target = std::max(target,
+                        committed - options_.change_retention_revisions + 1);
+    }
+    if (options_.change_retention > absl::ZeroDuration()) {
+      // Entries are in revision order, hence in update-time order.
+      const absl::Time cutoff = options_.clock() - options_.change_retention;
+      const std::string upper = ChangeKey(committed + 1);
+      const rocksdb::Slice upper_bound(upper);
+      rocksdb::ReadOptions read_options;
+      read_options.iterate_upper_bound = &upper_bound;
+      std::unique_ptr<rocksdb::Iterator> it(
+          engine->db->NewIterator(read_options, engine->changes()));
+      for (it->Seek(ChangeKey(target)); it->Valid(); it->Next()) {
+        ETAGD_ASSIGN_OR_RETURN(Record record, DecodeChange(ToView(it->value())));
+        if (record.update_time >= cutoff) break;
+        target = record.revision + 1;
+      }
+      ETAGD_RETURN_IF_ERROR(FromRocks(it->status(), "reading the change log"));
+    }
+    target = std::min(target, committed + 1);
+    if (target <= floor) return absl::OkStatus();
+    // Readers check the floor after reading: raised before anything goes.
+    change_floor_.store(target);
+    rocksdb::WriteBatch batch;
+    ETAGD_RETURN_IF_ERROR(FromRocks(
+        batch.Put(engine->meta(), kChangeFloorKey, ChangeKey(target)),
+        "batching"));
+    ETAGD_RETURN_IF_ERROR(FromRocks(
+        batch.DeleteRange(engine->changes(), ChangeKey(0), ChangeKey(target)),
+        "batching"));
+    // Not synced: after a crash the floor and the entries come back together.
+    return FromRocks(engine->db->Write(rocksdb::WriteOptions(), &batch),
+                     "pruning the change log");
   }
 
   // A listing's later pages read the latest state, not at_revision's:
@@ -842,24 +1064,39 @@ class RocksDbStore final : public Store {
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
                                 bool with_content, int64_t at_revision) override {
-    ListPage page;
     EngineRef engine(engine_);
-    rocksdb::ReadOptions read_options;
-    std::unique_ptr<rocksdb::Iterator> it(
-        engine->db->NewIterator(read_options, engine->resources()));
-    // Read after the iterator took its snapshot: every revision in it was
-    // allocated by then.
+    rocksdb::ManagedSnapshot snapshot(engine->db.get());
+    // Read after the snapshot was taken: every revision in it was allocated
+    // by then.
+    int64_t revision = 0;
     {
       absl::MutexLock lock(&clock_mu_);
-      page.revision = last_revision_;
+      revision = last_revision_;
     }
-    if (at_revision > page.revision) {
+    if (at_revision > revision) {
       return absl::InvalidArgumentError(absl::StrCat(
           "the listing's revision ", at_revision,
-          " is beyond this store's latest (", page.revision,
+          " is beyond this store's latest (", revision,
           "): the position is from another store"));
     }
+    rocksdb::ReadOptions read_options;
+    read_options.snapshot = snapshot.snapshot();
+    ETAGD_ASSIGN_OR_RETURN(ListPage page, ListFrom(*engine, read_options, prefix,
+                                                   start_after, limit, with_content));
+    page.revision = revision;
+    return page;
+  }
+
+  // List() with `read_options` (a snapshot's).
+  static absl::StatusOr<ListPage> ListFrom(Engine& engine,
+                                           const rocksdb::ReadOptions& read_options,
+                                           absl::string_view prefix,
+                                           absl::string_view start_after,
+                                           int limit, bool with_content) {
+    ListPage page;
     if (limit <= 0) return page;
+    std::unique_ptr<rocksdb::Iterator> it(
+        engine.db->NewIterator(read_options, engine.resources()));
     if (start_after.empty() || start_after < prefix) {
       it->Seek(ToSlice(prefix));
     } else {
@@ -995,7 +1232,8 @@ class RocksDbStore final : public Store {
   // hold the name's stripe.
   absl::StatusOr<Record> StageLocked(Engine& engine,
                                      const WriteRequest& request, bool full,
-                                     rocksdb::WriteBatch* batch) {
+                                     rocksdb::WriteBatch* batch,
+                                     std::vector<int64_t>* allocated) {
     rocksdb::PinnableSlice current_value;
     rocksdb::Status s =
         engine.db->Get(rocksdb::ReadOptions(), engine.resources(),
@@ -1028,7 +1266,7 @@ class RocksDbStore final : public Store {
     ETAGD_RETURN_IF_ERROR(request.is_delete ? guard_->AdmitDelete(bytes)
                                             : guard_->AdmitPut(bytes));
 
-    auto [revision, now, nonce] = NextRevision();
+    auto [revision, now, nonce] = NextRevision(allocated);
     storage::StoredRecord next;
     next.set_revision(revision);
     next.set_update_time_us(absl::ToUnixMicros(now));
@@ -1057,6 +1295,14 @@ class RocksDbStore final : public Store {
     ETAGD_RETURN_IF_ERROR(
         FromRocks(batch->Put(engine.resources(), ToSlice(request.name), value),
                   "batching"));
+    ETAGD_RETURN_IF_ERROR(FromRocks(
+        batch->Put(engine.changes(), ChangeKey(revision),
+                   EncodeChange(request.name, next,
+                                request.is_delete
+                                    ? 0
+                                    : static_cast<int64_t>(
+                                          request.content.size()))),
+        "batching"));
 
     DecodedValue written{std::move(next), request.is_delete
                                               ? absl::string_view()
@@ -1068,16 +1314,52 @@ class RocksDbStore final : public Store {
   // wall clock may step back), and the random part of the entity-tag, which
   // keeps tags unique even if a store restored from an old backup hands out
   // a revision again.
-  Allocation NextRevision() ABSL_LOCKS_EXCLUDED(clock_mu_) {
+  // The revision is pending (holds committed_revision below it) until
+  // SettleRevisions; it is appended to `allocated`.
+  Allocation NextRevision(std::vector<int64_t>* allocated)
+      ABSL_LOCKS_EXCLUDED(clock_mu_) {
     absl::MutexLock lock(&clock_mu_);
     Allocation allocation;
     allocation.revision = ++last_revision_;
+    watermark_.Begin(allocation.revision);
+    allocated->push_back(allocation.revision);
     absl::Time now =
         absl::FromUnixMicros(absl::ToUnixMicros(options_.clock()));
     last_time_ = std::max(last_time_, now);
     allocation.time = last_time_;
     allocation.nonce = absl::Uniform<uint64_t>(bitgen_);
     return allocation;
+  }
+
+  // Marks `revisions` committed or failed (their batch is done either way),
+  // advances committed_revision past every revision no longer pending, and
+  // tells the listener.
+  void SettleRevisions(const std::vector<int64_t>& revisions)
+      ABSL_LOCKS_EXCLUDED(clock_mu_, listener_mu_) {
+    {
+      absl::MutexLock lock(&clock_mu_);
+      for (int64_t revision : revisions) watermark_.Settle(revision);
+      committed_.store(watermark_.committed());
+    }
+    absl::ReaderMutexLock lock(&listener_mu_);
+    if (commit_listener_) commit_listener_();
+  }
+
+  absl::Status CheckFloor(int64_t from_revision) const {
+    const int64_t floor = change_floor_.load();
+    if (from_revision >= floor) return absl::OkStatus();
+    return absl::OutOfRangeError(absl::StrCat(
+        "revision ", from_revision,
+        " is no longer in the change log; its oldest revision is ", floor));
+  }
+
+  void LogPruneError(const absl::Status& status) {
+    std::string line =
+        absl::StrCat("cannot prune the change log: ", status.message());
+    absl::MutexLock lock(&prune_mu_);
+    if (line == last_prune_log_) return;
+    Log(LogLevel::kWarning, line);
+    last_prune_log_ = std::move(line);
   }
 
   // Moves the current record `current` (encoded as `current_value`) into
@@ -1253,6 +1535,10 @@ class RocksDbStore final : public Store {
                                        : opened.status.ToString()));
       return;
     }
+    // A store first opened read-only has its change log's floor in memory
+    // only; this stores it (a failure leaves it to the next open).
+    ReadChangeFloor(*opened.engine, options_.path, clock->revision)
+        .IgnoreError();
     {
       // Nothing was written meanwhile (the read-only engine refuses every
       // write, and the directory stayed locked); this is belt and braces.
@@ -1334,10 +1620,25 @@ class RocksDbStore final : public Store {
   std::optional<std::pair<std::string, std::string>> deleted_
       ABSL_GUARDED_BY(deleted_mu_);
 
+  // Writers hold it shared, View() exclusively (see WriteMany).
+  absl::Mutex commit_gate_ ABSL_ACQUIRED_BEFORE(clock_mu_);
+
   absl::Mutex clock_mu_;
   int64_t last_revision_ ABSL_GUARDED_BY(clock_mu_);
   absl::Time last_time_ ABSL_GUARDED_BY(clock_mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(clock_mu_);
+  // Revisions handed out whose batch is not done yet.
+  CommitWatermark watermark_ ABSL_GUARDED_BY(clock_mu_);
+
+  // Every revision up to it is committed or failed (written under clock_mu_).
+  std::atomic<int64_t> committed_;
+  // The change log's oldest revision (raised by PruneChanges only).
+  std::atomic<int64_t> change_floor_;
+  absl::Mutex prune_mu_;
+  std::string last_prune_log_ ABSL_GUARDED_BY(prune_mu_);
+  absl::Mutex listener_mu_;
+  std::function<void()> commit_listener_ ABSL_GUARDED_BY(listener_mu_);
+  std::thread pruner_;
 
   // Cancels ReclaimLocked's compactions at shutdown.
   std::atomic<bool> cancel_compactions_{false};
@@ -1345,6 +1646,41 @@ class RocksDbStore final : public Store {
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread space_checker_;
 };
+
+// A snapshot of the resources at one revision. Must not outlive its store.
+class RocksDbView final : public StoreView {
+ public:
+  RocksDbView(const std::atomic<Engine*>& engine, int64_t revision)
+      : engine_(engine), revision_(revision) {
+    snapshot_ = engine_->db->GetSnapshot();
+  }
+  ~RocksDbView() override { engine_->db->ReleaseSnapshot(snapshot_); }
+
+  int64_t revision() const override { return revision_; }
+
+  absl::StatusOr<ListPage> List(absl::string_view prefix,
+                                absl::string_view start_after, int limit,
+                                bool with_content) override {
+    rocksdb::ReadOptions read_options;
+    read_options.snapshot = snapshot_;
+    return RocksDbStore::ListFrom(*engine_, read_options, prefix, start_after,
+                                  limit, with_content);
+  }
+
+ private:
+  // Holds the engine (a read-only one is not replaced while held).
+  EngineRef engine_;
+  const int64_t revision_;
+  const rocksdb::Snapshot* snapshot_ = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<StoreView>> RocksDbStore::View() {
+  // No batch is between its first revision and its commit while the gate is
+  // held: the snapshot holds exactly the revisions up to committed_.
+  absl::MutexLock gate(&commit_gate_);
+  return std::unique_ptr<StoreView>(
+      std::make_unique<RocksDbView>(engine_, committed_.load()));
+}
 
 absl::Status OpenError(const rocksdb::Status& status, const std::string& path) {
   std::string detail = status.ToString();
@@ -1443,6 +1779,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
       static_cast<uint64_t>(level_bytes);
   resource_options.max_compaction_bytes = static_cast<uint64_t>(level_bytes);
 
+  rocksdb::ColumnFamilyOptions changes_options;
+  changes_options.write_buffer_size = static_cast<size_t>(memtable_bytes);
+  changes_options.target_file_size_base = static_cast<uint64_t>(memtable_bytes);
+
   rocksdb::ColumnFamilyOptions history_options = resource_options;
   // Pruning deletes past records steadily; compact files dense with
   // deletions so that listing history does not wade through tombstones.
@@ -1453,6 +1793,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
       {rocksdb::kDefaultColumnFamilyName, meta_options},
       {kResourcesFamily, resource_options},
       {kHistoryFamily, history_options},
+      {kChangesFamily, changes_options},
   };
 
   Opened opened = OpenEngine(context, /*read_only=*/false);
@@ -1487,6 +1828,15 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   absl::Status format = CheckFormat(*opened.engine, options.path);
   absl::StatusOr<Clock> clock = absl::UnknownError("not read");
   if (format.ok()) clock = ReadClock(*opened.engine, options.path);
+  if (clock.ok()) {
+    absl::StatusOr<int64_t> floor =
+        ReadChangeFloor(*opened.engine, options.path, clock->revision);
+    if (floor.ok()) {
+      clock->change_floor = *floor;
+    } else {
+      clock = floor.status();
+    }
+  }
   if (!format.ok() || !clock.ok()) {
     opened.engine.reset();
     unlock();
@@ -1499,6 +1849,14 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
       directory_lock, *clock);
   store->StartSpaceChecks();
   return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::Status PruneChangesForTest(Store& store) {
+  auto* rocksdb_store = dynamic_cast<RocksDbStore*>(&store);
+  if (rocksdb_store == nullptr) {
+    return absl::InvalidArgumentError("not a store from OpenRocksDbStore");
+  }
+  return rocksdb_store->PruneChanges();
 }
 
 absl::Status CheckSpaceForTest(Store& store) {

@@ -45,6 +45,14 @@ struct RocksDbStoreOptions {
   // reopens read-write a store opened read-only, flushes and compacts what
   // deletes freed. Zero: only when CheckSpaceForTest() is called.
   absl::Duration space_check_interval = absl::Seconds(1);
+  // The change log (Store::ReadChanges) drops an entry once it is more than
+  // change_retention_revisions revisions behind the latest (0: no count
+  // limit) or older than change_retention (zero: no age limit), checked
+  // every change_prune_interval (zero: only when PruneChangesForTest() is
+  // called). With neither limit the log keeps everything.
+  int64_t change_retention_revisions = 100000;
+  absl::Duration change_retention = absl::Hours(1);
+  absl::Duration change_prune_interval = absl::Seconds(1);
   // Source of wall-clock time; tests substitute one that steps back.
   std::function<absl::Time()> clock = absl::Now;
   // A canary for tests of the linearizability checker: writes skip the
@@ -72,6 +80,11 @@ struct RocksDbStoreOptions {
 // itself read-write once space is free.
 absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
     const RocksDbStoreOptions& options);
+
+// Does now what a store from OpenRocksDbStore does every
+// change_prune_interval: prunes the change log to its retention.
+// INVALID_ARGUMENT if `store` is not one.
+absl::Status PruneChangesForTest(Store& store);
 
 // Does now what a store from OpenRocksDbStore does every
 // space_check_interval: measures, and recovers from being full if it can.
