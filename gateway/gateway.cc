@@ -13,9 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "gateway/change_wait.h"
 #include "gateway/conditional_headers.h"
+#include "gateway/event_stream.h"
+#include "gateway/failed_watch_stream.h"
 #include "gateway/http_date.h"
 #include "gateway/http_errors.h"
+#include "gateway/prefer.h"
+#include "gateway/sse.h"
 #include "gateway/uri.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/auth.h"
@@ -31,13 +36,16 @@ namespace v1 = ::etagd::v1;
 constexpr absl::string_view kResourcesPrefix = "/v1/resources/";
 constexpr absl::string_view kResourcesCollection = "/v1/resources";
 constexpr absl::string_view kHistoryPrefix = "/v1/history/";
+constexpr absl::string_view kWatchPath = "/v1/watch";
 constexpr char kAllowResource[] = "GET, HEAD, PUT, DELETE, OPTIONS";
 constexpr char kAllowReadOnly[] = "GET, HEAD, OPTIONS";
 constexpr char kCorsAllowHeaders[] =
     "Content-Type, If-Match, If-None-Match, If-Modified-Since, "
-    "If-Unmodified-Since, If-Range, Range, Idempotency-Key, Authorization";
+    "If-Unmodified-Since, If-Range, Range, Idempotency-Key, Authorization, "
+    "Prefer, Last-Event-ID";
 constexpr char kCorsExposeHeaders[] =
-    "ETag, Last-Modified, Location, Content-Range, Accept-Ranges";
+    "ETag, Last-Modified, Location, Content-Range, Accept-Ranges, "
+    "Preference-Applied";
 
 absl::string_view ToAbsl(boost::beast::string_view s) {
   return absl::string_view(s.data(), s.size());
@@ -221,11 +229,13 @@ absl::Status ParsePaging(const std::vector<std::pair<std::string, std::string>>&
 
 struct Gateway::Exchange {
   HttpRequest request;
-  std::function<void(HttpResponse)> done;
+  std::function<void(HttpAnswer)> done;
   absl::Time start;
   Caller caller;
   std::string path;
   std::vector<std::pair<std::string, std::string>> query;
+  // Set once a long-poll was held: how long it was allowed to wait.
+  std::optional<absl::Duration> waited;
 
   bool is_head() const { return request.method() == http::verb::head; }
 
@@ -245,13 +255,18 @@ struct Gateway::Exchange {
 Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
     : backend_(backend), options_(std::move(options)), metrics_(metrics) {}
 
-void Gateway::Handle(HttpRequest request, std::function<void(HttpResponse)> done) {
+void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) {
   auto exchange = std::make_shared<Exchange>();
   exchange->request = std::move(request);
   exchange->done = std::move(done);
   exchange->start = absl::Now();
   exchange->caller = CallerOf(exchange->request);
   Route(std::move(exchange));
+}
+
+void Gateway::Drain() {
+  draining_ = true;
+  timers_.ExpireAll();
 }
 
 bool Gateway::OriginAllowed(absl::string_view origin) const {
@@ -320,7 +335,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
 
   const bool read = method == http::verb::get || method == http::verb::head;
   if (p == "/healthz" || p == "/readyz" || p == "/metrics" ||
-      p == kResourcesCollection || p == "/v1/resources/" ||
+      p == kResourcesCollection || p == "/v1/resources/" || p == kWatchPath ||
       absl::StartsWith(p, kHistoryPrefix)) {
     if (!read) {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
@@ -337,6 +352,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
       return Finish(*exchange, std::move(response));
     }
     if (p == "/readyz") return Ready(std::move(exchange));
+    if (p == kWatchPath) return WatchEvents(std::move(exchange));
     if (p == "/metrics") {
       HttpResponse response = exchange->NewResponse(http::status::ok);
       response.insert(http::field::content_type, "text/plain; version=0.0.4");
@@ -395,10 +411,25 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *get.mutable_preconditions() = *std::move(preconditions);
+  // A long-poll: a read of the current version that the client already
+  // has (If-None-Match), asking to wait (RFC 7240 §4.3), not yet held.
+  std::optional<absl::Duration> hold;
+  if (!exchange->waited.has_value() && get.revision() == 0 &&
+      get.preconditions().if_none_match_size() > 0 &&
+      options_.max_wait > absl::ZeroDuration() && !draining_.load()) {
+    hold = ParsePreferWait(FieldLines(exchange->request, http::field::prefer));
+    // §4.3: the server may cap the wait; Preference-Applied says what it
+    // applied.
+    if (hold.has_value()) hold = std::min(*hold, options_.max_wait);
+    if (hold.has_value() && *hold <= absl::ZeroDuration()) hold.reset();
+  }
 
-  backend_.Get(exchange->caller, get, [this, exchange](
+  backend_.Get(exchange->caller, get, [this, exchange, hold, name = get.name()](
                                           absl::StatusOr<v1::GetResourceResponse> result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
+    if (result->has_not_modified() && hold.has_value()) {
+      return HoldGet(exchange, name, result->not_modified().revision(), *hold);
+    }
     if (result->has_not_modified()) {
       // §15.4.5: ETag, Date, and the Cache-Control/Vary a 200 would carry;
       // no other representation metadata and no content.
@@ -461,6 +492,76 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     }
     Finish(*exchange, std::move(response));
   });
+}
+
+void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
+                      int64_t revision, absl::Duration wait) {
+  exchange->waited = wait;
+  // Every change after the version the client has: none is missed between
+  // the read above and the watch's start.
+  v1::WatchRequest watch;
+  watch.set_prefix(name);
+  watch.set_exact(true);
+  watch.set_start_revision(revision + 1);
+  WaitForChange(timers_, backend_.Watch(exchange->caller, watch), *exchange->waited,
+                [this, exchange, name = std::move(name)](bool) mutable {
+                  // Answered as a GET now would be: 200 with the new version,
+                  // or 304 if it still matches (or nothing changed).
+                  GetResource(std::move(exchange), std::move(name));
+                });
+}
+
+void Gateway::WatchEvents(std::shared_ptr<Exchange> exchange) {
+  v1::WatchRequest watch;
+  for (const auto& [key, value] : exchange->query) {
+    if (key == "prefix") {
+      watch.set_prefix(value);
+    } else if (key == "start_revision") {
+      int64_t revision;
+      if (!absl::SimpleAtoi(value, &revision) || revision <= 0) {
+        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                           "start_revision must be a positive integer");
+      }
+      watch.set_start_revision(revision);
+    } else {
+      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                         absl::StrCat("unknown query parameter '", key, "'"));
+    }
+  }
+  HttpResponse head = exchange->NewResponse(http::status::ok);
+  head.insert(http::field::content_type, "text/event-stream");
+  head.insert(http::field::cache_control, "no-store");
+  // nginx buffers proxied responses unless told not to.
+  head.insert("X-Accel-Buffering", "no");
+  if (exchange->is_head()) return FinishStream(*exchange, std::move(head), nullptr);
+
+  // WHATWG HTML §9.2.4: a reconnecting EventSource sends the last event ID
+  // it saw; ours are revisions, so the stream resumes right after it. It
+  // overrides start_revision (the URL the page opened stays the same).
+  std::unique_ptr<WatchStream> stream;
+  std::vector<absl::string_view> last_id;
+  for (const auto& line : exchange->request) {
+    if (boost::beast::iequals(line.name_string(), "Last-Event-ID")) {
+      last_id.push_back(ToAbsl(line.value()));
+    }
+  }
+  if (!last_id.empty()) {
+    std::optional<int64_t> revision = ParseLastEventId(last_id.front());
+    if (last_id.size() > 1 || !revision.has_value() || *revision == INT64_MAX) {
+      // Not an id of ours: resuming from anywhere else could skip changes.
+      // Said as an event, since EventSource hides a non-200 from scripts.
+      stream = NewFailedWatchStream(absl::InvalidArgumentError(
+          "Last-Event-ID is not a revision this server sent"));
+    } else {
+      watch.set_start_revision(*revision + 1);
+    }
+  }
+  if (stream == nullptr) stream = backend_.Watch(exchange->caller, watch);
+  EventStreamOptions options;
+  options.heartbeat = options_.sse_heartbeat;
+  options.retry = options_.sse_retry;
+  FinishStream(*exchange, std::move(head),
+               NewEventStream(timers_, std::move(stream), options, draining_));
 }
 
 void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) {
@@ -643,10 +744,24 @@ void Gateway::FinishError(Exchange& exchange, int http_status,
   Finish(exchange, std::move(response));
 }
 
-void Gateway::Finish(Exchange& exchange, HttpResponse response) {
+void Gateway::FinishStream(Exchange& exchange, HttpResponse head,
+                           std::unique_ptr<BodyStream> body) {
   const absl::Time now = absl::Now();
+  AddCommonFields(exchange, head, now);
+  metrics_.Record(MethodLabel(exchange.request.method()), head.result_int(),
+                  now - exchange.start);
+  exchange.done(HttpAnswer(std::move(head), std::move(body)));
+}
+
+void Gateway::AddCommonFields(Exchange& exchange, HttpResponse& response,
+                              absl::Time now) {
   response.insert(http::field::date, ToBeast(CachedHttpDate(now)));
   response.insert(http::field::server, "etagd");
+  // RFC 7240 §3: the wait preference was honoured, up to this long.
+  if (exchange.waited.has_value() && *exchange.waited > absl::ZeroDuration()) {
+    response.insert("Preference-Applied",
+                    absl::StrCat("wait=", absl::ToInt64Seconds(*exchange.waited)));
+  }
 
   if (!options_.cors_allowed_origins.empty()) {
     // Responses differ by Origin, so caches must key on it (on 304 too).
@@ -661,6 +776,11 @@ void Gateway::Finish(Exchange& exchange, HttpResponse response) {
       }
     }
   }
+}
+
+void Gateway::Finish(Exchange& exchange, HttpResponse response) {
+  const absl::Time now = absl::Now();
+  AddCommonFields(exchange, response, now);
 
   const unsigned status = response.result_int();
   if (status == 204 || status == 304 || (status >= 100 && status < 200)) {

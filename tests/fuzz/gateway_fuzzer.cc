@@ -40,6 +40,7 @@
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gateway/backend.h"
+#include "gateway/failed_watch_stream.h"
 #include "gateway/gateway.h"
 #include "gateway/http_date.h"
 #include "gateway/metrics.h"
@@ -230,6 +231,12 @@ class FakeBackend : public Backend {
       ToResource(request.name(), *it, false, version->mutable_resource());
     }
     done(response);
+  }
+
+  // No change feed: every watch fails at once, so a long-poll is answered
+  // as a plain conditional GET and an event stream ends after its error.
+  std::unique_ptr<WatchStream> Watch(const Caller&, const v1::WatchRequest&) override {
+    return NewFailedWatchStream(absl::UnimplementedError("no change feed"));
   }
 
   void CheckHealth(std::function<void(absl::Status)> done) override {
@@ -555,9 +562,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     backend.ForgetLastContent();
     int answers = 0;
     HttpResponse response;
-    gateway.Handle(parser.release(), [&](HttpResponse r) {
+    gateway.Handle(parser.release(), [&](HttpAnswer a) {
       ++answers;
-      response = std::move(r);
+      response = std::move(a.response);
     });
     // The backend answers synchronously, so the answer is in by now.
     ETAGD_FUZZ_CHECK(answers == 1, absl::StrCat(answers, " answers to ",

@@ -113,6 +113,8 @@ sources_of() {
     gateway)
       echo gateway/gateway.cc gateway/conditional_headers.cc gateway/http_date.cc \
         gateway/http_errors.cc gateway/metrics.cc gateway/uri.cc \
+        gateway/change_wait.cc gateway/event_stream.cc gateway/failed_watch_stream.cc \
+        gateway/prefer.cc gateway/sse.cc gateway/timer_queue.cc \
         service/auth.cc service/error_details.cc service/request_validation.cc \
         service/precondition.cc service/entity_tag.cc \
         "$gen/etagd/v1/etagd.pb.cc" ;;
