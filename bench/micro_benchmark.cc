@@ -12,7 +12,7 @@
 #include "gateway/http_date.h"
 #include "service/entity_tag.h"
 #include "service/precondition.h"
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 
 namespace etagd {
 namespace {

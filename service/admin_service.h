@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "etagd/v1/etagd.pb.h"
-#include "service/store.h"
+#include "service/store/store.h"
 
 namespace etagd {
 

@@ -14,7 +14,7 @@
 #include "grpcpp/server.h"
 #include "service/grpc_service.h"
 #include "service/resource_service.h"
-#include "service/store.h"
+#include "service/store/store.h"
 #include "service/thread_pool.h"
 #include "service/tls_watcher.h"
 #include "service/token_file.h"

@@ -41,7 +41,7 @@
 #include "absl/time/time.h"
 #include "etagd/v1/etagd.pb.h"
 #include "service/resource_service.h"
-#include "service/store.h"
+#include "service/store/store.h"
 #include "service/thread_pool.h"
 
 namespace etagd {

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/error_details.h"
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 #include "service/auth.h"
 #include "service/server.h"
 #include "service/token_file.h"

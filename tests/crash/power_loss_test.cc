@@ -1,6 +1,6 @@
 // Simulated power loss: etagd runs with --simulate_power_loss_for_test, so
 // data it has not synced stays in its memory and kill -9 loses exactly what
-// a power loss would (service/rocksdb_store.cc).
+// a power loss would (service/store/rocksdb/power_loss_file_system.h).
 // - Durable writes (the default) lose nothing acknowledged.
 // - --nosync_writes does lose acknowledged writes (the documented trade-off,
 //   and proof that the simulation bites), yet the store always reopens

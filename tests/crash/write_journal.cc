@@ -16,7 +16,7 @@ namespace v1 = ::etagd::v1;
 constexpr char kTagEnd = '|';
 
 // True if `etag` has the form etagd hands out for `revision`:
-// "<revision in hex>-<16 hex digits>" in quotes (service/rocksdb_store.cc).
+// "<revision in hex>-<16 hex digits>" in quotes (service/store/rocksdb/rocksdb_store.cc).
 bool IsEtagOfRevision(absl::string_view etag, int64_t revision) {
   if (etag.size() < 2 || etag.front() != '"' || etag.back() != '"') {
     return false;

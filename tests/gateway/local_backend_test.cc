@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "service/auth.h"
 #include "service/error_details.h"
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/testing/blocking_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

@@ -70,8 +70,10 @@ class GrpcRequestParsingTest : public testing::Test {
 
 TEST_F(GrpcRequestParsingTest, BytesThatDoNotParseAreInvalidArgumentForEveryMethod) {
   const auto methods = EveryEtagdMethod();
-  ASSERT_EQ(methods.size(), 6u);
+  ASSERT_EQ(methods.size(), 7u);
   for (const google::protobuf::MethodDescriptor* method : methods) {
+    // Not served yet (UNIMPLEMENTED): the change-feed work adds it.
+    if (method->name() == "Watch") continue;
     grpc::Status status = RawGrpcCall(channel_, PathOf(method), kGarbage, kTimeout);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << PathOf(method) << ": " << status.error_message();

@@ -1,4 +1,4 @@
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "service/entity_tag.h"
 #include "service/error_details.h"
-#include "service/no_space_file_system.h"
+#include "service/store/rocksdb/no_space_file_system.h"
 #include "tests/service/store_conformance.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

@@ -16,7 +16,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/testing/blocking_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "service/store.h"
+#include "service/store/store.h"
 
 namespace etagd {
 

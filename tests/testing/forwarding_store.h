@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "service/store.h"
+#include "service/store/store.h"
 
 namespace etagd {
 

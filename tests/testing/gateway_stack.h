@@ -14,7 +14,7 @@
 #include "gateway/http_server.h"
 #include "gateway/local_backend.h"
 #include "gateway/metrics.h"
-#include "service/rocksdb_store.h"
+#include "service/store/rocksdb/rocksdb_store.h"
 #include "service/server.h"
 
 namespace etagd {

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "service/store.h"
+#include "service/store/store.h"
 
 namespace etagd {
 

@@ -1,8 +1,8 @@
 // The storage interface: versioned records with an atomic compare-and-write.
 // It has no engine or RPC types in it, so another engine can implement it
 // without touching the service.
-#ifndef ETAGD_SERVICE_STORE_H_
-#define ETAGD_SERVICE_STORE_H_
+#ifndef ETAGD_SERVICE_STORE_STORE_H_
+#define ETAGD_SERVICE_STORE_STORE_H_
 
 #include <cstdint>
 #include <optional>
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "service/record.h"
+#include "service/store/record.h"
 
 namespace etagd {
 
@@ -117,4 +117,4 @@ class Store {
 
 }  // namespace etagd
 
-#endif  // ETAGD_SERVICE_STORE_H_
+#endif  // ETAGD_SERVICE_STORE_STORE_H_

@@ -1,6 +1,6 @@
 // Test-only, like the simulated power loss in rocksdb_store.cc: the one other
 // file that includes RocksDB headers.
-#include "service/no_space_file_system.h"
+#include "service/store/rocksdb/no_space_file_system.h"
 
 #include <string>
 #include <utility>

@@ -1,6 +1,6 @@
 // The default Store: an embedded RocksDB database in one directory.
-#ifndef ETAGD_SERVICE_ROCKSDB_STORE_H_
-#define ETAGD_SERVICE_ROCKSDB_STORE_H_
+#ifndef ETAGD_SERVICE_STORE_ROCKSDB_ROCKSDB_STORE_H_
+#define ETAGD_SERVICE_STORE_ROCKSDB_ROCKSDB_STORE_H_
 
 #include <cstdint>
 #include <functional>
@@ -10,8 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "service/space_guard.h"
-#include "service/store.h"
+#include "service/store/rocksdb/space_guard.h"
+#include "service/store/store.h"
 
 namespace rocksdb {
 class FileSystem;
@@ -80,4 +80,4 @@ absl::Status CheckSpaceForTest(Store& store);
 
 }  // namespace etagd
 
-#endif  // ETAGD_SERVICE_ROCKSDB_STORE_H_
+#endif  // ETAGD_SERVICE_STORE_ROCKSDB_ROCKSDB_STORE_H_

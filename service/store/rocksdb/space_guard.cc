@@ -1,4 +1,4 @@
-#include "service/space_guard.h"
+#include "service/store/rocksdb/space_guard.h"
 
 #include <utility>
 

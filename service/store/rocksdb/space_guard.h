@@ -18,8 +18,8 @@
 // declare itself unable to write (SetEngineProblem), which refuses every
 // write, deletes included, until it clears it. Entering and leaving the full
 // state is logged once each, never per request.
-#ifndef ETAGD_SERVICE_SPACE_GUARD_H_
-#define ETAGD_SERVICE_SPACE_GUARD_H_
+#ifndef ETAGD_SERVICE_STORE_ROCKSDB_SPACE_GUARD_H_
+#define ETAGD_SERVICE_STORE_ROCKSDB_SPACE_GUARD_H_
 
 #include <cstdint>
 #include <optional>
@@ -29,7 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "service/log.h"
-#include "service/store.h"
+#include "service/store/store.h"
 
 namespace etagd {
 
@@ -151,4 +151,4 @@ class SpaceGuard {
 
 }  // namespace etagd
 
-#endif  // ETAGD_SERVICE_SPACE_GUARD_H_
+#endif  // ETAGD_SERVICE_STORE_ROCKSDB_SPACE_GUARD_H_

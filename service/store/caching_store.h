@@ -11,13 +11,13 @@
 // and fills the cache only if it is unchanged and no write of the name is in
 // progress. So a read that raced with a write can return either version
 // (they were concurrent) but never leaves the older one cached.
-#ifndef ETAGD_SERVICE_CACHING_STORE_H_
-#define ETAGD_SERVICE_CACHING_STORE_H_
+#ifndef ETAGD_SERVICE_STORE_CACHING_STORE_H_
+#define ETAGD_SERVICE_STORE_CACHING_STORE_H_
 
 #include <cstdint>
 #include <memory>
 
-#include "service/store.h"
+#include "service/store/store.h"
 
 namespace etagd {
 
@@ -34,4 +34,4 @@ std::unique_ptr<Store> NewCachingStore(std::unique_ptr<Store> inner,
 
 }  // namespace etagd
 
-#endif  // ETAGD_SERVICE_CACHING_STORE_H_
+#endif  // ETAGD_SERVICE_STORE_CACHING_STORE_H_

@@ -4,8 +4,8 @@
 // alike, and reports whatever free space the test says, so that tests can
 // drive both the store's own space checks and RocksDB's no-space errors
 // without filling a real disk.
-#ifndef ETAGD_SERVICE_NO_SPACE_FILE_SYSTEM_H_
-#define ETAGD_SERVICE_NO_SPACE_FILE_SYSTEM_H_
+#ifndef ETAGD_SERVICE_STORE_ROCKSDB_NO_SPACE_FILE_SYSTEM_H_
+#define ETAGD_SERVICE_STORE_ROCKSDB_NO_SPACE_FILE_SYSTEM_H_
 
 #include <cstdint>
 #include <memory>
@@ -55,4 +55,4 @@ class NoSpaceFileSystem {
 
 }  // namespace etagd
 
-#endif  // ETAGD_SERVICE_NO_SPACE_FILE_SYSTEM_H_
+#endif  // ETAGD_SERVICE_STORE_ROCKSDB_NO_SPACE_FILE_SYSTEM_H_

@@ -1,7 +1,7 @@
 // The unit of storage: one version of one resource, or the record of its
 // deletion.
-#ifndef ETAGD_SERVICE_RECORD_H_
-#define ETAGD_SERVICE_RECORD_H_
+#ifndef ETAGD_SERVICE_STORE_RECORD_H_
+#define ETAGD_SERVICE_STORE_RECORD_H_
 
 #include <cstdint>
 #include <string>
@@ -43,4 +43,4 @@ struct Record {
 
 }  // namespace etagd
 
-#endif  // ETAGD_SERVICE_RECORD_H_
+#endif  // ETAGD_SERVICE_STORE_RECORD_H_

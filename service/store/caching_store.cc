@@ -1,4 +1,4 @@
-#include "service/caching_store.h"
+#include "service/store/caching_store.h"
 
 #include <algorithm>
 #include <list>
