@@ -27,7 +27,9 @@ ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
           "Deadline of each call to etagd.");
 ABSL_FLAG(std::string, backend_ca_file, "",
           "PEM CA certificates that etagd's certificate must chain to: calls "
-          "etagd over TLS. Empty: plaintext.");
+          "etagd over TLS. Empty: plaintext. The backend files are re-read "
+          "when they change (--tls_poll_interval) or on SIGHUP, as the "
+          "--tls_* files are.");
 ABSL_FLAG(std::string, backend_cert_file, "",
           "PEM client certificate chain to present to etagd (for etagd's "
           "--tls_client_ca_file). Needs --backend_ca_file and "
@@ -74,11 +76,21 @@ int Run() {
     return Fail(check.message());
   }
 
+  ClientTlsFiles backend_tls;
+  backend_tls.ca_file = absl::GetFlag(FLAGS_backend_ca_file);
+  backend_tls.cert_file = absl::GetFlag(FLAGS_backend_cert_file);
+  backend_tls.key_file = absl::GetFlag(FLAGS_backend_key_file);
+  backend_tls.server_name = absl::GetFlag(FLAGS_backend_tls_server_name);
+  if (absl::Status check = CheckClientTlsFiles(backend_tls); !check.ok()) {
+    return Fail(absl::StrCat("--backend_*: ", check.message()));
+  }
+
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  if (tls_files->enabled()) sigaddset(&signals, SIGHUP);  // Reloads TLS files.
+  // Reloads TLS files.
+  if (tls_files->enabled() || backend_tls.enabled()) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // The HTTP server takes the certificate in force from it as it accepts
@@ -95,13 +107,20 @@ int Run() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(max_content + (64 << 10)));
   args.SetMaxSendMessageSize(static_cast<int>(max_content + (64 << 10)));
-  ClientTlsFiles backend_tls;
-  backend_tls.ca_file = absl::GetFlag(FLAGS_backend_ca_file);
-  backend_tls.cert_file = absl::GetFlag(FLAGS_backend_cert_file);
-  backend_tls.key_file = absl::GetFlag(FLAGS_backend_key_file);
-  backend_tls.server_name = absl::GetFlag(FLAGS_backend_tls_server_name);
+  // The channel's credentials follow the backend files as they change, as
+  // the HTTPS listener's do.
+  std::shared_ptr<ClientTlsWatcher> backend_tls_watcher;
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      GrpcChannelCredentials(backend_tls, args);
+      grpc::InsecureChannelCredentials();
+  if (backend_tls.enabled()) {
+    absl::StatusOr<std::shared_ptr<ClientTlsWatcher>> watcher =
+        ClientTlsWatcher::Start(backend_tls, *tls_poll_interval);
+    if (!watcher.ok()) {
+      return Fail(absl::StrCat("--backend_*: ", watcher.status().message()));
+    }
+    backend_tls_watcher = *std::move(watcher);
+    credentials = GrpcChannelCredentials(*backend_tls_watcher, args);
+  }
   if (!credentials.ok()) {
     return Fail(absl::StrCat("--backend_*: ", credentials.status().message()));
   }
@@ -131,7 +150,10 @@ int Run() {
                        ? ""
                        : "; HTTPS clients need a certificate"));
   int signal = 0;
-  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) tls->Reload();
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    if (tls != nullptr) tls->Reload();
+    if (backend_tls_watcher != nullptr) backend_tls_watcher->Reload();
+  }
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
   Log(LogLevel::kInfo,
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",

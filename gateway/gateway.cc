@@ -728,6 +728,12 @@ void Gateway::FinishError(Exchange& exchange, const absl::Status& status) {
     response.insert(http::field::www_authenticate,
                  "Bearer realm=\"etagd\", error=\"insufficient_scope\"");
   }
+  // §10.2.3: how long to wait before retrying (seconds, rounded up).
+  if (std::optional<absl::Duration> delay = GetRetryDelay(status); delay.has_value()) {
+    response.insert(http::field::retry_after,
+                    absl::StrCat(std::max<int64_t>(
+                        1, absl::ToInt64Seconds(absl::Ceil(*delay, absl::Seconds(1))))));
+  }
   response.insert(http::field::content_type, "application/json");
   response.body() = ErrorJson(http_status, absl::StatusCodeToString(status.code()),
                               status.message(), current_etag);

@@ -25,12 +25,14 @@ constexpr DetailMapping kDetailTable[] = {
     // RFC 4918 §11.5 507 Insufficient Storage: the server cannot store the
     // representation, and the condition is temporary.
     {absl::StatusCode::kResourceExhausted, kStorageFullTypeUrl, 507},
+    // RFC 9110 §15.6.4 503 Service Unavailable: a temporary overload (too
+    // much memory held by calls in flight), with Retry-After.
+    {absl::StatusCode::kResourceExhausted, kRetryInfoTypeUrl, 503},
 };
 
 // After google.rpc.Code's documented HTTP mapping, except
 // FAILED_PRECONDITION (412, see the header) and RESOURCE_EXHAUSTED (413: the
-// service raises it without a detail only for content over the size limit
-// and for too many bytes of writes in flight).
+// service raises it without a detail only for a request over a limit).
 constexpr Mapping kTable[] = {
     {absl::StatusCode::kOk, 200},
     {absl::StatusCode::kCancelled, 499},

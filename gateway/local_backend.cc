@@ -4,6 +4,7 @@
 
 #include "absl/types/optional.h"
 #include "gateway/failed_watch_stream.h"
+#include "service/error_details.h"
 #include "service/token_file.h"
 
 namespace etagd {
@@ -33,9 +34,10 @@ class LocalBackend final : public Backend {
     }
     const int64_t bytes = static_cast<int64_t>(request.ByteSizeLong());
     if (!server_.write_budget().TryAcquire(bytes)) {
-      return done(absl::ResourceExhaustedError(
+      return done(OverloadedError(
           "too many bytes of writes in flight (--grpc_memory_quota_mb); "
-          "retry with backoff"));
+          "retry with backoff",
+          kOverloadRetryDelay));
     }
     // The write outlives this call: it takes its own copy of the request.
     auto owned = std::make_shared<const v1::PutResourceRequest>(request);

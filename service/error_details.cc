@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/cord.h"
+#include "google/rpc/error_details.pb.h"
 
 namespace etagd {
 
@@ -39,6 +40,25 @@ std::optional<etagd::v1::StorageFull> GetStorageFull(
   etagd::v1::StorageFull detail;
   if (!detail.ParseFromString(std::string(*payload))) return std::nullopt;
   return detail;
+}
+
+absl::Status OverloadedError(absl::string_view message, absl::Duration retry_after) {
+  absl::Status status = absl::ResourceExhaustedError(message);
+  google::rpc::RetryInfo detail;
+  const int64_t nanos = absl::ToInt64Nanoseconds(retry_after);
+  detail.mutable_retry_delay()->set_seconds(nanos / 1000000000);
+  detail.mutable_retry_delay()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  status.SetPayload(kRetryInfoTypeUrl, absl::Cord(detail.SerializeAsString()));
+  return status;
+}
+
+std::optional<absl::Duration> GetRetryDelay(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryInfoTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  google::rpc::RetryInfo detail;
+  if (!detail.ParseFromString(std::string(*payload))) return std::nullopt;
+  return absl::Seconds(detail.retry_delay().seconds()) +
+         absl::Nanoseconds(detail.retry_delay().nanos());
 }
 
 }  // namespace etagd

@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "service/auth.h"
+#include "service/error_details.h"
 #include "service/grpc_raw_call.h"
 
 namespace etagd {
@@ -70,9 +71,10 @@ absl::Status GrpcResourcesService::HoldContent(Call& call, size_t content) {
   }
   const int64_t bytes = static_cast<int64_t>(content);
   if (!response_budget_->TryAcquire(bytes)) {
-    return absl::ResourceExhaustedError(
+    return OverloadedError(
         "too many bytes of responses are waiting for slow readers "
-        "(--response_memory_mb); retry with backoff");
+        "(--response_memory_mb); retry with backoff",
+        kOverloadRetryDelay);
   }
   call.HoldUntilDone(*response_budget_, bytes);
   return absl::OkStatus();
@@ -123,9 +125,10 @@ grpc::ServerUnaryReactor* GrpcResourcesService::PutResource(
   }
   const int64_t bytes = static_cast<int64_t>(request->Length());
   if (!write_budget_.TryAcquire(bytes)) {
-    call->Fail(absl::ResourceExhaustedError(
+    call->Fail(OverloadedError(
         "too many bytes of writes in flight (--grpc_memory_quota_mb); "
-        "retry with backoff"));
+        "retry with backoff",
+        kOverloadRetryDelay));
     return call;
   }
   // The call, and with it the request, lives until it is answered.

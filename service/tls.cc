@@ -214,6 +214,31 @@ absl::Status CheckServerTlsFiles(const ServerTlsFiles& files) {
   return ReadServerTlsMaterial(files).status();
 }
 
+absl::StatusOr<ClientTlsMaterial> ReadClientTlsMaterial(const ClientTlsFiles& files) {
+  if (!files.enabled()) {
+    return absl::InvalidArgumentError("TLS to the server needs a CA file");
+  }
+  if (files.cert_file.empty() != files.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate file and key file go together");
+  }
+  ClientTlsMaterial material;
+  ETAGD_ASSIGN_OR_RETURN(material.ca, ReadCertificates(files.ca_file, "CA file"));
+  material.summary = absl::StrCat("CA file ", files.ca_file, ", no client certificate");
+  if (!files.cert_file.empty()) {
+    ETAGD_ASSIGN_OR_RETURN(material.cert_chain,
+                           ReadPemFile(files.cert_file, "client certificate file"));
+    ETAGD_ASSIGN_OR_RETURN(material.private_key,
+                           ReadPemFile(files.key_file, "client key file"));
+    ETAGD_ASSIGN_OR_RETURN(
+        auto leaf, CheckKeyPair("client certificate file", files.cert_file,
+                                material.cert_chain, "client key file",
+                                files.key_file, material.private_key));
+    material.summary = Summarize(leaf.get());
+  }
+  return material;
+}
+
 absl::Status CheckClientTlsFiles(const ClientTlsFiles& files) {
   if (!files.enabled()) {
     if (!files.cert_file.empty() || !files.key_file.empty() ||
@@ -224,36 +249,20 @@ absl::Status CheckClientTlsFiles(const ClientTlsFiles& files) {
     }
     return absl::OkStatus();
   }
-  ETAGD_RETURN_IF_ERROR(ReadCertificates(files.ca_file, "CA file").status());
-  if (files.cert_file.empty() != files.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "a client certificate file and key file go together");
-  }
-  if (!files.cert_file.empty()) {
-    ETAGD_ASSIGN_OR_RETURN(std::string cert_pem,
-                           ReadPemFile(files.cert_file, "client certificate file"));
-    ETAGD_ASSIGN_OR_RETURN(std::string key_pem,
-                           ReadPemFile(files.key_file, "client key file"));
-    ETAGD_RETURN_IF_ERROR(CheckKeyPair("client certificate file", files.cert_file,
-                                       cert_pem, "client key file", files.key_file,
-                                       key_pem)
-                              .status());
-  }
-  return absl::OkStatus();
+  return ReadClientTlsMaterial(files).status();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> GrpcChannelCredentials(
     const ClientTlsFiles& files, grpc::ChannelArguments& args) {
-  ETAGD_RETURN_IF_ERROR(CheckClientTlsFiles(files));
-  if (!files.enabled()) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions options;
-  ETAGD_ASSIGN_OR_RETURN(options.pem_root_certs, ReadPemFile(files.ca_file, "CA file"));
-  if (!files.cert_file.empty()) {
-    ETAGD_ASSIGN_OR_RETURN(options.pem_cert_chain,
-                           ReadPemFile(files.cert_file, "client certificate file"));
-    ETAGD_ASSIGN_OR_RETURN(options.pem_private_key,
-                           ReadPemFile(files.key_file, "client key file"));
+  if (!files.enabled()) {
+    ETAGD_RETURN_IF_ERROR(CheckClientTlsFiles(files));
+    return grpc::InsecureChannelCredentials();
   }
+  ETAGD_ASSIGN_OR_RETURN(ClientTlsMaterial material, ReadClientTlsMaterial(files));
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = std::move(material.ca);
+  options.pem_cert_chain = std::move(material.cert_chain);
+  options.pem_private_key = std::move(material.private_key);
   if (!files.server_name.empty()) {
     args.SetSslTargetNameOverride(files.server_name);
   }

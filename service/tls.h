@@ -58,6 +58,18 @@ struct ClientTlsFiles {
   bool enabled() const { return !ca_file.empty(); }
 };
 
+// The content of ClientTlsFiles (TLS on), read and checked together as
+// CheckClientTlsFiles does. Never logged: the key is a secret.
+struct ClientTlsMaterial {
+  std::string ca;
+  // Both empty without a client certificate.
+  std::string cert_chain;
+  std::string private_key;
+  // The client certificate's subject, serial number and expiry, or which
+  // CA file is in use when there is none, for logs.
+  std::string summary;
+};
+
 // The content of a PEM file, checked to hold at least one PEM block.
 // `what` names the file in errors ("--tls_cert_file").
 absl::StatusOr<std::string> ReadPemFile(const std::string& path,
@@ -68,6 +80,9 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
 // used even if a file changes meanwhile.
 absl::StatusOr<ServerTlsMaterial> ReadServerTlsMaterial(const ServerTlsFiles& files);
 
+// The same for a client's files (TLS must be on).
+absl::StatusOr<ClientTlsMaterial> ReadClientTlsMaterial(const ClientTlsFiles& files);
+
 // Checks that `files` make sense together and that the key matches the
 // certificate; INVALID_ARGUMENT naming the flag or file otherwise. OK when
 // TLS is off.
@@ -75,7 +90,9 @@ absl::Status CheckServerTlsFiles(const ServerTlsFiles& files);
 absl::Status CheckClientTlsFiles(const ClientTlsFiles& files);
 
 // Channel credentials for `files` (insecure when TLS is off), and the
-// channel argument for files.server_name, if any, set on `args`.
+// channel argument for files.server_name, if any, set on `args`. They keep
+// the files' content as read now; tls_watcher.h has credentials that follow
+// changes.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> GrpcChannelCredentials(
     const ClientTlsFiles& files, grpc::ChannelArguments& args);
 

@@ -48,7 +48,8 @@ absl::Status Errno(absl::string_view what) {
 // re-reads a pair whose mtime moved while it read it. Thread-safe.
 class GrpcMemoryFiles {
  public:
-  explicit GrpcMemoryFiles(bool with_root) : with_root_(with_root) {}
+  GrpcMemoryFiles(bool with_identity, bool with_root)
+      : with_identity_(with_identity), with_root_(with_root) {}
 
   ~GrpcMemoryFiles() {
     absl::MutexLock lock(&mu_);
@@ -59,24 +60,33 @@ class GrpcMemoryFiles {
   GrpcMemoryFiles(const GrpcMemoryFiles&) = delete;
   GrpcMemoryFiles& operator=(const GrpcMemoryFiles&) = delete;
 
-  // Puts `material` in the files (creating them the first time).
-  absl::Status Update(const ServerTlsMaterial& material) {
+  // Puts a key and certificate chain, and CA certificates, in the files
+  // (creating them the first time); each is ignored if its file is not kept.
+  absl::Status Update(const std::string& private_key, const std::string& cert_chain,
+                      const std::string& root) {
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = Replace(identity_fd_, "etagd-tls-identity",
-                                 absl::StrCat(material.private_key, "\n",
-                                              material.cert_chain));
-        !s.ok()) {
-      return s;
+    if (with_identity_) {
+      if (absl::Status s = Replace(identity_fd_, "etagd-tls-identity",
+                                   absl::StrCat(private_key, "\n", cert_chain));
+          !s.ok()) {
+        return s;
+      }
     }
-    if (with_root_) return Replace(root_fd_, "etagd-tls-client-ca", material.client_ca);
+    if (with_root_) return Replace(root_fd_, "etagd-tls-ca", root);
     return absl::OkStatus();
   }
+  absl::Status Update(const ServerTlsMaterial& material) {
+    return Update(material.private_key, material.cert_chain, material.client_ca);
+  }
+  absl::Status Update(const ClientTlsMaterial& material) {
+    return Update(material.private_key, material.cert_chain, material.ca);
+  }
 
-  // The file of the key and certificate chain, and that of the client CA
-  // (empty without one). Fixed from the first Update() on.
+  // The file of the key and certificate chain, and that of the CA
+  // certificates (each empty if not kept). Fixed from the first Update() on.
   std::string identity_path() const {
     absl::MutexLock lock(&mu_);
-    return FdPath(identity_fd_);
+    return with_identity_ ? FdPath(identity_fd_) : "";
   }
   std::string root_path() const {
     absl::MutexLock lock(&mu_);
@@ -136,6 +146,7 @@ class GrpcMemoryFiles {
     return error;
   }
 
+  const bool with_identity_;
   const bool with_root_;
   mutable absl::Mutex mu_;
   // Set by the first Update() and fixed from then on: later ones replace
@@ -145,37 +156,70 @@ class GrpcMemoryFiles {
   int64_t last_mtime_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// What differs between the server's files and a client's.
+absl::StatusOr<ServerTlsMaterial> ReadMaterial(const ServerTlsFiles& files) {
+  return ReadServerTlsMaterial(files);
+}
+absl::StatusOr<ClientTlsMaterial> ReadMaterial(const ClientTlsFiles& files) {
+  return ReadClientTlsMaterial(files);
+}
+
+std::vector<const std::string*> WatchedPaths(const ServerTlsFiles& files) {
+  return {&files.cert_file, &files.key_file, &files.client_ca_file,
+          &files.http_client_ca_file};
+}
+std::vector<const std::string*> WatchedPaths(const ClientTlsFiles& files) {
+  return {&files.ca_file, &files.cert_file, &files.key_file};
+}
+
+// For log lines: "TLS certificate from cert.pem".
+std::string Describe(const ServerTlsFiles& files) {
+  return absl::StrCat("TLS certificate from ", files.cert_file);
+}
+std::string Describe(const ClientTlsFiles& files) {
+  return absl::StrCat("client TLS files (CA ", files.ca_file,
+                      files.cert_file.empty() ? "" : ", certificate ", files.cert_file, ")");
+}
+
+absl::Status RequireEnabled(const ServerTlsFiles& files) {
+  if (files.enabled()) return absl::OkStatus();
+  return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file are not set");
+}
+absl::Status RequireEnabled(const ClientTlsFiles& files) {
+  if (files.enabled()) return absl::OkStatus();
+  return absl::InvalidArgumentError("no CA file is set: TLS is off");
+}
+
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<ServerTlsWatcher>> ServerTlsWatcher::Start(
-    ServerTlsFiles files, absl::Duration poll_interval) {
-  if (!files.enabled()) {
-    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file are not set");
-  }
-  std::shared_ptr<ServerTlsWatcher> watcher(new ServerTlsWatcher(std::move(files), nullptr));
+template <typename Files, typename Material>
+absl::StatusOr<std::shared_ptr<TlsWatcher<Files, Material>>>
+TlsWatcher<Files, Material>::Start(Files files, absl::Duration poll_interval) {
+  ETAGD_RETURN_IF_ERROR(RequireEnabled(files));
+  std::shared_ptr<TlsWatcher> watcher(new TlsWatcher(std::move(files), nullptr));
   // Identify before reading: a change in between is seen by the next poll.
   std::vector<FileIdentity> ids = watcher->Identify();
-  absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(watcher->files_);
+  absl::StatusOr<Material> material = ReadMaterial(watcher->files_);
   if (!material.ok()) return material.status();
-  Log(LogLevel::kInfo, absl::StrCat("loaded TLS certificate from ",
-                                    watcher->files_.cert_file, ": ",
+  Log(LogLevel::kInfo, absl::StrCat("loaded ", Describe(watcher->files_), ": ",
                                     material->summary));
   {
     absl::MutexLock lock(&watcher->current_mu_);
-    watcher->current_ = std::make_shared<const ServerTlsMaterial>(*std::move(material));
+    watcher->current_ = std::make_shared<const Material>(*std::move(material));
   }
   {
     absl::MutexLock lock(&watcher->reload_mu_);
     watcher->last_ = std::move(ids);
   }
   if (poll_interval > absl::ZeroDuration()) {
-    ServerTlsWatcher* self = watcher.get();
+    TlsWatcher* self = watcher.get();
     watcher->poller_ = std::thread([self, poll_interval] { self->Poll(poll_interval); });
   }
   return watcher;
 }
 
-ServerTlsWatcher::~ServerTlsWatcher() {
+template <typename Files, typename Material>
+TlsWatcher<Files, Material>::~TlsWatcher() {
   {
     absl::MutexLock lock(&stop_mu_);
     stopping_ = true;
@@ -183,57 +227,61 @@ ServerTlsWatcher::~ServerTlsWatcher() {
   if (poller_.joinable()) poller_.join();
 }
 
-std::shared_ptr<const ServerTlsMaterial> ServerTlsWatcher::Current() const {
+template <typename Files, typename Material>
+std::shared_ptr<const Material> TlsWatcher<Files, Material>::Current() const {
   absl::MutexLock lock(&current_mu_);
   return current_;
 }
 
-absl::Status ServerTlsWatcher::AddListener(Listener listener) {
+template <typename Files, typename Material>
+absl::Status TlsWatcher<Files, Material>::AddListener(Listener listener) {
   absl::MutexLock lock(&reload_mu_);
   if (absl::Status s = listener(*Current()); !s.ok()) return s;
   listeners_.push_back(std::move(listener));
   return absl::OkStatus();
 }
 
-std::vector<FileIdentity> ServerTlsWatcher::Identify() const {
+template <typename Files, typename Material>
+std::vector<FileIdentity> TlsWatcher<Files, Material>::Identify() const {
   std::vector<FileIdentity> ids;
-  for (const std::string* path : {&files_.cert_file, &files_.key_file,
-                                  &files_.client_ca_file, &files_.http_client_ca_file}) {
+  for (const std::string* path : WatchedPaths(files_)) {
     if (!path->empty()) ids.push_back(IdentifyFile(*path));
   }
   return ids;
 }
 
-void ServerTlsWatcher::Reload() {
+template <typename Files, typename Material>
+void TlsWatcher<Files, Material>::Reload() {
   absl::MutexLock lock(&reload_mu_);
   ReloadLocked(Identify());
 }
 
-void ServerTlsWatcher::ReloadIfChanged() {
+template <typename Files, typename Material>
+void TlsWatcher<Files, Material>::ReloadIfChanged() {
   absl::MutexLock lock(&reload_mu_);
   std::vector<FileIdentity> ids = Identify();
   if (ids == last_) return;
   ReloadLocked(std::move(ids));
 }
 
-void ServerTlsWatcher::ReloadLocked(std::vector<FileIdentity> ids) {
+template <typename Files, typename Material>
+void TlsWatcher<Files, Material>::ReloadLocked(std::vector<FileIdentity> ids) {
   last_ = std::move(ids);
-  absl::StatusOr<ServerTlsMaterial> material = ReadServerTlsMaterial(files_);
+  absl::StatusOr<Material> material = ReadMaterial(files_);
   if (!material.ok()) {
     // The message names the flag, the path and what is wrong, never the
     // content.
     Log(LogLevel::kError,
-        absl::StrCat("cannot reload TLS certificate: ", material.status().message(),
+        absl::StrCat("cannot reload ", Describe(files_), ": ", material.status().message(),
                      "; keeping the one loaded before (", Current()->summary, ")"));
     return;
   }
-  auto next = std::make_shared<const ServerTlsMaterial>(*std::move(material));
+  auto next = std::make_shared<const Material>(*std::move(material));
   {
     absl::MutexLock lock(&current_mu_);
     current_ = next;
   }
-  Log(LogLevel::kInfo, absl::StrCat("reloaded TLS certificate from ", files_.cert_file,
-                                    ": ", next->summary));
+  Log(LogLevel::kInfo, absl::StrCat("reloaded ", Describe(files_), ": ", next->summary));
   for (const Listener& listener : listeners_) {
     if (absl::Status s = listener(*next); !s.ok()) {
       Log(LogLevel::kError, absl::StrCat("the reloaded TLS certificate is not in use "
@@ -242,7 +290,8 @@ void ServerTlsWatcher::ReloadLocked(std::vector<FileIdentity> ids) {
   }
 }
 
-void ServerTlsWatcher::Poll(absl::Duration interval) {
+template <typename Files, typename Material>
+void TlsWatcher<Files, Material>::Poll(absl::Duration interval) {
   while (true) {
     {
       absl::MutexLock lock(&stop_mu_);
@@ -256,7 +305,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
     ServerTlsWatcher& watcher) {
   const bool mutual = !watcher.files().client_ca_file.empty();
   // The listener keeps the files open for as long as the watcher lives.
-  auto files = std::make_shared<GrpcMemoryFiles>(mutual);
+  auto files = std::make_shared<GrpcMemoryFiles>(/*with_identity=*/true, mutual);
   ETAGD_RETURN_IF_ERROR(watcher.AddListener(
       [files](const ServerTlsMaterial& material) { return files->Update(material); }));
   ETAGD_RETURN_IF_ERROR(files->CheckReadable());
@@ -276,5 +325,31 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
   }
   return grpc::experimental::TlsServerCredentials(options);
 }
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> GrpcChannelCredentials(
+    ClientTlsWatcher& watcher, grpc::ChannelArguments& args) {
+  const bool with_identity = !watcher.files().cert_file.empty();
+  // The listener keeps the files open for as long as the watcher lives.
+  auto files = std::make_shared<GrpcMemoryFiles>(with_identity, /*with_root=*/true);
+  ETAGD_RETURN_IF_ERROR(watcher.AddListener(
+      [files](const ClientTlsMaterial& material) { return files->Update(material); }));
+  ETAGD_RETURN_IF_ERROR(files->CheckReadable());
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files->identity_path(), files->identity_path(), files->root_path(),
+      kGrpcRefreshSeconds);
+  // gRPC's TLS credentials accept TLS 1.2 and 1.3 only (their default
+  // minimum), and check the server's name against its certificate.
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  if (with_identity) options.watch_identity_key_cert_pairs();
+  if (!watcher.files().server_name.empty()) {
+    args.SetSslTargetNameOverride(watcher.files().server_name);
+  }
+  return grpc::experimental::TlsCredentials(options);
+}
+
+template class TlsWatcher<ServerTlsFiles, ServerTlsMaterial>;
+template class TlsWatcher<ClientTlsFiles, ClientTlsMaterial>;
 
 }  // namespace etagd

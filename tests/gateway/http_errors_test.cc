@@ -90,6 +90,13 @@ TEST(HttpStatusForTest, StorageFullIs507InsufficientStorage) {
   EXPECT_EQ(HttpStatusFor(StorageFull()), 507);
 }
 
+TEST(HttpStatusForTest, AnOverloadIs503ServiceUnavailable) {
+  // RFC 9110 §15.6.4: "temporary overload"; RetryInfo marks it.
+  EXPECT_EQ(HttpStatusFor(OverloadedError("too many writes in flight",
+                                          absl::Seconds(1))),
+            503);
+}
+
 TEST(HttpStatusForTest, ResourceExhaustedWithoutADetailStays413) {
   EXPECT_EQ(HttpStatusFor(absl::ResourceExhaustedError(
                 "content is 5000000 bytes; the limit is 4194304")),

@@ -132,7 +132,7 @@ TEST_F(LocalBackendTest, FailedPreconditionKeepsTheCurrentEtagDetail) {
   EXPECT_EQ(detail->current_etag(), created->resource().etag());
 }
 
-TEST_F(LocalBackendTest, PutBeyondTheWriteBudgetIsResourceExhausted) {
+TEST_F(LocalBackendTest, PutBeyondTheWriteBudgetIsAnOverloadToRetryAfterASecond) {
   ServerOptions options;
   options.grpc_memory_quota_bytes = 1 << 10;
   Start(options);
@@ -147,8 +147,9 @@ TEST_F(LocalBackendTest, PutBeyondTheWriteBudgetIsResourceExhausted) {
       [&] { backend_->Put(Caller(), request, held.Callback()); });
   blocking_->entered().WaitForNotification();
 
-  EXPECT_THAT(Put("other", std::string(800, 'y')),
-              StatusIs(absl::StatusCode::kResourceExhausted));
+  absl::StatusOr<v1::PutResourceResponse> refused = Put("other", std::string(800, 'y'));
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(GetRetryDelay(refused.status()), kOverloadRetryDelay);
   blocking_->release().Notify();
   EXPECT_THAT(held.Wait(), IsOk());
   writer.join();

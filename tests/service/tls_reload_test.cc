@@ -1,6 +1,7 @@
 // Certificate rotation without a restart, on the real binaries: etagd (gRPC
-// and HTTPS) and etagd-gateway (HTTPS) reload their certificate and key
-// when the files change and on SIGHUP. New connections get the new
+// and HTTPS) and etagd-gateway (HTTPS, and its client certificate for
+// etagd) reload their certificate and key when the files change and on
+// SIGHUP. New connections get the new
 // certificate, connections opened before carry on with theirs, and files
 // that do not check out keep the old certificate and say why.
 // Certificates are made at run time (tests/testing/test_pki.h).
@@ -28,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "service/tls.h"
 #include "tests/testing/files.h"
+#include "tests/testing/http_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -355,6 +357,101 @@ TEST_F(TlsReloadTest, EtagdGatewayKeepsItsCertificateWhenTheNewOneDoesNotParse) 
   EXPECT_THAT(*line, HasSubstr("level=error"));
   EXPECT_THAT(*line, HasSubstr("is not a PEM file"));
   EXPECT_EQ(NewConnectionSubject(gateway_port_, HttpsClient()), kOldSubject);
+}
+
+// etagd-gateway in front of an etagd that requires client certificates
+// from pki_'s CA, presenting the live client files.
+class GatewayClientCertificateTest : public TlsReloadTest {
+ protected:
+  void StartGatewayToMutualTlsEtagd(const std::vector<std::string>& extra_args) {
+    absl::StatusOr<EtagdProcess> etagd = StartEtagd(
+        TestPath("data"),
+        {"--tls_cert_file=" + cert_, "--tls_key_file=" + key_,
+         "--tls_client_ca_file=" + pki_.ca_cert, "--http_listen="},
+        kTimeout);
+    ASSERT_THAT(etagd, IsOk());
+    etagd_ = *std::move(etagd);
+    std::vector<std::string> args = {
+        "--http_listen=127.0.0.1:0", "--backend=" + etagd_.target(),
+        "--backend_ca_file=" + pki_.ca_cert, "--backend_cert_file=" + client_cert_,
+        "--backend_key_file=" + client_key_, "--backend_tls_server_name=localhost"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    absl::StatusOr<std::unique_ptr<Subprocess>> gateway =
+        Subprocess::Start(DataBinaryPath("gateway/etagd-gateway"), args);
+    ASSERT_THAT(gateway, IsOk());
+    gateway_ = *std::move(gateway);
+    absl::StatusOr<std::string> line = gateway_->WaitForStderrLine("serving HTTP", kTimeout);
+    ASSERT_THAT(line, IsOk());
+    const std::string marker = "HTTP on 127.0.0.1:";
+    const size_t at = line->find(marker);
+    ASSERT_NE(at, std::string::npos) << *line;
+    gateway_port_ = std::atoi(line->c_str() + at + marker.size());
+  }
+
+  // Puts a client certificate and key where etagd-gateway reads them.
+  void InstallClient(const std::string& cert, const std::string& key) {
+    WriteAtomically(client_key_, ReadAll(key));
+    WriteAtomically(client_cert_, ReadAll(cert));
+  }
+
+  // /readyz through the gateway: 200 once a health check reaches etagd.
+  int ReadyzStatus() {
+    HttpClient client(gateway_port_);
+    absl::StatusOr<HttpReply> reply = client.Send("GET", "/readyz");
+    return reply.ok() ? reply->status : 0;
+  }
+
+  int AwaitReadyzStatus(int status) {
+    const absl::Time deadline = absl::Now() + kTimeout;
+    int seen = 0;
+    while ((seen = ReadyzStatus()) != status && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return seen;
+  }
+
+  const std::string client_cert_ = TestPath("live-client.crt");
+  const std::string client_key_ = TestPath("live-client.key");
+};
+
+TEST_F(GatewayClientCertificateTest, ANewClientCertificateIsUsedForNewConnectionsToEtagd) {
+  // A certificate of a CA etagd does not trust: every handshake fails.
+  InstallClient(pki_.other_client_cert, pki_.other_client_key);
+  StartGatewayToMutualTlsEtagd({});  // The default --tls_poll_interval, 2 s.
+  ASSERT_EQ(AwaitReadyzStatus(503), 503);
+  InstallClient(pki_.client_cert, pki_.client_key);
+  ASSERT_THAT(gateway_->WaitForStderrLine("reloaded client TLS files", kTimeout), IsOk());
+  EXPECT_EQ(AwaitReadyzStatus(200), 200);
+}
+
+TEST_F(GatewayClientCertificateTest, EtagdsCertificateMustCarryTheBackendServerName) {
+  InstallClient(pki_.client_cert, pki_.client_key);
+  StartGatewayToMutualTlsEtagd({"--backend_tls_server_name=not-etagd.example"});
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(ReadyzStatus(), 503);
+}
+
+TEST_F(GatewayClientCertificateTest, SighupReloadsTheClientCertificate) {
+  InstallClient(pki_.other_client_cert, pki_.other_client_key);
+  StartGatewayToMutualTlsEtagd({"--tls_poll_interval=0"});
+  ASSERT_EQ(AwaitReadyzStatus(503), 503);
+  InstallClient(pki_.client_cert, pki_.client_key);
+  ASSERT_THAT(gateway_->Signal(SIGHUP), IsOk());
+  ASSERT_THAT(gateway_->WaitForStderrLine("reloaded client TLS files", kTimeout), IsOk());
+  EXPECT_EQ(AwaitReadyzStatus(200), 200);
+}
+
+TEST_F(GatewayClientCertificateTest, AClientKeyOfAnotherCertificateKeepsThePreviousPair) {
+  InstallClient(pki_.client_cert, pki_.client_key);
+  StartGatewayToMutualTlsEtagd({"--tls_poll_interval=0"});
+  ASSERT_EQ(AwaitReadyzStatus(200), 200);
+  WriteAtomically(client_key_, ReadAll(pki_.other_client_key));
+  ASSERT_THAT(gateway_->Signal(SIGHUP), IsOk());
+  absl::StatusOr<std::string> line =
+      gateway_->WaitForStderrLine("cannot reload client TLS files", kTimeout);
+  ASSERT_THAT(line, IsOk());
+  EXPECT_THAT(*line, HasSubstr("is not the key of the certificate"));
+  EXPECT_EQ(ReadyzStatus(), 200);
 }
 
 }  // namespace
