@@ -210,6 +210,51 @@ TEST_F(ChangeFeedHttpTest, HeadLongPollAnswersTheNewEtagWithoutContent) {
   EXPECT_EQ(pending->reply->Header("content-length"), "4");
 }
 
+// RFC 9110 §14.2: the answer after the wait is a GET's, Range included.
+TEST_F(ChangeFeedHttpTest, LongPollAnswerHonoursRange) {
+  Start();
+  const std::string etag = Write("doc", "one");
+  auto pending = SendLater("GET", "/v1/resources/doc",
+                           {{"If-None-Match", etag},
+                            {"Prefer", "wait=20"},
+                            {"Range", "bytes=0-2"}});
+  AwaitWatchers(1);
+  Write("doc", "twelve bytes");
+  pending->thread.join();
+  ASSERT_THAT(pending->reply, IsOk());
+  EXPECT_EQ(pending->reply->status, 206);
+  EXPECT_EQ(pending->reply->body, "twe");
+  EXPECT_EQ(pending->reply->Header("content-range"), "bytes 0-2/12");
+}
+
+// Held polls and open streams take no I/O thread: with one, other
+// requests are still answered at once.
+TEST_F(ChangeFeedHttpTest, HeldRequestsDoNotBlockTheIoThread) {
+  GatewayStackOptions options;
+  options.http.io_threads = 1;
+  Start(options);
+  const std::string etag = Write("doc", "one");
+  std::vector<std::unique_ptr<Pending>> polls;
+  for (int i = 0; i < 3; ++i) {
+    polls.push_back(SendLater("GET", "/v1/resources/doc",
+                              {{"If-None-Match", etag}, {"Prefer", "wait=2"}}));
+  }
+  std::unique_ptr<SseClient> sse = OpenStream("/v1/watch");
+  ASSERT_NE(sse, nullptr);
+  AwaitWatchers(4);
+  const absl::Time start = absl::Now();
+  HttpReply health = Send("GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  HttpReply read = Send("GET", "/v1/resources/doc");
+  EXPECT_EQ(read.status, 200);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  for (auto& poll : polls) {
+    poll->thread.join();
+    ASSERT_THAT(poll->reply, IsOk());
+    EXPECT_EQ(poll->reply->status, 304);
+  }
+}
+
 // Without Prefer a conditional GET is answered at once, as before.
 TEST_F(ChangeFeedHttpTest, ConditionalGetWithoutPreferIsNotHeld) {
   Start();
