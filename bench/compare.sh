@@ -15,10 +15,18 @@
 # (bench/instructions.sh: etagd vs nginx for GET 200 and 304, gRPC Get vs
 # the echo floor, durable CAS).
 #
+# The etcd engine's rows use one three-member etcd cluster on loopback (data
+# on the same disk) for both sides: etagd --engine=etcd as three replicas,
+# driven by three etagd-bench processes at once (one a replica) and summed,
+# against the same three etagd-bench processes on etcd's own KV API (one a
+# member): durable CAS vs a Txn compare-and-put, Get (no record cache: the
+# etcd engine has none) vs a linearizable Range.
+#
 # Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
-#                         [--in_flight=16] [--only=grpc|http] [--quick]
+#                         [--in_flight=16] [--only=grpc|http|etcd] [--quick]
 #                         [--skip_instructions]
-#   --only: run only the gRPC rows (etagd-bench) or only the HTTP rows (wrk).
+#   --only: run only the gRPC rows (etagd-bench), only the HTTP rows (wrk),
+#           or only the etcd engine's rows over the three-member cluster.
 #   --quick: 3 s runs, 1 repetition, fewer counted requests (a smoke run,
 #            not a measurement).
 #   --skip_instructions: leave out the callgrind counts (about 3.5 min).
@@ -39,9 +47,9 @@ for arg in "$@"; do
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --in_flight=*) in_flight="${arg#*=}" ;;
-    --only=grpc|--only=http) only="${arg#*=}" ;;
+    --only=grpc|--only=http|--only=etcd) only="${arg#*=}" ;;
     --quick) duration=3s; repeats=1; instruction_counts=(--n1=50 --n2=150) ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http] [--quick] [--skip_instructions]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd] [--quick] [--skip_instructions]" >&2; exit 2 ;;
   esac
 done
 
@@ -106,7 +114,41 @@ EOF
 nginx -c "$work/nginx.conf" -p "$work" &
 pids+=($!)
 
-if [[ $only != grpc ]]; then
+# The etcd engine: three members, three etagd replicas over them.
+cluster_members=() cluster_replicas=()
+if [[ $only == all || $only == etcd ]]; then
+  initial=""
+  for i in 0 1 2; do
+    initial+="${initial:+,}c$i=http://127.0.0.1:$((base + 10 + 2 * i + 1))"
+  done
+  for i in 0 1 2; do
+    client=$((base + 10 + 2 * i)); peer=$((client + 1))
+    etcd --name "c$i" --data-dir "$work/cluster-$i" \
+      --listen-client-urls http://127.0.0.1:$client \
+      --advertise-client-urls http://127.0.0.1:$client \
+      --listen-peer-urls http://127.0.0.1:$peer \
+      --initial-advertise-peer-urls http://127.0.0.1:$peer \
+      --initial-cluster "$initial" >"$work/cluster-$i.log" 2>&1 &
+    pids+=($!)
+    cluster_members+=("$client")
+  done
+  endpoints=$(printf '127.0.0.1:%s,' "${cluster_members[@]}")
+  endpoints=${endpoints%,}
+  for _ in $(seq 1 300); do
+    etcdctl --endpoints="$endpoints" endpoint health >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  for i in 0 1 2; do
+    grpc=$((base + 20 + 2 * i))
+    "$bin/service/etagd" --engine=etcd --etcd_endpoints="$endpoints" \
+      --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$((grpc + 1)) \
+      2>"$work/etagd-etcd-$i.log" &
+    pids+=($!)
+    cluster_replicas+=("$grpc")
+  done
+fi
+
+if [[ $only == all || $only == http ]]; then
   taskset -c 0 "$bin/service/etagd" --grpc_listen=127.0.0.1:$pinned_grpc \
     --http_listen=127.0.0.1:$pinned_http --http_threads=1 \
     --data_dir="$work/etagd-pinned" 2>"$work/etagd-pinned.log" &
@@ -127,6 +169,9 @@ wait_for() {  # wait_for URL-or-port description
   echo "compare.sh: $2 did not come up; see $work" >&2
   exit 1
 }
+for grpc in "${cluster_replicas[@]}"; do
+  wait_for "http://127.0.0.1:$((grpc + 1))/readyz" "etagd over etcd"
+done
 wait_for "http://127.0.0.1:$etagd_http/healthz" etagd
 wait_for "http://127.0.0.1:$etcd_client/health" etcd
 wait_for "http://127.0.0.1:$nginx_port/payload" nginx
@@ -135,7 +180,7 @@ sleep 0.5  # the echo server has no HTTP port; it starts in milliseconds
 # The same 1 KiB payload through the gateway.
 curl -s -o /dev/null -X PUT --data-binary @"$work/www/payload" \
   "http://127.0.0.1:$etagd_http/v1/resources/bench/payload"
-if [[ $only != grpc ]]; then
+if [[ $only == all || $only == http ]]; then
   wait_for "http://127.0.0.1:$pinned_http/healthz" "pinned etagd"
   wait_for "http://127.0.0.1:$pinned_nginx/payload" "pinned nginx"
   curl -s -o /dev/null -X PUT --data-binary @"$work/www/payload" \
@@ -166,11 +211,32 @@ wrk_run() {  # wrk_run name url script repetition [command prefix]
   fi
 }
 
+cluster_run() {  # cluster_run system op repetition: three at once, one a port
+  local ports i system run_pids=()
+  if [[ $1 == etagd3 ]]; then ports=("${cluster_replicas[@]}"); system=etagd
+  else ports=("${cluster_members[@]}"); system=etcd; fi
+  for i in 0 1 2; do
+    "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"${ports[$i]}" \
+      --op="$2" --connections="$connections" --in_flight="$in_flight" --keys=3000 \
+      --duration="$duration" --warmup=2s --progress_every=0 \
+      --key_prefix="cluster-$3-$i/" --json_out="$work/$1-$2-$3-$i.json" >&2 &
+    run_pids+=($!)
+  done
+  for i in "${run_pids[@]}"; do wait "$i"; done
+}
+
 for rep in $(seq 1 "$repeats"); do
   echo "compare.sh: repetition $rep of $repeats" >&2
+  if [[ $only == all || $only == etcd ]]; then
+    if (( rep % 2 )); then order="etagd3 etcd3"; else order="etcd3 etagd3"; fi
+    for system in $order; do
+      cluster_run "$system" cas "$rep"
+      cluster_run "$system" get "$rep"
+    done
+  fi
   # Alternate the order each repetition so drift favours no system.
   if (( rep % 2 )); then order="etagd etcd echo"; else order="echo etcd etagd"; fi
-  [[ $only == http ]] && order=""
+  [[ $only == http || $only == etcd ]] && order=""
   for system in $order; do
     case $system in
       etagd) port=$etagd_grpc ;; etcd) port=$etcd_client ;; echo) port=$echo_port ;;
@@ -181,9 +247,9 @@ for rep in $(seq 1 "$repeats"); do
       for counters in 1 8 64; do incr_run "$system" "$port" "$counters" "$rep"; done
     fi
   done
-  [[ $only == http ]] || grpc_run etagd "$etagd_grpc" cond_get "$rep"
+  [[ $only == http || $only == etcd ]] || grpc_run etagd "$etagd_grpc" cond_get "$rep"
   if (( rep % 2 )); then order="etagd nginx"; else order="nginx etagd"; fi
-  [[ $only == grpc ]] && order=""
+  [[ $only == grpc || $only == etcd ]] && order=""
   for system in $order; do
     if [[ $system == etagd ]]; then
       url="http://127.0.0.1:$etagd_http/v1/resources/bench/payload"
@@ -219,6 +285,20 @@ def grpc(system, op):
         "errors": sum(sum(r["errors"].values()) for r in runs),
     }
 
+def cluster(system, op):
+    """Three clients at once: ops/s summed, p99 the worst of the three."""
+    reps = {}
+    for f in glob.glob(f"{work}/{system}-{op}-*-*.json"):
+        rep = f.rsplit("-", 2)[-2]
+        reps.setdefault(rep, []).append(json.load(open(f)))
+    if not reps:
+        return None
+    return {
+        "ops": statistics.median(sum(r["ops_per_sec"] for r in runs) for runs in reps.values()),
+        "p99": statistics.median(max(r["latency_us"]["p99"] for r in runs) for runs in reps.values()),
+        "errors": sum(sum(r["errors"].values()) for runs in reps.values() for r in runs),
+    }
+
 def wrk(name):
     rates, p99s, bad = [], [], 0
     files = sorted(glob.glob(f"{work}/wrk-{name}-*.txt"))
@@ -235,6 +315,8 @@ def wrk(name):
     return {"ops": statistics.median(rates), "p99": statistics.median(p99s), "errors": bad}
 
 rows = [
+    ("3 replicas, durable CAS", cluster("etagd3", "cas"), "etcd Txn", cluster("etcd3", "cas"), 0.85),
+    ("3 replicas, Get 1 KiB", cluster("etagd3", "get"), "etcd Range", cluster("etcd3", "get"), 0.85),
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "etcd Range", grpc("etcd", "get"), 3.0),
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "echo floor", grpc("echo", "get"), 0.8),
     ("gRPC durable CAS", grpc("etagd", "cas"), "etcd Txn", grpc("etcd", "cas"), 2.0),
@@ -262,7 +344,7 @@ for name, ours, peer_name, peer, target in rows:
           f"{peer['p99']:>9.0f}{ratio:>8.2f}{shown:>8}  {ours['errors']}/{peer['errors']} {mark}")
 EOF
 echo "compare.sh: raw results in $work" >&2
-if (( instructions )); then
+if (( instructions )) && [[ $only != etcd ]]; then
   if [[ $only == all ]]; then
     bench/instructions.sh "${instruction_counts[@]}"
   else

@@ -101,8 +101,7 @@ class LocalBackend final : public Backend {
   }
 
   void CheckHealth(std::function<void(absl::Status)> done) override {
-    done(server_.serving() ? absl::OkStatus()
-                           : absl::UnavailableError("etagd is not serving"));
+    done(server_.Health());
   }
 
  private:

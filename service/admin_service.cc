@@ -33,6 +33,12 @@ absl::Status ValidateCheckpointName(absl::string_view name) {
 
 absl::StatusOr<etagd::v1::CreateCheckpointResponse> AdminService::CreateCheckpoint(
     const etagd::v1::CreateCheckpointRequest& request) {
+  // An engine without checkpoints says how to back it up instead.
+  if (!store_.SupportsCheckpoint()) {
+    absl::Status refused = store_.Checkpoint("").status();
+    if (refused.ok()) return absl::InternalError("the store has no checkpoints");
+    return refused;
+  }
   if (options_.checkpoint_dir.empty()) {
     return absl::FailedPreconditionError(
         "checkpoints are disabled: start etagd with --checkpoint_dir");

@@ -244,14 +244,18 @@ absl::StatusOr<Engine> EngineFromFlags() {
     return absl::InvalidArgumentError(absl::StrCat(
         "--engine must be rocksdb or etcd, not '", name, "'"));
   }
-  if (absl::GetFlag(FLAGS_canary_non_atomic_writes) ||
-      absl::GetFlag(FLAGS_simulate_power_loss_for_test)) {
+  if (absl::GetFlag(FLAGS_simulate_power_loss_for_test)) {
     return absl::InvalidArgumentError(
-        "--canary_non_atomic_writes and --simulate_power_loss_for_test are "
-        "for --engine=rocksdb only");
+        "--simulate_power_loss_for_test is for --engine=rocksdb only");
   }
   engine.etcd = true;
   EtcdStoreOptions& options = engine.etcd_options;
+  options.non_atomic_writes_for_test = absl::GetFlag(FLAGS_canary_non_atomic_writes);
+  engine.non_atomic_writes_for_test = options.non_atomic_writes_for_test;
+  if (options.non_atomic_writes_for_test) {
+    Log(LogLevel::kWarning,
+        "--canary_non_atomic_writes: compare-and-set is broken on purpose");
+  }
   for (absl::string_view endpoint :
        absl::StrSplit(absl::GetFlag(FLAGS_etcd_endpoints), ',', absl::SkipEmpty())) {
     options.endpoints.emplace_back(absl::StripAsciiWhitespace(endpoint));

@@ -3,11 +3,13 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "service/error_details.h"
 #include "service/precondition.h"
@@ -382,30 +384,43 @@ absl::StatusOr<v1::ListResourcesResponse> ResourceService::List(
   ETAGD_RETURN_IF_ERROR(ValidatePrefix(request.prefix()));
   ETAGD_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   std::string start_after;
+  int64_t at_revision = 0;
   if (!request.page_token().empty()) {
-    // The token holds the listing's prefix and the last name returned,
-    // separated by '\0' (which names never contain).
+    // The token holds the listing's prefix, the last name returned and the
+    // revision of the listing's first page, separated by '\0' (which names
+    // never contain). Tokens of earlier releases have no revision: their
+    // pages are read at the latest.
     ETAGD_ASSIGN_OR_RETURN(std::string position,
                            DecodePageToken('n', request.page_token()));
-    const size_t separator = position.find('\0');
-    if (separator == std::string::npos ||
-        absl::string_view(position).substr(0, separator) != request.prefix()) {
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(position, absl::ByChar('\0'));
+    if (parts.size() < 2 || parts.size() > 3 || parts[0] != request.prefix()) {
       return absl::InvalidArgumentError(
           "page_token belongs to a listing with another prefix");
     }
-    start_after = position.substr(separator + 1);
+    if (parts.size() == 3 &&
+        (!absl::SimpleAtoi(parts[2], &at_revision) || at_revision <= 0)) {
+      return absl::InvalidArgumentError("page_token is malformed");
+    }
+    start_after = std::string(parts[1]);
   }
   ETAGD_ASSIGN_OR_RETURN(
       ListPage page, store_.List(request.prefix(), start_after, page_size,
-                                 request.include_content()));
+                                 request.include_content(), at_revision));
   v1::ListResourcesResponse response;
   for (Record& record : page.records) {
     ToResource(record, response.add_resources());
   }
   if (page.more && !page.records.empty()) {
+    // Every page of a listing is read at its first page's revision.
+    const int64_t pinned = at_revision > 0 ? at_revision : page.revision;
+    const char separator[] = {'\0'};
+    const absl::string_view sep(separator, 1);
     response.set_next_page_token(EncodePageToken(
-        'n', absl::StrCat(request.prefix(), std::string(1, '\0'),
-                          page.records.back().name)));
+        'n', pinned > 0 ? absl::StrCat(request.prefix(), sep,
+                                       page.records.back().name, sep, pinned)
+                        : absl::StrCat(request.prefix(), sep,
+                                       page.records.back().name)));
   }
   return response;
 }

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "service/log.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -88,10 +90,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         "cannot listen for gRPC on ", options.grpc_listen,
         " (is the address valid and the port free?)"));
   }
-  grpc::HealthCheckServiceInterface* health =
-      server->grpc_server_->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus(etagd::v1::Resources::service_full_name(), true);
+  {
+    absl::MutexLock lock(&server->health_mu_);
+    server->PublishHealth();
+  }
+  if (options.store_health_interval > absl::ZeroDuration()) {
+    Server* raw = server.get();
+    const absl::Duration interval = options.store_health_interval;
+    server->health_thread_ = std::thread([raw, interval] { raw->WatchStoreHealth(interval); });
+  }
   return server;
 }
 
@@ -99,7 +106,47 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 void Server::MarkNotServing() {
   serving_.store(false, std::memory_order_release);
-  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  absl::MutexLock lock(&health_mu_);
+  PublishHealth();
+}
+
+absl::Status Server::Health() const {
+  if (!serving()) return absl::UnavailableError("etagd is not serving");
+  absl::MutexLock lock(&health_mu_);
+  return store_health_;
+}
+
+void Server::PublishHealth() {
+  const bool serving = serving_.load(std::memory_order_acquire) && store_health_.ok();
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  health->SetServingStatus(etagd::v1::Resources::service_full_name(), serving);
+}
+
+void Server::WatchStoreHealth(absl::Duration interval) {
+  absl::MutexLock lock(&health_mu_);
+  while (!stop_health_) {
+    absl::Status health;
+    {
+      // The store may take seconds to answer; Health() must not wait.
+      health_mu_.Unlock();
+      health = store_->CheckHealth();
+      health_mu_.Lock();
+    }
+    if (stop_health_) break;
+    if (health.ok() != store_health_.ok()) {
+      if (health.ok()) {
+        Log(LogLevel::kInfo, "the store is healthy again: serving");
+      } else {
+        Log(LogLevel::kWarning,
+            absl::StrCat("the store is unhealthy, reporting NOT_SERVING: ",
+                         health.message()));
+      }
+    }
+    store_health_ = health;
+    PublishHealth();
+    health_mu_.AwaitWithTimeout(absl::Condition(&stop_health_), interval);
+  }
 }
 
 void Server::Shutdown(absl::Duration grace) {
@@ -107,6 +154,11 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   serving_.store(false, std::memory_order_release);
+  {
+    absl::MutexLock health_lock(&health_mu_);
+    stop_health_ = true;
+  }
+  if (health_thread_.joinable()) health_thread_.join();
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     grpc_server_->Shutdown(std::chrono::system_clock::now() +

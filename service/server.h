@@ -7,7 +7,10 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -45,6 +48,9 @@ struct ServerOptions {
   // Bearer tokens every Resources and Admin call must carry (auth.h);
   // null: no authorization. Health and reflection stay open.
   std::shared_ptr<const TokenStore> tokens;
+  // How often the store's health (Store::CheckHealth) is asked; while it
+  // fails, health checks report NOT_SERVING. 0: never asked.
+  absl::Duration store_health_interval = absl::Seconds(1);
 };
 
 // Thread-safe.
@@ -66,6 +72,10 @@ class Server {
 
   // False once MarkNotServing() or Shutdown() was called.
   bool serving() const { return serving_.load(std::memory_order_acquire); }
+
+  // What health checks report: OK if serving() and the store's last health
+  // check passed; otherwise UNAVAILABLE saying why.
+  absl::Status Health() const ABSL_LOCKS_EXCLUDED(health_mu_);
 
   // What the gRPC service runs calls with, for callers in this process that
   // skip gRPC (gateway/local_backend.h) but must get the same core, write
@@ -101,7 +111,16 @@ class Server {
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 
+  // Asks the store's health every `interval` until Shutdown().
+  void WatchStoreHealth(absl::Duration interval) ABSL_LOCKS_EXCLUDED(health_mu_);
+  // Tells the health service what Health() says.
+  void PublishHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_);
+
   std::atomic<bool> serving_{true};
+  mutable absl::Mutex health_mu_;
+  absl::Status store_health_ ABSL_GUARDED_BY(health_mu_);
+  bool stop_health_ ABSL_GUARDED_BY(health_mu_) = false;
+  std::thread health_thread_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -67,6 +67,9 @@ mapfile -t quick < <(awk '/^## /{in_qs = ($0 == "## Quick start")} in_qs && /^  
 mapfile -t tls < <(awk '/^Try it, in an empty folder/{want = 1; next}
   want && /^    /{print substr($0, 5); seen = 1; next}
   want && seen {exit}' "$readme")
+mapfile -t scale < <(awk '/^Scale out on one machine, in an empty folder/{want = 1; next}
+  want && /^    /{print substr($0, 5); seen = 1; next}
+  want && seen {exit}' "$readme")
 mapfile -t elsewhere < <(awk '/^## /{in_qs = ($0 == "## Quick start")} !in_qs && /^    +(curl|etagctl|bazel run \/\/client:etagctl) /{sub(/^ +/, ""); print}' "$readme")
 
 if [ "${#quick[@]}" -lt 2 ]; then
@@ -79,9 +82,9 @@ fi
 
 for line in "${elsewhere[@]}"; do
   found=0
-  for t in "${tls[@]}"; do [ "$t" = "${line}" ] && found=1; done
+  for t in "${tls[@]}" "${scale[@]}"; do [ "$t" = "${line}" ] && found=1; done
   [ "$found" = 1 ] ||
-    record "every README command is run: $line" "it is in neither the Quick start nor the TLS 'Try it' block"
+    record "every README command is run: $line" "it is in neither the Quick start, the TLS 'Try it' block nor the 'Scale out' block"
 done
 
 # The start command, exactly as a newcomer pastes it.
@@ -158,5 +161,29 @@ tls_grpc=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
 tls_http=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 tls_sed="s|bazel run //service:etagd --|\"$etagd\"|g; s|bazel run //client:etagctl --|\"$etagctl\"|g; s|:7443|:$tls_grpc|g; s|:8443|:$tls_http|g"
 for line in "${tls[@]}"; do run_line "$line" "$tls_sed"; done
+
+# Scaling out: three etcd members and three etagd replicas, every port of
+# the block moved to a free one; then everything it started is stopped and
+# etcd's data (64 MB of preallocated WAL a member) removed.
+if [ "${#scale[@]}" -lt 2 ]; then
+  record "README has a 'Scale out' block" "no block after 'Scale out on one machine, in an empty folder'"
+else
+  mkdir -p "$work/scale" && cd "$work/scale" || exit 1
+  readme_ports=(12379 12380 22379 22380 32379 32380 7071 7072 7073 8081 8082 8083)
+  read -r -a free_ports < <(python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "${#readme_ports[@]}")
+  scale_sed="s|bazel run //service:etagd --|\"$etagd\"|g; s|bazel run //client:etagctl --|\"$etagctl\"|g"
+  for i in "${!readme_ports[@]}"; do
+    scale_sed+="; s|\\b${readme_ports[$i]}\\b|${free_ports[$i]}|g"
+  done
+  first_pid=${#pids[@]}
+  for line in "${scale[@]}"; do run_line "$line" "$scale_sed"; done
+  for p in "${pids[@]:$first_pid}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]:$first_pid}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$work/scale"
+fi
 
 finish

@@ -79,11 +79,15 @@ class CachingStore final : public Store {
     return written;
   }
 
+  using Store::List;
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
-                                bool with_content) override {
-    return inner_->List(prefix, start_after, limit, with_content);
+                                bool with_content, int64_t at_revision) override {
+    return inner_->List(prefix, start_after, limit, with_content, at_revision);
   }
+  bool PinsListings() const override { return inner_->PinsListings(); }
+  bool SupportsCheckpoint() const override { return inner_->SupportsCheckpoint(); }
+  absl::Status CheckHealth() override { return inner_->CheckHealth(); }
 
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                         int64_t before_revision,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -34,6 +35,10 @@ struct ListPage {
   std::vector<Record> records;
   // True if records after the last one returned may exist.
   bool more = false;
+  // The revision the page shows the store at: every record listed has a
+  // revision at or below it. A listing's later pages pass their first
+  // page's as List's at_revision.
+  int64_t revision = 0;
 };
 
 // How much space a store takes and may take (for metrics).
@@ -92,10 +97,31 @@ class Store {
   }
 
   // Live resources whose names start with `prefix` and sort after
-  // `start_after` (all if empty), in byte order, at most `limit`.
+  // `start_after` (all if empty), in byte order, at most `limit`, each page
+  // read at one revision. `at_revision` (0: the latest) is the revision of
+  // the listing's first page (ListPage::revision); how an engine honours it:
+  //  - PinsListings(): the page shows the store exactly as it was at
+  //    at_revision (etcd: a Range at that revision); OUT_OF_RANGE if the
+  //    engine no longer holds it (etcd compacted it): start the listing over
+  //    (the code Watch gives a start_revision older than what is kept).
+  //  - otherwise (RocksDB, whose snapshots do not outlive a call): the page
+  //    shows the store as it is now, so a listing returns each name at most
+  //    once, in order, and every resource that stayed live throughout it.
+  // Either way INVALID_ARGUMENT if at_revision is beyond the store's latest
+  // (a position from another store).
   virtual absl::StatusOr<ListPage> List(absl::string_view prefix,
                                         absl::string_view start_after,
-                                        int limit, bool with_content) = 0;
+                                        int limit, bool with_content,
+                                        int64_t at_revision) = 0;
+  // The first page of a listing, at the latest revision.
+  absl::StatusOr<ListPage> List(absl::string_view prefix,
+                                absl::string_view start_after, int limit,
+                                bool with_content) {
+    return List(prefix, start_after, limit, with_content, /*at_revision=*/0);
+  }
+
+  // Whether List() at a revision shows the store as it was then (see List).
+  virtual bool PinsListings() const { return false; }
 
   // The records of `name` (current first, then past ones), newest first,
   // those with revision < `before_revision` (all if 0), at most `limit`,
@@ -109,10 +135,19 @@ class Store {
   // call is in it. Returns the highest revision committed at that point.
   // UNIMPLEMENTED for engines that cannot.
   virtual absl::StatusOr<int64_t> Checkpoint(const std::string& directory) = 0;
+  // False if Checkpoint() is always UNIMPLEMENTED (it then says what to do
+  // instead, whatever the directory).
+  virtual bool SupportsCheckpoint() const { return true; }
 
   // The store's latest measure of its space; nullopt for engines that do not
   // track it. Cheap: it measures nothing itself.
   virtual std::optional<StorageSpace> Space() { return std::nullopt; }
+
+  // OK if the store can serve reads and writes now; otherwise UNAVAILABLE
+  // saying why (etcd: no member answers a linearizable read, so the cluster
+  // has no leader or cannot be reached). Returns within a few seconds; the
+  // server asks every second and reports NOT_SERVING while it fails.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 }  // namespace etagd

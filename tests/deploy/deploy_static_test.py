@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,6 +76,7 @@ K8S = runfile("deploy/k8s")
 BASE = os.path.join(K8S, "base")
 OVERLAY = os.path.join(K8S, "overlays", "example")
 SECURE_OVERLAY = os.path.join(K8S, "overlays", "secure")
+ETCD_OVERLAY = os.path.join(K8S, "overlays", "etcd")
 API_PROTO = runfile("proto/etagd/v1/etagd.proto")
 
 # The flags that etagd reads from ETAGD_<FLAG>: those defined in its own
@@ -511,6 +513,17 @@ def render(directory):
                 patch = yaml.safe_load(f)
         else:
             patch = yaml.safe_load(entry["patch"])
+        if isinstance(patch, dict) and patch.get("$patch") == "delete":
+            # A strategic-merge patch that deletes the object it names.
+            doomed = [o for o in objects if o["apiVersion"] == patch["apiVersion"] and
+                      o["kind"] == patch["kind"] and
+                      o["metadata"]["name"] == patch["metadata"]["name"]]
+            if not doomed:
+                raise AssertionError("%s: delete patch of %s %s matches nothing"
+                                     % (directory, patch["kind"],
+                                        patch["metadata"]["name"]))
+            objects = [o for o in objects if not any(o is d for d in doomed)]
+            continue
         if not isinstance(patch, list):
             raise AssertionError("%s: only JSON 6902 patches are applied here"
                                  % directory)
@@ -1111,6 +1124,120 @@ class SecureOverlayTest(unittest.TestCase):
                 result[(obj["kind"], obj["metadata"]["name"])] = obj
             return result
         self.assertEqual(strip(self.objects), strip(Facts.base()))
+
+
+class EtcdOverlayTest(unittest.TestCase):
+    """overlays/etcd: stateless replicas of one store over an etcd cluster."""
+
+    FILE_SETTINGS = ("ETAGD_ETCD_CA_FILE", "ETAGD_ETCD_CERT_FILE",
+                     "ETAGD_ETCD_KEY_FILE", "ETAGD_ETCD_PASSWORD_FILE")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.objects = render(ETCD_OVERLAY)
+        cls.deployment = only(cls.objects, "Deployment", "etagd")
+        cls.pod = cls.deployment["spec"]["template"]["spec"]
+        cls.container = [c for c in containers_of(cls.deployment)
+                         if c["name"] == "etagd"][0]
+        cls.config = only(cls.objects, "ConfigMap", "etagd-config")["data"]
+
+    def test_objects_are_a_deployment_service_budget_and_config(self):
+        kinds = sorted((o["kind"], o["metadata"]["name"]) for o in self.objects)
+        self.assertEqual(kinds, sorted([
+            ("ConfigMap", "etagd-config"), ("Deployment", "etagd"),
+            ("PodDisruptionBudget", "etagd"), ("Service", "etagd")]))
+
+    def test_three_replicas_without_any_volume_of_their_own(self):
+        self.assertEqual(self.deployment["spec"]["replicas"], 3)
+        for volume in self.pod["volumes"]:
+            self.assertEqual(set(volume) - {"name"}, {"secret"}, volume)
+        self.assertNotIn("volumeClaimTemplates", self.deployment["spec"])
+        self.assertTrue(self.container["securityContext"]["readOnlyRootFilesystem"])
+
+    def test_settings_are_etagd_flags_for_the_etcd_engine(self):
+        valid = {env_name(f) for f in Facts.etagd_flags()}
+        self.assertFalse(set(self.config) - valid)
+        self.assertEqual(self.config["ETAGD_ENGINE"], "etcd")
+        self.assertTrue(self.config["ETAGD_ETCD_ENDPOINTS"])
+        for rocksdb_only in ("ETAGD_DATA_DIR", "ETAGD_CHECKPOINT_DIR",
+                             "ETAGD_SYNC_WRITES", "ETAGD_QUOTA_BYTES",
+                             "ETAGD_BLOCK_CACHE_MB"):
+            self.assertNotIn(rocksdb_only, self.config)
+        # A content limit over what one etcd request carries stops etagd.
+        self.assertNotIn("ETAGD_MAX_CONTENT_BYTES", self.config)
+
+    def test_etcd_credentials_come_from_a_whole_secret_mount(self):
+        secrets = {v["name"]: v["secret"] for v in self.pod["volumes"]}
+        for variable in self.FILE_SETTINGS:
+            path = self.config[variable]
+            owners = [m for m in self.container["volumeMounts"]
+                      if m["name"] in secrets and
+                      path.startswith(m["mountPath"].rstrip("/") + "/")]
+            self.assertEqual(len(owners), 1, "%s=%s is in no Secret mount"
+                             % (variable, path))
+            self.assertTrue(owners[0].get("readOnly"), owners[0])
+            self.assertNotIn("subPath", owners[0])
+            self.assertEqual(secrets[owners[0]["name"]]["secretName"], "etagd-etcd")
+            self.assertIs(secrets[owners[0]["name"]]["optional"], False)
+
+    def test_readiness_follows_etcd_and_liveness_does_not(self):
+        readiness = self.container["readinessProbe"]
+        self.assertEqual(readiness["grpc"]["service"], "etagd.v1.Resources")
+        # An etcd outage turns readiness off; restarting pods would not help.
+        self.assertEqual(self.container["livenessProbe"]["httpGet"]["path"], "/healthz")
+
+    def test_disruption_budget_keeps_two_of_three(self):
+        pdb = only(self.objects, "PodDisruptionBudget")
+        labels = self.deployment["spec"]["template"]["metadata"]["labels"]
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        self.assertTrue(all(labels.get(k) == v for k, v in selector.items()))
+        self.assertEqual(pdb["spec"].get("maxUnavailable"), 1)
+        rolling = self.deployment["spec"]["strategy"]["rollingUpdate"]
+        self.assertEqual(rolling["maxUnavailable"], 0)
+
+    def test_service_routes_to_the_deployments_pods(self):
+        service = only(self.objects, "Service", "etagd")
+        labels = self.deployment["spec"]["template"]["metadata"]["labels"]
+        self.assertTrue(all(labels.get(k) == v
+                            for k, v in service["spec"]["selector"].items()))
+
+    def test_grace_period_exceeds_drain_timeout(self):
+        drain = parse_duration(self.config["ETAGD_DRAIN_TIMEOUT"])
+        self.assertGreater(self.pod["terminationGracePeriodSeconds"], drain)
+        self.assertIs(self.pod.get("enableServiceLinks"), False)
+
+
+@unittest.skipUnless(shutil.which("kubectl"), "kubectl is not installed")
+class KubectlKustomizeTest(unittest.TestCase):
+    """`kubectl kustomize` renders every overlay into what render() says."""
+
+    def test_every_overlay_renders(self):
+        overlays = sorted(glob.glob(os.path.join(K8S, "overlays", "*")))
+        self.assertGreaterEqual(len(overlays), 3, overlays)
+        env = dict(os.environ, HOME=os.environ.get("TEST_TMPDIR", tempfile.gettempdir()))
+        # kustomize does not follow the runfiles' symlinks: a real copy.
+        copy_root = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        copied = os.path.join(copy_root, "k8s")
+        shutil.copytree(K8S, copied)
+        self.addCleanup(shutil.rmtree, copy_root, True)
+        for overlay in [BASE] + overlays:
+            result = subprocess.run(["kubectl", "kustomize",
+                                     os.path.join(copied, os.path.relpath(overlay, K8S))],
+                                    stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, env=env, timeout=120)
+            self.assertEqual(result.returncode, 0, "%s: %s" % (overlay, result.stderr))
+            rendered = [d for d in yaml.safe_load_all(result.stdout) if d]
+            ours = render(overlay)
+            key = lambda o: (o["kind"], o["metadata"]["name"],
+                             o["metadata"].get("namespace"))
+            self.assertEqual(sorted(map(key, rendered)), sorted(map(key, ours)),
+                             overlay)
+            for obj in rendered:
+                mine = [o for o in ours if key(o) == key(obj)][0]
+                self.assertEqual(obj.get("spec"), mine.get("spec"),
+                                 "%s: %s differs" % (overlay, key(obj)))
+                self.assertEqual(obj.get("data"), mine.get("data"),
+                                 "%s: %s differs" % (overlay, key(obj)))
 
 
 class ReadmeTest(unittest.TestCase):

@@ -598,8 +598,16 @@ std::string FaultName(Fault fault) {
       return "kill -9 and restart";
     case Fault::kPause:
       return "SIGSTOP/SIGCONT";
+    case Fault::kCustom:
+      return "custom fault";
   }
   return "?";
+}
+
+std::string FaultName(const WorkloadOptions& options) {
+  return options.fault == Fault::kCustom && !options.custom_fault_name.empty()
+             ? options.custom_fault_name
+             : FaultName(options.fault);
 }
 
 std::string WorkloadResult::Summary() const {
@@ -611,6 +619,7 @@ std::string WorkloadResult::Summary() const {
       " made while etagd was down, ", aborted, " aborted");
   if (restarts > 0) absl::StrAppend(&out, "; ", restarts, " restarts");
   if (pauses > 0) absl::StrAppend(&out, "; ", pauses, " pauses");
+  if (custom_faults > 0) absl::StrAppend(&out, "; ", custom_faults, " faults");
   if (unexpected_count > 0) {
     absl::StrAppend(&out, "; ", unexpected_count, " unexpected answers");
   }
@@ -656,6 +665,11 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
       if (options.fault == Fault::kKill) {
         fault_status = etagd.KillAndRestart();
         ++result.restarts;
+      } else if (options.fault == Fault::kCustom) {
+        fault_status = options.custom_fault
+                           ? options.custom_fault(random)
+                           : absl::InvalidArgumentError("no custom_fault given");
+        ++result.custom_faults;
       } else {
         const double share =
             std::uniform_real_distribution<double>(0, 1)(random);
@@ -705,7 +719,9 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
           ++result.refused_while_down;
           continue;
         }
-        op.effect_deadline_ns = *deadline;
+        const int64_t grace = absl::ToInt64Nanoseconds(options.effect_grace);
+        op.effect_deadline_ns =
+            *deadline > kNoDeadline - grace ? kNoDeadline : *deadline + grace;
       }
       switch (op.outcome) {
         case OpOutcome::kOk:

@@ -6,6 +6,8 @@
 #define ETAGD_TESTS_LINEARIZABILITY_WORKLOAD_H_
 
 #include <cstdint>
+#include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -24,10 +26,15 @@ enum class Fault {
   kKill,
   // SIGSTOP for a while, then SIGCONT.
   kPause,
+  // WorkloadOptions::custom_fault (e.g. one that hits an etcd member).
+  kCustom,
 };
 
 std::string TransportName(Transport transport);
 std::string FaultName(Fault fault);
+struct WorkloadOptions;
+// The fault `options` inject (its custom_fault_name for Fault::kCustom).
+std::string FaultName(const WorkloadOptions& options);
 
 struct WorkloadOptions {
   Transport transport = Transport::kGrpc;
@@ -68,6 +75,15 @@ struct WorkloadOptions {
   // i % replicas; faults hit replica 0. More than one needs an engine they
   // share (--engine=etcd).
   int replicas = 1;
+  // With Fault::kCustom: one fault, returning once it is over (e.g. an etcd
+  // member killed and restarted), and what it is called. Runs on the
+  // driver's thread, with the run's random numbers.
+  std::function<absl::Status(std::mt19937_64& random)> custom_fault;
+  std::string custom_fault_name;
+  // How long after the etagd that received a call is gone the call may
+  // still take effect: 0 with RocksDB (the write dies with the process);
+  // with etcd, a Txn sent before a kill may be applied after it.
+  absl::Duration effect_grace = absl::ZeroDuration();
 };
 
 struct WorkloadResult {
@@ -75,6 +91,8 @@ struct WorkloadResult {
   std::vector<HistoryOp> history;
   int restarts = 0;
   int pauses = 0;
+  // Faults of Fault::kCustom injected.
+  int custom_faults = 0;
   // Calls by what came back.
   int64_t ok = 0;
   int64_t not_found = 0;

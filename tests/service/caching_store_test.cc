@@ -50,8 +50,9 @@ class FakeStore : public Store {
     }
     return result;
   }
+  using Store::List;
   absl::StatusOr<ListPage> List(absl::string_view, absl::string_view, int,
-                                bool) override {
+                                bool, int64_t) override {
     return ListPage{};
   }
   absl::StatusOr<ListPage> ListVersions(absl::string_view, int64_t, int) override {

@@ -1,12 +1,21 @@
 // Two real etagd processes (--engine=etcd) over one real etcd: replicas a
 // client cannot tell apart.
+#include <filesystem>
+#include <iostream>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/testing/etcd_cluster.h"
 #include "tests/testing/http_client.h"
@@ -119,6 +128,154 @@ TEST_F(EtagdReplicasTest, ListingsAgree) {
   EXPECT_EQ(on_a.body, on_b.body);
   EXPECT_THAT(on_b.body, HasSubstr("list/c"));
 }
+
+// etagctl checkpoint cannot copy an etcd cluster, and says what to do.
+TEST_F(EtagdReplicasTest, CheckpointIsRefusedPointingAtEtcdctl) {
+  absl::StatusOr<CommandResult> result = RunCommand(
+      DataBinaryPath("client/etagctl"),
+      {absl::StrCat("--target=", replicas_[0].target()), "checkpoint", "backup"},
+      absl::nullopt, kTimeout);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->exit_code, 1);
+  EXPECT_THAT(result->stderr_text, HasSubstr("UNIMPLEMENTED"));
+  EXPECT_THAT(result->stderr_text, HasSubstr("etcdctl snapshot save"));
+}
+
+// A listing's pages are read at its first page's revision, whichever
+// replica serves them: writes between pages do not show.
+TEST_F(EtagdReplicasTest, AListingsPagesShowTheStoreAsAtItsFirstPage) {
+  for (const char* name : {"pin/a", "pin/b", "pin/c"}) {
+    ASSERT_EQ(Send(0, "PUT", absl::StrCat("/v1/resources/", name), {}, "old").status, 201);
+  }
+  HttpReply first = Send(0, "GET", "/v1/resources?prefix=pin/&page_size=1");
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::smatch token;
+  ASSERT_TRUE(std::regex_search(first.body, token,
+                                std::regex("\"next_page_token\": *\"([^\"]+)\"")))
+      << first.body;
+  HttpReply b = Send(1, "GET", "/v1/resources/pin/b");
+  ASSERT_EQ(Send(1, "PUT", "/v1/resources/pin/b", {{"If-Match", *b.Header("etag")}}, "new").status,
+            204);
+  ASSERT_EQ(Send(1, "PUT", "/v1/resources/pin/d", {}, "new").status, 201);
+  const std::string escaped =
+      std::regex_replace(token[1].str(), std::regex("="), "%3D");
+  HttpReply rest = Send(1, "GET", absl::StrCat("/v1/resources?prefix=pin/&page_token=", escaped));
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_THAT(rest.body, HasSubstr("pin/c"));
+  EXPECT_THAT(rest.body, testing::Not(HasSubstr("pin/d")));
+  EXPECT_THAT(rest.body, HasSubstr("pin/b"));
+  // pin/b as it was: its old entity-tag (JSON-escaped quotes).
+  std::string old_tag = *b.Header("etag");
+  old_tag = old_tag.substr(1, old_tag.size() - 2);
+  EXPECT_THAT(rest.body, HasSubstr(old_tag));
+}
+
+// --- Health -------------------------------------------------------------------
+// etagd over a 3-member etcd reports NOT_SERVING (gRPC health and /readyz)
+// while the cluster has no quorum, and SERVING again once it does, without
+// a restart.
+
+// What gRPC health checking says of `target` ("SERVING", "NOT_SERVING", or
+// the call's error).
+std::string GrpcHealth(const std::string& target) {
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::Status status = health->Check(&context, request, &response);
+  if (!status.ok()) return absl::StrCat("error ", status.error_message());
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
+class EtagdEtcdHealthTest : public testing::TestWithParam<bool> {
+ protected:
+  // Waits (at most `bound`) until both gRPC health and /readyz say
+  // `serving`; returns how long it took.
+  absl::StatusOr<absl::Duration> WaitUntil(bool serving, absl::Duration bound) {
+    const absl::Time start = absl::Now();
+    std::string said;
+    while (absl::Now() - start < bound) {
+      said = GrpcHealth(etagd_.target());
+      HttpClient http(etagd_.http_port);
+      absl::StatusOr<HttpReply> ready = http.Send("GET", "/readyz");
+      const bool grpc_agrees = said == (serving ? "SERVING" : "NOT_SERVING");
+      const bool http_agrees = ready.ok() && ready->status == (serving ? 200 : 503);
+      if (grpc_agrees && http_agrees) return absl::Now() - start;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return absl::DeadlineExceededError(absl::StrCat(
+        "health did not become ", serving ? "SERVING" : "NOT_SERVING", " within ",
+        absl::FormatDuration(bound), "; gRPC health says ", said));
+  }
+
+  void StartAll() {
+    EtcdClusterOptions options;
+    options.members = 3;
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"), options);
+    ASSERT_THAT(cluster, IsOk());
+    etcd_ = *std::move(cluster);
+    absl::StatusOr<EtagdProcess> etagd = StartEtagd(
+        TestPath("unused-data"),
+        {"--engine=etcd",
+         absl::StrCat("--etcd_endpoints=", absl::StrJoin(etcd_->ClientEndpoints(), ",")),
+         "--etcd_call_timeout=2s"},
+        kTimeout);
+    ASSERT_THAT(etagd, IsOk());
+    etagd_ = *std::move(etagd);
+  }
+
+  void TearDown() override {
+    etagd_ = EtagdProcess{};
+    etcd_.reset();
+    // The members' data: 64 MB of preallocated WAL each.
+    std::error_code ignored;  // Only disk space is at stake.
+    std::filesystem::remove_all(TestPath("etcd"), ignored);
+  }
+
+  std::unique_ptr<EtcdCluster> etcd_;
+  EtagdProcess etagd_;
+};
+
+// The bounds: a probe waits at most 1 s per member, asked every second.
+constexpr absl::Duration kNotServingBound = absl::Seconds(15);
+constexpr absl::Duration kServingBound = absl::Seconds(30);
+
+TEST_P(EtagdEtcdHealthTest, NotServingWithoutAQuorumAndServingAgainAfter) {
+  const bool kill = GetParam();
+  StartAll();
+  ASSERT_THAT(WaitUntil(true, kServingBound), IsOk());
+  for (int member : {1, 2}) {
+    ASSERT_THAT(kill ? etcd_->Kill(member) : etcd_->Pause(member), IsOk());
+  }
+  absl::StatusOr<absl::Duration> down = WaitUntil(false, kNotServingBound);
+  ASSERT_THAT(down, IsOk()) << etcd_->LogTails();
+  if (kill) {
+    // Restart() waits for a quorum: the first restarted member makes one.
+    ASSERT_THAT(etcd_->Restart(1), IsOk());
+    ASSERT_THAT(etcd_->Restart(2), IsOk());
+  } else {
+    ASSERT_THAT(etcd_->Resume(1), IsOk());
+    ASSERT_THAT(etcd_->Resume(2), IsOk());
+  }
+  absl::StatusOr<absl::Duration> up = WaitUntil(true, kServingBound);
+  ASSERT_THAT(up, IsOk()) << etcd_->LogTails();
+  std::cerr << (kill ? "kill -9" : "SIGSTOP") << " of two members: NOT_SERVING after "
+            << absl::FormatDuration(*down) << ", SERVING again "
+            << absl::FormatDuration(*up) << " after they were back\n";
+  // And it serves.
+  HttpClient http(etagd_.http_port);
+  absl::StatusOr<HttpReply> put = http.Send("PUT", "/v1/resources/after", {}, "x");
+  ASSERT_THAT(put, IsOk());
+  EXPECT_EQ(put->status, 201) << put->body;
+}
+
+INSTANTIATE_TEST_SUITE_P(KillOrPause, EtagdEtcdHealthTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Kill" : "Pause";
+                         });
 
 TEST(EtagdEtcdStartupTest, RefusesContentLimitsEtcdCannotTake) {
   absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd = EtcdCluster::Start(TestPath("etcd"));

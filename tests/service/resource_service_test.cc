@@ -10,6 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "etagd/v1/etagd.pb.h"
@@ -1001,6 +1003,33 @@ TEST_F(ResourceServiceTest, ListPageTokenFromALongerPrefixIsInvalidArgument) {
   request.set_page_token(first->next_page_token());
   EXPECT_THAT(service_->List(request),
               StatusIs(kInvalidArgument, "page_token"));
+}
+
+// Tokens of releases before pinned listings carry no revision; they go on
+// at the latest one.
+TEST_F(ResourceServiceTest, ListAcceptsAPageTokenWithoutARevision) {
+  for (const char* name : {"p/a", "p/b"}) MustPut(name, "x");
+  v1::ListResourcesRequest request;
+  request.set_prefix("p/");
+  request.set_page_token(absl::WebSafeBase64Escape(
+      absl::StrCat("np/", std::string(1, '\0'), "p/a")));
+  absl::StatusOr<v1::ListResourcesResponse> page = service_->List(request);
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->resources_size(), 1);
+  EXPECT_EQ(page->resources(0).name(), "p/b");
+}
+
+// A token naming a revision this store never reached (one from the store
+// the data was moved from) is refused, not read at the wrong revision.
+TEST_F(ResourceServiceTest, ListPageTokenFromAnotherStoreIsInvalidArgument) {
+  for (const char* name : {"p/a", "p/b"}) MustPut(name, "x");
+  const std::string sep(1, '\0');
+  v1::ListResourcesRequest request;
+  request.set_prefix("p/");
+  request.set_page_token(absl::WebSafeBase64Escape(
+      absl::StrCat("np/", sep, "p/a", sep, "1000000")));
+  EXPECT_THAT(service_->List(request),
+              StatusIs(kInvalidArgument, "another store"));
 }
 
 TEST_F(ResourceServiceTest, ListGarbagePageTokenIsInvalidArgument) {

@@ -7,7 +7,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/rpc/status.pb.h"
@@ -18,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/testing/blocking_store.h"
+#include "tests/testing/forwarding_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -345,6 +348,68 @@ TEST_F(ServerTest, APutWhoseDeadlinePassesWhileItWaitsIsNotApplied) {
   get.set_name("doc");
   v1::GetResourceResponse got;
   EXPECT_EQ(Get(get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// A store that says it is unhealthy when told to.
+class SwitchableHealthStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  absl::Status CheckHealth() override {
+    if (healthy.load()) return absl::OkStatus();
+    return absl::UnavailableError("the test says the store is down");
+  }
+  std::atomic<bool> healthy{true};
+};
+
+// While the store's health check fails, the server reports NOT_SERVING
+// (and why); once it passes again, SERVING, without anyone restarting it.
+TEST(ServerHealthTest, FollowsTheStoresHealthBothWays) {
+  RocksDbStoreOptions store_options;
+  store_options.path = TestPath("db");
+  absl::StatusOr<std::unique_ptr<Store>> inner = OpenRocksDbStore(store_options);
+  ASSERT_THAT(inner, IsOk());
+  auto store = std::make_unique<SwitchableHealthStore>(*std::move(inner));
+  SwitchableHealthStore* switchable = store.get();
+  ServerOptions options;
+  options.grpc_listen = "127.0.0.1:0";
+  options.store_health_interval = absl::Milliseconds(10);
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options, std::move(store));
+  ASSERT_THAT(server, IsOk());
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->grpc_port()),
+      grpc::InsecureChannelCredentials()));
+  auto grpc_status = [&] {
+    HealthCheckRequest request;
+    request.set_service("etagd.v1.Resources");
+    HealthCheckResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    EXPECT_TRUE(health->Check(&context, request, &response).ok());
+    return response.status();
+  };
+  // Waits (at most 10 s) for the server to report `serving`.
+  auto wait_for = [&](bool serving) {
+    for (int i = 0; i < 1000; ++i) {
+      if ((*server)->Health().ok() == serving &&
+          grpc_status() == (serving ? HealthCheckResponse::SERVING
+                                    : HealthCheckResponse::NOT_SERVING)) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for(true));
+  switchable->healthy.store(false);
+  EXPECT_TRUE(wait_for(false));
+  EXPECT_THAT((*server)->Health(),
+              StatusIs(absl::StatusCode::kUnavailable, "the store is down"));
+  switchable->healthy.store(true);
+  EXPECT_TRUE(wait_for(true));
+  // MarkNotServing wins over a healthy store.
+  (*server)->MarkNotServing();
+  EXPECT_TRUE(wait_for(false));
+  (*server)->Shutdown(absl::ZeroDuration());
 }
 
 }  // namespace

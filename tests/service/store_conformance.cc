@@ -528,6 +528,77 @@ TEST_P(StoreConformanceTest, ListWithContentReturnsEachRecordsContent) {
   EXPECT_EQ(bare->records[1].etag, page->records[1].etag);
 }
 
+// --- Listings across pages -------------------------------------------------
+// A listing's later pages pass the revision of its first page (Store::List):
+// engines that pin listings show the store as it was then, the others as it
+// is; both return each name once, in order, and what stayed live.
+
+TEST_P(StoreConformanceTest, ListReportsARevisionCoveringEveryRecordListed) {
+  Put("a", "1");
+  const Record last = Put("b", "2");
+  absl::StatusOr<ListPage> page = store_->List("", "", 10, false);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_GE(page->revision, last.revision);
+  for (const Record& record : page->records) {
+    EXPECT_LE(record.revision, page->revision) << record.name;
+  }
+}
+
+TEST_P(StoreConformanceTest, ListingAtItsFirstRevisionReturnsEachLiveNameOnce) {
+  for (const char* name : {"a", "b", "c", "d", "e"}) Put(name, "v");
+  absl::StatusOr<ListPage> first = store_->List("", "", 2, false);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(Names(*first), ElementsAre("a", "b"));
+  // Writes between pages, to names listed already and to names not yet.
+  Put("a", "v2");
+  Put("c", "v2");
+  std::vector<std::string> names = Names(*first);
+  std::string after = "b";
+  for (int pages = 0; pages < 10; ++pages) {
+    absl::StatusOr<ListPage> next =
+        store_->List("", after, 2, false, first->revision);
+    ASSERT_THAT(next, IsOk());
+    for (const Record& record : next->records) names.push_back(record.name);
+    if (!next->more || next->records.empty()) break;
+    after = next->records.back().name;
+  }
+  EXPECT_THAT(names, ElementsAre("a", "b", "c", "d", "e"));
+}
+
+TEST_P(StoreConformanceTest, ListingAtARevisionShowsWhatTheEngineSaysItShows) {
+  for (const char* name : {"a", "b", "c"}) Put(name, "old");
+  absl::StatusOr<ListPage> first = store_->List("", "", 1, false);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(Names(*first), ElementsAre("a"));
+  const Record b_before = Current("b", false);
+  Put("b", "new");
+  Delete("c");
+  Put("d", "created");
+  absl::StatusOr<ListPage> rest = store_->List("", "a", 10, true, first->revision);
+  ASSERT_THAT(rest, IsOk());
+  if (store_->PinsListings()) {
+    // The store as it was at the first page.
+    EXPECT_EQ(rest->revision, first->revision);
+    EXPECT_THAT(Names(*rest), ElementsAre("b", "c"));
+    ASSERT_THAT(rest->records, SizeIs(2));
+    EXPECT_EQ(rest->records[0].content, "old");
+    EXPECT_EQ(rest->records[0].revision, b_before.revision);
+    EXPECT_EQ(rest->records[0].etag, b_before.etag);
+  } else {
+    // The store as it is now.
+    EXPECT_GT(rest->revision, first->revision);
+    EXPECT_THAT(Names(*rest), ElementsAre("b", "d"));
+    ASSERT_THAT(rest->records, SizeIs(2));
+    EXPECT_EQ(rest->records[0].content, "new");
+  }
+}
+
+TEST_P(StoreConformanceTest, ListingAtARevisionBeyondTheStoreIsInvalid) {
+  const Record last = Put("a", "v");
+  EXPECT_THAT(store_->List("", "", 10, false, last.revision + 1000),
+              StatusIs(absl::StatusCode::kInvalidArgument, "another store"));
+}
+
 // --- Request ids ------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, RequestIdIsKeptWithItsRecord) {

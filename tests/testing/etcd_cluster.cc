@@ -332,6 +332,34 @@ absl::Status EtcdCluster::WaitHealthy(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> EtcdCluster::Leader(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string last = "no running member";
+  while (absl::Now() < deadline) {
+    for (int i = 0; i < size(); ++i) {
+      if (Reap(members_[i]) || members_[i].paused) continue;
+      auto maintenance = etcdserverpb::Maintenance::NewStub(
+          grpc::CreateChannel(ClientEndpoint(i), Credentials()));
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+      etcdserverpb::StatusRequest request;
+      etcdserverpb::StatusResponse response;
+      grpc::Status status = maintenance->Status(&context, request, &response);
+      if (!status.ok()) {
+        last = status.error_message();
+        continue;
+      }
+      if (response.leader() != 0 && response.leader() == response.header().member_id()) {
+        return i;
+      }
+      last = "no member says it leads";
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("the etcd cluster elected no leader in time: ", last));
+}
+
 absl::Status EtcdCluster::WaitServing(int index, absl::Time deadline) {
   Member& member = members_[index];
   std::shared_ptr<grpc::Channel> channel =

@@ -77,6 +77,10 @@ class EtcdCluster {
   // and ports, and waits until it answers a linearizable read.
   absl::Status Restart(int member);
 
+  // The member that is the leader (it says so itself), waiting up to
+  // `timeout` for a cluster that is electing one.
+  absl::StatusOr<int> Leader(absl::Duration timeout);
+
   // Waits until every running, unpaused member answers a linearizable read
   // (so the cluster has a leader and a quorum), at most `timeout`.
   absl::Status WaitHealthy(absl::Duration timeout);

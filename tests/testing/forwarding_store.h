@@ -32,11 +32,15 @@ class ForwardingStore : public Store {
       absl::Span<const WriteRequest> requests) override {
     return store_->WriteMany(requests);
   }
+  using Store::List;
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
-                                bool with_content) override {
-    return store_->List(prefix, start_after, limit, with_content);
+                                bool with_content, int64_t at_revision) override {
+    return store_->List(prefix, start_after, limit, with_content, at_revision);
   }
+  bool PinsListings() const override { return store_->PinsListings(); }
+  bool SupportsCheckpoint() const override { return store_->SupportsCheckpoint(); }
+  absl::Status CheckHealth() override { return store_->CheckHealth(); }
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
                                         int64_t before_revision,
                                         int limit) override {

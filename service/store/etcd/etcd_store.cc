@@ -32,9 +32,9 @@
 // applied iff the record that followed `expected` carries its nonce (and
 // the outcome stays unknown if that record fell out of history already).
 //
-// Reads are linearizable (etcd's default Range); a content read and a
-// listing's later pages of one call are pinned to the revision of its first
-// read.
+// Reads are linearizable (etcd's default Range); a content read, and every
+// read of a listing's pages (across calls too: the page token carries the
+// revision), are pinned to the revision of the listing's first read.
 #include "service/store/etcd/etcd_store.h"
 
 #include <algorithm>
@@ -81,6 +81,9 @@ constexpr int64_t kMaxContentBytesPerRead = int64_t{16} << 20;
 // Fence keys outlive any write they fence: etcd answers or drops a
 // proposal within its request timeout (7 s by default).
 constexpr int64_t kFenceTtlSeconds = 600;
+// How long a health probe waits for each member: a leader confirms a
+// read index within a heartbeat (100 ms by default).
+constexpr absl::Duration kHealthProbeTimeout = absl::Seconds(1);
 // Tombstones a listing reads past per request, at least.
 constexpr int kListBatch = 64;
 // The request limits of service/request_validation.h (names, content types,
@@ -340,6 +343,34 @@ class Connection {
       MoveOn(index);
     }
     return last.status;
+  }
+
+  // Asks each endpoint in turn (the current one first), once, for a
+  // linearizable read with at most `per_endpoint` to answer: OK at the first
+  // that serves it; UNAVAILABLE naming what each said otherwise.
+  absl::Status Probe(const pb::RangeRequest& request, absl::Duration per_endpoint) {
+    std::vector<std::string> failures;
+    const size_t first = current_.load();
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      Endpoint& endpoint = endpoints_[(first + i) % endpoints_.size()];
+      grpc::ClientContext context;
+      Prepare(context);
+      context.set_deadline(absl::ToChronoTime(absl::Now() + per_endpoint));
+      pb::RangeResponse response;
+      grpc::Status status = endpoint.kv->Range(&context, request, &response);
+      if (status.ok()) return absl::OkStatus();
+      EtcdError error = ClassifyEtcdError(
+          static_cast<absl::StatusCode>(status.error_code()),
+          status.error_message(), /*is_write=*/false, "checking health");
+      if (error.token_invalid) {
+        // The next probe has a new token; this one's failure stands.
+        Authenticate().IgnoreError();
+      }
+      failures.push_back(absl::StrCat(endpoint.target, ": ", error.status.message()));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "no etcd member serves a linearizable read (",
+        absl::StrJoin(failures, "; "), ")"));
   }
 
   struct WriteOutcome {
@@ -679,19 +710,47 @@ class EtcdStore final : public Store {
     return results;
   }
 
+  using Store::List;
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
-                                bool with_content) override {
+                                bool with_content, int64_t at_revision) override {
     absl::StatusOr<ListPage> page;
-    // A listing is read at one revision; if etcd compacts it away midway,
-    // the listing starts over at a new one.
+    if (at_revision > 0) {
+      page = ListAtOneRevision(prefix, start_after, limit, with_content, at_revision);
+      if (page.ok()) return page;
+      if (absl::StrContains(page.status().message(), "compacted")) {
+        return absl::OutOfRangeError(absl::StrCat(
+            "the listing's revision ", at_revision,
+            " is older than etcd keeps (compacted): start the listing over"));
+      }
+      if (absl::StrContains(page.status().message(), "future revision")) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the listing's revision ", at_revision,
+            " is beyond this store's latest: the position is from another "
+            "store"));
+      }
+      return page;
+    }
+    // A first page is read at one revision; if etcd compacts it away
+    // midway, the page starts over at a new one.
     for (int attempt = 0; attempt < 3; ++attempt) {
-      page = ListAtOneRevision(prefix, start_after, limit, with_content);
+      page = ListAtOneRevision(prefix, start_after, limit, with_content, 0);
       if (page.ok() || !absl::StrContains(page.status().message(), "compacted")) {
         break;
       }
     }
     return page;
+  }
+
+  bool PinsListings() const override { return true; }
+
+  // A linearizable read needs a leader that a quorum confirms (a raft
+  // ReadIndex), and with "hasleader" a member without one refuses at once.
+  absl::Status CheckHealth() override {
+    pb::RangeRequest request;
+    request.set_key(keys_.Format());
+    request.set_count_only(true);
+    return connection_->Probe(request, kHealthProbeTimeout);
   }
 
   absl::StatusOr<ListPage> ListVersions(absl::string_view name,
@@ -728,6 +787,8 @@ class EtcdStore final : public Store {
     if (past.more()) page.more = true;
     return page;
   }
+
+  bool SupportsCheckpoint() const override { return false; }
 
   absl::StatusOr<int64_t> Checkpoint(const std::string& /*directory*/) override {
     return absl::UnimplementedError(
@@ -850,29 +911,34 @@ class EtcdStore final : public Store {
     return std::move(*response.mutable_kvs(0)->mutable_value());
   }
 
+  // A page read at `at_revision` (0: the latest), which it reports.
   absl::StatusOr<ListPage> ListAtOneRevision(absl::string_view prefix,
                                              absl::string_view start_after,
-                                             int limit, bool with_content) {
+                                             int limit, bool with_content,
+                                             int64_t at_revision) {
     ListPage page;
-    if (limit <= 0) return page;
     std::string from = start_after.empty() || start_after < prefix
                            ? keys_.Current(prefix)
                            : absl::StrCat(keys_.Current(start_after),
                                           absl::string_view("\0", 1));
     const std::string end = PrefixEnd(keys_.Current(prefix));
     std::vector<int64_t> sequences;
-    int64_t revision = 0;
+    int64_t revision = at_revision;
     bool done = false;
     while (!done) {
       pb::RangeRequest request;
       request.set_key(from);
       request.set_range_end(end);
       request.set_revision(revision);
+      // A page of none still learns the revision (and checks at_revision).
       request.set_limit(std::max<int64_t>(
-          kListBatch, limit - static_cast<int64_t>(page.records.size()) + 1));
+          limit <= 0 ? 1 : kListBatch,
+          limit - static_cast<int64_t>(page.records.size()) + 1));
       pb::RangeResponse response;
       ETAGD_RETURN_IF_ERROR(Range("listing resources", request, response));
       if (revision == 0) revision = response.header().revision();
+      page.revision = revision;
+      if (limit <= 0) break;
       for (const mvccpb::KeyValue& kv : response.kvs()) {
         if (static_cast<int>(page.records.size()) == limit) {
           page.more = true;
@@ -992,11 +1058,13 @@ class EtcdStore final : public Store {
 
     pb::TxnRequest& txn = plan.txn;
     const std::string current_key = keys_.Current(request.name);
-    pb::Compare* unchanged = txn.add_compare();
-    unchanged->set_key(current_key);
-    unchanged->set_target(pb::Compare::MOD);
-    unchanged->set_result(pb::Compare::EQUAL);
-    unchanged->set_mod_revision(request.expected_revision);
+    if (!options_.non_atomic_writes_for_test) {
+      pb::Compare* unchanged = txn.add_compare();
+      unchanged->set_key(current_key);
+      unchanged->set_target(pb::Compare::MOD);
+      unchanged->set_result(pb::Compare::EQUAL);
+      unchanged->set_mod_revision(request.expected_revision);
+    }
     pb::Compare* unfenced = txn.add_compare();
     unfenced->set_key(keys_.Fence(next.nonce()));
     unfenced->set_target(pb::Compare::CREATE);

@@ -59,6 +59,10 @@ struct EtcdStoreOptions {
   // (0: call_timeout), short enough that etcd may apply a write whose
   // answer never arrives. Never set it outside such tests.
   absl::Duration write_deadline_for_test = absl::ZeroDuration();
+  // For the linearizability checker's canary: writes skip the Txn's
+  // compare on the resource's revision, so racing writes lose updates.
+  // Never set it outside that test.
+  bool non_atomic_writes_for_test = false;
   // For fault tests: called by a write after it has read the current record
   // and before it sends its Txn. Never set it outside tests.
   std::function<void()> before_send_for_test;

@@ -833,15 +833,30 @@ class RocksDbStore final : public Store {
     return results;
   }
 
+  // A listing's later pages read the latest state, not at_revision's:
+  // RocksDB snapshots are not kept across calls (see Store::List).
+  using Store::List;
   absl::StatusOr<ListPage> List(absl::string_view prefix,
                                 absl::string_view start_after, int limit,
-                                bool with_content) override {
+                                bool with_content, int64_t at_revision) override {
     ListPage page;
-    if (limit <= 0) return page;
     EngineRef engine(engine_);
     rocksdb::ReadOptions read_options;
     std::unique_ptr<rocksdb::Iterator> it(
         engine->db->NewIterator(read_options, engine->resources()));
+    // Read after the iterator took its snapshot: every revision in it was
+    // allocated by then.
+    {
+      absl::MutexLock lock(&clock_mu_);
+      page.revision = last_revision_;
+    }
+    if (at_revision > page.revision) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the listing's revision ", at_revision,
+          " is beyond this store's latest (", page.revision,
+          "): the position is from another store"));
+    }
+    if (limit <= 0) return page;
     if (start_after.empty() || start_after < prefix) {
       it->Seek(ToSlice(prefix));
     } else {

@@ -1,10 +1,13 @@
 #include "service/store/etcd/etcd_store.h"
 
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -212,6 +215,35 @@ TEST(EtcdStoreTest, HistorySurvivesEtcdCompaction) {
   absl::StatusOr<ListPage> versions = (*store)->ListVersions("a", 0, 10);
   ASSERT_THAT(versions, IsOk());
   EXPECT_THAT(versions->records, testing::SizeIs(3));
+}
+
+// A listing whose first page's revision etcd has compacted cannot go on at
+// it: OUT_OF_RANGE, and a new listing works.
+TEST(EtcdStoreTest, AListingAtACompactedRevisionIsOutOfRange) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      OpenEtcdStore(OptionsFor(SharedEtcd::cluster()));
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("a", "1")), IsOk());
+  ASSERT_THAT((*store)->Write(PutRequest("b", "1")), IsOk());
+  absl::StatusOr<ListPage> first = (*store)->List("", "", 1, false);
+  ASSERT_THAT(first, IsOk());
+  absl::StatusOr<Record> later = (*store)->Write(PutRequest("c", "1"));
+  ASSERT_THAT(later, IsOk());
+
+  auto kv = RawKv(SharedEtcd::cluster());
+  etcdserverpb::CompactionRequest compact;
+  compact.set_revision(later->revision);
+  compact.set_physical(true);
+  etcdserverpb::CompactionResponse compacted;
+  ASSERT_TRUE(RawCall([&](grpc::ClientContext& c) {
+                return kv->Compact(&c, compact, &compacted);
+              }).ok());
+
+  EXPECT_THAT((*store)->List("", "a", 10, false, first->revision),
+              StatusIs(absl::StatusCode::kOutOfRange, "start the listing over"));
+  absl::StatusOr<ListPage> again = (*store)->List("", "", 10, false);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->records.size(), 3u);
 }
 
 // The keys of `prefix` + `part`, counted.
@@ -492,6 +524,152 @@ TEST(EtcdFailoverTest, AStoreMovesOnWhenItsMemberDies) {
   ASSERT_THAT(last, IsOk());
   EXPECT_EQ((*last)->content, "3");
   EXPECT_EQ((*last)->version, 3);
+}
+
+// --- The leader goes ---------------------------------------------------------------
+
+class EtcdLeaderFaultTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    EtcdClusterOptions cluster_options;
+    cluster_options.members = 3;
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(TestPath("etcd"), cluster_options);
+    ASSERT_THAT(cluster, IsOk());
+    etcd_ = *std::move(cluster);
+    options_ = OptionsFor(*etcd_);
+    options_.call_timeout = absl::Seconds(2);
+  }
+  void TearDown() override {
+    etcd_.reset();
+    std::error_code ignored;  // Only disk space is at stake.
+    std::filesystem::remove_all(TestPath("etcd"), ignored);
+  }
+
+  std::unique_ptr<EtcdCluster> etcd_;
+  EtcdStoreOptions options_;
+};
+
+// Writers keep creating names of their own while etcd's leader is killed
+// (and later restarted): every write acknowledged is there afterwards with
+// the entity-tag it was acknowledged with, and every one said not applied
+// is absent.
+TEST_F(EtcdLeaderFaultTest, NoAcknowledgedWriteIsLostWhenTheLeaderDies) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  constexpr int kWriters = 8;
+  std::atomic<bool> stop(false);
+  struct Outcome {
+    std::string name;
+    absl::StatusOr<Record> result;
+  };
+  std::vector<std::vector<Outcome>> outcomes(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop.load(); ++i) {
+        Outcome outcome{absl::StrCat("w", w, "/", i), absl::UnknownError("")};
+        outcome.result = (*store)->Write(PutRequest(outcome.name, outcome.name));
+        outcomes[w].push_back(std::move(outcome));
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  absl::StatusOr<int> leader = etcd_->Leader(absl::Seconds(10));
+  ASSERT_THAT(leader, IsOk());
+  ASSERT_THAT(etcd_->Kill(*leader), IsOk());
+  absl::SleepFor(absl::Seconds(3));
+  stop.store(true);
+  for (std::thread& writer : writers) writer.join();
+  ASSERT_THAT(etcd_->Restart(*leader), IsOk());
+  ASSERT_THAT(etcd_->WaitHealthy(absl::Seconds(30)), IsOk());
+
+  absl::StatusOr<std::unique_ptr<Store>> reader = OpenEtcdStore(options_);
+  ASSERT_THAT(reader, IsOk());
+  int acknowledged = 0;
+  int failed = 0;
+  for (const std::vector<Outcome>& list : outcomes) {
+    for (const Outcome& outcome : list) {
+      absl::StatusOr<std::optional<Record>> now = (*reader)->ReadCurrent(outcome.name, true);
+      ASSERT_THAT(now, IsOk());
+      if (outcome.result.ok()) {
+        ++acknowledged;
+        ASSERT_TRUE(now->has_value()) << outcome.name << " was acknowledged, then lost";
+        EXPECT_EQ((*now)->etag, outcome.result->etag) << outcome.name;
+        EXPECT_EQ((*now)->content, outcome.name);
+        continue;
+      }
+      ++failed;
+      EXPECT_THAT(outcome.result, StatusIs(absl::StatusCode::kUnavailable)) << outcome.name;
+      if (absl::StrContains(outcome.result.status().message(), "not applied") ||
+          absl::StrContains(outcome.result.status().message(), "did not apply")) {
+        EXPECT_FALSE(now->has_value()) << outcome.name << " said not applied, but was";
+      }
+    }
+  }
+  EXPECT_GT(acknowledged, 50);
+  std::cerr << acknowledged << " writes acknowledged and kept, " << failed
+            << " failed, around the leader's death\n";
+}
+
+// A write in flight when etcd's leader stops (SIGSTOP, racing with the
+// write's Txn): OK only if it was applied, UNAVAILABLE otherwise (saying
+// "not applied" only if it was not); never ABORTED or FAILED_PRECONDITION,
+// for there is no other writer.
+TEST_F(EtcdLeaderFaultTest, AWriteInFlightWhenTheLeaderStopsIsAnsweredTruthfully) {
+  int paused_member = -1;
+  std::thread pauser;
+  absl::Duration pause_after = absl::ZeroDuration();
+  options_.before_send_for_test = [&] {
+    absl::StatusOr<int> leader = etcd_->Leader(absl::Seconds(10));
+    ASSERT_THAT(leader, IsOk());
+    paused_member = *leader;
+    pauser = std::thread([this, member = *leader, after = pause_after] {
+      absl::SleepFor(after);
+      EXPECT_THAT(etcd_->Pause(member), IsOk());
+    });
+  };
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options_);
+  ASSERT_THAT(store, IsOk());
+  EtcdStoreOptions plain = OptionsFor(*etcd_);
+  int outcomes[3] = {0, 0, 0};  // applied, not applied, unknown
+  int value = 0;
+  for (int round = 0; round < 5; ++round) {
+    pause_after = absl::Microseconds(round * 700);
+    absl::StatusOr<std::unique_ptr<Store>> reader = OpenEtcdStore(plain);
+    ASSERT_THAT(reader, IsOk());
+    absl::StatusOr<std::optional<Record>> before = (*reader)->ReadCurrent("doc", true);
+    ASSERT_THAT(before, IsOk());
+    const int64_t expected = before->has_value() ? (*before)->revision : 0;
+    const std::string next = std::to_string(value + 1);
+    absl::StatusOr<Record> written = (*store)->Write(PutRequest("doc", next, expected));
+    if (pauser.joinable()) pauser.join();
+    ASSERT_GE(paused_member, 0);
+    ASSERT_THAT(etcd_->Resume(paused_member), IsOk());
+    ASSERT_THAT(etcd_->WaitHealthy(absl::Seconds(30)), IsOk());
+    absl::StatusOr<std::optional<Record>> after = (*reader)->ReadCurrent("doc", true);
+    ASSERT_THAT(after, IsOk());
+    ASSERT_TRUE(after->has_value() || !written.ok());
+    const bool applied = after->has_value() && (*after)->content == next;
+    if (written.ok()) {
+      ++outcomes[0];
+      EXPECT_TRUE(applied);
+      EXPECT_EQ((*after)->etag, written->etag);
+    } else {
+      ASSERT_THAT(written, StatusIs(absl::StatusCode::kUnavailable));
+      const std::string said(written.status().message());
+      if (absl::StrContains(said, "unknown")) {
+        ++outcomes[2];
+      } else {
+        ++outcomes[1];
+        EXPECT_FALSE(applied) << said;
+      }
+    }
+    if (applied) ++value;
+  }
+  std::cerr << "writes in flight as the leader stopped: " << outcomes[0]
+            << " applied and answered OK, " << outcomes[1] << " not applied, "
+            << outcomes[2] << " left unknown\n";
 }
 
 // --- TLS ------------------------------------------------------------------------
