@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "etagd/v1/etagd.pb.h"
 #include "grpcpp/channel.h"
+#include "service/feed/watch_stream.h"
 
 namespace etagd {
 
@@ -40,12 +41,20 @@ class Backend {
                     Callback<etagd::v1::ListResourcesResponse> done) = 0;
   virtual void ListVersions(const Caller& caller, const etagd::v1::ListVersionsRequest& request,
                             Callback<etagd::v1::ListVersionsResponse> done) = 0;
+  // Opens a watch of the changes `request` selects (Resources.Watch). Never
+  // null; every error, authorization included, comes through Next. No
+  // deadline applies: it lasts until the stream is cancelled or destroyed.
+  virtual std::unique_ptr<WatchStream> Watch(const Caller& caller,
+                                             const etagd::v1::WatchRequest& request) = 0;
   // OK if the service reports SERVING through gRPC health checking.
   virtual void CheckHealth(std::function<void(absl::Status)> done) = 0;
 };
 
 // The Backend over a gRPC channel (etagd-gateway's, to a remote etagd),
-// using gRPC's callback API. Each call has `timeout` as its deadline.
+// using gRPC's callback API. Each call but Watch has `timeout` as its
+// deadline. A Watch is a client streaming reactor that reads the next
+// response only when the consumer calls Next, so a slow consumer's backlog
+// stays in the remote etagd's feed (and gRPC's flow control), not here.
 std::unique_ptr<Backend> NewGrpcBackend(std::shared_ptr<grpc::Channel> channel,
                                         absl::Duration timeout);
 

@@ -131,7 +131,7 @@ int Run() {
   Gateway gateway(*backend, *gateway_options, metrics);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       *http_options, [&gateway](HttpRequest request,
-                                std::function<void(HttpResponse)> respond) {
+                                std::function<void(HttpAnswer)> respond) {
         gateway.Handle(std::move(request), std::move(respond));
       });
   if (!http.ok()) return Fail(http.status().message());
@@ -159,6 +159,9 @@ int Run() {
       absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
                    "; finishing requests in flight (up to ",
                    absl::FormatDuration(drain), ")"));
+  // Held long-polls answer now and event streams end, then requests in
+  // flight finish.
+  gateway.Drain();
   (*http)->Shutdown(drain);
   Log(LogLevel::kInfo, "stopped");
   return 0;

@@ -13,11 +13,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "gateway/change_wait.h"
 #include "gateway/conditional_headers.h"
 #include "gateway/content_coding.h"
+#include "gateway/event_stream.h"
+#include "gateway/failed_watch_stream.h"
 #include "gateway/http_date.h"
 #include "gateway/http_errors.h"
 #include "gateway/openapi.h"
+#include "gateway/prefer.h"
+#include "gateway/sse.h"
 #include "gateway/uri.h"
 #include "google/protobuf/util/json_util.h"
 #include "service/auth.h"
@@ -34,14 +39,16 @@ namespace v1 = ::etagd::v1;
 constexpr absl::string_view kResourcesPrefix = "/v1/resources/";
 constexpr absl::string_view kResourcesCollection = "/v1/resources";
 constexpr absl::string_view kHistoryPrefix = "/v1/history/";
+constexpr absl::string_view kWatchPath = "/v1/watch";
 constexpr char kAllowResource[] = "GET, HEAD, PUT, DELETE, OPTIONS";
 constexpr char kAllowReadOnly[] = "GET, HEAD, OPTIONS";
 constexpr char kCorsAllowHeaders[] =
     "Content-Type, If-Match, If-None-Match, If-Modified-Since, "
-    "If-Unmodified-Since, If-Range, Range, Idempotency-Key, Authorization";
+    "If-Unmodified-Since, If-Range, Range, Idempotency-Key, Authorization, "
+    "Prefer, Last-Event-ID";
 constexpr char kCorsExposeHeaders[] =
     "ETag, Last-Modified, Location, Content-Range, Accept-Ranges, "
-    "Content-Disposition";
+    "Content-Disposition, Preference-Applied";
 // User metadata travels as X-Etagd-Meta-<key> (S3's x-amz-meta-).
 constexpr absl::string_view kUserMetadataPrefix = "x-etagd-meta-";
 
@@ -302,7 +309,7 @@ const std::vector<RouteSpec>& GatewayRoutes() {
 
 struct Gateway::Exchange {
   HttpRequest request;
-  std::function<void(HttpResponse)> done;
+  std::function<void(HttpAnswer)> done;
   absl::Time start;
   Caller caller;
   std::string path;
@@ -313,6 +320,8 @@ struct Gateway::Exchange {
   // GET/HEAD: the request is being asked again without If-None-Match and
   // If-Modified-Since (see GetResource).
   bool unconditional = false;
+  // Set once a long-poll was held: how long it was allowed to wait.
+  std::optional<absl::Duration> waited;
 
   bool is_head() const { return request.method() == http::verb::head; }
 
@@ -335,13 +344,18 @@ Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
       metrics_(metrics),
       coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)) {}
 
-void Gateway::Handle(HttpRequest request, std::function<void(HttpResponse)> done) {
+void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) {
   auto exchange = std::make_shared<Exchange>();
   exchange->request = std::move(request);
   exchange->done = std::move(done);
   exchange->start = absl::Now();
   exchange->caller = CallerOf(exchange->request);
   Route(std::move(exchange));
+}
+
+void Gateway::Drain() {
+  draining_ = true;
+  timers_.ExpireAll();
 }
 
 bool Gateway::OriginAllowed(absl::string_view origin) const {
@@ -411,7 +425,8 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   const bool read = method == http::verb::get || method == http::verb::head;
   if (p == "/healthz" || p == "/readyz" || p == "/metrics" ||
       p == "/openapi.json" || p == kResourcesCollection ||
-      p == "/v1/resources/" || absl::StartsWith(p, kHistoryPrefix)) {
+      p == "/v1/resources/" || p == kWatchPath ||
+      absl::StartsWith(p, kHistoryPrefix)) {
     if (!read) {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
       response.insert(http::field::allow, kAllowReadOnly);
@@ -434,6 +449,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
       response.body() = std::string(OpenApiDocument());
       return Finish(*exchange, std::move(response));
     }
+    if (p == kWatchPath) return WatchEvents(std::move(exchange));
     if (p == "/metrics") {
       HttpResponse response = exchange->NewResponse(http::status::ok);
       response.insert(http::field::content_type, "text/plain; version=0.0.4");
@@ -503,7 +519,20 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
   // coded length (computed once: the coded form is kept).
   get.set_metadata_only(exchange->is_head() && exchange->accepted_coding.empty());
 
-  backend_.Get(exchange->caller, get, [this, exchange, get](
+  // A long-poll: a read of the current version that the client already
+  // has (If-None-Match), asking to wait (RFC 7240 §4.3), not yet held.
+  std::optional<absl::Duration> hold;
+  if (!exchange->waited.has_value() && get.revision() == 0 &&
+      get.preconditions().if_none_match_size() > 0 &&
+      options_.max_wait > absl::ZeroDuration() && !draining_.load()) {
+    hold = ParsePreferWait(FieldLines(exchange->request, http::field::prefer));
+    // §4.3: the server may cap the wait; Preference-Applied says what it
+    // applied.
+    if (hold.has_value()) hold = std::min(*hold, options_.max_wait);
+    if (hold.has_value() && *hold <= absl::ZeroDuration()) hold.reset();
+  }
+
+  backend_.Get(exchange->caller, get, [this, exchange, get, hold](
                                           absl::StatusOr<v1::GetResourceResponse> result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
@@ -524,6 +553,10 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
           !IfNoneMatchNames(get.preconditions().if_none_match(), etag)) {
         exchange->unconditional = true;
         return GetResource(exchange, get.name());
+      }
+      // A long-poll waits for the next change instead of this 304.
+      if (hold.has_value()) {
+        return HoldGet(exchange, get.name(), not_modified.revision(), *hold);
       }
       // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
       // would carry (the version's own); no other representation metadata
@@ -659,6 +692,75 @@ void Gateway::InsertRepresentationFields(const v1::HttpMetadata& metadata,
   for (const auto& [key, value] : user) {
     response.insert(absl::StrCat("X-Etagd-Meta-", key), ToBeast(value));
   }
+
+void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
+                      int64_t revision, absl::Duration wait) {
+  exchange->waited = wait;
+  // Every change after the version the client has: none is missed between
+  // the read above and the watch's start.
+  v1::WatchRequest watch;
+  watch.set_prefix(name);
+  watch.set_exact(true);
+  watch.set_start_revision(revision + 1);
+  WaitForChange(timers_, backend_.Watch(exchange->caller, watch), *exchange->waited,
+                [this, exchange, name = std::move(name)](bool) mutable {
+                  // Answered as a GET now would be: 200 with the new version,
+                  // or 304 if it still matches (or nothing changed).
+                  GetResource(std::move(exchange), std::move(name));
+                });
+}
+
+void Gateway::WatchEvents(std::shared_ptr<Exchange> exchange) {
+  v1::WatchRequest watch;
+  for (const auto& [key, value] : exchange->query) {
+    if (key == "prefix") {
+      watch.set_prefix(value);
+    } else if (key == "start_revision") {
+      int64_t revision;
+      if (!absl::SimpleAtoi(value, &revision) || revision <= 0) {
+        return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                           "start_revision must be a positive integer");
+      }
+      watch.set_start_revision(revision);
+    } else {
+      return FinishError(*exchange, 400, "INVALID_ARGUMENT",
+                         absl::StrCat("unknown query parameter '", key, "'"));
+    }
+  }
+  HttpResponse head = exchange->NewResponse(http::status::ok);
+  head.insert(http::field::content_type, "text/event-stream");
+  head.insert(http::field::cache_control, "no-store");
+  // nginx buffers proxied responses unless told not to.
+  head.insert("X-Accel-Buffering", "no");
+  if (exchange->is_head()) return FinishStream(*exchange, std::move(head), nullptr);
+
+  // WHATWG HTML §9.2.4: a reconnecting EventSource sends the last event ID
+  // it saw; ours are revisions, so the stream resumes right after it. It
+  // overrides start_revision (the URL the page opened stays the same).
+  std::unique_ptr<WatchStream> stream;
+  std::vector<absl::string_view> last_id;
+  for (const auto& line : exchange->request) {
+    if (boost::beast::iequals(line.name_string(), "Last-Event-ID")) {
+      last_id.push_back(ToAbsl(line.value()));
+    }
+  }
+  if (!last_id.empty()) {
+    std::optional<int64_t> revision = ParseLastEventId(last_id.front());
+    if (last_id.size() > 1 || !revision.has_value() || *revision == INT64_MAX) {
+      // Not an id of ours: resuming from anywhere else could skip changes.
+      // Said as an event, since EventSource hides a non-200 from scripts.
+      stream = NewFailedWatchStream(absl::InvalidArgumentError(
+          "Last-Event-ID is not a revision this server sent"));
+    } else {
+      watch.set_start_revision(*revision + 1);
+    }
+  }
+  if (stream == nullptr) stream = backend_.Watch(exchange->caller, watch);
+  EventStreamOptions options;
+  options.heartbeat = options_.sse_heartbeat;
+  options.retry = options_.sse_retry;
+  FinishStream(*exchange, std::move(head),
+               NewEventStream(timers_, std::move(stream), options, draining_));
 }
 
 void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) {
@@ -850,10 +952,24 @@ void Gateway::FinishError(Exchange& exchange, int http_status,
   Finish(exchange, std::move(response));
 }
 
-void Gateway::Finish(Exchange& exchange, HttpResponse response) {
+void Gateway::FinishStream(Exchange& exchange, HttpResponse head,
+                           std::unique_ptr<BodyStream> body) {
   const absl::Time now = absl::Now();
+  AddCommonFields(exchange, head, now);
+  metrics_.Record(MethodLabel(exchange.request.method()), head.result_int(),
+                  now - exchange.start);
+  exchange.done(HttpAnswer(std::move(head), std::move(body)));
+}
+
+void Gateway::AddCommonFields(Exchange& exchange, HttpResponse& response,
+                              absl::Time now) {
   response.insert(http::field::date, ToBeast(CachedHttpDate(now)));
   response.insert(http::field::server, "etagd");
+  // RFC 7240 §3: the wait preference was honoured, up to this long.
+  if (exchange.waited.has_value() && *exchange.waited > absl::ZeroDuration()) {
+    response.insert("Preference-Applied",
+                    absl::StrCat("wait=", absl::ToInt64Seconds(*exchange.waited)));
+  }
 
   if (!options_.cors_allowed_origins.empty()) {
     // Responses differ by Origin, so caches must key on it (on 304 too).
@@ -868,6 +984,11 @@ void Gateway::Finish(Exchange& exchange, HttpResponse response) {
       }
     }
   }
+}
+
+void Gateway::Finish(Exchange& exchange, HttpResponse response) {
+  const absl::Time now = absl::Now();
+  AddCommonFields(exchange, response, now);
 
   const unsigned status = response.result_int();
   if (status == 204 || status == 304 || (status >= 100 && status < 200)) {

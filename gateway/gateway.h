@@ -7,27 +7,51 @@
 //   GET|HEAD|PUT|DELETE|OPTIONS /v1/resources/{name}[?revision=N]
 //   GET /v1/resources?prefix=&page_size=&page_token=     (JSON)
 //   GET /v1/history/{name}?page_size=&page_token=        (JSON)
+//   GET /v1/watch?prefix=&start_revision=                (text/event-stream)
 //   GET /healthz, /readyz, /metrics, /openapi.json
+//
+// A GET or HEAD of a resource with If-None-Match and `Prefer: wait=N`
+// (RFC 7240 §4.3) that would answer 304 is held until the resource changes
+// or N seconds (at most max_wait) pass, then answered as a GET then would
+// be, with `Preference-Applied: wait=<seconds waited at most>` (§3).
 #ifndef ETAGD_GATEWAY_GATEWAY_H_
 #define ETAGD_GATEWAY_GATEWAY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend.h"
+#include "gateway/body_stream.h"
 #include "gateway/coded_cache.h"
 #include "gateway/metrics.h"
+#include "gateway/timer_queue.h"
 
 namespace etagd {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
+
+// The answer to one request: a whole response, or, with a body_stream, the
+// head of a response whose body that stream produces piece by piece (the
+// response's own body is then empty and it carries no Content-Length; the
+// server frames the pieces).
+struct HttpAnswer {
+  // A whole response.
+  HttpAnswer(HttpResponse whole) : response(std::move(whole)) {}  // NOLINT
+  HttpAnswer(HttpResponse head, std::unique_ptr<BodyStream> body)
+      : response(std::move(head)), body_stream(std::move(body)) {}
+
+  HttpResponse response;
+  std::unique_ptr<BodyStream> body_stream;
+};
 
 struct GatewayOptions {
   // Cache-Control of 200, 206 and 304 responses of resources that store
@@ -51,6 +75,14 @@ struct GatewayOptions {
   // Bytes of coded forms kept for reuse (each is computed once per version
   // and coding while it stays); 0 keeps none.
   int64_t coded_cache_bytes = int64_t{64} << 20;
+  // The longest a long-poll is held (Prefer: wait is capped at it); zero
+  // turns long-polls off (Prefer: wait is ignored).
+  absl::Duration max_wait = absl::Seconds(60);
+  // An event stream sends a comment when nothing else went out for this
+  // long, so that proxies do not close it as idle.
+  absl::Duration sse_heartbeat = absl::Seconds(15);
+  // The reconnection delay event streams tell browsers (`retry:`).
+  absl::Duration sse_retry = absl::Seconds(1);
 };
 
 // A route as OpenAPI writes it: a path template ({name} takes the rest of
@@ -71,8 +103,14 @@ class Gateway {
   Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics);
 
   // Answers `request`: calls `done` exactly once, on any thread, with a
-  // response whose headers and body are final except for keep-alive.
-  void Handle(HttpRequest request, std::function<void(HttpResponse)> done);
+  // response whose headers and body are final except for keep-alive (and,
+  // for a streamed body, its framing).
+  void Handle(HttpRequest request, std::function<void(HttpAnswer)> done);
+
+  // Answers held long-polls now (each as at the end of its wait), ends
+  // event streams at their next piece, and from now on holds nothing and
+  // ends new streams at once. Call before the HTTP server's Shutdown.
+  void Drain();
 
  private:
   struct Exchange;
@@ -83,10 +121,20 @@ class Gateway {
   void DeleteResource(std::shared_ptr<Exchange> exchange, std::string name);
   void ListResources(std::shared_ptr<Exchange> exchange);
   void ListVersions(std::shared_ptr<Exchange> exchange, std::string name);
+  void WatchEvents(std::shared_ptr<Exchange> exchange);
+  // Holds a GET that would answer 304 with current revision `revision`
+  // until a change or `wait` passes, then answers it again.
+  void HoldGet(std::shared_ptr<Exchange> exchange, std::string name, int64_t revision,
+               absl::Duration wait);
   void Ready(std::shared_ptr<Exchange> exchange);
 
   // Sends `response` after adding the headers every response carries.
   void Finish(Exchange& exchange, HttpResponse response);
+  // Sends the head of a streamed response, and `body` after it.
+  void FinishStream(Exchange& exchange, HttpResponse head,
+                    std::unique_ptr<BodyStream> body);
+  // Date, Server, CORS and Preference-Applied.
+  void AddCommonFields(Exchange& exchange, HttpResponse& response, absl::Time now);
   void FinishError(Exchange& exchange, const absl::Status& status);
   void FinishError(Exchange& exchange, int http_status,
                    absl::string_view status_name, absl::string_view message);
@@ -122,6 +170,10 @@ class Gateway {
   const GatewayOptions options_;
   HttpMetrics& metrics_;
   const std::unique_ptr<CodedCache> coded_cache_;
+  std::atomic<bool> draining_{false};
+  // Long-poll deadlines and event streams' work. Declared last: its
+  // destructor runs what is still pending, which uses the members above.
+  TimerQueue timers_;
 };
 
 }  // namespace etagd

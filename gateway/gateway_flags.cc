@@ -42,7 +42,20 @@ ABSL_FLAG(std::string, cors_allowed_origins, "",
           "off.");
 ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(30),
           "Time a connection has to deliver each complete request, keep-alive "
-          "idling included; a request not complete by then gets 408.");
+          "idling included; a request not complete by then gets 408. Also the "
+          "time a response write may make no progress (a reader that stopped "
+          "reading) before its connection is closed; an event stream may last "
+          "any time, each of its writes no longer than this.");
+ABSL_FLAG(absl::Duration, http_max_wait, absl::Seconds(60),
+          "Longest a long-poll is held: a GET with If-None-Match and "
+          "'Prefer: wait=N' (RFC 7240) that would answer 304 waits until the "
+          "resource changes or min(N, this) passes. Keep it under the "
+          "read timeout of proxies in front (nginx: 60s). 0 turns long-polls "
+          "off.");
+ABSL_FLAG(absl::Duration, sse_heartbeat_interval, absl::Seconds(15),
+          "An event stream (GET /v1/watch) sends a comment line when nothing "
+          "else went out for this long, so that proxies and browsers keep "
+          "an idle stream open.");
 ABSL_FLAG(int, http_max_connections, 1024,
           "Open HTTP connections beyond this are closed on arrival.");
 ABSL_FLAG(int64_t, response_memory_mb, 256,
@@ -119,6 +132,15 @@ absl::StatusOr<GatewayOptions> GatewayOptionsFromFlags() {
         "--coded_cache_mb must be between 0 and 1048576");
   }
   options.coded_cache_bytes = cache_mb << 20;
+  options.max_wait = absl::GetFlag(FLAGS_http_max_wait);
+  if (options.max_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--http_max_wait must not be negative");
+  }
+  options.sse_heartbeat = absl::GetFlag(FLAGS_sse_heartbeat_interval);
+  if (options.sse_heartbeat < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(
+        "--sse_heartbeat_interval must be at least 10ms");
+  }
   return options;
 }
 

@@ -1,12 +1,16 @@
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "gateway/backend.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/support/client_callback.h"
 #include "service/grpc_status.h"
 
 namespace etagd {
@@ -21,6 +25,133 @@ struct Call {
   Request request;
   Response response;
   Backend::Callback<Response> done;
+};
+
+void AddBearerToken(const Caller& caller, grpc::ClientContext& context) {
+  if (!caller.bearer_token.empty()) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", caller.bearer_token));
+  }
+}
+
+// One Resources.Watch call as a client read reactor: a read is started only
+// by Next, so gRPC's flow control holds back the server while the consumer
+// does not ask. A hold keeps OnDone from running before the stream was read
+// to its end (or cancelled), so no response is lost to it. Thread-safe; it
+// keeps itself alive until OnDone.
+class WatchCall final : public grpc::ClientReadReactor<v1::WatchResponse> {
+ public:
+  static std::shared_ptr<WatchCall> Start(v1::Resources::Stub& stub,
+                                          const Caller& caller,
+                                          const v1::WatchRequest& request) {
+    auto call = std::shared_ptr<WatchCall>(new WatchCall());
+    call->self_ = call;
+    AddBearerToken(caller, call->context_);
+    call->request_ = request;
+    stub.async()->Watch(&call->context_, &call->request_, call.get());
+    call->AddHold();
+    call->StartCall();
+    return call;
+  }
+
+  void Next(WatchStream::Ready ready) {
+    std::optional<absl::Status> failed;
+    {
+      absl::MutexLock lock(&mu_);
+      if (final_.has_value()) {
+        failed = *final_;
+      } else if (cancelled_) {
+        failed = absl::CancelledError("the watch was cancelled");
+      } else {
+        ready_ = std::move(ready);
+        // Once the stream is over, OnDone answers with its status.
+        if (stream_over_) return;
+        reading_ = true;
+      }
+    }
+    if (failed.has_value()) return ready(*std::move(failed));
+    StartRead(&response_);
+  }
+
+  // Completes a pending Next with CANCELLED and ends the call.
+  void Cancel() {
+    WatchStream::Ready pending;
+    bool release = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) return;
+      cancelled_ = true;
+      pending = std::move(ready_);
+      ready_ = nullptr;
+      release = !reading_ && !stream_over_;
+      if (release) stream_over_ = true;
+    }
+    context_.TryCancel();
+    if (release) RemoveHold();
+    if (pending) pending(absl::CancelledError("the watch was cancelled"));
+  }
+
+  void OnReadDone(bool ok) override {
+    WatchStream::Ready ready;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (ok) {
+        ready = std::move(ready_);
+        ready_ = nullptr;
+      } else {
+        stream_over_ = true;
+      }
+    }
+    if (!ok) return RemoveHold();  // OnDone follows with the status.
+    if (ready) ready(std::move(response_));
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    // A watch never ends on its own: an OK end is the server going away.
+    absl::Status error = status.ok()
+                             ? absl::UnavailableError("the watch stream ended")
+                             : FromGrpcStatus(status);
+    WatchStream::Ready ready;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) error = absl::CancelledError("the watch was cancelled");
+      final_ = error;
+      ready = std::move(ready_);
+      ready_ = nullptr;
+    }
+    if (ready) ready(error);
+    std::shared_ptr<WatchCall> last = std::move(self_);  // May delete this.
+  }
+
+ private:
+  WatchCall() = default;
+
+  grpc::ClientContext context_;
+  v1::WatchRequest request_;
+  // Written by gRPC between StartRead and OnReadDone.
+  v1::WatchResponse response_;
+  std::shared_ptr<WatchCall> self_;
+
+  absl::Mutex mu_;
+  WatchStream::Ready ready_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  // No more reads may start: the hold is released (or about to be).
+  bool stream_over_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::Status> final_ ABSL_GUARDED_BY(mu_);
+};
+
+// The consumer's end of a WatchCall: destroying it cancels the call.
+class GrpcWatchStream final : public WatchStream {
+ public:
+  explicit GrpcWatchStream(std::shared_ptr<WatchCall> call) : call_(std::move(call)) {}
+  ~GrpcWatchStream() override { call_->Cancel(); }
+
+  void Next(Ready ready) override { call_->Next(std::move(ready)); }
+  void Cancel() override { call_->Cancel(); }
+
+ private:
+  const std::shared_ptr<WatchCall> call_;
 };
 
 class GrpcBackend final : public Backend {
@@ -66,6 +197,11 @@ class GrpcBackend final : public Backend {
     });
   }
 
+  std::unique_ptr<WatchStream> Watch(const Caller& caller,
+                                     const v1::WatchRequest& request) override {
+    return std::make_unique<GrpcWatchStream>(WatchCall::Start(*stub_, caller, request));
+  }
+
   void CheckHealth(std::function<void(absl::Status)> done) override {
     grpc::health::v1::HealthCheckRequest request;
     request.set_service(v1::Resources::service_full_name());
@@ -90,10 +226,7 @@ class GrpcBackend final : public Backend {
   void Start(const Caller& caller, const Request& request,
              Callback<Response> done, Invoke invoke) {
     auto* call = new Call<Request, Response>();
-    if (!caller.bearer_token.empty()) {
-      call->context.AddMetadata("authorization",
-                                absl::StrCat("Bearer ", caller.bearer_token));
-    }
+    AddBearerToken(caller, call->context);
     call->request = request;
     call->done = std::move(done);
     call->context.set_deadline(std::chrono::system_clock::now() +

@@ -289,18 +289,108 @@ class Session : public SessionBase,
     keep_alive_ = request.keep_alive();
     ++state_->in_flight;
     state_->handler(std::move(request), [self = this->shared_from_this()](
-                                            HttpResponse response) {
+                                            HttpAnswer answer) {
       // An answer on this connection's loop (a read the handler answered
       // at once) goes out directly; one from elsewhere (a write's thread)
       // is handed to the loop.
       if (self->stream_.get_executor().running_in_this_thread()) {
-        return self->Write(std::move(response), /*counted=*/true);
+        return self->Answer(std::move(answer));
       }
       net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable {
-                  self->Write(std::move(response), /*counted=*/true);
+                [self, answer = std::move(answer)]() mutable {
+                  self->Answer(std::move(answer));
                 });
     });
+  }
+
+  void Answer(HttpAnswer answer) {
+    if (answer.body_stream == nullptr) {
+      return Write(std::move(answer.response), /*counted=*/true);
+    }
+    WriteStreamHead(std::move(answer.response), std::move(answer.body_stream));
+  }
+
+  // Writes the head of a streamed response, then its pieces as the body
+  // stream produces them (http_server.h, RequestHandler).
+  void WriteStreamHead(HttpResponse head, std::unique_ptr<BodyStream> body) {
+    chunked_ = head.version() >= 11;
+    const bool keep = keep_alive_ && chunked_ && !state_->stopping.load();
+    head.body().clear();
+    head.erase(http::field::content_length);
+    if (chunked_) head.set(http::field::transfer_encoding, "chunked");
+    head.keep_alive(keep);
+    body_ = std::move(body);
+    response_ = std::move(head);
+    head_.clear();
+    AppendResponseHead(response_, &head_);
+    StartDeadline(Waiting::kWrite);
+    net::async_write(Io(), net::buffer(head_),
+                     [self = this->shared_from_this(), keep](beast::error_code ec,
+                                                             size_t) {
+                       // A stream under way holds no drain (Shutdown).
+                       --self->state_->in_flight;
+                       self->keep_after_stream_ = keep;
+                       if (ec) return self->Close();
+                       self->PullPiece();
+                     });
+  }
+
+  void PullPiece() {
+    waiting_ = Waiting::kNothing;  // The producer takes as long as it takes.
+    if (body_ == nullptr) return;  // Closed.
+    body_->Next([self = this->shared_from_this()](std::optional<std::string> piece) {
+      net::post(self->stream_.get_executor(),
+                [self, piece = std::move(piece)]() mutable {
+                  self->OnPiece(std::move(piece));
+                });
+    });
+  }
+
+  void OnPiece(std::optional<std::string> piece) {
+    if (body_ == nullptr) return;  // Closed while the piece was produced.
+    head_.clear();
+    piece_.clear();
+    if (!piece.has_value()) {
+      body_.reset();
+      if (!chunked_) return Close();
+      head_ = "0\r\n\r\n";  // RFC 9112 §7.1: the last chunk, no trailers.
+      StartDeadline(Waiting::kWrite);
+      net::async_write(Io(), net::buffer(head_),
+                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                         self->waiting_ = Waiting::kNothing;
+                         if (ec) return self->Close();
+                         if (!self->keep_after_stream_ || self->state_->stopping.load()) {
+                           return self->LingerThenClose();
+                         }
+                         self->ReadHeader();
+                       });
+      return;
+    }
+    MemoryBudget* budget = state_->options.response_budget.get();
+    int64_t held = 0;
+    if (budget != nullptr && piece->size() > kUncountedBodyBytes) {
+      held = static_cast<int64_t>(piece->size());
+      if (!budget->TryAcquire(held)) return Close();
+    }
+    piece_ = *std::move(piece);
+    if (chunked_) {
+      // RFC 9112 §7.1: chunk-size in hex, CRLF, the data, CRLF.
+      absl::StrAppend(&head_, absl::Hex(piece_.size()), "\r\n");
+    }
+    const std::array<net::const_buffer, 3> buffers = {
+        net::buffer(head_), net::buffer(piece_),
+        net::buffer(chunked_ ? "\r\n" : "", chunked_ ? 2 : 0)};
+    StartDeadline(Waiting::kWrite);
+    net::async_write(Io(), buffers,
+                     [self = this->shared_from_this(), held](beast::error_code ec,
+                                                             size_t) {
+                       std::string().swap(self->piece_);
+                       if (held > 0) {
+                         self->state_->options.response_budget->Release(held);
+                       }
+                       if (ec) return self->Close();
+                       self->PullPiece();
+                     });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -465,6 +555,9 @@ class Session : public SessionBase,
   }
 
   void Close() {
+    // Ends a streamed body; its pending Next completes now (and finds the
+    // session closed).
+    if (std::unique_ptr<BodyStream> doomed = std::move(body_)) doomed.reset();
     request_timer_.cancel();
     beast::error_code ignored;
     Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -492,6 +585,12 @@ class Session : public SessionBase,
   // that the head's buffer is reused.
   HttpResponse response_;
   std::string head_;
+  // A streamed body (WriteStreamHead) and the piece being written; body_ is
+  // null when none is under way or once closed.
+  std::unique_ptr<BodyStream> body_;
+  std::string piece_;
+  bool chunked_ = false;
+  bool keep_after_stream_ = false;
 };
 
 // The names of the CAs in `pem`, which clients are told in the

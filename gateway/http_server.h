@@ -57,10 +57,22 @@ struct HttpServerOptions {
 // does not fit is of this order.
 inline constexpr size_t kUncountedBodyBytes = 64 << 10;
 
-// Answers one request by calling `respond` exactly once, on any thread.
+// Answers one request by calling `respond` exactly once, on any thread. An
+// answer may be held (respond called much later: long-polls) or streamed
+// (HttpAnswer::body_stream: event streams); neither blocks an I/O thread.
+//
+// A streamed body goes out chunked (RFC 9112 §7.1) to HTTP/1.1 clients and
+// delimited by the close (§6.3) to HTTP/1.0 ones. Its next piece is pulled
+// only once the previous one was written, so each connection holds one
+// piece at most. request_timeout bounds each piece's write, not the
+// stream: a healthy stream lasts as long as its producer wants, and a
+// client that stops reading is closed once a piece makes no progress for
+// request_timeout (its kernel buffers full). A piece over
+// kUncountedBodyBytes that the response budget cannot hold closes the
+// connection instead (the body cannot change into a 503 once begun).
 using RequestHandler =
     std::function<void(HttpRequest request,
-                       std::function<void(HttpResponse response)> respond)>;
+                       std::function<void(HttpAnswer answer)> respond)>;
 
 // Thread-safe.
 class HttpServer {
@@ -79,7 +91,9 @@ class HttpServer {
 
   // Stops accepting connections, lets requests being handled finish and
   // their responses go out for up to `grace`, then closes every connection.
-  // Later calls return at once.
+  // Streamed bodies already begun do not hold it: they are closed at the
+  // end of the wait (or at once if nothing else is in flight). Later calls
+  // return at once.
   void Shutdown(absl::Duration grace);
 
   struct State;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/types/optional.h"
+#include "gateway/failed_watch_stream.h"
 #include "service/error_details.h"
 #include "service/token_file.h"
 
@@ -13,7 +14,8 @@ namespace v1 = ::etagd::v1;
 
 class LocalBackend final : public Backend {
  public:
-  explicit LocalBackend(Server& server) : server_(server) {}
+  LocalBackend(Server& server, WatchOpener watches)
+      : server_(server), watches_(std::move(watches)) {}
 
   void Get(const Caller& caller, const v1::GetResourceRequest& request,
            Callback<v1::GetResourceResponse> done) override {
@@ -81,6 +83,23 @@ class LocalBackend final : public Backend {
     done(server_.core().ListVersions(request));
   }
 
+  // A watch reads what a listing of its prefix (or a Get of its one name)
+  // reads, so it needs the same permission.
+  std::unique_ptr<WatchStream> Watch(const Caller& caller,
+                                     const v1::WatchRequest& request) override {
+    if (absl::Status access =
+            Check(caller, request.exact() ? Rpc::kGetResource : Rpc::kListResources,
+                  request.prefix());
+        !access.ok()) {
+      return NewFailedWatchStream(std::move(access));
+    }
+    if (!watches_) {
+      return NewFailedWatchStream(
+          absl::UnimplementedError("this etagd serves no change feed yet"));
+    }
+    return watches_(request);
+  }
+
   void CheckHealth(std::function<void(absl::Status)> done) override {
     done(server_.Health());
   }
@@ -96,12 +115,13 @@ class LocalBackend final : public Backend {
   }
 
   Server& server_;
+  const WatchOpener watches_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> NewLocalBackend(Server& server) {
-  return std::make_unique<LocalBackend>(server);
+std::unique_ptr<Backend> NewLocalBackend(Server& server, WatchOpener watches) {
+  return std::make_unique<LocalBackend>(server, std::move(watches));
 }
 
 }  // namespace etagd

@@ -8,16 +8,25 @@
 #ifndef ETAGD_GATEWAY_LOCAL_BACKEND_H_
 #define ETAGD_GATEWAY_LOCAL_BACKEND_H_
 
+#include <functional>
 #include <memory>
 
 #include "gateway/backend.h"
+#include "service/feed/watch_stream.h"
 #include "service/server.h"
 
 namespace etagd {
 
+// Opens a watch on the server's change feed, after authorization (which the
+// backend does); errors come through the stream's Next. Thread-safe.
+using WatchOpener =
+    std::function<std::unique_ptr<WatchStream>(const etagd::v1::WatchRequest&)>;
+
 // `server` must outlive the backend, and the backend's calls must end before
-// server.Shutdown() (which runs the writes already queued).
-std::unique_ptr<Backend> NewLocalBackend(Server& server);
+// server.Shutdown() (which runs the writes already queued). Watches go to
+// `watches`; null answers every watch UNIMPLEMENTED (the service has no
+// change feed to open them on yet).
+std::unique_ptr<Backend> NewLocalBackend(Server& server, WatchOpener watches = nullptr);
 
 }  // namespace etagd
 

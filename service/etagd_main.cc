@@ -524,7 +524,7 @@ int Run() {
     gateway = std::make_unique<Gateway>(*backend, *gateway_options, metrics);
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         *http_options, [&gateway](HttpRequest request,
-                                  std::function<void(HttpResponse)> respond) {
+                                  std::function<void(HttpAnswer)> respond) {
           gateway->Handle(std::move(request), std::move(respond));
         });
     if (!started.ok()) return Fail(started.status().message());
@@ -575,7 +575,12 @@ int Run() {
   // One deadline for both, so etagd exits within --drain_timeout.
   const absl::Time deadline = absl::Now() + drain;
   (*server)->MarkNotServing();
-  if (http != nullptr) http->Shutdown(drain);
+  if (http != nullptr) {
+    // Held long-polls answer now and event streams end, then requests in
+    // flight finish.
+    gateway->Drain();
+    http->Shutdown(drain);
+  }
   (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
   Log(LogLevel::kInfo, engine->etcd ? "stopped; etcd connections closed"
                                      : "stopped; database closed");

@@ -41,6 +41,7 @@
 #include "boost/beast/http/write.hpp"
 #include "gateway/backend.h"
 #include "gateway/content_coding.h"
+#include "gateway/failed_watch_stream.h"
 #include "gateway/gateway.h"
 #include "gateway/http_date.h"
 #include "gateway/metrics.h"
@@ -233,6 +234,12 @@ class FakeBackend : public Backend {
     done(response);
   }
 
+  // No change feed: every watch fails at once, so a long-poll is answered
+  // as a plain conditional GET and an event stream ends after its error.
+  std::unique_ptr<WatchStream> Watch(const Caller&, const v1::WatchRequest&) override {
+    return NewFailedWatchStream(absl::UnimplementedError("no change feed"));
+  }
+
   void CheckHealth(std::function<void(absl::Status)> done) override {
     done(ready_ ? absl::OkStatus() : absl::UnavailableError("NOT_SERVING"));
   }
@@ -360,6 +367,20 @@ std::optional<std::array<uint64_t, 3>> ParseContentRange(absl::string_view v) {
 }
 
 // The invariants of one answer to `request`.
+// The head of an event stream (GET /v1/watch): a 200 whose body the server
+// frames, so no length of its own; a HEAD gets the head alone.
+void CheckEventStreamHead(const HttpRequest& request, const HttpResponse& response,
+                          bool streamed) {
+  const std::string what = absl::StrCat(std::string(request.method_string()), " ",
+                                        std::string(request.target()), " -> event stream");
+  ETAGD_FUZZ_CHECK(response.result_int() == 200, what);
+  ETAGD_FUZZ_CHECK(response.body().empty(), what + ": has a body of its own");
+  ETAGD_FUZZ_CHECK(!Has(response, http::field::content_length), what + ": Content-Length");
+  ETAGD_FUZZ_CHECK(!Has(response, http::field::transfer_encoding), what);
+  ETAGD_FUZZ_CHECK(streamed == (request.method() == http::verb::get),
+                   what + ": a body stream for GET only");
+}
+
 void CheckResponse(const HttpRequest& request, const HttpResponse& response,
                    std::optional<std::string> served_content) {
   const unsigned status = response.result_int();
@@ -542,6 +563,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.cors_allowed_origins.push_back("https://app.example");
   }
   if ((options_byte & 8) != 0) options.cache_control.clear();
+  // Every answer must come before Handle returns: no long-poll is held
+  // (Prefer: wait is parsed, and ignored). change_feed_http_test holds them.
+  options.max_wait = absl::ZeroDuration();
   FakeBackend backend(/*ready=*/(options_byte & 16) == 0);
   HttpMetrics metrics;
   Gateway gateway(backend, options, metrics);
@@ -566,9 +590,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     backend.ForgetLastContent();
     int answers = 0;
     HttpResponse response;
-    gateway.Handle(parser.release(), [&](HttpResponse r) {
+    bool streamed = false;
+    gateway.Handle(parser.release(), [&](HttpAnswer a) {
       ++answers;
-      response = std::move(r);
+      response = std::move(a.response);
+      // The body of an event stream is not pulled: dropping it ends it.
+      streamed = a.body_stream != nullptr;
     });
     // The backend answers synchronously, so the answer is in by now.
     ETAGD_FUZZ_CHECK(answers == 1, absl::StrCat(answers, " answers to ",
@@ -579,7 +606,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    std::string(request.target()).c_str(), response.result_int(),
                    response.body().substr(0, 120).c_str());
     }
-    CheckResponse(request, response, backend.last_content());
+    if (Header(response, http::field::content_type) == "text/event-stream") {
+      CheckEventStreamHead(request, response, streamed);
+    } else {
+      ETAGD_FUZZ_CHECK(!streamed, "a streamed body that is no event stream");
+      CheckResponse(request, response, backend.last_content());
+    }
     if (!request.keep_alive()) break;
   }
   return 0;

@@ -86,12 +86,13 @@ mkdir -p "$cache"/{obj,bin,gen,logs} || die "cannot create $cache"
 # ---------------------------------------------------------------------------
 # Build.
 
-# The API's generated code, per version of the .proto files.
-protos=(etagd/v1/etagd.proto google/rpc/error_details.proto)
-gen="$cache/gen/$(cd proto && cat "${protos[@]}" <(protoc --version) | sha256sum | cut -c1-16)"
+# The API's generated code (and google.rpc's error details, which
+# service/error_details.cc uses), per version of the .proto files.
+protos=(proto/etagd/v1/etagd.proto proto/google/rpc/error_details.proto)
+gen="$cache/gen/$(cat "${protos[@]}" <(protoc --version) | sha256sum | cut -c1-16)"
 if [ ! -f "$gen/etagd/v1/etagd.pb.cc" ]; then
   mkdir -p "$gen.tmp.$$" &&
-    (cd proto && protoc -I. -I/usr/include --cpp_out="$gen.tmp.$$" "${protos[@]}") &&
+    protoc -Iproto -I/usr/include --cpp_out="$gen.tmp.$$" "${protos[@]}" &&
     { mv -T "$gen.tmp.$$" "$gen" 2>/dev/null || rm -rf "$gen.tmp.$$"; } ||
     die "protoc failed"
 fi
@@ -124,6 +125,8 @@ sources_of() {
         gateway/http_errors.cc gateway/metrics.cc gateway/uri.cc \
         gateway/coded_cache.cc gateway/content_coding.cc \
         "$gen/openapi_document.cc" \
+        gateway/change_wait.cc gateway/event_stream.cc gateway/failed_watch_stream.cc \
+        gateway/prefer.cc gateway/sse.cc gateway/timer_queue.cc \
         service/auth.cc service/error_details.cc service/request_validation.cc \
         service/precondition.cc service/entity_tag.cc \
         "$gen/etagd/v1/etagd.pb.cc" "$gen/google/rpc/error_details.pb.cc" ;;

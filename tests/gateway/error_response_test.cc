@@ -1,12 +1,14 @@
 // The headers an error response carries beyond its status and JSON body,
 // over a Backend that fails every call with a chosen status.
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "gateway/backend.h"
+#include "gateway/failed_watch_stream.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
 #include "gtest/gtest.h"
@@ -42,6 +44,9 @@ class FailingBackend : public Backend {
                     Callback<v1::ListVersionsResponse> done) override {
     done(status_);
   }
+  std::unique_ptr<WatchStream> Watch(const Caller&, const v1::WatchRequest&) override {
+    return NewFailedWatchStream(status_);
+  }
   void CheckHealth(std::function<void(absl::Status)> done) override {
     done(absl::OkStatus());
   }
@@ -62,8 +67,8 @@ HttpResponse Answer(const absl::Status& backend_status, http::verb method) {
   }
   std::optional<HttpResponse> response;
   absl::Notification answered;
-  gateway.Handle(std::move(request), [&](HttpResponse r) {
-    response = std::move(r);
+  gateway.Handle(std::move(request), [&](HttpAnswer a) {
+    response = std::move(a.response);
     answered.Notify();
   });
   answered.WaitForNotification();

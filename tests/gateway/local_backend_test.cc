@@ -14,6 +14,7 @@
 #include "service/error_details.h"
 #include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/testing/blocking_store.h"
+#include "tests/testing/fake_feed.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -56,7 +57,7 @@ class LocalBackendTest : public testing::Test {
         Server::Start(options, std::move(blocking));
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
-    backend_ = NewLocalBackend(*server_);
+    backend_ = NewLocalBackend(*server_, watches_);
   }
 
   void TearDown() override {
@@ -76,6 +77,15 @@ class LocalBackendTest : public testing::Test {
     return outcome.Wait();
   }
 
+  // The first answer of a watch.
+  static absl::StatusOr<v1::WatchResponse> FirstOf(WatchStream& stream) {
+    Outcome<v1::WatchResponse> outcome;
+    stream.Next(outcome.Callback());
+    return outcome.Wait();
+  }
+
+  // Where watches go; set before Start.
+  WatchOpener watches_;
   std::unique_ptr<Server> server_;
   BlockingStore* blocking_ = nullptr;
   std::unique_ptr<Backend> backend_;
@@ -163,6 +173,56 @@ TEST_F(LocalBackendTest, CallsNeedATokenWhenTheServerHasTokens) {
   Outcome<v1::GetResourceResponse> read;
   backend_->Get(reader, get, read.Callback());
   EXPECT_THAT(read.Wait(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LocalBackendTest, WatchWithoutAChangeFeedIsUnimplemented) {
+  Start();
+  std::unique_ptr<WatchStream> stream = backend_->Watch(Caller(), v1::WatchRequest());
+  EXPECT_THAT(FirstOf(*stream), StatusIs(absl::StatusCode::kUnimplemented));
+}
+
+TEST_F(LocalBackendTest, WatchGoesToTheFeed) {
+  FakeFeed feed;
+  watches_ = [&feed](const v1::WatchRequest& request) { return feed.Watch(request); };
+  Start();
+  v1::WatchRequest request;
+  request.set_prefix("a/");
+  request.set_start_revision(1);
+  feed.Change("a/x");
+  std::unique_ptr<WatchStream> stream = backend_->Watch(Caller(), request);
+  absl::StatusOr<v1::WatchResponse> first = FirstOf(*stream);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->events(0).resource().name(), "a/x");
+}
+
+// A watch reads what a listing of its prefix reads (an exact one, what a
+// Get of its name reads): auth.h's decision for those.
+TEST_F(LocalBackendTest, WatchNeedsWhatAListingOfItsPrefixNeeds) {
+  FakeFeed feed;
+  watches_ = [&feed](const v1::WatchRequest& request) { return feed.Watch(request); };
+  absl::StatusOr<TokenTable> table =
+      TokenTable::Parse("tenant-token-0123456789 read tenant-a/\n");
+  ASSERT_THAT(table, IsOk());
+  ServerOptions options;
+  options.tokens = std::make_shared<const TokenStore>(*std::move(table));
+  Start(options);
+  Caller tenant;
+  tenant.bearer_token = "tenant-token-0123456789";
+  v1::WatchRequest other;
+  other.set_prefix("tenant-b/");
+  EXPECT_THAT(FirstOf(*backend_->Watch(tenant, other)),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::WatchRequest own;
+  own.set_prefix("tenant-a/");
+  EXPECT_THAT(FirstOf(*backend_->Watch(Caller(), own)),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  v1::WatchRequest one;
+  one.set_prefix("tenant-a/doc");
+  one.set_exact(true);
+  one.set_start_revision(1);
+  feed.Change("tenant-a/doc");
+  EXPECT_THAT(FirstOf(*backend_->Watch(tenant, one)), IsOk());
+  EXPECT_EQ(feed.open_watchers(), 0);
 }
 
 TEST_F(LocalBackendTest, ReadinessFollowsTheServersServingState) {

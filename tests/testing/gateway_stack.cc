@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
   stack->server_ = *std::move(server);
 
   if (options.backend == GatewayBackendKind::kLocal) {
-    stack->backend_ = NewLocalBackend(*stack->server_);
+    stack->backend_ = NewLocalBackend(*stack->server_, std::move(options.watches));
     Server& server = *stack->server_;
     stack->metrics_.SetStorageSource(
         [&server] { return server.store().Space(); });
@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
   Gateway* gateway = stack->gateway_.get();
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       options.http,
-      [gateway](HttpRequest request, std::function<void(HttpResponse)> respond) {
+      [gateway](HttpRequest request, std::function<void(HttpAnswer)> respond) {
         gateway->Handle(std::move(request), std::move(respond));
       });
   if (!http.ok()) return http.status();
@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
 }
 
 GatewayStack::~GatewayStack() {
+  if (gateway_ != nullptr) gateway_->Drain();
   if (http_ != nullptr) http_->Shutdown(absl::Seconds(5));
   if (server_ != nullptr) server_->Shutdown(absl::Seconds(5));
 }

@@ -12,6 +12,7 @@
 #include "gateway/backend.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
+#include "gateway/local_backend.h"
 #include "gateway/metrics.h"
 #include "service/store/rocksdb/rocksdb_store.h"
 #include "service/server.h"
@@ -30,6 +31,8 @@ struct GatewayStackOptions {
   ServerOptions server;
   // Its path is the data directory Start() is given.
   RocksDbStoreOptions store;
+  // With the local backend: where watches go (null: none, UNIMPLEMENTED).
+  WatchOpener watches;
 };
 
 class GatewayStack {
@@ -46,6 +49,7 @@ class GatewayStack {
   int grpc_port() const { return server_->grpc_port(); }
   Server& server() { return *server_; }
   HttpServer& http() { return *http_; }
+  Gateway& gateway() { return *gateway_; }
 
  private:
   GatewayStack() = default;
