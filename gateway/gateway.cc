@@ -299,6 +299,7 @@ const std::vector<RouteSpec>& GatewayRoutes() {
       {"/v1/resources/{name}", {"get", "head", "put", "delete", "options"}},
       {"/v1/resources", {"get", "head", "options"}},
       {"/v1/history/{name}", {"get", "head", "options"}},
+      {"/v1/watch", {"get", "head", "options"}},
       {"/healthz", {"get", "head", "options"}},
       {"/readyz", {"get", "head", "options"}},
       {"/metrics", {"get", "head", "options"}},
@@ -692,6 +693,7 @@ void Gateway::InsertRepresentationFields(const v1::HttpMetadata& metadata,
   for (const auto& [key, value] : user) {
     response.insert(absl::StrCat("X-Etagd-Meta-", key), ToBeast(value));
   }
+}
 
 void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
                       int64_t revision, absl::Duration wait) {

@@ -83,21 +83,15 @@ class LocalBackend final : public Backend {
     done(server_.core().ListVersions(request));
   }
 
-  // A watch reads what a listing of its prefix (or a Get of its one name)
-  // reads, so it needs the same permission.
+  // Authorized as the gRPC Watch is (auth.h: a read of the prefix).
   std::unique_ptr<WatchStream> Watch(const Caller& caller,
                                      const v1::WatchRequest& request) override {
-    if (absl::Status access =
-            Check(caller, request.exact() ? Rpc::kGetResource : Rpc::kListResources,
-                  request.prefix());
+    if (absl::Status access = Check(caller, Rpc::kWatch, request.prefix());
         !access.ok()) {
       return NewFailedWatchStream(std::move(access));
     }
-    if (!watches_) {
-      return NewFailedWatchStream(
-          absl::UnimplementedError("this etagd serves no change feed yet"));
-    }
-    return watches_(request);
+    if (watches_) return watches_(request);
+    return server_.feed().Watch(request);
   }
 
   void CheckHealth(std::function<void(absl::Status)> done) override {

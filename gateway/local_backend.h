@@ -24,8 +24,7 @@ using WatchOpener =
 
 // `server` must outlive the backend, and the backend's calls must end before
 // server.Shutdown() (which runs the writes already queued). Watches go to
-// `watches`; null answers every watch UNIMPLEMENTED (the service has no
-// change feed to open them on yet).
+// the server's change feed, or to `watches` if set (tests).
 std::unique_ptr<Backend> NewLocalBackend(Server& server, WatchOpener watches = nullptr);
 
 }  // namespace etagd

@@ -175,13 +175,26 @@ TEST_F(LocalBackendTest, CallsNeedATokenWhenTheServerHasTokens) {
   EXPECT_THAT(read.Wait(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(LocalBackendTest, WatchWithoutAChangeFeedIsUnimplemented) {
+TEST_F(LocalBackendTest, WatchReadsTheServersChangeFeed) {
   Start();
-  std::unique_ptr<WatchStream> stream = backend_->Watch(Caller(), v1::WatchRequest());
-  EXPECT_THAT(FirstOf(*stream), StatusIs(absl::StatusCode::kUnimplemented));
+  absl::StatusOr<v1::PutResourceResponse> put = Put("doc", "hello");
+  ASSERT_THAT(put, IsOk());
+  v1::WatchRequest request;
+  request.set_start_revision(put->resource().revision());
+  std::unique_ptr<WatchStream> stream = backend_->Watch(Caller(), request);
+  // Progress notifications may come first.
+  absl::StatusOr<v1::WatchResponse> response;
+  for (int i = 0; i < 10; ++i) {
+    response = FirstOf(*stream);
+    if (!response.ok() || response->events_size() > 0) break;
+  }
+  ASSERT_THAT(response, IsOk());
+  ASSERT_GT(response->events_size(), 0);
+  EXPECT_EQ(response->events(0).resource().name(), "doc");
+  EXPECT_EQ(response->events(0).resource().revision(), put->resource().revision());
 }
 
-TEST_F(LocalBackendTest, WatchGoesToTheFeed) {
+TEST_F(LocalBackendTest, WatchGoesToTheOpenerWhenOneIsSet) {
   FakeFeed feed;
   watches_ = [&feed](const v1::WatchRequest& request) { return feed.Watch(request); };
   Start();

@@ -31,7 +31,7 @@ struct GatewayStackOptions {
   ServerOptions server;
   // Its path is the data directory Start() is given.
   RocksDbStoreOptions store;
-  // With the local backend: where watches go (null: none, UNIMPLEMENTED).
+  // With the local backend: where watches go (null: the server's change feed).
   WatchOpener watches;
 };
 
