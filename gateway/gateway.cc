@@ -308,6 +308,18 @@ const std::vector<RouteSpec>& GatewayRoutes() {
   return *kRoutes;
 }
 
+const RouteSpec* FindRoute(absl::string_view path) {
+  for (const RouteSpec& route : GatewayRoutes()) {
+    absl::string_view pattern = route.path;
+    const size_t hole = pattern.find("{name}");
+    if (hole == absl::string_view::npos ? path == pattern
+                                        : absl::StartsWith(path, pattern.substr(0, hole))) {
+      return &route;
+    }
+  }
+  return nullptr;
+}
+
 struct Gateway::Exchange {
   HttpRequest request;
   std::function<void(HttpAnswer)> done;
@@ -405,6 +417,9 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   exchange->path = *std::move(path);
   const std::string& p = exchange->path;
   const http::verb method = request.method();
+  if (FindRoute(p) == nullptr) {
+    return FinishError(*exchange, 404, "NOT_FOUND", absl::StrCat("no route for ", p));
+  }
 
   if (method == http::verb::options) {
     HttpResponse response = exchange->NewResponse(http::status::no_content);

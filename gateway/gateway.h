@@ -97,6 +97,12 @@ struct RouteSpec {
 // gateway answers each).
 const std::vector<RouteSpec>& GatewayRoutes();
 
+// The route a decoded request path is for ("{name}" stands for the rest of
+// the path, empty included), or null. The gateway answers 404 to a path
+// that has none before looking further, so a route it serves is always in
+// GatewayRoutes(), hence documented.
+const RouteSpec* FindRoute(absl::string_view path);
+
 // Thread-safe. `backend` and `metrics` must outlive it.
 class Gateway {
  public:

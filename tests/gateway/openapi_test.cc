@@ -152,6 +152,25 @@ class OpenApiRoutesTest : public testing::Test {
   std::unique_ptr<HttpClient> client_;
 };
 
+// A path the route list lacks is not served, so whatever is served is in
+// the list the document is checked against.
+TEST(GatewayRoutesTest, OnlyListedPathsHaveARoute) {
+  for (const auto& [path, expected] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"/v1/resources/a/b", "/v1/resources/{name}"},
+           {"/v1/resources", "/v1/resources"},
+           {"/v1/history/a", "/v1/history/{name}"},
+           {"/v1/watch", "/v1/watch"},
+           {"/openapi.json", "/openapi.json"},
+           {"/v1/watcher", ""},
+           {"/v1", ""},
+           {"/", ""},
+           {"/healthz/x", ""}}) {
+    const RouteSpec* route = FindRoute(path);
+    EXPECT_EQ(route == nullptr ? "" : route->path, expected) << path;
+  }
+}
+
 TEST_F(OpenApiRoutesTest, IsServedAtOpenApiJson) {
   HttpReply reply = Send("GET", "/openapi.json");
   ASSERT_EQ(reply.status, 200);
