@@ -187,9 +187,24 @@ ABSL_FLAG(int, watch_max_watchers_per_connection, 1000,
           "Watch: most watch streams open on one client connection; more "
           "fail with RESOURCE_EXHAUSTED. 0: no limit.");
 ABSL_FLAG(int, watch_queue_events, 128,
-          "Watch: events queued per watcher (at most 256 KiB of them) for a "
-          "client that reads slower than changes come; one further behind "
-          "is caught up from the change log, so memory stays bounded.");
+          "Watch: events queued per watcher behind --watch_cache_mb while it "
+          "is caught up from the change log.");
+ABSL_FLAG(int64_t, watch_cache_mb, 64,
+          "Watch: MiB of the latest changes kept in memory and shared by "
+          "every watcher; a watcher behind by less reads nothing from the "
+          "change log.");
+ABSL_FLAG(int64_t, watch_buffer_mb, 256,
+          "Watch: MiB all watchers together may hold in queues and in "
+          "responses their clients have not taken yet; each gets "
+          "1/(4 * --watch_max_watchers) of it for each, and larger events "
+          "share half of it. With --watch_cache_mb and gRPC's own per-stream "
+          "cost, this bounds the memory of watchers, however slow. 0: no "
+          "bound for the whole (only per watcher).");
+ABSL_FLAG(absl::Duration, watch_slow_timeout, absl::Seconds(30),
+          "Watch: a watcher that holds a large event (beyond its share of "
+          "--watch_buffer_mb) unsent this long while others wait for that "
+          "memory is ended with RESOURCE_EXHAUSTED; it resumes from its last "
+          "revision plus one. 0: never.");
 
 namespace etagd {
 namespace {
@@ -423,15 +438,25 @@ int Run() {
   server_options.feed.max_watchers_per_peer =
       absl::GetFlag(FLAGS_watch_max_watchers_per_connection);
   server_options.feed.queue.max_events = absl::GetFlag(FLAGS_watch_queue_events);
+  const int64_t watch_cache_mb = absl::GetFlag(FLAGS_watch_cache_mb);
+  const int64_t watch_buffer_mb = absl::GetFlag(FLAGS_watch_buffer_mb);
+  server_options.feed.slow_watcher_timeout =
+      absl::GetFlag(FLAGS_watch_slow_timeout);
   if (server_options.feed.progress_interval < absl::ZeroDuration() ||
       server_options.feed.max_watchers < 0 ||
       server_options.feed.max_watchers_per_peer < 0 ||
-      server_options.feed.queue.max_events < 1) {
+      server_options.feed.queue.max_events < 1 || watch_cache_mb < 0 ||
+      watch_cache_mb > (int64_t{1} << 20) || watch_buffer_mb < 0 ||
+      watch_buffer_mb > (int64_t{1} << 20) ||
+      server_options.feed.slow_watcher_timeout < absl::ZeroDuration()) {
     return Fail(
-        "--watch_progress_interval, --watch_max_watchers and "
-        "--watch_max_watchers_per_connection must not be negative, and "
-        "--watch_queue_events must be at least 1");
+        "--watch_progress_interval, --watch_max_watchers, "
+        "--watch_max_watchers_per_connection and --watch_slow_timeout must "
+        "not be negative, --watch_cache_mb and --watch_buffer_mb must be "
+        "between 0 and 1048576, and --watch_queue_events must be at least 1");
   }
+  server_options.feed.cache_bytes = watch_cache_mb << 20;
+  server_options.feed.buffer_bytes = watch_buffer_mb << 20;
   const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
   if (drain < absl::ZeroDuration()) {
     return Fail("--drain_timeout must not be negative");

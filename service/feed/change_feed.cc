@@ -15,9 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "service/feed/recent_changes.h"
 #include "service/feed/watch_event.h"
 #include "service/feed/watch_window.h"
 #include "service/log.h"
+#include "service/memory_budget.h"
 
 namespace etagd {
 namespace {
@@ -27,10 +29,10 @@ namespace v1 = ::etagd::v1;
 enum class Mode {
   // Listing the initial state from a view.
   kInitial,
-  // Behind the dispatcher: read from the log by the catch-up thread.
+  // Behind the shared window: read from the log by the catch-up thread.
   kCatchUp,
-  // Fed by the dispatcher.
-  kLive,
+  // A cursor into the shared window (RecentChanges).
+  kWindow,
   // Ended (status_ says why).
   kDone,
 };
@@ -62,8 +64,8 @@ struct Watcher {
   absl::Mutex mu;
   Mode mode ABSL_GUARDED_BY(mu) = Mode::kCatchUp;
   absl::Status status ABSL_GUARDED_BY(mu);
-  // The next revision this watcher needs: where catch-up reads on, and
-  // below which a live watcher takes nothing.
+  // The next revision this watcher needs: its cursor into the window, or
+  // where catch-up reads on.
   int64_t next_revision ABSL_GUARDED_BY(mu) = 1;
   // Every matching change up to this revision is queued or sent.
   int64_t covered ABSL_GUARDED_BY(mu) = 0;
@@ -75,102 +77,123 @@ struct Watcher {
   // event it gets is above it.
   int64_t first_revision ABSL_GUARDED_BY(mu) = 0;
   absl::Time last_sent ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  // Bytes of events in the response given and not yet followed by a Next
+  // (the consumer still holds or sends it).
+  int64_t in_flight_bytes ABSL_GUARDED_BY(mu) = 0;
+  // Bytes drawn from the feed's pool for one event larger than the
+  // watcher's share: the one queued, and the one in flight.
+  int64_t large_queued ABSL_GUARDED_BY(mu) = 0;
+  int64_t large_in_flight ABSL_GUARDED_BY(mu) = 0;
   // The initial state being listed (touched by the catch-up thread only),
   // and the last name listed.
   std::unique_ptr<StoreView> view;
   std::string listed_after ABSL_GUARDED_BY(mu);
-
-  // Ends the watcher with `error` (unless it has ended) and completes a
-  // pending Next with it.
-  std::optional<Completion> FailLocked(absl::Status error)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (mode != Mode::kDone) {
-      mode = Mode::kDone;
-      status = std::move(error);
-      queue.Clear();
-    }
-    return CompleteLocked(absl::InfiniteFuture(), absl::ZeroDuration());
-  }
-
-  // The response a pending Next can have now: the error, queued events or
-  // the marker, the first progress response, or a progress response once
-  // `progress_every` has passed since the last one (as of `now`).
-  std::optional<Completion> CompleteLocked(absl::Time now,
-                                           absl::Duration progress_every)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (!pending) return std::nullopt;
-    std::optional<Completion> completion;
-    if (mode == Mode::kDone) {
-      completion.emplace(Completion{std::move(pending), status});
-    } else if (!sent_any && !request.initial_state()) {
-      v1::WatchResponse progress;
-      progress.set_revision(first_revision);
-      completion.emplace(Completion{std::move(pending), std::move(progress)});
-    } else if (!queue.empty()) {
-      completion.emplace(
-          Completion{std::move(pending), TakeLocked(ResponseLimits())});
-    } else if (mode != Mode::kInitial && progress_every > absl::ZeroDuration() &&
-               now - last_sent >= progress_every) {
-      v1::WatchResponse progress;
-      progress.set_revision(covered);
-      completion.emplace(Completion{std::move(pending), std::move(progress)});
-    } else {
-      return std::nullopt;
-    }
-    pending = nullptr;
-    sent_any = true;
-    last_sent = absl::Now();
-    return completion;
-  }
-
-  v1::WatchResponse TakeLocked(const ResponseLimits& limits)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    v1::WatchResponse response = queue.Take(limits);
-    if (response.initial_state_end()) return response;
-    if (response.events_size() > 0 && response.events(0).initial()) {
-      // Initial-state events come in name order: nothing to promise yet.
-      response.set_revision(0);
-    } else if (queue.empty()) {
-      response.set_revision(std::max(
-          covered,
-          response.events(response.events_size() - 1).resource().revision()));
-    } else {
-      response.set_revision(
-          response.events(response.events_size() - 1).resource().revision());
-    }
-    return response;
-  }
 };
 
 struct ChangeFeed::Hub {
   Hub(Store& store_in, ChangeFeedOptions options_in)
-      : store(store_in), options(std::move(options_in)) {
+      : store(store_in),
+        options(Normalized(std::move(options_in))),
+        watcher_bytes(WatcherBytes(options)),
+        large_events(LargeEventBytes(options)),
+        response_limits{options.response.max_events,
+                        std::min(options.response.max_bytes, watcher_bytes)},
+        queue_limits{options.queue.max_events,
+                     std::min(options.queue.max_bytes, watcher_bytes)} {}
+
+  static ChangeFeedOptions Normalized(ChangeFeedOptions options) {
     options.page_size = std::max(1, options.page_size);
+    options.response.max_events = std::max(1, options.response.max_events);
+    options.queue.max_events = std::max(1, options.queue.max_events);
+    return options;
+  }
+  static bool Bounded(const ChangeFeedOptions& options) {
+    return options.buffer_bytes > 0 && options.max_watchers > 0;
+  }
+  static int64_t WatcherBytes(const ChangeFeedOptions& options) {
+    int64_t share = std::max(options.queue.max_bytes, options.response.max_bytes);
+    if (Bounded(options)) {
+      share = std::min(share, options.buffer_bytes /
+                                  (int64_t{4} * options.max_watchers));
+    }
+    return std::max<int64_t>(1, share);
+  }
+  static int64_t LargeEventBytes(const ChangeFeedOptions& options) {
+    return Bounded(options) ? std::max<int64_t>(1, options.buffer_bytes / 2)
+                            : 0;  // MemoryBudget: unbounded.
   }
 
   Store& store;
-  ChangeFeedOptions options;
+  const ChangeFeedOptions options;
+  // Each watcher's share of buffer_bytes, for its queue and again for a
+  // response in flight.
+  const int64_t watcher_bytes;
+  // Events larger than watcher_bytes draw on this.
+  MemoryBudget large_events;
+  const ResponseLimits response_limits;
+  const EventQueueLimits queue_limits;
 
   // Writers' commits only take this one (never mu, which the dispatcher
   // holds while it fans out).
   absl::Mutex notify_mu;
-  // A commit was reported since the dispatcher last looked.
+  // A commit was reported (or pool memory freed) since the dispatcher last
+  // looked.
   bool notified ABSL_GUARDED_BY(notify_mu) = false;
   bool stop_dispatcher ABSL_GUARDED_BY(notify_mu) = false;
 
   mutable absl::Mutex mu ABSL_ACQUIRED_BEFORE(Watcher::mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
-  // The dispatcher has offered every change up to this revision.
+  // The dispatcher has read every change up to this revision into window.
   int64_t dispatched ABSL_GUARDED_BY(mu) = 0;
   // Whether the store keeps a change log (else every Watch is UNIMPLEMENTED).
   absl::Status supported ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<Watcher*, std::shared_ptr<Watcher>> all ABSL_GUARDED_BY(mu);
-  absl::flat_hash_set<Watcher*> live ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, int> per_peer ABSL_GUARDED_BY(mu);
+  // Watchers that asked for content: the dispatcher reads it while any do.
+  int content_watchers ABSL_GUARDED_BY(mu) = 0;
   // Watchers with catch-up (or initial-state) work, each at most once
   // (`scheduled`); the one being stepped may be queued again.
   std::deque<std::shared_ptr<Watcher>> catch_up ABSL_GUARDED_BY(mu);
   absl::flat_hash_set<Watcher*> scheduled ABSL_GUARDED_BY(mu);
+
+  std::unique_ptr<RecentChanges> window;
+
+  // The catch-up thread's last pages of the log, shared by every watcher
+  // behind the window whose cursor falls inside one (laggards tend to be
+  // behind together): each change's event is built once per form.
+  struct LogPage {
+    int64_t from = 0;
+    // One past the last revision covered; 0: no page.
+    int64_t next = 0;
+    bool content = false;
+    std::vector<Record> changes;
+    // Built on first use: [0] without content, [1] with it.
+    std::vector<std::optional<SharedEvent>> events[2];
+
+    bool Covers(int64_t revision, bool with_content) const {
+      return next > 0 && from <= revision && revision < next &&
+             (content || !with_content);
+    }
+    const SharedEvent& Event(size_t i, bool with_content) {
+      std::optional<SharedEvent>& event = events[with_content][i];
+      if (!event.has_value()) {
+        event.emplace(ToWatchEvent(changes[i], with_content, false));
+      }
+      return *event;
+    }
+  };
+  // Touched by the catch-up thread only; the most recently read first.
+  static constexpr size_t kLogPages = 4;
+  std::deque<LogPage> log_pages;
+
+  // Window watchers with a Next pending and nothing to send yet, and
+  // watchers waiting for pool memory: the dispatcher answers them when a
+  // page comes in (or memory is freed). Innermost lock.
+  absl::Mutex waiting_mu ABSL_ACQUIRED_AFTER(Watcher::mu);
+  absl::flat_hash_map<Watcher*, std::shared_ptr<Watcher>> waiting
+      ABSL_GUARDED_BY(waiting_mu);
+  // When a watcher last found the pool for large events full.
+  absl::Time last_starved ABSL_GUARDED_BY(waiting_mu) = absl::InfinitePast();
 
   std::thread dispatcher;
   std::thread catcher;
@@ -201,12 +224,174 @@ struct ChangeFeed::Hub {
     ScheduleLocked(watcher);
   }
 
+  void AddWaiting(const std::shared_ptr<Watcher>& watcher) {
+    absl::MutexLock lock(&waiting_mu);
+    waiting.emplace(watcher.get(), watcher);
+  }
+
+  bool TryAcquireLarge(int64_t bytes) {
+    if (large_events.TryAcquire(bytes)) return true;
+    absl::MutexLock lock(&waiting_mu);
+    last_starved = absl::Now();
+    return false;
+  }
+
   // The error for a read of the log that found `from` pruned.
   absl::Status WindowError(const absl::Status& status, absl::string_view what) {
     if (!absl::IsOutOfRange(status)) return status;
     absl::StatusOr<ChangeWindow> window = store.Changes();
     if (!window.ok()) return status;
     return OutOfWindowError(what, *window);
+  }
+
+  // Frees what the response the consumer had is holding (a Next means it
+  // is done with it); true if pool memory came free.
+  bool ReleaseInFlightLocked(Watcher& watcher)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
+    watcher.in_flight_bytes = 0;
+    if (watcher.large_in_flight == 0) return false;
+    large_events.Release(watcher.large_in_flight);
+    watcher.large_in_flight = 0;
+    return true;
+  }
+
+  // Ends the watcher with `error` (unless it has ended) and completes a
+  // pending Next with it.
+  std::optional<Completion> FailLocked(Watcher& watcher, absl::Status error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
+    if (watcher.mode != Mode::kDone) {
+      watcher.mode = Mode::kDone;
+      watcher.status = std::move(error);
+      watcher.queue.Clear();
+      if (watcher.large_queued > 0) large_events.Release(watcher.large_queued);
+      watcher.large_queued = 0;
+      ReleaseInFlightLocked(watcher);
+    }
+    return CompleteLocked(watcher, absl::InfiniteFuture(),
+                          absl::ZeroDuration());
+  }
+
+  // Adds `event` to the watcher's queue unless it is full; an event larger
+  // than its share is admitted into an empty queue if the pool has room
+  // (`starved` otherwise).
+  bool PushLocked(Watcher& watcher, const SharedEvent& event, bool& starved)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
+    if (watcher.queue.empty() && event.bytes > queue_limits.max_bytes) {
+      if (!TryAcquireLarge(event.bytes)) {
+        starved = true;
+        return false;
+      }
+      watcher.large_queued = event.bytes;
+    }
+    return watcher.queue.TryPush(event);
+  }
+
+  // The response a pending Next can have now: the error, queued events or
+  // the marker, the first progress response, events from the window, or a
+  // progress response once `progress_every` has passed since the last one
+  // (as of `now`). Sets `behind` if the window has moved past a window
+  // watcher (it is now in catch-up: schedule it), `starved` if its next
+  // event waits for pool memory.
+  std::optional<Completion> CompleteLocked(Watcher& watcher, absl::Time now,
+                                           absl::Duration progress_every,
+                                           bool* behind = nullptr,
+                                           bool* starved = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
+    if (!watcher.pending) return std::nullopt;
+    std::optional<absl::StatusOr<v1::WatchResponse>> result;
+    if (watcher.mode == Mode::kDone) {
+      result.emplace(watcher.status);
+    } else if (!watcher.sent_any && !watcher.request.initial_state()) {
+      v1::WatchResponse progress;
+      progress.set_revision(watcher.first_revision);
+      result.emplace(std::move(progress));
+    } else if (!watcher.queue.empty()) {
+      result.emplace(TakeLocked(watcher));
+    } else if (watcher.mode == Mode::kWindow) {
+      if (std::optional<v1::WatchResponse> events =
+              FromWindowLocked(watcher, behind, starved)) {
+        result.emplace(*std::move(events));
+      }
+    }
+    if (!result.has_value() && watcher.mode != Mode::kInitial &&
+        watcher.mode != Mode::kDone && progress_every > absl::ZeroDuration() &&
+        now - watcher.last_sent >= progress_every) {
+      v1::WatchResponse progress;
+      progress.set_revision(watcher.covered);
+      result.emplace(std::move(progress));
+    }
+    if (!result.has_value()) return std::nullopt;
+    Completion completion{std::move(watcher.pending), *std::move(result)};
+    watcher.pending = nullptr;
+    watcher.sent_any = true;
+    watcher.last_sent = absl::Now();
+    return completion;
+  }
+
+  v1::WatchResponse TakeLocked(Watcher& watcher)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
+    const int64_t before = watcher.queue.bytes();
+    v1::WatchResponse response = watcher.queue.Take(response_limits);
+    watcher.in_flight_bytes = before - watcher.queue.bytes();
+    // A large event is alone at the front of its queue: it was taken.
+    if (watcher.large_queued > 0 && watcher.in_flight_bytes > 0) {
+      watcher.large_in_flight = watcher.large_queued;
+      watcher.large_queued = 0;
+    }
+    if (response.initial_state_end()) return response;
+    if (response.events_size() > 0 && response.events(0).initial()) {
+      // Initial-state events come in name order: nothing to promise yet.
+      response.set_revision(0);
+    } else if (watcher.queue.empty()) {
+      response.set_revision(std::max(
+          watcher.covered,
+          response.events(response.events_size() - 1).resource().revision()));
+    } else {
+      response.set_revision(
+          response.events(response.events_size() - 1).resource().revision());
+    }
+    return response;
+  }
+
+  // The watcher's next events from the shared window, as a response; none
+  // if nothing new matches (the cursor moves past what did not match), or
+  // if the window has moved past the cursor (`behind`: the watcher is now
+  // in catch-up) or the next event waits for pool memory (`starved`).
+  std::optional<v1::WatchResponse> FromWindowLocked(Watcher& watcher,
+                                                    bool* behind,
+                                                    bool* starved)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
+    RecentChanges::Collected collected =
+        window->Collect(watcher.request, watcher.next_revision,
+                        response_limits.max_events, response_limits.max_bytes);
+    if (collected.behind) {
+      watcher.mode = Mode::kCatchUp;
+      if (behind != nullptr) *behind = true;
+      return std::nullopt;
+    }
+    int64_t large = 0;
+    if (collected.events.size() == 1 &&
+        collected.events.front().bytes > response_limits.max_bytes) {
+      large = collected.events.front().bytes;
+      if (!TryAcquireLarge(large)) {
+        if (starved != nullptr) *starved = true;
+        return std::nullopt;
+      }
+    }
+    watcher.next_revision = collected.next_revision;
+    watcher.covered = std::max(watcher.covered, collected.next_revision - 1);
+    if (collected.events.empty()) return std::nullopt;
+    v1::WatchResponse response;
+    int64_t bytes = 0;
+    for (const SharedEvent& event : collected.events) {
+      *response.add_events() = *event.event;
+      bytes += event.bytes;
+    }
+    // Every matching change below the next revision is in it.
+    response.set_revision(collected.next_revision - 1);
+    watcher.in_flight_bytes = bytes;
+    watcher.large_in_flight = large;
+    return response;
   }
 
   void Dispatch() {
@@ -227,14 +412,12 @@ struct ChangeFeed::Hub {
       {
         absl::MutexLock lock(&mu);
         from = dispatched + 1;
-        for (Watcher* watcher : live) {
-          content = content || watcher->request.include_content();
-        }
+        content = content_watchers > 0;
       }
-      absl::StatusOr<ChangeWindow> window = store.Changes();
+      absl::StatusOr<ChangeWindow> log = store.Changes();
       std::optional<absl::StatusOr<ChangePage>> page;
-      if (window.ok() && window->committed_revision >= from) {
-        page = store.ReadChanges(from, window->committed_revision,
+      if (log.ok() && log->committed_revision >= from) {
+        page = store.ReadChanges(from, log->committed_revision,
                                  options.page_size, content);
       }
       bool again = false;
@@ -242,31 +425,20 @@ struct ChangeFeed::Hub {
         absl::MutexLock lock(&mu);
         if (stopping) return;
         if (page.has_value() && page->ok()) {
-          Offer(**page, completions);
+          window->Append(**page, content);
           dispatched = (*page)->next_revision - 1;
           // More may be there already: look again at once.
-          again = dispatched < window->committed_revision;
+          again = dispatched < log->committed_revision;
         } else if (page.has_value() && absl::IsOutOfRange(page->status())) {
           // Pruning passed the dispatcher (it fell behind by more than the
           // retention, or the revisions were pruned before it started): it
-          // goes on from the oldest revision kept, and the live watchers
-          // that needed revisions below it fell out of the window.
+          // goes on from the oldest revision kept. Window watchers that
+          // needed revisions below it find themselves behind, and the log
+          // tells them they fell out of its window.
           absl::StatusOr<ChangeWindow> now = store.Changes();
-          const absl::Status error = WindowError(
-              page->status(), "the server fell behind its change log");
-          std::vector<Watcher*> out;
-          for (Watcher* watcher : live) {
-            absl::MutexLock watcher_lock(&watcher->mu);
-            if (!now.ok() || watcher->next_revision < now->oldest_revision) {
-              if (auto done = watcher->FailLocked(error)) {
-                completions.push_back(std::move(*done));
-              }
-              out.push_back(watcher);
-            }
-          }
-          for (Watcher* watcher : out) live.erase(watcher);
           if (now.ok()) {
             dispatched = std::max(dispatched, now->oldest_revision - 1);
+            window->Reset(dispatched + 1);
             again = true;
           }
         } else if (page.has_value()) {
@@ -275,6 +447,11 @@ struct ChangeFeed::Hub {
               absl::StrCat("change feed: cannot read the change log: ",
                            page->status().message()));
         }
+      }
+      ServeWaiting(completions);
+      {
+        absl::MutexLock lock(&mu);
+        if (stopping) return;
         Progress(completions);
       }
       if (again) Notify();
@@ -282,66 +459,85 @@ struct ChangeFeed::Hub {
     }
   }
 
-  // Offers `page` to every live watcher; those that cannot take a change
-  // move to catch-up from it.
-  void Offer(ChangePage& page, std::vector<Completion>& completions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    // Each change's event, with and without content, built once for all.
-    std::vector<std::optional<SharedEvent>> events[2];
-    events[0].resize(page.changes.size());
-    events[1].resize(page.changes.size());
-    std::vector<Watcher*> fell_behind;
-    for (Watcher* watcher : live) {
+  // Answers the waiting watchers that can be answered now; those that
+  // cannot wait on (or, behind the window, move to catch-up).
+  void ServeWaiting(std::vector<Completion>& completions)
+      ABSL_LOCKS_EXCLUDED(mu, waiting_mu) {
+    absl::flat_hash_map<Watcher*, std::shared_ptr<Watcher>> serve;
+    {
+      absl::MutexLock lock(&waiting_mu);
+      serve.swap(waiting);
+    }
+    std::vector<std::shared_ptr<Watcher>> to_schedule;
+    const absl::Time now = absl::Now();
+    for (auto& [raw, watcher] : serve) {
       absl::MutexLock watcher_lock(&watcher->mu);
+      if (watcher->mode == Mode::kDone) continue;
+      if (watcher->mode != Mode::kWindow) {
+        to_schedule.push_back(watcher);
+        continue;
+      }
       bool behind = false;
-      const bool content = watcher->request.include_content();
-      for (size_t i = 0; i < page.changes.size(); ++i) {
-        const Record& change = page.changes[i];
-        if (change.revision < watcher->next_revision ||
-            !WatchMatches(watcher->request, change.name)) {
-          continue;
-        }
-        std::optional<SharedEvent>& event = events[content][i];
-        if (!event.has_value()) event.emplace(ToWatchEvent(change, content, false));
-        if (!watcher->queue.TryPush(*event)) {
-          watcher->mode = Mode::kCatchUp;
-          watcher->next_revision = change.revision;
-          watcher->covered = change.revision - 1;
-          behind = true;
-          break;
-        }
+      bool starved = false;
+      if (auto done = CompleteLocked(*watcher, now, options.progress_interval,
+                                     &behind, &starved)) {
+        completions.push_back(std::move(*done));
+      } else if (behind) {
+        to_schedule.push_back(watcher);
+      } else if (watcher->pending) {
+        AddWaiting(watcher);
       }
-      if (!behind) {
-        watcher->next_revision =
-            std::max(watcher->next_revision, page.next_revision);
-        watcher->covered = std::max(
-            watcher->covered,
-            std::min(page.next_revision, watcher->next_revision) - 1);
-      } else {
-        fell_behind.push_back(watcher);
+    }
+    if (to_schedule.empty()) return;
+    absl::MutexLock lock(&mu);
+    for (const auto& watcher : to_schedule) ScheduleLocked(watcher);
+  }
+
+  // Ends the watchers that have held a large event unsent for
+  // slow_watcher_timeout while others wait for that memory.
+  void EndSlowHolders(std::vector<Completion>& completions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (options.slow_watcher_timeout <= absl::ZeroDuration()) return;
+    const absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&waiting_mu);
+      if (now - last_starved > 2 * Tick()) return;
+    }
+    bool freed = false;
+    for (auto& [raw, watcher] : all) {
+      absl::MutexLock watcher_lock(&watcher->mu);
+      if (watcher->large_in_flight == 0 ||
+          now - watcher->last_sent < options.slow_watcher_timeout) {
+        continue;
       }
-      if (auto done =
-              watcher->CompleteLocked(absl::Now(), options.progress_interval)) {
+      freed = true;
+      if (auto done = FailLocked(
+              *watcher,
+              absl::ResourceExhaustedError(absl::StrCat(
+                  "the watcher held a large event unsent for more than ",
+                  absl::FormatDuration(options.slow_watcher_timeout),
+                  " while others waited for that memory; watch again from "
+                  "the last revision received plus one")))) {
         completions.push_back(std::move(*done));
       }
     }
-    for (Watcher* watcher : fell_behind) {
-      live.erase(watcher);
-      ScheduleLocked(all[watcher]);
-    }
+    if (freed) Notify();
   }
 
   // Progress responses for every watcher due one.
   void Progress(std::vector<Completion>& completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    EndSlowHolders(completions);
     if (options.progress_interval <= absl::ZeroDuration()) return;
     const absl::Time now = absl::Now();
     const absl::Duration due = options.progress_interval - Tick();
     for (auto& [raw, watcher] : all) {
       absl::MutexLock watcher_lock(&watcher->mu);
-      if (auto done = watcher->CompleteLocked(now, due)) {
+      bool behind = false;
+      if (auto done = CompleteLocked(*watcher, now, due, &behind)) {
         completions.push_back(std::move(*done));
       }
+      if (behind) ScheduleLocked(watcher);
     }
   }
 
@@ -361,7 +557,7 @@ struct ChangeFeed::Hub {
       scheduled.erase(watcher.get());
       mu.Unlock();
       // One page for this watcher, then the next watcher's turn.
-      const bool more = Step(*watcher);
+      const bool more = Step(watcher);
       mu.Lock();
       if (more) ScheduleLocked(watcher);
     }
@@ -369,14 +565,14 @@ struct ChangeFeed::Hub {
 
   // One bounded step of `watcher`'s catch-up or initial state; true if it
   // can take more now.
-  bool Step(Watcher& watcher) ABSL_LOCKS_EXCLUDED(mu) {
+  bool Step(const std::shared_ptr<Watcher>& watcher) ABSL_LOCKS_EXCLUDED(mu) {
     std::vector<Completion> completions;
     bool more = false;
     {
       Mode mode;
       {
-        absl::MutexLock watcher_lock(&watcher.mu);
-        mode = watcher.mode;
+        absl::MutexLock watcher_lock(&watcher->mu);
+        mode = watcher->mode;
       }
       if (mode == Mode::kInitial) {
         more = ListInitial(watcher, completions);
@@ -388,7 +584,9 @@ struct ChangeFeed::Hub {
     return more;
   }
 
-  bool ListInitial(Watcher& watcher, std::vector<Completion>& completions) {
+  bool ListInitial(const std::shared_ptr<Watcher>& shared,
+                   std::vector<Completion>& completions) {
+    Watcher& watcher = *shared;
     std::string after;
     {
       absl::MutexLock watcher_lock(&watcher.mu);
@@ -417,7 +615,7 @@ struct ChangeFeed::Hub {
     absl::MutexLock watcher_lock(&watcher.mu);
     if (!failed.ok()) {
       watcher.view.reset();
-      if (auto done = watcher.FailLocked(failed)) {
+      if (auto done = FailLocked(watcher, failed)) {
         completions.push_back(std::move(*done));
       }
       return false;
@@ -427,10 +625,13 @@ struct ChangeFeed::Hub {
       return false;
     }
     bool full = false;
+    bool starved = false;
     for (const Record& record : page->records) {
       if (WatchMatches(request, record.name) &&
-          !watcher.queue.TryPush(
-              ToWatchEvent(record, request.include_content(), true))) {
+          !PushLocked(watcher,
+                      SharedEvent(ToWatchEvent(record, request.include_content(),
+                                               true)),
+                      starved)) {
         full = true;
         break;
       }
@@ -444,31 +645,44 @@ struct ChangeFeed::Hub {
       watcher.next_revision = revision + 1;
       watcher.covered = revision;
     }
-    if (auto done =
-            watcher.CompleteLocked(absl::Now(), options.progress_interval)) {
+    if (auto done = CompleteLocked(watcher, absl::Now(),
+                                   options.progress_interval)) {
       completions.push_back(std::move(*done));
+    }
+    if (starved) {
+      // Tried again when pool memory comes free.
+      AddWaiting(shared);
+      return false;
     }
     return watcher.queue.HalfEmpty();
   }
 
-  bool ReadBehind(Watcher& watcher, std::vector<Completion>& completions)
+  bool ReadBehind(const std::shared_ptr<Watcher>& shared,
+                  std::vector<Completion>& completions)
       ABSL_LOCKS_EXCLUDED(mu) {
+    Watcher& watcher = *shared;
     int64_t from;
     int64_t to;
     {
       absl::MutexLock lock(&mu);
       absl::MutexLock watcher_lock(&watcher.mu);
       if (watcher.mode != Mode::kCatchUp) return false;
-      if (watcher.next_revision > dispatched) {
-        // Caught up: the dispatcher's next page starts at or before
-        // next_revision, and it takes nothing below it.
-        watcher.mode = Mode::kLive;
-        watcher.covered = std::max(
-            watcher.covered, std::min(watcher.next_revision - 1, dispatched));
-        live.insert(&watcher);
-        if (auto done =
-                watcher.CompleteLocked(absl::Now(), options.progress_interval)) {
+      if (watcher.next_revision >= window->begin() &&
+          (!watcher.request.include_content() ||
+           watcher.next_revision >= window->content_begin())) {
+        // Inside the shared window: it takes its events from there now
+        // (after what is queued).
+        watcher.mode = Mode::kWindow;
+        bool behind = false;
+        bool starved = false;
+        if (auto done = CompleteLocked(watcher, absl::Now(),
+                                       options.progress_interval, &behind,
+                                       &starved)) {
           completions.push_back(std::move(*done));
+        } else if (behind) {
+          ScheduleLocked(shared);
+        } else if (watcher.pending) {
+          AddWaiting(shared);
         }
         return false;
       }
@@ -476,25 +690,33 @@ struct ChangeFeed::Hub {
       from = watcher.next_revision;
       to = dispatched;
     }
-    absl::StatusOr<ChangePage> page = store.ReadChanges(
-        from, to, options.page_size, watcher.request.include_content());
+    const bool content = watcher.request.include_content();
+    absl::StatusOr<LogPage*> read = ReadLog(from, to, content);
     absl::MutexLock watcher_lock(&watcher.mu);
     if (watcher.mode != Mode::kCatchUp) return false;
-    if (!page.ok()) {
-      if (auto done = watcher.FailLocked(WindowError(
-              page.status(),
-              absl::StrCat("the watcher fell behind the changes the server "
-                           "keeps (it was at revision ",
-                           from, ")")))) {
+    if (!read.ok()) {
+      if (auto done = FailLocked(
+              watcher,
+              WindowError(read.status(),
+                          absl::StrCat("the watcher fell behind the changes "
+                                       "the server keeps (it was at revision ",
+                                       from, ")")))) {
         completions.push_back(std::move(*done));
       }
       return false;
     }
+    LogPage& page = **read;
     bool full = false;
-    for (const Record& change : page->changes) {
+    bool starved = false;
+    auto first = std::lower_bound(
+        page.changes.begin(), page.changes.end(), from,
+        [](const Record& change, int64_t revision) {
+          return change.revision < revision;
+        });
+    for (size_t i = first - page.changes.begin(); i < page.changes.size(); ++i) {
+      const Record& change = page.changes[i];
       if (!WatchMatches(watcher.request, change.name)) continue;
-      if (!watcher.queue.TryPush(ToWatchEvent(
-              change, watcher.request.include_content(), false))) {
+      if (!PushLocked(watcher, page.Event(i, content), starved)) {
         watcher.next_revision = change.revision;
         watcher.covered = change.revision - 1;
         full = true;
@@ -502,33 +724,61 @@ struct ChangeFeed::Hub {
       }
     }
     if (!full) {
-      watcher.next_revision = page->next_revision;
-      watcher.covered = page->next_revision - 1;
+      watcher.next_revision = page.next;
+      watcher.covered = page.next - 1;
     }
-    if (auto done =
-            watcher.CompleteLocked(absl::Now(), options.progress_interval)) {
+    if (auto done = CompleteLocked(watcher, absl::Now(),
+                                   options.progress_interval)) {
       completions.push_back(std::move(*done));
+    }
+    if (starved) {
+      AddWaiting(shared);
+      return false;
     }
     // Full: the consumer reschedules it once it has taken half. Otherwise
     // go on (the next step may find it caught up).
     return !full;
   }
 
+  // A page of the log that covers `from` (with content if asked): one
+  // already read, or one read from there up to `to`.
+  absl::StatusOr<LogPage*> ReadLog(int64_t from, int64_t to, bool content) {
+    for (LogPage& page : log_pages) {
+      if (page.Covers(from, content)) return &page;
+    }
+    absl::StatusOr<ChangePage> read =
+        store.ReadChanges(from, to, options.page_size, content);
+    if (!read.ok()) return read.status();
+    if (log_pages.size() >= kLogPages) log_pages.pop_back();
+    LogPage& page = log_pages.emplace_front();
+    page.from = from;
+    page.next = read->next_revision;
+    page.content = content;
+    page.changes = std::move(read->changes);
+    for (auto& events : page.events) events.resize(page.changes.size());
+    return &page;
+  }
+
   // Removes `watcher` (its stream is going) and ends it with `error`.
   void Remove(Watcher* watcher, const absl::Status& error) {
     std::optional<Completion> done;
+    bool freed = false;
     {
       absl::MutexLock lock(&mu);
       auto it = all.find(watcher);
       if (it != all.end()) {
-        live.erase(watcher);
         auto peer = per_peer.find(watcher->peer);
         if (peer != per_peer.end() && --peer->second <= 0) per_peer.erase(peer);
+        if (watcher->request.include_content()) --content_watchers;
         all.erase(it);
       }
       absl::MutexLock watcher_lock(&watcher->mu);
-      done = watcher->FailLocked(error);
+      freed = watcher->large_queued > 0 || watcher->large_in_flight > 0;
+      done = FailLocked(*watcher, error);
+      absl::MutexLock waiting_lock(&waiting_mu);
+      waiting.erase(watcher);
     }
+    if (freed) Notify();
     if (done.has_value()) done->Run();
   }
 };
@@ -546,17 +796,34 @@ class FeedStream final : public WatchStream {
 
   void Next(Ready ready) override {
     std::optional<Completion> done;
-    bool refill = false;
+    bool schedule = false;
+    bool freed = false;
     {
       absl::MutexLock lock(&watcher_->mu);
+      freed = hub_->ReleaseInFlightLocked(*watcher_);
       watcher_->pending = std::move(ready);
-      done = watcher_->CompleteLocked(absl::Now(),
-                                      hub_->options.progress_interval);
-      refill = (watcher_->mode == Mode::kCatchUp ||
-                watcher_->mode == Mode::kInitial) &&
-               watcher_->queue.HalfEmpty();
+      const int64_t seen = hub_->window->end();
+      bool behind = false;
+      bool starved = false;
+      done = hub_->CompleteLocked(*watcher_, absl::Now(),
+                                  hub_->options.progress_interval, &behind,
+                                  &starved);
+      if (!done.has_value() && watcher_->mode == Mode::kWindow && !behind) {
+        hub_->AddWaiting(watcher_);
+        // A page that came in after the look above may have been served
+        // before this watcher was waiting: look again.
+        if (hub_->window->end() != seen) {
+          done = hub_->CompleteLocked(*watcher_, absl::Now(),
+                                      hub_->options.progress_interval, &behind,
+                                      &starved);
+        }
+      }
+      schedule = behind || ((watcher_->mode == Mode::kCatchUp ||
+                             watcher_->mode == Mode::kInitial) &&
+                            watcher_->queue.HalfEmpty());
     }
-    if (refill) hub_->Schedule(watcher_);
+    if (schedule) hub_->Schedule(watcher_);
+    if (freed) hub_->Notify();
     if (done.has_value()) done->Run();
   }
 
@@ -592,6 +859,8 @@ ChangeFeed::ChangeFeed(Store& store, ChangeFeedOptions options)
     absl::MutexLock lock(&hub_->mu);
     if (window.ok()) {
       hub_->dispatched = window->committed_revision;
+      hub_->window = std::make_unique<RecentChanges>(
+          hub_->options.cache_bytes, window->committed_revision + 1);
     } else {
       hub_->supported = window.status();
     }
@@ -616,11 +885,10 @@ void ChangeFeed::Shutdown() {
                                "from the last revision received plus one");
     for (auto& [raw, watcher] : hub_->all) {
       absl::MutexLock watcher_lock(&watcher->mu);
-      if (auto done = watcher->FailLocked(error)) {
+      if (auto done = hub_->FailLocked(*watcher, error)) {
         completions.push_back(std::move(*done));
       }
     }
-    hub_->live.clear();
     hub_->catch_up.clear();
     hub_->scheduled.clear();
   }
@@ -639,6 +907,19 @@ void ChangeFeed::Shutdown() {
 int ChangeFeed::watchers() const {
   absl::MutexLock lock(&hub_->mu);
   return static_cast<int>(hub_->all.size());
+}
+
+ChangeFeedUsage ChangeFeed::Usage() const {
+  ChangeFeedUsage usage;
+  usage.watcher_bytes = hub_->watcher_bytes;
+  if (hub_->window != nullptr) usage.cache_bytes = hub_->window->bytes();
+  absl::MutexLock lock(&hub_->mu);
+  usage.watchers = static_cast<int>(hub_->all.size());
+  for (auto& [raw, watcher] : hub_->all) {
+    absl::MutexLock watcher_lock(&watcher->mu);
+    usage.held_bytes += watcher->queue.bytes() + watcher->in_flight_bytes;
+  }
+  return usage;
 }
 
 std::unique_ptr<WatchStream> ChangeFeed::Watch(
@@ -661,7 +942,7 @@ std::unique_ptr<WatchStream> ChangeFeed::Watch(
     }
   }
   auto watcher = std::make_shared<Watcher>(request, std::string(peer),
-                                           hub_->options.queue);
+                                           hub_->queue_limits);
   Hub& hub = *hub_;
   absl::MutexLock lock(&hub.mu);
   if (!hub.supported.ok()) return std::make_unique<FailedStream>(hub.supported);
@@ -688,6 +969,7 @@ std::unique_ptr<WatchStream> ChangeFeed::Watch(
     ++of_peer;
   }
   hub.all.emplace(watcher.get(), watcher);
+  if (request.include_content()) ++hub.content_watchers;
   {
     absl::MutexLock watcher_lock(&watcher->mu);
     if (request.initial_state()) {
@@ -695,13 +977,14 @@ std::unique_ptr<WatchStream> ChangeFeed::Watch(
       hub.ScheduleLocked(watcher);
     } else if (request.start_revision() == 0) {
       // From the store's revision now, which the dispatcher may not have
-      // reached yet: it offers this watcher nothing below next_revision.
+      // reached yet: the cursor starts after it. A watcher of content whose
+      // cursor the window cannot serve yet (it was read without content)
+      // finds itself behind and catches up from the log.
       const int64_t now = std::max(hub.dispatched, window.committed_revision);
-      watcher->mode = Mode::kLive;
+      watcher->mode = Mode::kWindow;
       watcher->next_revision = now + 1;
       watcher->covered = now;
       watcher->first_revision = now;
-      hub.live.insert(watcher.get());
     } else {
       watcher->mode = Mode::kCatchUp;
       watcher->next_revision = request.start_revision();

@@ -4,21 +4,31 @@
 // How it keeps its promises:
 // - One dispatcher thread reads each page of newly committed changes from
 //   the log once (up to the store's committed_revision, so never a
-//   revision that is still committing) and offers each change to every
-//   live watcher whose prefix it matches, into that watcher's bounded
-//   queue. It never blocks on a watcher and never holds a lock the store's
-//   writers take: commits only wake it.
-// - A watcher whose queue is full is dropped from the live set at the
-//   first change it could not take and caught up from the log later, a
-//   bounded page at a time, by the catch-up thread, when its consumer has
-//   taken half of its queue; once it reaches the dispatcher it is live
-//   again. Memory per watcher is its queue; a watcher that never reads
-//   costs that and nothing more.
-// - A watch from a past revision starts in catch-up; one from a revision
-//   not written yet waits for it (etcd's behaviour); one below the log's
-//   window ends with OUT_OF_RANGE and a WatchWindow detail, as does a
-//   watcher the window passed while it was behind: errors go out in place
-//   of whatever is queued, so a full queue never holds them back.
+//   revision that is still committing) into RecentChanges, the window of
+//   the latest changes that every watcher shares: each change's event is
+//   built once, whatever the number of watchers. It never blocks on a
+//   watcher and never holds a lock the store's writers take: commits only
+//   wake it.
+// - A watcher is a cursor into that window. Its consumer's Next takes the
+//   matching events from its cursor on, by reference, as one response; a
+//   watcher waiting for changes is answered by the dispatcher as soon as a
+//   page comes in. A watcher that does not read holds its cursor and the
+//   one response it has not sent on, nothing more; it falls behind only
+//   when the window has moved past its cursor, and is then caught up from
+//   the log a bounded page at a time, by the catch-up thread, into a
+//   bounded queue, until it is inside the window again.
+// - Memory is bounded for the feed as a whole: the window by cache_bytes,
+//   and what watchers hold (their queues and the responses they have not
+//   sent on) by buffer_bytes, split evenly between max_watchers; an event
+//   larger than a watcher's share goes out alone, drawing on half of
+//   buffer_bytes, and waits while that is in use; a watcher that keeps such
+//   an event unsent for slow_watcher_timeout while others wait is ended.
+// - A watch from a past revision starts in the window if it is still
+//   there, else from the log; one from a revision not written yet waits
+//   for it (etcd's behaviour); one below the log's window ends with
+//   OUT_OF_RANGE and a WatchWindow detail, as does a watcher the log's
+//   window passed while it was behind: errors go out in place of whatever
+//   is queued, so a full queue never holds them back.
 // - initial_state lists a consistent view (Store::View) at revision R in
 //   bounded pages, then queues the marker, then catches up from R + 1.
 // - A watch's first response is a progress response (but with
@@ -56,6 +66,33 @@ struct ChangeFeedOptions {
   // Revisions with a change read from the log in one page (dispatch,
   // catch-up, and names per page of an initial state).
   int page_size = 512;
+  // Bytes of the latest changes' events kept in memory for every watcher
+  // to share (RecentChanges).
+  int64_t cache_bytes = int64_t{64} << 20;
+  // Bytes all watchers together may hold: their queues and the responses
+  // they have not sent on. Each watcher gets buffer_bytes / (4 *
+  // max_watchers) for each (at most queue.max_bytes and response.max_bytes)
+  // and larger events share buffer_bytes / 2, one at a time per watcher.
+  // 0 (or max_watchers 0): only queue and response limits, no bound for the
+  // feed as a whole.
+  int64_t buffer_bytes = int64_t{256} << 20;
+  // A watcher that has held a large event (from buffer_bytes / 2) without
+  // asking for its next response for this long, while another watcher
+  // waits for that memory, is ended with RESOURCE_EXHAUSTED (it resumes
+  // from its last revision + 1). Zero: never.
+  absl::Duration slow_watcher_timeout = absl::Seconds(30);
+};
+
+// What the feed holds now (ChangeFeed::Usage).
+struct ChangeFeedUsage {
+  int watchers = 0;
+  // Bytes of events in the shared window.
+  int64_t cache_bytes = 0;
+  // Bytes of events in watchers' queues and in responses not yet sent on.
+  int64_t held_bytes = 0;
+  // Each watcher's share of buffer_bytes (for its queue, and again for a
+  // response in flight).
+  int64_t watcher_bytes = 0;
 };
 
 // Thread-safe. `store` must outlive it; streams it returned may outlive it
@@ -88,6 +125,8 @@ class ChangeFeed {
 
   // Open watchers (streams not yet destroyed or cancelled).
   int watchers() const;
+  // The memory the feed holds now, as its limits count it.
+  ChangeFeedUsage Usage() const;
 
   struct Hub;
 

@@ -59,6 +59,8 @@ class EventQueue {
 
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
+  // Bytes of the events held.
+  int64_t bytes() const { return bytes_; }
   // Whether at most half of the limits is taken (the feed refills then).
   bool HalfEmpty() const;
   void Clear();

@@ -241,6 +241,8 @@ TEST_F(ChangeFeedTest, InitialStateListsThenMarksThenStreamsChanges) {
 }
 
 TEST_F(ChangeFeedTest, ASlowWatcherIsCaughtUpFromTheLogInOrder) {
+  // No shared window: every change a watcher is behind on comes from the log.
+  feed_options_.cache_bytes = 0;
   feed_options_.queue.max_events = 4;
   feed_options_.page_size = 3;
   Open();
@@ -266,6 +268,8 @@ TEST_F(ChangeFeedTest, AWatcherThatNeverReadsDoesNotHoldUpAnother) {
 
 TEST_F(ChangeFeedTest, AWatcherLeftBehindByPruningGetsOutOfRangeAtOnce) {
   retention_revisions_ = 5;
+  // No shared window, which would still hold what the log pruned.
+  feed_options_.cache_bytes = 0;
   feed_options_.queue.max_events = 2;
   Open();
   WatchReader reader = Watch("");
