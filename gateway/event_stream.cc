@@ -127,9 +127,9 @@ class EventStreamCore : public std::enable_shared_from_this<EventStreamCore> {
       }
       ended_ = true;
     } else if (response->events_size() == 0) {
-      if (response->revision() > 0) {
-        pieces_.push_back(FormatSseIdOnly(absl::StrCat(response->revision())));
-      }
+      // Progress, also "0" on an empty store: a reconnect then resumes
+      // from revision 1 instead of "from now", which could skip a change.
+      pieces_.push_back(FormatSseIdOnly(absl::StrCat(response->revision())));
     } else {
       for (const v1::WatchEvent& event : response->events()) {
         pieces_.push_back(FormatChangeEvent(event));

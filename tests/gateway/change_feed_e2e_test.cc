@@ -142,6 +142,15 @@ TEST_P(ChangeFeedEndToEndTest, AnEventStreamDeliversWritesByAnotherClient) {
   EXPECT_THAT(received, ::testing::Not(HasSubstr("elsewhere")));
 }
 
+// §9.2.4: an EventSource that reconnects before any change resumes from
+// the id it last saw; on an empty store that is "0", sent at once, so the
+// first write after the stream opened is not skipped.
+TEST_P(ChangeFeedEndToEndTest, OnAnEmptyStoreTheFirstIdIsZeroAndComesAtOnce) {
+  StreamReader stream(stack_->http_port(),
+                      "GET /v1/watch?prefix=feed/ HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  EXPECT_THAT(stream.ReadUntil("id: 0\n", absl::Seconds(5)), HasSubstr("id: 0\n"));
+}
+
 // §9.2.4: Last-Event-ID resumes after the event it names.
 TEST_P(ChangeFeedEndToEndTest, LastEventIdResumesAfterThatRevision) {
   HttpReply a = Put("feed/a", "1");
