@@ -289,13 +289,15 @@ struct ChangeFeed::Hub {
   // The response a pending Next can have now: the error, queued events or
   // the marker, the first progress response, events from the window, or a
   // progress response once `progress_every` has passed since the last one
-  // (as of `now`). Sets `behind` if the window has moved past a window
-  // watcher (it is now in catch-up: schedule it), `starved` if its next
-  // event waits for pool memory.
+  // (as of `now`); events from the window only with `from_window`. Sets
+  // `behind` if the window has moved past a window watcher (it is now in
+  // catch-up: schedule it), `starved` if its next event waits for pool
+  // memory.
   std::optional<Completion> CompleteLocked(Watcher& watcher, absl::Time now,
                                            absl::Duration progress_every,
                                            bool* behind = nullptr,
-                                           bool* starved = nullptr)
+                                           bool* starved = nullptr,
+                                           bool from_window = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
     if (!watcher.pending) return std::nullopt;
     std::optional<absl::StatusOr<v1::WatchResponse>> result;
@@ -307,7 +309,7 @@ struct ChangeFeed::Hub {
       result.emplace(std::move(progress));
     } else if (!watcher.queue.empty()) {
       result.emplace(TakeLocked(watcher));
-    } else if (watcher.mode == Mode::kWindow) {
+    } else if (watcher.mode == Mode::kWindow && from_window) {
       if (std::optional<v1::WatchResponse> events =
               FromWindowLocked(watcher, behind, starved)) {
         result.emplace(*std::move(events));
@@ -396,6 +398,7 @@ struct ChangeFeed::Hub {
 
   void Dispatch() {
     std::vector<Completion> completions;
+    absl::Time last_progress = absl::InfinitePast();
     while (true) {
       {
         absl::MutexLock lock(&notify_mu);
@@ -449,7 +452,10 @@ struct ChangeFeed::Hub {
         }
       }
       ServeWaiting(completions);
-      {
+      // Progress is due per watcher in whole ticks: one pass over every
+      // watcher per tick, not per page.
+      if (const absl::Time now = absl::Now(); now - last_progress >= Tick()) {
+        last_progress = now;
         absl::MutexLock lock(&mu);
         if (stopping) return;
         Progress(completions);
@@ -534,7 +540,10 @@ struct ChangeFeed::Hub {
     for (auto& [raw, watcher] : all) {
       absl::MutexLock watcher_lock(&watcher->mu);
       bool behind = false;
-      if (auto done = CompleteLocked(*watcher, now, due, &behind)) {
+      // Events from the window are ServeWaiting's: this pass only looks
+      // at what is due anyway.
+      if (auto done = CompleteLocked(*watcher, now, due, &behind, nullptr,
+                                     /*from_window=*/false)) {
         completions.push_back(std::move(*done));
       }
       if (behind) ScheduleLocked(watcher);
