@@ -142,7 +142,8 @@ int Run() {
     return 1;
   }
   ChangeFeedOptions feed_options;
-  feed_options.max_watchers = 0;
+  // The server's bound: buffer_bytes split between this many watchers.
+  feed_options.max_watchers = std::max(1, absl::GetFlag(FLAGS_watchers));
   feed_options.queue.max_events = absl::GetFlag(FLAGS_queue_events);
   ChangeFeed feed(**store, feed_options);
   const int64_t rss_before = RssKib();
@@ -192,6 +193,17 @@ int Run() {
       }
     });
   }
+  std::atomic<bool> sampling{true};
+  ChangeFeedUsage most;
+  std::thread sampler([&] {
+    while (sampling.load()) {
+      const ChangeFeedUsage usage = feed.Usage();
+      most.held_bytes = std::max(most.held_bytes, usage.held_bytes);
+      most.cache_bytes = std::max(most.cache_bytes, usage.cache_bytes);
+      most.watcher_bytes = usage.watcher_bytes;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
   for (std::thread& thread : threads) thread.join();
   const absl::Time written_at = absl::Now();
   // Let the reading watchers drain.
@@ -206,6 +218,8 @@ int Run() {
   }
   const absl::Duration drained = absl::Now() - written_at;
   const int64_t rss_after = RssKib();
+  sampling.store(false);
+  sampler.join();
 
   std::vector<double> writes;
   for (auto& v : write_ms) writes.insert(writes.end(), v.begin(), v.end());
@@ -233,6 +247,12 @@ int Run() {
       Percentile(delivery, 0.5), Percentile(delivery, 0.99),
       static_cast<double>(delivered) / seconds,
       static_cast<long long>(rss_before), static_cast<long long>(rss_after));
+  std::printf(
+      "feed's own count at its peak: %lld KiB held by watchers (share %lld "
+      "B each), %lld KiB in the shared window\n",
+      static_cast<long long>(most.held_bytes >> 10),
+      static_cast<long long>(most.watcher_bytes),
+      static_cast<long long>(most.cache_bytes >> 10));
   // The feed first: once it has shut down no callback runs any more, and
   // the streams can go.
   feed.Shutdown();

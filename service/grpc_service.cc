@@ -253,22 +253,19 @@ class WatchCall final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   WatchCall() = default;
 
   void Pull() {
-    stream_->Next([this](absl::StatusOr<v1::WatchResponse> response) {
+    // Serialized by the feed from each event's bytes (built once for every
+    // watcher), and handed to gRPC without another copy.
+    stream_->NextSerialized([this](absl::StatusOr<std::string> response) {
       if (!response.ok()) {
         FinishOnce(ToGrpcStatus(response.status()));
         return;
       }
-      // The previous response's bytes are written (OnWriteDone) and the
-      // serializer wants an empty buffer.
-      buffer_.Clear();
-      bool own_buffer = false;
-      grpc::Status serialized =
-          grpc::SerializationTraits<v1::WatchResponse>::Serialize(
-              *response, &buffer_, &own_buffer);
-      if (!serialized.ok()) {
-        FinishOnce(serialized);
-        return;
-      }
+      // The previous response's bytes are written (OnWriteDone).
+      auto* bytes = new std::string(*std::move(response));
+      grpc::Slice slice(
+          bytes->data(), bytes->size(),
+          [](void* owned) { delete static_cast<std::string*>(owned); }, bytes);
+      buffer_ = grpc::ByteBuffer(&slice, 1);
       StartWrite(&buffer_);
     });
   }

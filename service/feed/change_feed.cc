@@ -37,11 +37,15 @@ enum class Mode {
   kDone,
 };
 
-// A Ready and what to call it with, run once no lock is held.
+// Takes a watcher's next response, in whichever form its consumer asked.
+using Deliver = std::function<void(absl::StatusOr<WatchBatch>)>;
+
+// A Deliver and what to call it with, run once no lock is held (which is
+// also where the response takes its API form).
 struct Completion {
-  WatchStream::Ready ready;
-  absl::StatusOr<v1::WatchResponse> result;
-  void Run() { ready(std::move(result)); }
+  Deliver deliver;
+  absl::StatusOr<WatchBatch> result;
+  void Run() { deliver(std::move(result)); }
 };
 
 void RunAll(std::vector<Completion>& completions) {
@@ -70,7 +74,7 @@ struct Watcher {
   // Every matching change up to this revision is queued or sent.
   int64_t covered ABSL_GUARDED_BY(mu) = 0;
   EventQueue queue ABSL_GUARDED_BY(mu);
-  WatchStream::Ready pending ABSL_GUARDED_BY(mu);
+  Deliver pending ABSL_GUARDED_BY(mu);
   bool sent_any ABSL_GUARDED_BY(mu) = false;
   // The first response (but with initial_state) is a progress response at
   // this revision, so that a watch from now learns where "now" was: every
@@ -300,17 +304,17 @@ struct ChangeFeed::Hub {
                                            bool from_window = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
     if (!watcher.pending) return std::nullopt;
-    std::optional<absl::StatusOr<v1::WatchResponse>> result;
+    std::optional<absl::StatusOr<WatchBatch>> result;
     if (watcher.mode == Mode::kDone) {
       result.emplace(watcher.status);
     } else if (!watcher.sent_any && !watcher.request.initial_state()) {
-      v1::WatchResponse progress;
-      progress.set_revision(watcher.first_revision);
+      WatchBatch progress;
+      progress.revision = watcher.first_revision;
       result.emplace(std::move(progress));
     } else if (!watcher.queue.empty()) {
       result.emplace(TakeLocked(watcher));
     } else if (watcher.mode == Mode::kWindow && from_window) {
-      if (std::optional<v1::WatchResponse> events =
+      if (std::optional<WatchBatch> events =
               FromWindowLocked(watcher, behind, starved)) {
         result.emplace(*std::move(events));
       }
@@ -318,8 +322,8 @@ struct ChangeFeed::Hub {
     if (!result.has_value() && watcher.mode != Mode::kInitial &&
         watcher.mode != Mode::kDone && progress_every > absl::ZeroDuration() &&
         now - watcher.last_sent >= progress_every) {
-      v1::WatchResponse progress;
-      progress.set_revision(watcher.covered);
+      WatchBatch progress;
+      progress.revision = watcher.covered;
       result.emplace(std::move(progress));
     }
     if (!result.has_value()) return std::nullopt;
@@ -330,27 +334,25 @@ struct ChangeFeed::Hub {
     return completion;
   }
 
-  v1::WatchResponse TakeLocked(Watcher& watcher)
+  WatchBatch TakeLocked(Watcher& watcher)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
     const int64_t before = watcher.queue.bytes();
-    v1::WatchResponse response = watcher.queue.Take(response_limits);
+    WatchBatch response = watcher.queue.Take(response_limits);
     watcher.in_flight_bytes = before - watcher.queue.bytes();
     // A large event is alone at the front of its queue: it was taken.
     if (watcher.large_queued > 0 && watcher.in_flight_bytes > 0) {
       watcher.large_in_flight = watcher.large_queued;
       watcher.large_queued = 0;
     }
-    if (response.initial_state_end()) return response;
-    if (response.events_size() > 0 && response.events(0).initial()) {
+    if (response.initial_state_end) return response;
+    const int64_t last = response.events.back().event().resource().revision();
+    if (response.events.front().event().initial()) {
       // Initial-state events come in name order: nothing to promise yet.
-      response.set_revision(0);
+      response.revision = 0;
     } else if (watcher.queue.empty()) {
-      response.set_revision(std::max(
-          watcher.covered,
-          response.events(response.events_size() - 1).resource().revision()));
+      response.revision = std::max(watcher.covered, last);
     } else {
-      response.set_revision(
-          response.events(response.events_size() - 1).resource().revision());
+      response.revision = last;
     }
     return response;
   }
@@ -359,9 +361,8 @@ struct ChangeFeed::Hub {
   // if nothing new matches (the cursor moves past what did not match), or
   // if the window has moved past the cursor (`behind`: the watcher is now
   // in catch-up) or the next event waits for pool memory (`starved`).
-  std::optional<v1::WatchResponse> FromWindowLocked(Watcher& watcher,
-                                                    bool* behind,
-                                                    bool* starved)
+  std::optional<WatchBatch> FromWindowLocked(Watcher& watcher, bool* behind,
+                                             bool* starved)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watcher.mu) {
     RecentChanges::Collected collected =
         window->Collect(watcher.request, watcher.next_revision,
@@ -383,14 +384,12 @@ struct ChangeFeed::Hub {
     watcher.next_revision = collected.next_revision;
     watcher.covered = std::max(watcher.covered, collected.next_revision - 1);
     if (collected.events.empty()) return std::nullopt;
-    v1::WatchResponse response;
+    WatchBatch response;
     int64_t bytes = 0;
-    for (const SharedEvent& event : collected.events) {
-      *response.add_events() = *event.event;
-      bytes += event.bytes;
-    }
+    for (const SharedEvent& event : collected.events) bytes += event.bytes;
+    response.events = std::move(collected.events);
     // Every matching change below the next revision is in it.
-    response.set_revision(collected.next_revision - 1);
+    response.revision = collected.next_revision - 1;
     watcher.in_flight_bytes = bytes;
     watcher.large_in_flight = large;
     return response;
@@ -804,6 +803,25 @@ class FeedStream final : public WatchStream {
   ~FeedStream() override { Cancel(); }
 
   void Next(Ready ready) override {
+    Ask([ready = std::move(ready)](absl::StatusOr<WatchBatch> batch) {
+      if (!batch.ok()) return ready(batch.status());
+      ready(batch->ToProto());
+    });
+  }
+
+  void NextSerialized(ReadySerialized ready) override {
+    Ask([ready = std::move(ready)](absl::StatusOr<WatchBatch> batch) {
+      if (!batch.ok()) return ready(batch.status());
+      ready(batch->ToWire());
+    });
+  }
+
+  void Cancel() override {
+    hub_->Remove(watcher_.get(), absl::CancelledError("the watch was cancelled"));
+  }
+
+ private:
+  void Ask(Deliver ready) {
     std::optional<Completion> done;
     bool schedule = false;
     bool freed = false;
@@ -836,11 +854,6 @@ class FeedStream final : public WatchStream {
     if (done.has_value()) done->Run();
   }
 
-  void Cancel() override {
-    hub_->Remove(watcher_.get(), absl::CancelledError("the watch was cancelled"));
-  }
-
- private:
   const std::shared_ptr<ChangeFeed::Hub> hub_;
   const std::shared_ptr<Watcher> watcher_;
 };

@@ -12,10 +12,10 @@ bool EventQueue::TryPush(const SharedEvent& event) {
     return false;
   }
   Entry entry;
-  entry.event = event.event;
-  entry.initial = event.event->initial();
+  entry.event = event;
+  entry.initial = event.event().initial();
   entry.bytes = bytes;
-  entry.revision = event.event->resource().revision();
+  entry.revision = event.event().resource().revision();
   bytes_ += bytes;
   entries_.push_back(std::move(entry));
   return true;
@@ -28,11 +28,11 @@ void EventQueue::PushInitialStateEnd(int64_t revision) {
   entries_.push_back(std::move(entry));
 }
 
-etagd::v1::WatchResponse EventQueue::Take(const ResponseLimits& limits) {
-  etagd::v1::WatchResponse response;
+WatchBatch EventQueue::Take(const ResponseLimits& limits) {
+  WatchBatch response;
   if (entries_.front().initial_state_end) {
-    response.set_initial_state_end(true);
-    response.set_revision(entries_.front().revision);
+    response.initial_state_end = true;
+    response.revision = entries_.front().revision;
     entries_.pop_front();
     return response;
   }
@@ -41,14 +41,14 @@ etagd::v1::WatchResponse EventQueue::Take(const ResponseLimits& limits) {
   while (!entries_.empty()) {
     Entry& entry = entries_.front();
     if (entry.initial_state_end || entry.initial != initial) break;
-    if (response.events_size() > 0 &&
-        (response.events_size() >= limits.max_events ||
+    if (!response.events.empty() &&
+        (static_cast<int>(response.events.size()) >= limits.max_events ||
          bytes + entry.bytes > limits.max_bytes)) {
       break;
     }
     bytes += entry.bytes;
     bytes_ -= entry.bytes;
-    *response.add_events() = *entry.event;
+    response.events.push_back(*std::move(entry.event));
     entries_.pop_front();
   }
   return response;

@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "etagd/v1/etagd.pb.h"
+#include "service/feed/watch_batch.h"
 
 namespace etagd {
 
@@ -26,15 +28,6 @@ struct ResponseLimits {
   // least one event).
   int max_events = 256;
   int64_t max_bytes = int64_t{1} << 20;
-};
-
-// An event shared by every queue it is offered to (built once per change).
-struct SharedEvent {
-  explicit SharedEvent(etagd::v1::WatchEvent event_in)
-      : event(std::make_shared<const etagd::v1::WatchEvent>(std::move(event_in))),
-        bytes(static_cast<int64_t>(event->ByteSizeLong())) {}
-  std::shared_ptr<const etagd::v1::WatchEvent> event;
-  int64_t bytes;
 };
 
 class EventQueue {
@@ -55,7 +48,7 @@ class EventQueue {
   // the leading events up to `limits` (of one kind: initial or changes).
   // Sets revision only for the marker; the caller sets it otherwise.
   // Precondition: !empty().
-  etagd::v1::WatchResponse Take(const ResponseLimits& limits);
+  WatchBatch Take(const ResponseLimits& limits);
 
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
@@ -67,7 +60,7 @@ class EventQueue {
 
  private:
   struct Entry {
-    std::shared_ptr<const etagd::v1::WatchEvent> event;
+    std::optional<SharedEvent> event;
     bool initial = false;
     int64_t bytes = 0;
     // The initial_state_end marker (event unused) at this revision.

@@ -89,7 +89,7 @@ RecentChanges::Collected RecentChanges::Collect(
   int64_t bytes = 0;
   collected.next_revision = std::max(from, end + 1);
   for (; it != changes_.end(); ++it) {
-    if (!WatchMatches(request, it->plain.event->resource().name())) continue;
+    if (!WatchMatches(request, it->plain.event().resource().name())) continue;
     const SharedEvent& event = content ? *it->with_content : it->plain;
     if (!collected.events.empty() &&
         (static_cast<int>(collected.events.size()) >= max_events ||

@@ -8,6 +8,7 @@
 #define ETAGD_SERVICE_FEED_WATCH_STREAM_H_
 
 #include <functional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "etagd/v1/etagd.pb.h"
@@ -31,6 +32,19 @@ class WatchStream {
   // shuts down, CANCELLED after Cancel. After an error every later Next gets
   // the same error. At most one Next may be pending.
   virtual void Next(Ready ready) = 0;
+
+  // As Next, with the response in etagd.v1.WatchResponse's wire format, for
+  // a transport that sends it as it is: the feed builds it from each
+  // event's bytes, serialized once for all watchers. The default
+  // serializes Next's response.
+  using ReadySerialized = std::function<void(absl::StatusOr<std::string>)>;
+  virtual void NextSerialized(ReadySerialized ready) {
+    Next([ready = std::move(ready)](
+             absl::StatusOr<etagd::v1::WatchResponse> response) {
+      if (!response.ok()) return ready(response.status());
+      ready(response->SerializeAsString());
+    });
+  }
 
   // Ends the stream early: a pending Next completes with CANCELLED.
   virtual void Cancel() = 0;

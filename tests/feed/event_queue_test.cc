@@ -39,11 +39,11 @@ TEST(EventQueueTest, RefusesEventsBeyondItsBytesButAlwaysTakesOne) {
 TEST(EventQueueTest, TakeBatchesEventsInOrderUpToTheResponseLimits) {
   EventQueue queue(EventQueueLimits{100, 1 << 20});
   for (int i = 1; i <= 5; ++i) queue.TryPush(Event(i));
-  const v1::WatchResponse first = queue.Take(ResponseLimits{3, 1 << 20});
+  const v1::WatchResponse first = queue.Take(ResponseLimits{3, 1 << 20}).ToProto();
   ASSERT_EQ(first.events_size(), 3);
   EXPECT_EQ(first.events(0).resource().revision(), 1);
   EXPECT_EQ(first.events(2).resource().revision(), 3);
-  EXPECT_EQ(queue.Take(ResponseLimits{3, 1 << 20}).events_size(), 2);
+  EXPECT_EQ(queue.Take(ResponseLimits{3, 1 << 20}).events.size(), 2u);
   EXPECT_TRUE(queue.empty());
 }
 
@@ -53,14 +53,14 @@ TEST(EventQueueTest, TheMarkerComesAloneBetweenInitialAndChangeEvents) {
   queue.TryPush(Event(2, true));
   queue.PushInitialStateEnd(4);
   queue.TryPush(Event(5));
-  const v1::WatchResponse initial = queue.Take(ResponseLimits());
+  const v1::WatchResponse initial = queue.Take(ResponseLimits()).ToProto();
   EXPECT_EQ(initial.events_size(), 2);
   EXPECT_FALSE(initial.initial_state_end());
-  const v1::WatchResponse marker = queue.Take(ResponseLimits());
+  const v1::WatchResponse marker = queue.Take(ResponseLimits()).ToProto();
   EXPECT_TRUE(marker.initial_state_end());
   EXPECT_EQ(marker.revision(), 4);
   EXPECT_EQ(marker.events_size(), 0);
-  const v1::WatchResponse changes = queue.Take(ResponseLimits());
+  const v1::WatchResponse changes = queue.Take(ResponseLimits()).ToProto();
   ASSERT_EQ(changes.events_size(), 1);
   EXPECT_EQ(changes.events(0).resource().revision(), 5);
 }

@@ -38,7 +38,7 @@ v1::WatchRequest Prefix(const std::string& prefix, bool content = false) {
 std::vector<int64_t> Revisions(const RecentChanges::Collected& collected) {
   std::vector<int64_t> revisions;
   for (const SharedEvent& event : collected.events) {
-    revisions.push_back(event.event->resource().revision());
+    revisions.push_back(event.event().resource().revision());
   }
   return revisions;
 }
@@ -127,9 +127,9 @@ TEST(RecentChangesTest, ContentIsServedOnlyFromPagesReadWithIt) {
   EXPECT_TRUE(window.Collect(Prefix("", true), 1, 10, 1 << 20).behind);
   RecentChanges::Collected collected = window.Collect(Prefix("", true), 2, 10, 1 << 20);
   ASSERT_EQ(collected.events.size(), 1u);
-  EXPECT_EQ(collected.events[0].event->resource().content(), "payload");
+  EXPECT_EQ(collected.events[0].event().resource().content(), "payload");
   // Without content asked, the event has none.
-  EXPECT_EQ(window.Collect(Prefix(""), 2, 10, 1 << 20).events[0].event->resource().content(), "");
+  EXPECT_EQ(window.Collect(Prefix(""), 2, 10, 1 << 20).events[0].event().resource().content(), "");
 }
 
 TEST(RecentChangesTest, APageWithoutContentMovesTheContentStartPastIt) {
