@@ -22,11 +22,15 @@
 # member): durable CAS vs a Txn compare-and-put, Get (no record cache: the
 # etcd engine has none) vs a linearizable Range.
 #
+# Change feeds come last: bench/watch.sh (etagd's Watch against etcd's,
+# 1,000 watchers of one prefix, and 10,000 of which 1 % never read).
+#
 # Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
-#                         [--in_flight=16] [--only=grpc|http|etcd] [--quick]
-#                         [--skip_instructions]
+#                         [--in_flight=16] [--only=grpc|http|etcd|watch]
+#                         [--quick] [--skip_instructions]
 #   --only: run only the gRPC rows (etagd-bench), only the HTTP rows (wrk),
-#           or only the etcd engine's rows over the three-member cluster.
+#           only the etcd engine's rows over the three-member cluster, or
+#           only the change feeds (bench/watch.sh).
 #   --quick: 3 s runs, 1 repetition, fewer counted requests (a smoke run,
 #            not a measurement).
 #   --skip_instructions: leave out the callgrind counts (about 3.5 min).
@@ -39,6 +43,7 @@ connections=4
 in_flight=16
 only=all
 instructions=1
+quick=0
 instruction_counts=(--n1=300 --n2=1300)
 for arg in "$@"; do
   case "$arg" in
@@ -47,11 +52,14 @@ for arg in "$@"; do
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --in_flight=*) in_flight="${arg#*=}" ;;
-    --only=grpc|--only=http|--only=etcd) only="${arg#*=}" ;;
-    --quick) duration=3s; repeats=1; instruction_counts=(--n1=50 --n2=150) ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd] [--quick] [--skip_instructions]" >&2; exit 2 ;;
+    --only=grpc|--only=http|--only=etcd|--only=watch) only="${arg#*=}" ;;
+    --quick) duration=3s; repeats=1; quick=1; instruction_counts=(--n1=50 --n2=150) ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch] [--quick] [--skip_instructions]" >&2; exit 2 ;;
   esac
 done
+watch_args=(--duration="$duration")
+(( quick )) && watch_args=(--quick)
+if [[ $only == watch ]]; then exec bench/watch.sh "${watch_args[@]}"; fi
 
 # The reference systems, installed like the build's packages if missing.
 .ci/install --bench >&2
@@ -350,4 +358,7 @@ if (( instructions )) && [[ $only != etcd ]]; then
   else
     bench/instructions.sh "${instruction_counts[@]}" --only="$only"
   fi
+fi
+if [[ $only == all ]]; then
+  bench/watch.sh "${watch_args[@]}"
 fi
