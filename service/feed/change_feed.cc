@@ -171,6 +171,8 @@ struct ChangeFeed::Hub {
     int64_t next = 0;
     bool content = false;
     std::vector<Record> changes;
+    // About what the records hold (names and content).
+    int64_t bytes = 0;
     // Built on first use: [0] without content, [1] with it.
     std::vector<std::optional<SharedEvent>> events[2];
 
@@ -186,8 +188,11 @@ struct ChangeFeed::Hub {
       return *event;
     }
   };
-  // Touched by the catch-up thread only; the most recently read first.
+  // Touched by the catch-up thread only; the most recently read first. At
+  // most kLogPages, and beyond the latest at most kLogPageBytes of them
+  // (pages read with content can be large).
   static constexpr size_t kLogPages = 4;
+  static constexpr int64_t kLogPageBytes = int64_t{16} << 20;
   std::deque<LogPage> log_pages;
 
   // Window watchers with a Next pending and nothing to send yet, and
@@ -757,14 +762,24 @@ struct ChangeFeed::Hub {
     absl::StatusOr<ChangePage> read =
         store.ReadChanges(from, to, options.page_size, content);
     if (!read.ok()) return read.status();
-    if (log_pages.size() >= kLogPages) log_pages.pop_back();
     LogPage& page = log_pages.emplace_front();
     page.from = from;
     page.next = read->next_revision;
     page.content = content;
     page.changes = std::move(read->changes);
+    for (const Record& change : page.changes) {
+      page.bytes += static_cast<int64_t>(change.name.size() + change.content.size());
+    }
     for (auto& events : page.events) events.resize(page.changes.size());
-    return &page;
+    int64_t kept = 0;
+    for (size_t i = 1; i < log_pages.size(); ++i) {
+      kept += log_pages[i].bytes;
+      if (i >= kLogPages || kept > kLogPageBytes) {
+        log_pages.resize(i);
+        break;
+      }
+    }
+    return &log_pages.front();
   }
 
   // Removes `watcher` (its stream is going) and ends it with `error`.
