@@ -66,6 +66,9 @@ struct EtcdStoreOptions {
   // For fault tests: called by a write after it has read the current record
   // and before it sends its Txn. Never set it outside tests.
   std::function<void()> before_send_for_test;
+  // For change feed tests: the most changes the change log keeps in memory
+  // (0: its default), so that reads from etcd's history can be reached.
+  int64_t max_buffered_changes_for_test = 0;
 };
 
 // The largest content a put of any valid name and request id is sure to
@@ -80,6 +83,10 @@ int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options);
 // FAILED_PRECONDITION if the prefix holds data of another format.
 absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
     const EtcdStoreOptions& options);
+
+// Makes `store` (one OpenEtcdStore returned) learn etcd's compaction
+// revision now rather than at its next periodic check.
+absl::Status CheckEtcdCompactionForTest(Store& store);
 
 }  // namespace etagd
 
