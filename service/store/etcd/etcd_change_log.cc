@@ -367,6 +367,7 @@ void EtcdChangeLog::Run() {
     create->set_range_end(options_.records_end);
     create->set_start_revision(from);
     std::string why = "the stream ended";
+    bool cancel = true;
     if (stream->Write(request)) {
       pb::WatchResponse response;
       while (stream->Read(&response)) {
@@ -393,8 +394,10 @@ void EtcdChangeLog::Run() {
         }
         if (response.events_size() > 0) Deliver(response);
       }
+      // Ended by etcd or the connection, not by this side: Finish says why.
+      cancel = response.canceled();
     }
-    context.TryCancel();
+    if (cancel) context.TryCancel();
     const grpc::Status status = stream->Finish();
     {
       absl::MutexLock lock(&mu_);
@@ -402,13 +405,13 @@ void EtcdChangeLog::Run() {
       if (stopping_) return;
       stream_down_ = true;
     }
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    if (!status.ok()) {
       why = absl::StrCat(why, " (", status.error_message(), ")");
     }
     if (!warned) {
       Log(LogLevel::kWarning,
-          absl::StrCat("change feed: etcd watch failed at revision ", from,
-                       ", opening it again: ", why));
+          absl::StrCat("change feed: the etcd watch (from revision ", from,
+                       ") failed, opening it again: ", why));
       warned = true;
     }
     hooks_.stream_failed();
