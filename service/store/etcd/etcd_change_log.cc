@@ -243,9 +243,13 @@ absl::StatusOr<int64_t> EtcdChangeLog::ViewRevision() {
 void EtcdChangeLog::AwaitDelivered(int64_t revision) {
   absl::MutexLock lock(&mu_);
   auto done = [this, revision]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return announced_ >= revision || stream_down_ || stopping_;
+    return announced_ >= revision || stream_down_ || lagging_ || stopping_;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&done), options_.own_write_wait);
+  if (!mu_.AwaitWithTimeout(absl::Condition(&done), options_.own_write_wait)) {
+    // The watch is stalled (a paused member, until keepalive ends the
+    // stream): later writes do not wait until it delivers again.
+    lagging_ = true;
+  }
 }
 
 void EtcdChangeLog::SetListener(std::function<void()> listener) {
@@ -299,6 +303,7 @@ void EtcdChangeLog::Deliver(const pb::WatchResponse& response) {
       buffer_.push_back(std::move(change));
     }
     committed_ = top;
+    lagging_ = false;
     TrimLocked();
   }
   Announce(top);

@@ -133,7 +133,8 @@ class EtcdChangeLog {
 
   // Waits until the listener has been told of `revision` (a write this
   // replica made), at most own_write_wait, and not at all while the watch
-  // is down: a writer then finds its write in the log at once.
+  // is down or since such a wait timed out and nothing arrived: a writer
+  // then finds its write in the log at once.
   void AwaitDelivered(int64_t revision) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Learns etcd's compaction revision now (what the periodic check does).
@@ -190,6 +191,8 @@ class EtcdChangeLog {
   int64_t compact_revision_ ABSL_GUARDED_BY(mu_) = 0;
   // The watch failed and has not been created again since.
   bool stream_down_ ABSL_GUARDED_BY(mu_) = false;
+  // A write waited own_write_wait in vain, and nothing arrived since.
+  bool lagging_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The running watch's, so that shutdown can cancel it.
   grpc::ClientContext* stream_context_ ABSL_GUARDED_BY(mu_) = nullptr;
