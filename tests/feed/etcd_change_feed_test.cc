@@ -218,5 +218,58 @@ TEST(EtcdChangeFeedTest, AWatchResumesWithWhatOtherMembersCommittedWhileItsMembe
   feed.Shutdown();
 }
 
+// etcd compacted revisions the replica's watch had not got while its member
+// was down: the watchers that needed them end with OUT_OF_RANGE, and the
+// feed goes on after the compaction.
+TEST(EtcdChangeFeedTest, RevisionsCompactedWhileTheWatchWasDownEndWatchersBehindThem) {
+  const char* root = std::getenv("TEST_TMPDIR");
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
+      absl::StrCat(root != nullptr ? root : "/tmp", "/compacted-while-down"),
+      cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdStoreOptions options = SharedEtcdStoreOptions();
+  options.endpoints = {(*cluster)->ClientEndpoint(0)};
+  absl::StatusOr<std::unique_ptr<Store>> watched = OpenEtcdStore(options);
+  ASSERT_THAT(watched, IsOk());
+  options.endpoints = {(*cluster)->ClientEndpoint(1)};
+  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
+  ASSERT_THAT(writer, IsOk());
+  ChangeFeed feed(**watched, FeedOptions());
+  WatchReader behind = Watch(feed, 0);
+  ASSERT_THAT(behind.Next(), IsOk());
+  const int64_t first = Write(**writer, "n").revision;
+  ASSERT_EQ(ReadRevisions(behind, 1), std::vector<int64_t>{first});
+
+  ASSERT_THAT((*cluster)->Kill(0), IsOk());
+  int64_t last = 0;
+  for (int i = 0; i < 3; ++i) last = Write(**writer, "n").revision;
+  {
+    auto kv = etcdserverpb::KV::NewStub(grpc::CreateChannel(
+        (*cluster)->ClientEndpoint(1), grpc::InsecureChannelCredentials()));
+    etcdserverpb::CompactionRequest compact;
+    compact.set_revision(last);
+    etcdserverpb::CompactionResponse compacted;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    ASSERT_TRUE(kv->Compact(&context, compact, &compacted).ok());
+  }
+  // etcd serves clients only once the member has applied its log (the
+  // compaction too).
+  ASSERT_THAT((*cluster)->Restart(0), IsOk());
+
+  absl::StatusOr<v1::WatchResponse> refused = behind.NextEvents();
+  ASSERT_THAT(refused, StatusIs(absl::StatusCode::kOutOfRange));
+  std::optional<v1::WatchWindow> window = GetWatchWindow(refused.status());
+  ASSERT_TRUE(window.has_value());
+  EXPECT_EQ(window->oldest_revision(), last + 1);
+
+  WatchReader after = Watch(feed, last + 1);
+  const int64_t next = Write(**writer, "n").revision;
+  EXPECT_EQ(ReadRevisions(after, 1), std::vector<int64_t>{next});
+  feed.Shutdown();
+}
+
 }  // namespace
 }  // namespace etagd
