@@ -3,7 +3,8 @@
 // own gRPC API (nothing but this engine sees etcd's types) and keeps the
 // RocksDB engine's semantics: revisions (etcd's), entity-tags never reused,
 // one compare-and-set Txn per write, the last history_depth past records,
-// request ids, update times that never go backwards per resource.
+// request ids, update times that never go backwards per resource, and a
+// change log for Watch fed by an etcd watch (etcd_change_log.h).
 #ifndef ETAGD_SERVICE_STORE_ETCD_ETCD_STORE_H_
 #define ETAGD_SERVICE_STORE_ETCD_ETCD_STORE_H_
 
