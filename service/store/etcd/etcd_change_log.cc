@@ -585,6 +585,10 @@ absl::Status EtcdChangeLog::FillContent(std::vector<EtcdChange>& changes) {
             });
         if (!read.ok() && !latest && IsCompacted(read)) continue;
         if (!read.ok()) return read;
+        if (response.responses_size() != static_cast<int>(puts.size())) {
+          return absl::InternalError("etcd answered a content read with "
+                                     "fewer ranges than asked for");
+        }
       }
       for (size_t k = 0; k < puts.size(); ++k) {
         pb::RangeResponse* range =
