@@ -271,5 +271,59 @@ TEST(EtcdChangeFeedTest, RevisionsCompactedWhileTheWatchWasDownEndWatchersBehind
   feed.Shutdown();
 }
 
+// etcd compacted revisions the watch had not got, but none of them changed
+// this prefix: the watchers go on.
+TEST(EtcdChangeFeedTest, ACompactionWhileTheWatchWasDownThatLostNothingEndsNoWatcher) {
+  const char* root = std::getenv("TEST_TMPDIR");
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
+      absl::StrCat(root != nullptr ? root : "/tmp", "/quiet-while-down"),
+      cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdStoreOptions options = SharedEtcdStoreOptions();
+  options.endpoints = {(*cluster)->ClientEndpoint(0)};
+  absl::StatusOr<std::unique_ptr<Store>> watched = OpenEtcdStore(options);
+  ASSERT_THAT(watched, IsOk());
+  options.endpoints = {(*cluster)->ClientEndpoint(1)};
+  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
+  ASSERT_THAT(writer, IsOk());
+  ChangeFeed feed(**watched, FeedOptions());
+  WatchReader reader = Watch(feed, 0);
+  ASSERT_THAT(reader.Next(), IsOk());
+  const int64_t first = Write(**writer, "n").revision;
+  ASSERT_EQ(ReadRevisions(reader, 1), std::vector<int64_t>{first});
+
+  ASSERT_THAT((*cluster)->Kill(0), IsOk());
+  // The other two elect a leader if member 0 was it.
+  ASSERT_THAT((*cluster)->WaitHealthy(absl::Seconds(30)), IsOk());
+  {
+    auto kv = etcdserverpb::KV::NewStub(grpc::CreateChannel(
+        (*cluster)->ClientEndpoint(1), grpc::InsecureChannelCredentials()));
+    int64_t revision = 0;
+    for (int i = 0; i < 3; ++i) {
+      etcdserverpb::PutRequest put;
+      put.set_key("/another-prefix/key");
+      put.set_value("x");
+      etcdserverpb::PutResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      ASSERT_TRUE(kv->Put(&context, put, &response).ok());
+      revision = response.header().revision();
+    }
+    etcdserverpb::CompactionRequest compact;
+    compact.set_revision(revision);
+    etcdserverpb::CompactionResponse compacted;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    ASSERT_TRUE(kv->Compact(&context, compact, &compacted).ok());
+  }
+  ASSERT_THAT((*cluster)->Restart(0), IsOk());
+
+  const int64_t next = Write(**writer, "n").revision;
+  EXPECT_EQ(ReadRevisions(reader, 1), std::vector<int64_t>{next});
+  feed.Shutdown();
+}
+
 }  // namespace
 }  // namespace etagd

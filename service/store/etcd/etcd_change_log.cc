@@ -328,6 +328,27 @@ void EtcdChangeLog::NoteCompaction(int64_t compact_revision) {
   compact_revision_ = std::max(compact_revision_, compact_revision);
 }
 
+absl::StatusOr<bool> EtcdChangeLog::RecordsChanged(int64_t from_revision,
+                                                   int64_t at_revision) {
+  // etcd filters by mod_revision only after reading the whole range (and
+  // not at all with count_only): a full read of the prefix's records, on
+  // the server, for one key at most in the answer.
+  pb::RangeRequest request;
+  request.set_key(options_.marker_key + std::string(1, '\0'));
+  request.set_range_end(options_.records_end);
+  request.set_revision(at_revision);
+  request.set_min_mod_revision(from_revision);
+  request.set_keys_only(true);
+  request.set_limit(1);
+  pb::RangeResponse response;
+  ETAGD_RETURN_IF_ERROR(hooks_.call_kv(
+      "checking what a compaction removed",
+      [&](pb::KV::Stub& kv, grpc::ClientContext& context) {
+        return kv.Range(&context, request, &response);
+      }));
+  return response.kvs_size() > 0;
+}
+
 void EtcdChangeLog::Compacted(int64_t compact_revision) {
   int64_t lost_from;
   {
@@ -335,18 +356,35 @@ void EtcdChangeLog::Compacted(int64_t compact_revision) {
     compact_revision_ = std::max(compact_revision_, compact_revision);
     lost_from = committed_ + 1;
     if (compact_revision < lost_from) return;
-    // Revisions lost_from..compact_revision can no longer be had: the log
-    // goes on after them, and readers that needed them get OUT_OF_RANGE.
-    buffer_.clear();
-    buffered_bytes_ = 0;
-    committed_ = compact_revision;
-    buffer_begin_ = compact_revision + 1;
   }
-  Log(LogLevel::kWarning,
-      absl::StrCat("change feed: etcd compacted revisions ", lost_from, "..",
-                   compact_revision,
-                   " while the watch was down; watchers behind them get "
-                   "OUT_OF_RANGE"));
+  // A record put in lost_from..compact_revision still shows in its key at
+  // compact_revision with a mod_revision in that range (etagd never deletes
+  // record keys). If there is none, nothing was lost: the prefix was quiet
+  // while etcd compacted other keys' revisions.
+  absl::StatusOr<bool> changed = RecordsChanged(lost_from, compact_revision);
+  {
+    absl::MutexLock lock(&mu_);
+    if (changed.ok() && !*changed) {
+      committed_ = std::max(committed_, compact_revision);
+    } else {
+      // Revisions lost_from..compact_revision can no longer be had: the
+      // log goes on after them, and readers that needed them get
+      // OUT_OF_RANGE.
+      buffer_.clear();
+      buffered_bytes_ = 0;
+      committed_ = compact_revision;
+      buffer_begin_ = compact_revision + 1;
+    }
+  }
+  if (!changed.ok() || *changed) {
+    const std::string why =
+        changed.ok() ? std::string()
+                     : absl::StrCat(" (", changed.status().message(), ")");
+    Log(LogLevel::kWarning,
+        absl::StrCat("change feed: etcd compacted revisions ", lost_from, "..",
+                     compact_revision, " while the watch was down", why,
+                     "; watchers behind them get OUT_OF_RANGE"));
+  }
   Announce(compact_revision);
 }
 

@@ -24,7 +24,8 @@
 // and etcd's compaction revision + 1 (what etcd can still replay). A broken
 // watch is opened again from committed_revision + 1, on the next endpoint; if
 // etcd compacted past that meanwhile, the revisions in between are lost and
-// the window starts after the compaction.
+// the window starts after the compaction (unless no record key changed in
+// between, which one Range tells).
 #ifndef ETAGD_SERVICE_STORE_ETCD_ETCD_CHANGE_LOG_H_
 #define ETAGD_SERVICE_STORE_ETCD_ETCD_CHANGE_LOG_H_
 
@@ -158,6 +159,9 @@ class EtcdChangeLog {
   // Adds a response's events to the buffer and moves committed_revision.
   void Deliver(const etcdserverpb::WatchResponse& response)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether a record key was put from `from_revision` up to `at_revision`
+  // (as etcd holds the keys at at_revision).
+  absl::StatusOr<bool> RecordsChanged(int64_t from_revision, int64_t at_revision);
   // The watch was cancelled because etcd compacted `compact_revision`.
   void Compacted(int64_t compact_revision) ABSL_LOCKS_EXCLUDED(mu_);
   void Announce(int64_t revision) ABSL_LOCKS_EXCLUDED(mu_, listener_mu_);
