@@ -169,7 +169,8 @@ ABSL_FLAG(std::string, tokens_file, "",
           "Empty: no authorization.");
 ABSL_FLAG(int64_t, watch_retention_revisions, 100000,
           "Watch: the change log keeps at least the changes of the last this "
-          "many revisions (RocksDB engine); a Watch can start from any "
+          "many revisions (RocksDB engine; with --engine=etcd it keeps what "
+          "etcd has not compacted); a Watch can start from any "
           "revision kept, an older one fails with OUT_OF_RANGE giving the "
           "oldest revision kept. 0: no limit by count.");
 ABSL_FLAG(absl::Duration, watch_retention, absl::Hours(1),

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,8 +24,10 @@
 #include "gtest/gtest.h"
 #include "service/feed/change_feed.h"
 #include "service/feed/watch_event.h"
+#include "service/store/etcd/etcd_store.h"
 #include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/feed/watch_reader.h"
+#include "tests/testing/etcd_cluster.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -72,21 +75,29 @@ struct Stretch {
   std::string failure;
 };
 
-// The store and feed, replaced at a restart.
-class Stack {
- public:
-  explicit Stack(std::string path) : path_(std::move(path)) {}
+using StoreOpener = std::function<absl::StatusOr<std::unique_ptr<Store>>()>;
 
-  absl::Status Open() {
+StoreOpener RocksDbOpener(std::string path) {
+  return [path] {
     RocksDbStoreOptions options;
-    options.path = path_;
+    options.path = path;
     options.sync_writes = false;
     options.space_check_interval = absl::ZeroDuration();
     options.change_prune_interval = absl::ZeroDuration();
     options.change_retention_revisions = 0;
     options.change_retention = absl::ZeroDuration();
     options.history_depth = 2;
-    absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(options);
+    return OpenRocksDbStore(options);
+  };
+}
+
+// The store and feed, replaced at a restart.
+class Stack {
+ public:
+  explicit Stack(StoreOpener open) : open_store_(std::move(open)) {}
+
+  absl::Status Open() {
+    absl::StatusOr<std::unique_ptr<Store>> store = open_store_();
     if (!store.ok()) return store.status();
     ChangeFeedOptions feed_options;
     // Small queues and pages: watchers fall behind and catch up all along.
@@ -129,7 +140,7 @@ class Stack {
   }
 
  private:
-  const std::string path_;
+  const StoreOpener open_store_;
   absl::Mutex mu_;
   bool open_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<Store> store_ ABSL_GUARDED_BY(mu_);
@@ -267,8 +278,10 @@ void Watcher(Stack& stack, const std::atomic<bool>& stop, int seed,
   }
 }
 
-TEST(FeedCheckerTest, EveryWatcherGetsExactlyTheCommittedHistoryOfItsPrefix) {
-  Stack stack(TestPath("db"));
+// Runs writers (through `writer`, or the stack's own store if null) and
+// watchers of `stack`, restarts the stack's store midway, and checks what
+// every watcher got against the change log.
+void CheckFeed(Stack& stack, Store* writer) {
   ASSERT_THAT(stack.Open(), IsOk());
   const absl::Duration run = RunTime();
   std::atomic<bool> stop_watchers{false};
@@ -283,7 +296,7 @@ TEST(FeedCheckerTest, EveryWatcherGetsExactlyTheCommittedHistoryOfItsPrefix) {
   for (int phase = 0; phase < 2; ++phase) {
     std::atomic<bool> stop_writers{false};
     std::vector<std::thread> writers;
-    Store* store = stack.store();
+    Store* store = writer != nullptr ? writer : stack.store();
     for (int i = 0; i < 4; ++i) {
       writers.emplace_back([&stop_writers, store] {
         absl::BitGen bitgen;
@@ -362,6 +375,27 @@ TEST(FeedCheckerTest, EveryWatcherGetsExactlyTheCommittedHistoryOfItsPrefix) {
   std::cout << "checked " << checked_stretches << " stretches, "
             << checked_events << " events, over " << history.size()
             << " revisions\n";
+}
+
+TEST(FeedCheckerTest, EveryWatcherGetsExactlyTheCommittedHistoryOfItsPrefix) {
+  Stack stack(RocksDbOpener(TestPath("db")));
+  CheckFeed(stack, nullptr);
+}
+
+// With etcd: writes through one replica, watchers on another, which is
+// restarted midway (its watch then starts over from etcd's history).
+TEST(FeedCheckerTest, EveryWatcherOfAnEtcdReplicaGetsTheHistoryAnotherWrote) {
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
+      EtcdCluster::Start(TestPath("etcd"));
+  ASSERT_THAT(etcd, IsOk());
+  EtcdStoreOptions options;
+  options.endpoints = (*etcd)->ClientEndpoints();
+  options.prefix = "/feed-checker/";
+  options.history_depth = 2;
+  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
+  ASSERT_THAT(writer, IsOk());
+  Stack stack([options] { return OpenEtcdStore(options); });
+  CheckFeed(stack, writer->get());
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/etcd_cluster.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/sse_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -127,6 +128,34 @@ TEST_F(EtagdReplicasTest, ListingsAgree) {
   EXPECT_EQ(on_a.status, 200);
   EXPECT_EQ(on_a.body, on_b.body);
   EXPECT_THAT(on_b.body, HasSubstr("list/c"));
+}
+
+// Watch is served with --engine=etcd, and a replica's event stream carries
+// what the other replica wrote.
+TEST_F(EtagdReplicasTest, AWriteOnOneReachesAnEventStreamOnTheOther) {
+  absl::StatusOr<std::unique_ptr<SseClient>> stream =
+      SseClient::Open(replicas_[1].http_port, "/v1/watch?prefix=feed/");
+  ASSERT_THAT(stream, IsOk());
+  ASSERT_EQ((*stream)->status(), 200);
+  // The stream's start (its first progress) is out before the write.
+  absl::StatusOr<SseBlock> start = (*stream)->Next();
+  ASSERT_THAT(start, IsOk());
+  while (!start->id.has_value()) {
+    start = (*stream)->Next();
+    ASSERT_THAT(start, IsOk());
+  }
+  HttpReply put = Send(0, "PUT", "/v1/resources/feed/a", {}, "x");
+  ASSERT_EQ(put.status, 201) << put.body;
+  absl::StatusOr<SseBlock> change = (*stream)->Next();
+  ASSERT_THAT(change, IsOk());
+  while (change->event != "change") {
+    change = (*stream)->Next();
+    ASSERT_THAT(change, IsOk());
+  }
+  EXPECT_THAT(change->data, HasSubstr("\"name\":\"feed/a\""));
+  // Its id is its revision, past the stream's start.
+  ASSERT_TRUE(change->id.has_value());
+  EXPECT_GT(std::stoll(*change->id), std::stoll(*start->id));
 }
 
 // etagctl checkpoint cannot copy an etcd cluster, and says what to do.

@@ -7,6 +7,9 @@
 //   P "h/" name '\0' big-endian(rev)  -> past record at revision rev
 //   P "c/" name '\0' big-endian(seq)  -> content of the put numbered seq
 //   P "f/" hex(nonce)                 -> fence of a write left ambiguous
+//   P "q"                             -> the change log's progress marker
+//                                        (etcd_change_log.h), just before
+//                                        the record keys
 // Names never contain '\0' (they are validated before they get here), so a
 // name's history and content keys sort together, by revision and sequence.
 //
@@ -64,6 +67,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "service/status_macros.h"
+#include "service/store/etcd/etcd_change_log.h"
 #include "service/store/etcd/etcd_record.pb.h"
 #include "service/store/etcd/etcd_status.h"
 #include "service/store/stored_metadata.h"
@@ -149,6 +153,10 @@ class Keys {
   std::string Fence(uint64_t nonce) const {
     return absl::StrFormat("%sf/%016x", prefix_, nonce);
   }
+  // The change log watches [ChangeMarker(), RecordsEnd()): nothing sorts
+  // between the two but record keys.
+  std::string ChangeMarker() const { return prefix_ + "q"; }
+  std::string RecordsEnd() const { return PrefixEnd(prefix_ + "r/"); }
 
  private:
   const std::string prefix_;
@@ -428,6 +436,20 @@ class Connection {
     return outcome;
   }
 
+  // The channel of the endpoint calls go to now, with `context` prepared
+  // for a stream on it (credentials, and no deadline).
+  std::shared_ptr<grpc::Channel> StreamChannel(grpc::ClientContext& context)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    context.AddMetadata("hasleader", "true");
+    {
+      absl::MutexLock lock(&mu_);
+      if (!token_.empty()) context.AddMetadata("token", token_);
+    }
+    return endpoints_[current_.load() % endpoints_.size()].channel;
+  }
+  // A stream failed: the next goes to the next endpoint.
+  void StreamFailed() { MoveOn(current_.load()); }
+
  private:
   explicit Connection(const EtcdStoreOptions& options) : options_(options) {}
 
@@ -673,6 +695,7 @@ class EtcdStore final : public Store {
       made.set_revision(response.header().revision());
       if (made.created()) made.set_create_revision(made.revision());
       recent_.Put(request.name, made);
+      change_log_->AwaitDelivered(made.revision());
       return ToRecord(request.name, made);
     }
     if (!sent.maybe_applied) return sent.status;
@@ -745,6 +768,61 @@ class EtcdStore final : public Store {
   }
 
   bool PinsListings() const override { return true; }
+
+  absl::StatusOr<ChangeWindow> Changes() override { return change_log_->Window(); }
+  absl::StatusOr<ChangePage> ReadChanges(int64_t from_revision,
+                                         int64_t up_to_revision, int limit,
+                                         bool with_content) override {
+    return change_log_->Read(from_revision, up_to_revision, limit, with_content);
+  }
+  absl::StatusOr<std::unique_ptr<StoreView>> View() override {
+    ETAGD_ASSIGN_OR_RETURN(const int64_t revision, change_log_->ViewRevision());
+    return NewPinnedView(*this, revision);
+  }
+  void SetCommitListener(std::function<void()> listener) override {
+    change_log_->SetListener(std::move(listener));
+  }
+
+  absl::Status CheckCompactionForTest() { return change_log_->CheckCompaction(); }
+
+  // Starts the change log (etcd_change_log.h) over this store's keys.
+  absl::Status StartChangeLog() {
+    EtcdChangeLogHooks hooks;
+    hooks.call_kv = [this](absl::string_view what,
+                           const EtcdChangeLogHooks::KvCall& call) {
+      return connection_->Read(
+          what, [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {
+            return call(*endpoint.kv, context);
+          });
+    };
+    hooks.open_stream = [this](grpc::ClientContext& context) {
+      return connection_->StreamChannel(context);
+    };
+    hooks.stream_failed = [this] { connection_->StreamFailed(); };
+    hooks.decode = [this](const mvccpb::KeyValue& kv) -> absl::StatusOr<EtcdChange> {
+      ETAGD_ASSIGN_OR_RETURN(EtcdRecord record, ReadKeyValue(kv));
+      return EtcdChange{ToRecord(keys_.NameOf(kv.key()), record), record.sequence()};
+    };
+    hooks.content_key = [this](absl::string_view name, int64_t sequence) {
+      return keys_.Content(name, sequence);
+    };
+    EtcdChangeLogOptions log_options;
+    log_options.marker_key = keys_.ChangeMarker();
+    log_options.records_end = keys_.RecordsEnd();
+    log_options.call_timeout = options_.call_timeout;
+    if (options_.max_buffered_changes_for_test > 0) {
+      log_options.max_buffered_changes = options_.max_buffered_changes_for_test;
+    }
+    absl::StatusOr<std::unique_ptr<EtcdChangeLog>> log =
+        EtcdChangeLog::Start(std::move(hooks), std::move(log_options));
+    if (!log.ok()) {
+      return absl::Status(log.status().code(),
+                          absl::StrCat("starting the change feed's etcd watch: ",
+                                       log.status().message()));
+    }
+    change_log_ = *std::move(log);
+    return absl::OkStatus();
+  }
 
   // A linearizable read needs a leader that a quorum confirms (a raft
   // ReadIndex), and with "hasleader" a member without one refuses at once.
@@ -1194,12 +1272,20 @@ class EtcdStore final : public Store {
   const Keys keys_;
   const std::unique_ptr<Connection> connection_;
   RecentRecords recent_;
+  // Declared after connection_, so destroyed (its watch stopped) first.
+  std::unique_ptr<EtcdChangeLog> change_log_;
   absl::Mutex mu_;
   int64_t last_time_us_ ABSL_GUARDED_BY(mu_) = 0;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
+
+absl::Status CheckEtcdCompactionForTest(Store& store) {
+  auto* etcd = dynamic_cast<EtcdStore*>(&store);
+  if (etcd == nullptr) return absl::InvalidArgumentError("not an etcd store");
+  return etcd->CheckCompactionForTest();
+}
 
 int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options) {
   const int64_t key = static_cast<int64_t>(options.prefix.size()) + kMaxNameBytes + 16;
@@ -1224,6 +1310,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
                          Connection::Open(options));
   auto store = std::make_unique<EtcdStore>(options, std::move(connection));
   ETAGD_RETURN_IF_ERROR(store->CheckFormat());
+  ETAGD_RETURN_IF_ERROR(store->StartChangeLog());
   return std::unique_ptr<Store>(std::move(store));
 }
 

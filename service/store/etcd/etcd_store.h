@@ -3,7 +3,8 @@
 // own gRPC API (nothing but this engine sees etcd's types) and keeps the
 // RocksDB engine's semantics: revisions (etcd's), entity-tags never reused,
 // one compare-and-set Txn per write, the last history_depth past records,
-// request ids, update times that never go backwards per resource.
+// request ids, update times that never go backwards per resource, and a
+// change log for Watch fed by an etcd watch (etcd_change_log.h).
 #ifndef ETAGD_SERVICE_STORE_ETCD_ETCD_STORE_H_
 #define ETAGD_SERVICE_STORE_ETCD_ETCD_STORE_H_
 
@@ -66,6 +67,9 @@ struct EtcdStoreOptions {
   // For fault tests: called by a write after it has read the current record
   // and before it sends its Txn. Never set it outside tests.
   std::function<void()> before_send_for_test;
+  // For change feed tests: the most changes the change log keeps in memory
+  // (0: its default), so that reads from etcd's history can be reached.
+  int64_t max_buffered_changes_for_test = 0;
 };
 
 // The largest content a put of any valid name and request id is sure to
@@ -80,6 +84,10 @@ int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options);
 // FAILED_PRECONDITION if the prefix holds data of another format.
 absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
     const EtcdStoreOptions& options);
+
+// Makes `store` (one OpenEtcdStore returned) learn etcd's compaction
+// revision now rather than at its next periodic check.
+absl::Status CheckEtcdCompactionForTest(Store& store);
 
 }  // namespace etagd
 
