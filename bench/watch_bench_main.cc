@@ -20,6 +20,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -466,9 +467,19 @@ int Run() {
   const double delivery_seconds =
       last_delivery > 0 ? (last_delivery - absl::ToUnixNanos(begin)) / 1e9 : 0;
   int64_t excess = 0, ended_early = 0;
+  // Why streams ended early: a count and the first message per code.
+  std::map<int, std::pair<int, std::string>> endings;
   for (int i = stalled; i < watchers; ++i) {
     excess += std::max<int64_t>(0, streams[i]->received() - expected);
-    if (streams[i]->done()) ++ended_early;
+    if (streams[i]->done()) {
+      ++ended_early;
+      auto& [count, message] = endings[streams[i]->status().error_code()];
+      if (count++ == 0) message = streams[i]->status().error_message();
+    }
+  }
+  for (const auto& [code, ending] : endings) {
+    std::fprintf(stderr, "%s: %d streams ended early with code %d (%s)\n",
+                 system.c_str(), ending.first, code, ending.second.c_str());
   }
   rss.Stop();
   for (auto& stream : streams) stream->Cancel();

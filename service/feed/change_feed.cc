@@ -1,5 +1,9 @@
 #include "service/feed/change_feed.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <deque>
 #include <optional>
@@ -51,6 +55,17 @@ struct Completion {
 void RunAll(std::vector<Completion>& completions) {
   for (Completion& completion : completions) completion.Run();
   completions.clear();
+}
+
+// The feed's own threads yield to the rest of the server when the CPU is
+// short: writers first, then watchers (which catch up from the window or
+// the log). Lowering a thread's priority needs no privilege; the result is
+// deliberately ignored, since a thread it fails for just runs at the
+// normal priority.
+void YieldToWriters() {
+  constexpr int kNiceness = 5;
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                    kNiceness);
 }
 
 }  // namespace
@@ -905,8 +920,14 @@ ChangeFeed::ChangeFeed(Store& store, ChangeFeedOptions options)
   if (!window.ok()) return;
   Hub* hub = hub_.get();
   store.SetCommitListener([hub] { hub->Notify(); });
-  hub_->dispatcher = std::thread([hub] { hub->Dispatch(); });
-  hub_->catcher = std::thread([hub] { hub->CatchUp(); });
+  hub_->dispatcher = std::thread([hub] {
+    YieldToWriters();
+    hub->Dispatch();
+  });
+  hub_->catcher = std::thread([hub] {
+    YieldToWriters();
+    hub->CatchUp();
+  });
 }
 
 ChangeFeed::~ChangeFeed() { Shutdown(); }
