@@ -122,7 +122,7 @@ constexpr char kUsage[] =
     "                 (an admin call: a read-write token without a prefix).\n"
     "                 Times, content types and HTTP metadata are kept;\n"
     "                 revisions and ETags are NOT: the target hands out its\n"
-    "                 own, so an ETag from the source never matches there\n"
+    "                 own, so an ETag from the source does not match there\n"
     "                 (If-None-Match: 200, If-Match: 412). History is kept\n"
     "                 as far as the target's --history_depth. Resumable:\n"
     "                 run it again with the same file after an interruption\n"
