@@ -1,6 +1,9 @@
 #include "client/store_transfer.h"
 
 #include <algorithm>
+#include <deque>
+#include <functional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -8,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/export_format.h"
 #include "google/protobuf/util/time_util.h"
@@ -51,7 +55,9 @@ class Progress {
   Progress(const TransferOptions& options, std::string verb)
       : options_(options), verb_(std::move(verb)), start_(absl::Now()) {}
 
-  void Update(const TransferStats& stats, bool final) {
+  // `final`: the last report, ending with `end`.
+  void Update(const TransferStats& stats, bool final,
+              absl::string_view end = " (done)") {
     if (!options_.progress) return;
     const absl::Time now = absl::Now();
     if (!final && now - last_ < options_.progress_interval) return;
@@ -67,7 +73,7 @@ class Progress {
       absl::StrAppend(&line, ", ", stats.skipped, " leading deletions skipped");
     }
     absl::StrAppend(&line, " in ", absl::FormatDuration(absl::Trunc(now - start_, absl::Milliseconds(100))),
-                    final ? " (done)" : "");
+                    final ? end : "");
     options_.progress(line);
   }
 
@@ -185,6 +191,112 @@ v1::ImportVersionRequest ImportRequestOf(v1::ExportedVersion version,
   return request;
 }
 
+// Imports versions on options.parallelism threads ("lanes"), each name
+// always on the same lane so that its versions stay in file order; the
+// versions waiting hold at most options.max_bytes_in_flight of content (one
+// at least, whatever its size). After the first error no lane starts
+// another version. Thread-safe.
+class ImportLanes {
+ public:
+  ImportLanes(Client& target, const TransferOptions& options)
+      : target_(target), options_(options), lanes_(static_cast<size_t>(std::max(1, options.parallelism))) {
+    for (size_t i = 0; i < lanes_; ++i) {
+      threads_.emplace_back([this, i] { Run(i); });
+    }
+  }
+
+  ~ImportLanes() { Finish().IgnoreError(); }  // Finish's status was taken, or is moot.
+
+  // Queues `request` (the `resources`-th resource seen; `bytes` read so
+  // far), waiting while the queues are full. The first error so far, if any.
+  absl::Status Add(v1::ImportVersionRequest request, int64_t resources,
+                   int64_t bytes) ABSL_LOCKS_EXCLUDED(mu_) {
+    const int64_t size = static_cast<int64_t>(request.content().size());
+    const size_t lane = std::hash<std::string>{}(request.name()) % lanes_;
+    absl::MutexLock lock(&mu_);
+    auto room = [&] {
+      mu_.AssertHeld();
+      return !error_.ok() || queued_bytes_ == 0 ||
+             queued_bytes_ + size <= options_.max_bytes_in_flight;
+    };
+    mu_.Await(absl::Condition(&room));
+    if (!error_.ok()) return error_;
+    queued_bytes_ += size;
+    queues_[lane].push_back(std::move(request));
+    stats_.resources = resources;
+    stats_.bytes = bytes;
+    return absl::OkStatus();
+  }
+
+  // Waits until every queued version is imported (or dropped after an
+  // error) and the lanes have stopped; the first error, if any.
+  absl::Status Finish() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    for (std::thread& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
+
+  TransferStats Stats() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+
+ private:
+  void Run(size_t index) ABSL_LOCKS_EXCLUDED(mu_) {
+    while (true) {
+      v1::ImportVersionRequest request;
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [&] {
+          mu_.AssertHeld();
+          return !queues_[index].empty() || closed_ || !error_.ok();
+        };
+        mu_.Await(absl::Condition(&ready));
+        if (!error_.ok() || queues_[index].empty()) return;
+        request = std::move(queues_[index].front());
+        queues_[index].pop_front();
+      }
+      const int64_t size = static_cast<int64_t>(request.content().size());
+      absl::StatusOr<v1::ImportVersionResponse> imported =
+          WithRetries(options_, [&] { return target_.ImportVersion(request); });
+      absl::MutexLock lock(&mu_);
+      queued_bytes_ -= size;
+      if (!imported.ok()) {
+        if (error_.ok()) {
+          error_ = absl::Status(
+              imported.status().code(),
+              absl::StrCat("importing ", Quoted(request.name()),
+                           " (source revision ", request.source_revision(),
+                           "): ", imported.status().message()));
+        }
+        return;
+      }
+      ++stats_.versions;
+      if (imported->already_imported()) ++stats_.already_imported;
+      if (imported->skipped()) ++stats_.skipped;
+    }
+  }
+
+  Client& target_;
+  const TransferOptions& options_;
+  absl::Mutex mu_;
+  const size_t lanes_;
+  // One queue per lane.
+  std::vector<std::deque<v1::ImportVersionRequest>> queues_ ABSL_GUARDED_BY(mu_) =
+      std::vector<std::deque<v1::ImportVersionRequest>>(lanes_);
+  int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  TransferStats stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace
 
 absl::StatusOr<TransferStats> ExportStore(Client& source, absl::string_view prefix,
@@ -231,38 +343,32 @@ absl::StatusOr<TransferStats> ImportStore(Client& target, std::istream& in,
   ExportReader reader(in);
   absl::StatusOr<v1::ExportHeader> header = reader.ReadHeader();
   if (!header.ok()) return header.status();
-  TransferStats stats;
   Progress progress(options, "imported");
+  ImportLanes lanes(target, options);
   std::string last_name;
-  while (true) {
+  int64_t resources = 0;
+  absl::Status failed = absl::OkStatus();
+  while (failed.ok()) {
     absl::StatusOr<std::optional<v1::ExportedVersion>> next = reader.Next();
     if (!next.ok()) {
-      progress.Update(stats, false);
-      return next.status();
+      failed = next.status();
+      break;
     }
     if (!next->has_value()) break;
-    if (stats.versions == 0 || (*next)->name() != last_name) {
+    if (resources == 0 || (*next)->name() != last_name) {
       last_name = (*next)->name();
-      ++stats.resources;
+      ++resources;
     }
-    const int64_t source_revision = (*next)->source_revision();
-    const v1::ImportVersionRequest request =
-        ImportRequestOf(**std::move(next), header->export_id(), options.overwrite);
-    absl::StatusOr<v1::ImportVersionResponse> imported =
-        WithRetries(options, [&] { return target.ImportVersion(request); });
-    if (!imported.ok()) {
-      return absl::Status(imported.status().code(),
-                          absl::StrCat("importing ", Quoted(request.name()),
-                                       " (source revision ", source_revision,
-                                       "): ", imported.status().message()));
-    }
-    ++stats.versions;
-    if (imported->already_imported()) ++stats.already_imported;
-    if (imported->skipped()) ++stats.skipped;
-    stats.bytes = reader.bytes();
-    progress.Update(stats, false);
+    failed = lanes.Add(ImportRequestOf(**std::move(next), header->export_id(),
+                                       options.overwrite),
+                       resources, reader.bytes());
+    progress.Update(lanes.Stats(), false);
   }
-  progress.Update(stats, true);
+  absl::Status finished = lanes.Finish();
+  if (failed.ok()) failed = finished;
+  TransferStats stats = lanes.Stats();
+  progress.Update(stats, true, failed.ok() ? " (done)" : " (stopped)");
+  if (!failed.ok()) return failed;
   return stats;
 }
 

@@ -34,6 +34,11 @@ struct TransferOptions {
   // ABORTED (every call is safe to repeat: reads, and imports, which write
   // a version at most once).
   int max_attempts = 5;
+  // Import: calls in flight at once (each resource's versions stay in
+  // order, one at a time).
+  int parallelism = 8;
+  // Import: most content bytes read ahead of the calls.
+  int64_t max_bytes_in_flight = int64_t{64} << 20;
 };
 
 struct TransferStats {
