@@ -23,30 +23,33 @@ uint32_t Crc32(const std::string& bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
   size_t done = 0;
   while (done < bytes.size()) {
-    const uInt piece = static_cast<uInt>(
-        std::min<size_t>(bytes.size() - done, uInt{1} << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + done), piece);
+    const uInt piece =
+        static_cast<uInt>(std::min<size_t>(bytes.size() - done, uInt{1} << 30));
+    crc =
+        crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + done), piece);
     done += piece;
   }
   return static_cast<uint32_t>(crc);
 }
 
 void PutFixed32(uint32_t value, char* out) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i)
+    out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
 }
 
 uint32_t GetFixed32(const char* in) {
   uint32_t value = 0;
   for (int i = 0; i < 4; ++i) {
-    value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i]))
+             << (8 * i);
   }
   return value;
 }
 
 absl::Status Truncated(int64_t offset) {
-  return absl::DataLossError(absl::StrCat(
-      "the export file is truncated: it ends at byte ", offset,
-      " before its trailer (was the export interrupted?)"));
+  return absl::DataLossError(
+      absl::StrCat("the export file is truncated: it ends at byte ", offset,
+                   " before its trailer (was the export interrupted?)"));
 }
 
 }  // namespace
@@ -132,7 +135,8 @@ absl::StatusOr<std::optional<v1::ExportRecord>> ExportReader::ReadFrame() {
   bytes_ += kFrameHeadBytes;
   std::string payload;
   while (payload.size() < length) {
-    const size_t piece = std::min<size_t>(length - payload.size(), kReadChunkBytes);
+    const size_t piece =
+        std::min<size_t>(length - payload.size(), kReadChunkBytes);
     const size_t before = payload.size();
     payload.resize(before + piece);
     in_.read(payload.data() + before, static_cast<std::streamsize>(piece));
@@ -141,15 +145,15 @@ absl::StatusOr<std::optional<v1::ExportRecord>> ExportReader::ReadFrame() {
     if (read != piece) return Truncated(bytes_);
   }
   if (Crc32(payload) != crc) {
-    return absl::DataLossError(absl::StrCat(
-        "the export file is corrupt: the record at byte ", frame_start,
-        " fails its checksum"));
+    return absl::DataLossError(
+        absl::StrCat("the export file is corrupt: the record at byte ",
+                     frame_start, " fails its checksum"));
   }
   v1::ExportRecord record;
   if (!record.ParseFromString(payload)) {
-    return absl::DataLossError(absl::StrCat(
-        "the export file is corrupt: the record at byte ", frame_start,
-        " does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("the export file is corrupt: the record at byte ",
+                     frame_start, " does not parse"));
   }
   return std::optional<v1::ExportRecord>(std::move(record));
 }
@@ -159,7 +163,8 @@ absl::StatusOr<v1::ExportHeader> ExportReader::ReadHeader() {
   char magic[kMagicBytes];
   in_.read(magic, kMagicBytes);
   const size_t got = static_cast<size_t>(in_.gcount());
-  if (got != kMagicBytes || std::memcmp(magic, kExportMagic, kMagicBytes) != 0) {
+  if (got != kMagicBytes ||
+      std::memcmp(magic, kExportMagic, kMagicBytes) != 0) {
     return absl::InvalidArgumentError(
         "not an etagd export file (it does not start with \"ETAGDX1\")");
   }
@@ -168,7 +173,8 @@ absl::StatusOr<v1::ExportHeader> ExportReader::ReadHeader() {
   if (!record.ok()) return record.status();
   if (!record->has_value()) return Truncated(bytes_);
   if (!(*record)->has_header()) {
-    return absl::DataLossError("the export file does not begin with its header");
+    return absl::DataLossError(
+        "the export file does not begin with its header");
   }
   const v1::ExportHeader& header = (*record)->header();
   if (header.format_version() != kExportFormatVersion) {
@@ -181,7 +187,8 @@ absl::StatusOr<v1::ExportHeader> ExportReader::ReadHeader() {
 }
 
 absl::StatusOr<std::optional<v1::ExportedVersion>> ExportReader::Next() {
-  if (!header_read_) return absl::FailedPreconditionError("read the header first");
+  if (!header_read_)
+    return absl::FailedPreconditionError("read the header first");
   if (done_) return std::optional<v1::ExportedVersion>();
   absl::StatusOr<std::optional<v1::ExportRecord>> record = ReadFrame();
   if (!record.ok()) return record.status();
@@ -199,26 +206,28 @@ absl::StatusOr<std::optional<v1::ExportedVersion>> ExportReader::Next() {
     }
     if (in_.peek() != std::istream::traits_type::eof()) {
       return absl::DataLossError(absl::StrCat(
-          "the export file is corrupt: bytes follow its trailer at byte ", bytes_));
+          "the export file is corrupt: bytes follow its trailer at byte ",
+          bytes_));
     }
     done_ = true;
     return std::optional<v1::ExportedVersion>();
   }
   if (!r.has_version()) {
     return absl::DataLossError(absl::StrCat(
-        "the export file is corrupt: an unexpected record before byte ", bytes_));
+        "the export file is corrupt: an unexpected record before byte ",
+        bytes_));
   }
   v1::ExportedVersion& version = *r.mutable_version();
   const bool same_name = versions_ > 0 && version.name() == last_name_;
   if (versions_ > 0 && !same_name && version.name() <= last_name_) {
-    return absl::DataLossError(absl::StrCat(
-        "the export file is corrupt: resource \"",
-        absl::CHexEscape(version.name()), "\" is out of order"));
+    return absl::DataLossError(
+        absl::StrCat("the export file is corrupt: resource \"",
+                     absl::CHexEscape(version.name()), "\" is out of order"));
   }
   if (same_name && version.source_revision() <= last_revision_) {
-    return absl::DataLossError(absl::StrCat(
-        "the export file is corrupt: the versions of \"",
-        absl::CHexEscape(version.name()), "\" are out of order"));
+    return absl::DataLossError(
+        absl::StrCat("the export file is corrupt: the versions of \"",
+                     absl::CHexEscape(version.name()), "\" are out of order"));
   }
   if (!same_name) {
     ++resources_;

@@ -23,7 +23,8 @@ inline constexpr int kExportFormatVersion = 1;
 inline constexpr char kExportMagic[] = "ETAGDX1\n";
 // Largest frame a reader accepts by default: the largest content etagd
 // stores (1 GiB) and room for the rest of the record.
-inline constexpr uint32_t kMaxExportFrameBytes = (uint32_t{1} << 30) + (1 << 20);
+inline constexpr uint32_t kMaxExportFrameBytes =
+    (uint32_t{1} << 30) + (1 << 20);
 
 // One frame: length, checksum and the serialized `record`.
 absl::StatusOr<std::string> FrameExportRecord(

@@ -62,17 +62,18 @@ class Progress {
     const absl::Time now = absl::Now();
     if (!final && now - last_ < options_.progress_interval) return;
     last_ = now;
-    std::string line = absl::StrCat(verb_, " ", stats.versions, " versions of ",
-                                    stats.resources, " resources, ",
-                                    Mib(stats.bytes));
+    std::string line =
+        absl::StrCat(verb_, " ", stats.versions, " versions of ",
+                     stats.resources, " resources, ", Mib(stats.bytes));
     if (stats.already_imported > 0) {
-      absl::StrAppend(&line, ", ", stats.already_imported,
-                      " already imported");
+      absl::StrAppend(&line, ", ", stats.already_imported, " already imported");
     }
     if (stats.skipped > 0) {
       absl::StrAppend(&line, ", ", stats.skipped, " leading deletions skipped");
     }
-    absl::StrAppend(&line, " in ", absl::FormatDuration(absl::Trunc(now - start_, absl::Milliseconds(100))),
+    absl::StrAppend(&line, " in ",
+                    absl::FormatDuration(
+                        absl::Trunc(now - start_, absl::Milliseconds(100))),
                     final ? end : "");
     options_.progress(line);
   }
@@ -130,7 +131,8 @@ absl::StatusOr<std::optional<v1::ExportedVersion>> ReadVersion(
   get.set_revision(version.resource().revision());
   absl::StatusOr<v1::GetResourceResponse> got =
       WithRetries(options, [&] { return source.Get(get); });
-  if (absl::IsNotFound(got.status())) return std::optional<v1::ExportedVersion>();
+  if (absl::IsNotFound(got.status()))
+    return std::optional<v1::ExportedVersion>();
   if (!got.ok()) return got.status();
   if (!got->has_resource()) {
     return absl::InternalError(
@@ -158,10 +160,11 @@ absl::Status ExportResource(Client& source, const std::string& name,
     absl::StatusOr<std::optional<v1::ExportedVersion>> version =
         ReadVersion(source, name, *it, options);
     if (!version.ok()) {
-      return absl::Status(version.status().code(),
-                          absl::StrCat("reading ", Quoted(name), " at revision ",
-                                       it->resource().revision(), ": ",
-                                       version.status().message()));
+      return absl::Status(
+          version.status().code(),
+          absl::StrCat("reading ", Quoted(name), " at revision ",
+                       it->resource().revision(), ": ",
+                       version.status().message()));
     }
     if (!version->has_value()) continue;
     if (absl::Status written = writer.WriteVersion(**version); !written.ok()) {
@@ -183,7 +186,8 @@ v1::ImportVersionRequest ImportRequestOf(v1::ExportedVersion version,
   request.set_content(std::move(*version.mutable_content()));
   request.set_content_type(version.content_type());
   *request.mutable_http_metadata() = version.http_metadata();
-  if (version.has_create_time()) *request.mutable_create_time() = version.create_time();
+  if (version.has_create_time())
+    *request.mutable_create_time() = version.create_time();
   *request.mutable_update_time() = version.update_time();
   request.set_import_id(import_id);
   request.set_source_revision(version.source_revision());
@@ -199,13 +203,17 @@ v1::ImportVersionRequest ImportRequestOf(v1::ExportedVersion version,
 class ImportLanes {
  public:
   ImportLanes(Client& target, const TransferOptions& options)
-      : target_(target), options_(options), lanes_(static_cast<size_t>(std::max(1, options.parallelism))) {
+      : target_(target),
+        options_(options),
+        lanes_(static_cast<size_t>(std::max(1, options.parallelism))) {
     for (size_t i = 0; i < lanes_; ++i) {
       threads_.emplace_back([this, i] { Run(i); });
     }
   }
 
-  ~ImportLanes() { Finish().IgnoreError(); }  // Finish's status was taken, or is moot.
+  ~ImportLanes() {
+    Finish().IgnoreError();
+  }  // Finish's status was taken, or is moot.
 
   // Queues `request` (the `resources`-th resource seen; `bytes` read so
   // far), waiting while the queues are full. The first error so far, if any.
@@ -288,8 +296,8 @@ class ImportLanes {
   absl::Mutex mu_;
   const size_t lanes_;
   // One queue per lane.
-  std::vector<std::deque<v1::ImportVersionRequest>> queues_ ABSL_GUARDED_BY(mu_) =
-      std::vector<std::deque<v1::ImportVersionRequest>>(lanes_);
+  std::vector<std::deque<v1::ImportVersionRequest>> queues_ ABSL_GUARDED_BY(
+      mu_) = std::vector<std::deque<v1::ImportVersionRequest>>(lanes_);
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
@@ -299,7 +307,8 @@ class ImportLanes {
 
 }  // namespace
 
-absl::StatusOr<TransferStats> ExportStore(Client& source, absl::string_view prefix,
+absl::StatusOr<TransferStats> ExportStore(Client& source,
+                                          absl::string_view prefix,
                                           std::ostream& out,
                                           const TransferOptions& options) {
   ExportWriter writer(out);

@@ -56,7 +56,8 @@ struct TransferStats {
 // retained versions oldest first, to `out`. Each resource's versions are
 // those retained when it is read: for an exact copy of a store that is being
 // written, export from an etagd started on a checkpoint of it.
-absl::StatusOr<TransferStats> ExportStore(Client& source, absl::string_view prefix,
+absl::StatusOr<TransferStats> ExportStore(Client& source,
+                                          absl::string_view prefix,
                                           std::ostream& out,
                                           const TransferOptions& options);
 

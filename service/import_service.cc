@@ -29,7 +29,8 @@ absl::StatusOr<absl::Time> ParseTime(const google::protobuf::Timestamp& t,
   if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
       t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
       t.nanos() > 999'999'999) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is not a valid time"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a valid time"));
   }
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
 }
@@ -55,7 +56,8 @@ v1::ImportVersionResponse Written(const Record& record) {
 
 }  // namespace
 
-std::string ImportRequestId(absl::string_view import_id, int64_t source_revision) {
+std::string ImportRequestId(absl::string_view import_id,
+                            int64_t source_revision) {
   return absl::StrCat(kMarkPrefix, import_id, "/", source_revision);
 }
 
@@ -101,10 +103,10 @@ absl::StatusOr<v1::ImportVersionResponse> ImportService::ImportVersion(
   if (!request.deleted()) {
     if (static_cast<int64_t>(request.content().size()) >
         options_.max_content_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "content is ", request.content().size(),
-          " bytes, over this server's --max_content_bytes=",
-          options_.max_content_bytes));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("content is ", request.content().size(),
+                       " bytes, over this server's --max_content_bytes=",
+                       options_.max_content_bytes));
     }
     ETAGD_RETURN_IF_ERROR(ValidateContentType(request.content_type()));
     ETAGD_ASSIGN_OR_RETURN(write.metadata,
@@ -124,7 +126,8 @@ absl::StatusOr<v1::ImportVersionResponse> ImportService::ImportVersion(
     ETAGD_ASSIGN_OR_RETURN(std::optional<Record> current,
                            store_.ReadCurrent(request.name(), false));
     if (current.has_value()) {
-      std::optional<ImportMark> mark = ParseImportRequestId(current->request_id);
+      std::optional<ImportMark> mark =
+          ParseImportRequestId(current->request_id);
       const bool this_import =
           mark.has_value() && mark->import_id == request.import_id();
       if (this_import && mark->source_revision >= request.source_revision()) {
@@ -147,13 +150,14 @@ absl::StatusOr<v1::ImportVersionResponse> ImportService::ImportVersion(
     }
     write.expected_revision = current.has_value() ? current->revision : 0;
     absl::StatusOr<Record> written = store_.Write(write);
-    if (absl::IsAborted(written.status())) continue;  // Lost a race: decide again.
+    if (absl::IsAborted(written.status()))
+      continue;  // Lost a race: decide again.
     ETAGD_RETURN_IF_ERROR(written.status());
     return Written(*written);
   }
-  return absl::AbortedError(absl::StrCat(
-      "gave up importing \"", absl::CHexEscape(request.name()),
-      "\": other writers kept changing it"));
+  return absl::AbortedError(absl::StrCat("gave up importing \"",
+                                         absl::CHexEscape(request.name()),
+                                         "\": other writers kept changing it"));
 }
 
 }  // namespace etagd

@@ -29,7 +29,8 @@ struct ImportMark {
 };
 
 // The request id of the write importing `source_revision` under `import_id`.
-std::string ImportRequestId(absl::string_view import_id, int64_t source_revision);
+std::string ImportRequestId(absl::string_view import_id,
+                            int64_t source_revision);
 
 // The mark in `request_id`, or nullopt if it is not an import's.
 std::optional<ImportMark> ParseImportRequestId(absl::string_view request_id);

@@ -51,7 +51,8 @@ std::string SampleFile() {
 }
 
 // Reads all of `file`: the versions, or the first error.
-absl::StatusOr<std::vector<v1::ExportedVersion>> ReadAll(const std::string& file) {
+absl::StatusOr<std::vector<v1::ExportedVersion>> ReadAll(
+    const std::string& file) {
   std::istringstream in(file);
   ExportReader reader(in);
   absl::StatusOr<v1::ExportHeader> header = reader.ReadHeader();
@@ -66,7 +67,8 @@ absl::StatusOr<std::vector<v1::ExportedVersion>> ReadAll(const std::string& file
 }
 
 TEST(ExportFormatTest, WhatIsWrittenReadsBackInOrder) {
-  absl::StatusOr<std::vector<v1::ExportedVersion>> versions = ReadAll(SampleFile());
+  absl::StatusOr<std::vector<v1::ExportedVersion>> versions =
+      ReadAll(SampleFile());
   ASSERT_THAT(versions, IsOk());
   ASSERT_EQ(versions->size(), 3u);
   EXPECT_EQ((*versions)[0].content(), "one");
@@ -84,7 +86,8 @@ TEST(ExportFormatTest, TheHeaderCarriesTheFormatVersionAndExportId) {
 }
 
 TEST(ExportFormatTest, AnEmptyStoreIsAValidFile) {
-  absl::StatusOr<std::vector<v1::ExportedVersion>> versions = ReadAll(FileOf({}));
+  absl::StatusOr<std::vector<v1::ExportedVersion>> versions =
+      ReadAll(FileOf({}));
   ASSERT_THAT(versions, IsOk());
   EXPECT_TRUE(versions->empty());
 }
@@ -122,8 +125,9 @@ TEST(ExportFormatTest, BytesAfterTheTrailerAreRefused) {
 }
 
 TEST(ExportFormatTest, AFileThatIsNotAnExportIsRefused) {
-  EXPECT_THAT(ReadAll("{\"resources\": []}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, "not an etagd export"));
+  EXPECT_THAT(
+      ReadAll("{\"resources\": []}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, "not an etagd export"));
 }
 
 TEST(ExportFormatTest, ANewerFormatVersionIsRefused) {

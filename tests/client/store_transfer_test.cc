@@ -47,8 +47,10 @@ struct Kept {
 
   friend bool operator==(const Kept& a, const Kept& b) {
     return a.deleted == b.deleted && a.content == b.content &&
-           a.content_type == b.content_type && a.http_metadata == b.http_metadata &&
-           a.create_time_us == b.create_time_us && a.update_time_us == b.update_time_us;
+           a.content_type == b.content_type &&
+           a.http_metadata == b.http_metadata &&
+           a.create_time_us == b.create_time_us &&
+           a.update_time_us == b.update_time_us;
   }
   friend std::ostream& operator<<(std::ostream& out, const Kept& k) {
     return out << (k.deleted ? "deleted" : "live") << " content=" << k.content
@@ -84,13 +86,14 @@ Snapshot Take(Client& client) {
     for (const v1::Resource& resource : page->resources()) {
       v1::ListVersionsRequest history;
       history.set_name(resource.name());
-      absl::StatusOr<v1::ListVersionsResponse> versions = client.ListVersions(history);
+      absl::StatusOr<v1::ListVersionsResponse> versions =
+          client.ListVersions(history);
       EXPECT_THAT(versions, IsOk());
       if (!versions.ok()) continue;
       EXPECT_TRUE(versions->next_page_token().empty());
       std::vector<Kept>& kept = snapshot[resource.name()];
-      for (auto it = versions->versions().rbegin(); it != versions->versions().rend();
-           ++it) {
+      for (auto it = versions->versions().rbegin();
+           it != versions->versions().rend(); ++it) {
         Kept k;
         k.deleted = it->deleted();
         k.update_time_us = Micros(it->resource().update_time());
@@ -117,14 +120,15 @@ Snapshot Take(Client& client) {
 // The newest `n` versions of each resource.
 Snapshot Newest(Snapshot snapshot, size_t n) {
   for (auto& [name, versions] : snapshot) {
-    if (versions.size() > n) versions.erase(versions.begin(), versions.end() - n);
+    if (versions.size() > n)
+      versions.erase(versions.begin(), versions.end() - n);
   }
   return snapshot;
 }
 
 CommandResult Etagctl(const std::vector<std::string>& args) {
-  absl::StatusOr<CommandResult> result =
-      RunCommand(DataBinaryPath("client/etagctl"), args, absl::nullopt, kTimeout);
+  absl::StatusOr<CommandResult> result = RunCommand(
+      DataBinaryPath("client/etagctl"), args, absl::nullopt, kTimeout);
   EXPECT_THAT(result, IsOk());
   return result.ok() ? *std::move(result) : CommandResult{};
 }
@@ -134,8 +138,8 @@ CommandResult Etagctl(const std::vector<std::string>& args) {
 std::string UrlPath(const std::string& name) {
   std::string out = "/v1/resources/";
   for (unsigned char c : name) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        c == '/') {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
+        c == '~' || c == '/') {
       out.push_back(static_cast<char>(c));
     } else {
       absl::StrAppend(&out, absl::StrFormat("%%%02X", c));
@@ -164,9 +168,9 @@ class StoreTransferTest : public testing::Test {
     source_client_ = Client::Connect(source_.target());
     Populate();
     export_path_ = TestPath("store.etagdx");
-    CommandResult exported = Etagctl(
-        {absl::StrCat("--target=", source_.target()), "export",
-         absl::StrCat("--output=", export_path_)});
+    CommandResult exported =
+        Etagctl({absl::StrCat("--target=", source_.target()), "export",
+                 absl::StrCat("--output=", export_path_)});
     ASSERT_EQ(exported.exit_code, 0) << exported.stderr_text;
     ASSERT_THAT(exported.stderr_text, HasSubstr("(done)"));
   }
@@ -219,7 +223,8 @@ class StoreTransferTest : public testing::Test {
 
   EtagdProcess StartTarget(const std::string& name,
                            std::vector<std::string> flags = {}) {
-    absl::StatusOr<EtagdProcess> target = StartEtagd(TestPath(name), flags, kTimeout);
+    absl::StatusOr<EtagdProcess> target =
+        StartEtagd(TestPath(name), flags, kTimeout);
     EXPECT_THAT(target, IsOk());
     return target.ok() ? *std::move(target) : EtagdProcess{};
   }
@@ -230,10 +235,11 @@ class StoreTransferTest : public testing::Test {
     EXPECT_THAT(cluster, IsOk());
     if (!cluster.ok()) return EtagdProcess{};
     etcd_ = *std::move(cluster);
-    return StartTarget("unused-data",
-                       {"--engine=etcd",
-                        absl::StrCat("--etcd_endpoints=", etcd_->ClientEndpoint(0)),
-                        "--etcd_prefix=/import-test/", "--history_depth=10"});
+    return StartTarget(
+        "unused-data",
+        {"--engine=etcd",
+         absl::StrCat("--etcd_endpoints=", etcd_->ClientEndpoint(0)),
+         "--etcd_prefix=/import-test/", "--history_depth=10"});
   }
 
   CommandResult Import(const EtagdProcess& target, const std::string& path,
@@ -254,7 +260,8 @@ class StoreTransferTest : public testing::Test {
   std::map<std::string, std::vector<std::string>> old_etags_;
 };
 
-TEST_F(StoreTransferTest, RocksDbToEtcdKeepsEveryVersionWithItsMetadataAndTimes) {
+TEST_F(StoreTransferTest,
+       RocksDbToEtcdKeepsEveryVersionWithItsMetadataAndTimes) {
   EtagdProcess target = StartEtcdTarget();
   ASSERT_NE(target.port, 0);
   CommandResult imported = Import(target, export_path_);
@@ -315,7 +322,8 @@ TEST_F(StoreTransferTest, NoOldEtagMatchesOnTheTarget) {
       put.set_name(name);
       put.set_content("a lost update");
       put.mutable_preconditions()->add_if_match(tag);
-      EXPECT_THAT(client->Put(put), StatusIs(absl::StatusCode::kFailedPrecondition))
+      EXPECT_THAT(client->Put(put),
+                  StatusIs(absl::StatusCode::kFailedPrecondition))
           << name << " " << tag;
 
       const std::string path = UrlPath(name);
@@ -382,7 +390,8 @@ TEST_F(StoreTransferTest, AResourceTheTargetHasStopsTheImportUnlessOverwrite) {
   // docs/a's imported versions follow the target's own: their update times
   // are raised to its time, the rest is the source's.
   ASSERT_EQ(imported.at("docs/a").size(), 4u);
-  EXPECT_EQ(imported.at("docs/a").back().content, source.at("docs/a").back().content);
+  EXPECT_EQ(imported.at("docs/a").back().content,
+            source.at("docs/a").back().content);
   EXPECT_GE(imported.at("docs/a").back().update_time_us,
             imported.at("docs/a").front().update_time_us);
   imported.erase("docs/a");
@@ -400,14 +409,14 @@ TEST_F(StoreTransferTest, AFileThatIsNotAnExportIsRefused) {
 }
 
 TEST_F(StoreTransferTest, ExportToStandardOutputImportsFromStandardInput) {
-  CommandResult exported = Etagctl(
-      {absl::StrCat("--target=", source_.target()), "export", "--output=-", "docs/"});
+  CommandResult exported = Etagctl({absl::StrCat("--target=", source_.target()),
+                                    "export", "--output=-", "docs/"});
   ASSERT_EQ(exported.exit_code, 0) << exported.stderr_text;
   EtagdProcess target = StartTarget("restored");
-  absl::StatusOr<CommandResult> imported =
-      RunCommand(DataBinaryPath("client/etagctl"),
-                 {absl::StrCat("--target=", target.target()), "import", "--input=-"},
-                 exported.stdout_text, kTimeout);
+  absl::StatusOr<CommandResult> imported = RunCommand(
+      DataBinaryPath("client/etagctl"),
+      {absl::StrCat("--target=", target.target()), "import", "--input=-"},
+      exported.stdout_text, kTimeout);
   ASSERT_THAT(imported, IsOk());
   ASSERT_EQ(imported->exit_code, 0) << imported->stderr_text;
   std::unique_ptr<Client> client = Client::Connect(target.target());

@@ -41,7 +41,8 @@ class ImportServiceTest : public testing::Test {
     import_ = std::make_unique<ImportService>(*store_, ImportServiceOptions{});
   }
 
-  v1::ImportVersionRequest Version(const std::string& name, int64_t source_revision,
+  v1::ImportVersionRequest Version(const std::string& name,
+                                   int64_t source_revision,
                                    absl::Time update_time,
                                    const std::string& content = "x") {
     v1::ImportVersionRequest request;
@@ -55,7 +56,8 @@ class ImportServiceTest : public testing::Test {
   }
 
   Record Current(const std::string& name) {
-    absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent(name, true);
+    absl::StatusOr<std::optional<Record>> current =
+        store_->ReadCurrent(name, true);
     EXPECT_THAT(current, IsOk());
     return current.ok() && current->has_value() ? **current : Record{};
   }
@@ -64,7 +66,8 @@ class ImportServiceTest : public testing::Test {
     WriteRequest write;
     write.name = name;
     write.content = "the target's own";
-    absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent(name, false);
+    absl::StatusOr<std::optional<Record>> current =
+        store_->ReadCurrent(name, false);
     ASSERT_THAT(current, IsOk());
     write.expected_revision = current->has_value() ? (*current)->revision : 0;
     ASSERT_THAT(store_->Write(write), IsOk());
@@ -76,7 +79,8 @@ class ImportServiceTest : public testing::Test {
 };
 
 TEST_F(ImportServiceTest, KeepsContentTypeMetadataAndBothTimes) {
-  v1::ImportVersionRequest request = Version("doc", 7, created_ + absl::Hours(1), "body");
+  v1::ImportVersionRequest request =
+      Version("doc", 7, created_ + absl::Hours(1), "body");
   *request.mutable_create_time() = At(created_);
   request.mutable_http_metadata()->set_cache_control("max-age=60");
   (*request.mutable_http_metadata()->mutable_user_metadata())["owner"] = "ops";
@@ -100,8 +104,10 @@ TEST_F(ImportServiceTest, AnswersTheTargetsOwnRevisionAndAFreshEtag) {
 }
 
 TEST_F(ImportServiceTest, AVersionAlreadyImportedIsNotWrittenAgain) {
-  ASSERT_THAT(import_->ImportVersion(Version("doc", 3, created_, "v1")), IsOk());
-  ASSERT_THAT(import_->ImportVersion(Version("doc", 5, created_, "v2")), IsOk());
+  ASSERT_THAT(import_->ImportVersion(Version("doc", 3, created_, "v1")),
+              IsOk());
+  ASSERT_THAT(import_->ImportVersion(Version("doc", 5, created_, "v2")),
+              IsOk());
   absl::StatusOr<v1::ImportVersionResponse> again =
       import_->ImportVersion(Version("doc", 3, created_, "v1"));
   ASSERT_THAT(again, IsOk());
@@ -137,8 +143,9 @@ TEST_F(ImportServiceTest, OverwriteAddsTheVersionAfterTheTargetsOwn) {
 }
 
 TEST_F(ImportServiceTest, AnUpdateTimeBeforeTheCurrentOneIsRaisedToIt) {
-  ASSERT_THAT(import_->ImportVersion(Version("doc", 3, created_ + absl::Hours(2))),
-              IsOk());
+  ASSERT_THAT(
+      import_->ImportVersion(Version("doc", 3, created_ + absl::Hours(2))),
+      IsOk());
   ASSERT_THAT(import_->ImportVersion(Version("doc", 4, created_)), IsOk());
   EXPECT_EQ(Current("doc").update_time, created_ + absl::Hours(2));
 }
@@ -154,22 +161,27 @@ TEST_F(ImportServiceTest, LaterWritesAreNeverEarlierThanAnImportedTime) {
 TEST_F(ImportServiceTest, ADeletionOfAResourceTheTargetLacksIsSkipped) {
   v1::ImportVersionRequest deletion = Version("doc", 3, created_);
   deletion.set_deleted(true);
-  absl::StatusOr<v1::ImportVersionResponse> imported = import_->ImportVersion(deletion);
+  absl::StatusOr<v1::ImportVersionResponse> imported =
+      import_->ImportVersion(deletion);
   ASSERT_THAT(imported, IsOk());
   EXPECT_TRUE(imported->skipped());
-  absl::StatusOr<std::optional<Record>> current = store_->ReadCurrent("doc", false);
+  absl::StatusOr<std::optional<Record>> current =
+      store_->ReadCurrent("doc", false);
   ASSERT_THAT(current, IsOk());
   EXPECT_FALSE(current->has_value());
 }
 
 TEST_F(ImportServiceTest, ADeletionKeepsItsTimeAndTheNextVersionFollowsIt) {
-  ASSERT_THAT(import_->ImportVersion(Version("doc", 3, created_, "v1")), IsOk());
-  v1::ImportVersionRequest deletion = Version("doc", 4, created_ + absl::Minutes(1));
+  ASSERT_THAT(import_->ImportVersion(Version("doc", 3, created_, "v1")),
+              IsOk());
+  v1::ImportVersionRequest deletion =
+      Version("doc", 4, created_ + absl::Minutes(1));
   deletion.set_deleted(true);
   ASSERT_THAT(import_->ImportVersion(deletion), IsOk());
   EXPECT_TRUE(Current("doc").deleted);
   EXPECT_EQ(Current("doc").update_time, created_ + absl::Minutes(1));
-  ASSERT_THAT(import_->ImportVersion(Version("doc", 5, created_ + absl::Minutes(2), "v3")),
+  ASSERT_THAT(import_->ImportVersion(
+                  Version("doc", 5, created_ + absl::Minutes(2), "v3")),
               IsOk());
   EXPECT_EQ(Current("doc").content, "v3");
   EXPECT_EQ(Current("doc").create_time, created_ + absl::Minutes(2));
@@ -188,9 +200,11 @@ TEST_F(ImportServiceTest, RefusesBadInput) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(import_->ImportVersion(Version("doc", 0, created_)),
               StatusIs(absl::StatusCode::kInvalidArgument, "source_revision"));
-  v1::ImportVersionRequest big = Version("doc", 3, created_, std::string(5 << 20, 'x'));
-  EXPECT_THAT(import_->ImportVersion(big),
-              StatusIs(absl::StatusCode::kResourceExhausted, "max_content_bytes"));
+  v1::ImportVersionRequest big =
+      Version("doc", 3, created_, std::string(5 << 20, 'x'));
+  EXPECT_THAT(
+      import_->ImportVersion(big),
+      StatusIs(absl::StatusCode::kResourceExhausted, "max_content_bytes"));
 }
 
 TEST(ImportRequestIdTest, RoundTrips) {
@@ -202,10 +216,10 @@ TEST(ImportRequestIdTest, RoundTrips) {
 }
 
 TEST(ImportRequestIdTest, OtherIdsAreNotMarks) {
-  for (const char* id : {"", "client-id", "etagd-import/0123456789abcdef",
-                         "etagd-import/0123456789abcdef/0",
-                         "etagd-import/0123456789ABCDEF/5",
-                         "etagd-import/0123456789abcdef/5/6"}) {
+  for (const char* id :
+       {"", "client-id", "etagd-import/0123456789abcdef",
+        "etagd-import/0123456789abcdef/0", "etagd-import/0123456789ABCDEF/5",
+        "etagd-import/0123456789abcdef/5/6"}) {
     EXPECT_FALSE(ParseImportRequestId(id).has_value()) << id;
   }
 }

@@ -23,7 +23,8 @@ absl::StatusOr<Record> ImportWrite(Store& store, const std::string& name,
                                    absl::Time update_time,
                                    std::optional<absl::Time> create_time,
                                    bool is_delete = false) {
-  absl::StatusOr<std::optional<Record>> current = store.ReadCurrent(name, false);
+  absl::StatusOr<std::optional<Record>> current =
+      store.ReadCurrent(name, false);
   if (!current.ok()) return current.status();
   WriteRequest request;
   request.name = name;
@@ -51,9 +52,10 @@ TEST_P(StoreConformanceTest, AnImportedPutKeepsItsUpdateAndCreateTimes) {
 }
 
 TEST_P(StoreConformanceTest, AnImportedPutOfALiveResourceKeepsItsCreateTime) {
-  ASSERT_THAT(ImportWrite(*store_, "a", kSourceCreated, kSourceCreated), IsOk());
-  absl::StatusOr<Record> second = ImportWrite(
-      *store_, "a", kSourceUpdated, kSourceUpdated - absl::Hours(1));
+  ASSERT_THAT(ImportWrite(*store_, "a", kSourceCreated, kSourceCreated),
+              IsOk());
+  absl::StatusOr<Record> second = ImportWrite(*store_, "a", kSourceUpdated,
+                                              kSourceUpdated - absl::Hours(1));
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->create_time, kSourceCreated);
   EXPECT_EQ(second->version, 2);
@@ -61,14 +63,15 @@ TEST_P(StoreConformanceTest, AnImportedPutOfALiveResourceKeepsItsCreateTime) {
 
 TEST_P(StoreConformanceTest, AnImportedDeletionKeepsItsTime) {
   ASSERT_THAT(ImportWrite(*store_, "a", kSourceCreated, std::nullopt), IsOk());
-  absl::StatusOr<Record> deletion =
-      ImportWrite(*store_, "a", kSourceUpdated, std::nullopt, /*is_delete=*/true);
+  absl::StatusOr<Record> deletion = ImportWrite(
+      *store_, "a", kSourceUpdated, std::nullopt, /*is_delete=*/true);
   ASSERT_THAT(deletion, IsOk());
   EXPECT_TRUE(deletion->deleted);
   EXPECT_EQ(deletion->update_time, kSourceUpdated);
 }
 
-TEST_P(StoreConformanceTest, AnImportedTimeBeforeTheCurrentRecordsIsRaisedToIt) {
+TEST_P(StoreConformanceTest,
+       AnImportedTimeBeforeTheCurrentRecordsIsRaisedToIt) {
   options_.clock = [] { return kClock; };
   Reopen();
   Put("a", "the target's own");
