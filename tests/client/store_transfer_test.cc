@@ -399,6 +399,15 @@ TEST_F(StoreTransferTest, AResourceTheTargetHasStopsTheImportUnlessOverwrite) {
   EXPECT_EQ(imported, source);
 }
 
+TEST_F(StoreTransferTest, ContentOverTheTargetsLimitStopsTheImportNamingIt) {
+  EtagdProcess target = StartTarget("small", {"--max_content_bytes=12"});
+  CommandResult refused = Import(target, export_path_);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.stderr_text, HasSubstr("RESOURCE_EXHAUSTED"));
+  EXPECT_THAT(refused.stderr_text, HasSubstr("--max_content_bytes=12"));
+  EXPECT_THAT(refused.stderr_text, HasSubstr("importing \""));
+}
+
 TEST_F(StoreTransferTest, AFileThatIsNotAnExportIsRefused) {
   EtagdProcess target = StartTarget("restored");
   const std::string path = TestPath("not-an-export");
