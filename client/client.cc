@@ -68,6 +68,9 @@ std::unique_ptr<Client> Client::Connect(const std::string& target,
 absl::StatusOr<std::unique_ptr<Client>> Client::Open(const std::string& target,
                                                      ClientOptions options) {
   grpc::ChannelArguments args;
+  // Responses as large as the content the server stores (gRPC's default
+  // receive limit, 4 MiB, is below etagd's largest --max_content_bytes).
+  args.SetMaxReceiveMessageSize(-1);
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       GrpcChannelCredentials(options.tls, args);
   if (!credentials.ok()) return credentials.status();
@@ -135,6 +138,12 @@ absl::StatusOr<v1::CreateCheckpointResponse> Client::CreateCheckpoint(
     const v1::CreateCheckpointRequest& request) {
   return Call<v1::CreateCheckpointRequest, v1::CreateCheckpointResponse>(
       *admin_, &v1::Admin::Stub::CreateCheckpoint, options_, request);
+}
+
+absl::StatusOr<v1::ImportVersionResponse> Client::ImportVersion(
+    const v1::ImportVersionRequest& request) {
+  return Call<v1::ImportVersionRequest, v1::ImportVersionResponse>(
+      *admin_, &v1::Admin::Stub::ImportVersion, options_, request);
 }
 
 absl::StatusOr<v1::PutResourceResponse> Client::Update(

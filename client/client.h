@@ -83,6 +83,10 @@ class Client {
   absl::StatusOr<etagd::v1::CreateCheckpointResponse> CreateCheckpoint(
       const etagd::v1::CreateCheckpointRequest& request);
 
+  // Admin.ImportVersion (etagctl import; see client/store_transfer.h).
+  absl::StatusOr<etagd::v1::ImportVersionResponse> ImportVersion(
+      const etagd::v1::ImportVersionRequest& request);
+
   // Computes the new content from the current version (nullptr if the
   // resource does not exist). An error aborts the update and is returned.
   using Mutation = std::function<absl::StatusOr<std::string>(

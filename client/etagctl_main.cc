@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/etagctl_args.h"
+#include "client/store_transfer.h"
 #include "client/watch_format.h"
 #include "service/env_flags.h"
 #include "service/error_details.h"
@@ -71,6 +72,14 @@ ABSL_FLAG(bool, initial_state, false,
 ABSL_FLAG(int64_t, max_events, 0,
           "watch: exit after printing this many events (0: follow until "
           "stopped).");
+ABSL_FLAG(std::string, output, "",
+          "export: the file to write (\"-\": standard output).");
+ABSL_FLAG(std::string, input, "",
+          "import: the export file to read (\"-\": standard input).");
+ABSL_FLAG(bool, overwrite, false,
+          "import: also import resources the target already has (that this "
+          "import did not write): the imported versions follow the "
+          "target's own. Without it such a resource stops the import.");
 ABSL_FLAG(std::string, ca_file, "",
           "PEM CA certificates that etagd's certificate must chain to: "
           "connects over TLS. Empty: plaintext.");
@@ -106,7 +115,20 @@ constexpr char kUsage[] =
     "  watch [PREFIX] follow changes, one line each:\n"
     "                 REVISION put|delete NAME ETAG (--start-revision,\n"
     "                 --exact, --initial-state, --max-events); stderr says\n"
-    "                 from which revision it watches\n"
+    "                 from which revision it watches\n"    "  export [PREFIX]  write every current resource (under PREFIX) with\n"
+    "                 its retained history, content, metadata and times to\n"
+    "                 --output, a portable file any etagd can import\n"
+    "  import         write the resources of --input into the target etagd\n"
+    "                 (an admin call: a read-write token without a prefix).\n"
+    "                 Times, content types and HTTP metadata are kept;\n"
+    "                 revisions and ETags are NOT: the target hands out its\n"
+    "                 own, so an ETag from the source does not match there\n"
+    "                 (If-None-Match: 200, If-Match: 412). History is kept\n"
+    "                 as far as the target's --history_depth. Resumable:\n"
+    "                 run it again with the same file after an interruption\n"
+    "                 and it writes only what is missing. --overwrite also\n"
+    "                 imports names the target already has.\n"
+    "                 Both print progress to stderr.\n"
     "Flags may be written --if-match or --if_match.\n"
     "TLS: --ca_file (and --client_cert_file, --client_key_file for mutual\n"
     "TLS); a bearer token: --bearer_token_file.\n\n"
@@ -379,12 +401,62 @@ int Watch(Client& client, const std::string& prefix) {
   return kExitOk;
 }
 
+TransferOptions ProgressToStderr() {
+  TransferOptions options;
+  options.progress = [](absl::string_view line) {
+    std::cerr << "etagctl: " << line << "\n";
+  };
+  return options;
+}
+
+int Export(Client& client, const std::string& prefix) {
+  const std::string path = absl::GetFlag(FLAGS_output);
+  if (path.empty()) return Usage("export needs --output=FILE (or - for stdout)");
+  std::ofstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary | std::ios::trunc);
+    if (!file) return Usage(absl::StrCat("cannot write ", path));
+  }
+  std::ostream& out = path == "-" ? std::cout : file;
+  absl::StatusOr<TransferStats> stats =
+      ExportStore(client, prefix, out, ProgressToStderr());
+  if (!stats.ok()) {
+    std::cerr << "etagctl: the export is incomplete (an import refuses it)\n";
+    return Report(stats.status());
+  }
+  return kExitOk;
+}
+
+int Import(Client& client) {
+  const std::string path = absl::GetFlag(FLAGS_input);
+  if (path.empty()) return Usage("import needs --input=FILE (or - for stdin)");
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return Usage(absl::StrCat("cannot read ", path));
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  TransferOptions options = ProgressToStderr();
+  options.overwrite = absl::GetFlag(FLAGS_overwrite);
+  absl::StatusOr<TransferStats> stats = ImportStore(client, in, options);
+  if (!stats.ok()) {
+    std::cerr << "etagctl: the import stopped; what was imported stays, and "
+                 "running the same import again resumes it\n";
+    return Report(stats.status());
+  }
+  return kExitOk;
+}
+
 int Run(const std::vector<char*>& args) {
   if (args.size() < 2) return Usage("missing COMMAND");
   const std::string command = args[1];
   const std::string operand = args.size() > 2 ? args[2] : "";
   if (args.size() > 3) return Usage("too many arguments");
-  const bool needs_name = command != "list" && command != "watch";
+  const bool needs_name = command != "list" && command != "watch" &&
+                          command != "export" && command != "import";
+  if (command == "import" && !operand.empty()) {
+    return Usage("import takes no operand (the file is --input)");
+  }
   if (needs_name && operand.empty()) {
     return Usage(absl::StrCat(command, " needs a NAME"));
   }
@@ -420,6 +492,8 @@ int Run(const std::vector<char*>& args) {
   if (command == "history") return History(*client, operand);
   if (command == "checkpoint") return Checkpoint(*client, operand);
   if (command == "watch") return Watch(*client, operand);
+  if (command == "export") return Export(*client, operand);
+  if (command == "import") return Import(*client);
   return Usage(absl::StrCat("unknown command '", command, "'"));
 }
 

@@ -64,6 +64,8 @@ absl::string_view RpcName(Rpc method) {
       return "etagd.v1.Resources/Watch";
     case Rpc::kCreateCheckpoint:
       return "etagd.v1.Admin/CreateCheckpoint";
+    case Rpc::kImportVersion:
+      return "etagd.v1.Admin/ImportVersion";
   }
   return "unknown";
 }
@@ -144,7 +146,7 @@ absl::Status Authorize(const TokenTable& tokens,
   if (grant == nullptr) {
     return absl::UnauthenticatedError("the bearer token is not valid");
   }
-  if (method == Rpc::kCreateCheckpoint) {
+  if (method == Rpc::kCreateCheckpoint || method == Rpc::kImportVersion) {
     if (grant->scope != Scope::kReadWrite || !grant->prefix.empty()) {
       return absl::PermissionDeniedError(
           "Admin calls need a read-write token without a prefix");

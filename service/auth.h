@@ -57,6 +57,7 @@ enum class Rpc {
   kListVersions,
   kWatch,
   kCreateCheckpoint,
+  kImportVersion,
 };
 
 // The full gRPC method name, e.g. "etagd.v1.Resources/GetResource".
@@ -93,7 +94,8 @@ absl::optional<absl::string_view> ParseBearerAuthorization(
 // The decision: OK; UNAUTHENTICATED if `token` is missing or unknown;
 // PERMISSION_DENIED if the token's scope does not allow `method`, or
 // `name` lies outside its prefix. `name` is the resource name, or for
-// kListResources and kWatch the requested prefix; kCreateCheckpoint ignores it.
+// kListResources and kWatch the requested prefix; the Admin calls
+// (kCreateCheckpoint, kImportVersion) ignore it.
 absl::Status Authorize(const TokenTable& tokens,
                        absl::optional<absl::string_view> token, Rpc method,
                        absl::string_view name);

@@ -96,6 +96,8 @@ using ListVersionsCall =
     RawUnaryCall<v1::ListVersionsRequest, v1::ListVersionsResponse>;
 using CheckpointCall =
     RawUnaryCall<v1::CreateCheckpointRequest, v1::CreateCheckpointResponse>;
+using ImportCall =
+    RawUnaryCall<v1::ImportVersionRequest, v1::ImportVersionResponse>;
 
 }  // namespace
 
@@ -310,6 +312,22 @@ grpc::ServerUnaryReactor* GrpcAdminService::CreateCheckpoint(
   }
   pool_.Schedule(
       [this, call] { call->Reply(core_.CreateCheckpoint(call->request())); });
+  return call;
+}
+
+grpc::ServerUnaryReactor* GrpcAdminService::ImportVersion(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  ImportCall* call = ImportCall::Start(*request, response);
+  if (!call->parsed()) return call;
+  if (absl::Status access =
+          CheckAccess(tokens_.get(), *context, Rpc::kImportVersion, "");
+      !access.ok()) {
+    call->Fail(access);
+    return call;
+  }
+  pool_.Schedule(
+      [this, call] { call->Reply(core_.ImportVersion(call->request())); });
   return call;
 }
 

@@ -38,8 +38,8 @@ using RawResourcesService = v1::Resources::WithRawCallbackMethod_GetResource<
                 v1::Resources::WithRawCallbackMethod_ListVersions<
                     v1::Resources::WithRawCallbackMethod_Watch<
                         v1::Resources::Service>>>>>>;
-using RawAdminService =
-    v1::Admin::WithRawCallbackMethod_CreateCheckpoint<v1::Admin::Service>;
+using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateCheckpoint<
+    v1::Admin::WithRawCallbackMethod_ImportVersion<v1::Admin::Service>>;
 }  // namespace internal
 
 // Thread-safe; `core`, `writes` and the budgets must outlive it.
@@ -115,6 +115,10 @@ class GrpcAdminService final : public internal::RawAdminService {
       : core_(core), pool_(pool), tokens_(std::move(tokens)) {}
 
   grpc::ServerUnaryReactor* CreateCheckpoint(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  // Imports write to the store and wait for it: they run on `pool` too.
+  grpc::ServerUnaryReactor* ImportVersion(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
 

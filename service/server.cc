@@ -40,7 +40,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(
       *server->core_, *server->writes_, *server->write_budget_,
       options.tokens, server->response_budget_.get(), server->feed_.get());
-  server->admin_ = std::make_unique<AdminService>(*server->store_, options.admin);
+  AdminServiceOptions admin = options.admin;
+  admin.import.max_content_bytes = options.service.max_content_bytes;
+  server->admin_ = std::make_unique<AdminService>(*server->store_, std::move(admin));
   server->grpc_admin_ = std::make_unique<GrpcAdminService>(
       *server->admin_, *server->writers_, options.tokens);
   server->tls_ = options.tls;

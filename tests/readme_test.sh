@@ -169,7 +169,7 @@ if [ "${#scale[@]}" -lt 2 ]; then
   record "README has a 'Scale out' block" "no block after 'Scale out on one machine, in an empty folder'"
 else
   mkdir -p "$work/scale" && cd "$work/scale" || exit 1
-  readme_ports=(12379 12380 22379 22380 32379 32380 7071 7072 7073 8081 8082 8083)
+  readme_ports=(12379 12380 22379 22380 32379 32380 7071 7072 7073 7074 8081 8082 8083 8084)
   read -r -a free_ports < <(python3 -c '
 import socket, sys
 socks = [socket.socket() for _ in range(int(sys.argv[1]))]

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "service/store/record.h"
 
@@ -34,6 +35,14 @@ struct WriteRequest {
   // Stored with a put, replacing the previous version's entirely.
   HttpMetadata metadata;
   absl::string_view request_id;
+  // Set only by an import (service/import_service.h): the write's update
+  // time instead of the clock's. The engine raises it to the current
+  // record's update time if earlier, so a resource's update times still
+  // never go backwards, and hands out no earlier time afterwards.
+  std::optional<absl::Time> import_update_time;
+  // With import_update_time, for a put that creates the resource: its
+  // create time (otherwise the update time).
+  std::optional<absl::Time> import_create_time;
 };
 
 struct ListPage {

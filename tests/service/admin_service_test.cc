@@ -25,8 +25,9 @@ class AdminServiceTest : public testing::Test {
     absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(options);
     ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
-    admin_ = std::make_unique<AdminService>(
-        *store_, AdminServiceOptions{TestPath("checkpoints")});
+    AdminServiceOptions admin;
+    admin.checkpoint_dir = TestPath("checkpoints");
+    admin_ = std::make_unique<AdminService>(*store_, admin);
   }
 
   int64_t Put(const std::string& name, const std::string& content) {

@@ -102,6 +102,10 @@ std::vector<AuthorizeCase> AuthorizeCases() {
        Rpc::kCreateCheckpoint, "", kDenied},
       {"Admin with a prefixed read token", kTenantReader, Rpc::kCreateCheckpoint,
        "", kDenied},
+      {"Import with read-write, no prefix", kReadWrite, Rpc::kImportVersion, "", kOk},
+      {"Import with read", kRead, Rpc::kImportVersion, "", kDenied},
+      {"Import with a prefixed read-write token", kTenantWriter,
+       Rpc::kImportVersion, "tenant-a/x", kDenied},
 
       // Prefix: names inside it, and nothing else.
       {"prefixed: Put inside", kTenantWriter, Rpc::kPutResource, "tenant-a/x", kOk},
@@ -157,6 +161,7 @@ TEST(AuthorizeTest, EveryRpcHasItsFullName) {
   EXPECT_EQ(RpcName(Rpc::kListVersions), "etagd.v1.Resources/ListVersions");
   EXPECT_EQ(RpcName(Rpc::kWatch), "etagd.v1.Resources/Watch");
   EXPECT_EQ(RpcName(Rpc::kCreateCheckpoint), "etagd.v1.Admin/CreateCheckpoint");
+  EXPECT_EQ(RpcName(Rpc::kImportVersion), "etagd.v1.Admin/ImportVersion");
 }
 
 // ---------------------------------------------------------------------------

@@ -263,6 +263,17 @@ class SecurityTest : public ::testing::Test {
         r.set_name(absl::StrCat("checkpoint-", ++checkpoints_));
         return client->CreateCheckpoint(r).status();
       }
+      case Rpc::kImportVersion: {
+        // A fresh name each time: admin calls ignore names, and the target
+        // refuses to import over a resource the import did not write.
+        v1::ImportVersionRequest r;
+        r.set_name(absl::StrCat("imported/", ++imports_));
+        r.set_content("copied");
+        r.mutable_update_time()->set_seconds(1'600'000'000);
+        r.set_import_id("0123456789abcdef");
+        r.set_source_revision(1);
+        return client->ImportVersion(r).status();
+      }
     }
     return absl::InternalError("unknown RPC");
   }
@@ -273,6 +284,7 @@ class SecurityTest : public ::testing::Test {
   int http_port_ = 0;
   std::unique_ptr<Subprocess> gateway_;
   int checkpoints_ = 0;
+  int imports_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -280,7 +292,7 @@ class SecurityTest : public ::testing::Test {
 
 absl::StatusCode ExpectedGrpc(Rpc rpc, Credential c) {
   const bool write = rpc == Rpc::kPutResource || rpc == Rpc::kDeleteResource;
-  const bool admin = rpc == Rpc::kCreateCheckpoint;
+  const bool admin = rpc == Rpc::kCreateCheckpoint || rpc == Rpc::kImportVersion;
   switch (c) {
     case Credential::kNone:
     case Credential::kUnknownToken:
@@ -305,7 +317,7 @@ absl::StatusCode ExpectedGrpc(Rpc rpc, Credential c) {
 TEST_F(SecurityTest, GrpcAuthorizationMatrix) {
   for (Rpc rpc : {Rpc::kGetResource, Rpc::kPutResource, Rpc::kDeleteResource,
                   Rpc::kListResources, Rpc::kListVersions, Rpc::kWatch,
-                  Rpc::kCreateCheckpoint}) {
+                  Rpc::kCreateCheckpoint, Rpc::kImportVersion}) {
     for (Credential c :
          {Credential::kNone, Credential::kUnknownToken, Credential::kWrongCa,
           Credential::kWrongClientCa, Credential::kNoClientCert, Credential::kReadOnly,

@@ -1088,6 +1088,14 @@ class EtcdStore final : public Store {
     return last_time_us_;
   }
 
+  // An import's time `us`, as given; no later write of this store gets an
+  // earlier one.
+  int64_t ImportTime(int64_t us) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    last_time_us_ = std::max(last_time_us_, us);
+    return us;
+  }
+
   uint64_t NextNonce() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return absl::Uniform<uint64_t>(bitgen_);
@@ -1099,7 +1107,11 @@ class EtcdStore final : public Store {
     PlannedWrite plan;
     EtcdRecord& next = plan.next;
     next.set_nonce(NextNonce());
-    next.set_update_time_us(NextTime(current.has_value() ? current->update_time_us() : 0));
+    const int64_t floor_us = current.has_value() ? current->update_time_us() : 0;
+    next.set_update_time_us(
+        request.import_update_time.has_value()
+            ? ImportTime(std::max(floor_us, absl::ToUnixMicros(*request.import_update_time)))
+            : NextTime(floor_us));
     next.set_request_id(std::string(request.request_id));
     next.set_sequence(current.has_value() ? current->sequence() + 1 : 1);
     next.set_previous_revision(current.has_value() ? current->revision() : 0);
@@ -1114,8 +1126,11 @@ class EtcdStore final : public Store {
       // A creating put's own revision is known once it commits.
       next.set_create_revision(live ? current->create_revision() : 0);
       next.set_version(live ? current->version() + 1 : 1);
-      next.set_create_time_us(live ? current->create_time_us()
-                                   : next.update_time_us());
+      next.set_create_time_us(
+          live ? current->create_time_us()
+          : request.import_update_time.has_value() && request.import_create_time.has_value()
+              ? absl::ToUnixMicros(*request.import_create_time)
+              : next.update_time_us());
     }
 
     // History: the current record joins the past ones; the oldest beyond

@@ -1266,7 +1266,17 @@ class RocksDbStore final : public Store {
     ETAGD_RETURN_IF_ERROR(request.is_delete ? guard_->AdmitDelete(bytes)
                                             : guard_->AdmitPut(bytes));
 
-    auto [revision, now, nonce] = NextRevision(allocated);
+    // An import's time, never before the record it replaces.
+    std::optional<absl::Time> imported_time;
+    if (request.import_update_time.has_value()) {
+      imported_time = absl::FromUnixMicros(
+          absl::ToUnixMicros(*request.import_update_time));
+      if (current.has_value()) {
+        imported_time = std::max(
+            *imported_time, absl::FromUnixMicros(current->meta.update_time_us()));
+      }
+    }
+    auto [revision, now, nonce] = NextRevision(allocated, imported_time);
     storage::StoredRecord next;
     next.set_revision(revision);
     next.set_update_time_us(absl::ToUnixMicros(now));
@@ -1282,8 +1292,11 @@ class RocksDbStore final : public Store {
       next.set_create_revision(live ? current->meta.create_revision()
                                     : revision);
       next.set_version(live ? current->meta.version() + 1 : 1);
-      next.set_create_time_us(live ? current->meta.create_time_us()
-                                   : next.update_time_us());
+      next.set_create_time_us(
+          live ? current->meta.create_time_us()
+          : imported_time.has_value() && request.import_create_time.has_value()
+              ? absl::ToUnixMicros(*request.import_create_time)
+              : next.update_time_us());
     }
 
     if (current.has_value()) {
@@ -1315,8 +1328,11 @@ class RocksDbStore final : public Store {
   // keeps tags unique even if a store restored from an old backup hands out
   // a revision again.
   // The revision is pending (holds committed_revision below it) until
-  // SettleRevisions; it is appended to `allocated`.
-  Allocation NextRevision(std::vector<int64_t>* allocated)
+  // SettleRevisions; it is appended to `allocated`. An import's
+  // `imported_time` is the write's time instead, and no later write gets an
+  // earlier one.
+  Allocation NextRevision(std::vector<int64_t>* allocated,
+                          std::optional<absl::Time> imported_time)
       ABSL_LOCKS_EXCLUDED(clock_mu_) {
     absl::MutexLock lock(&clock_mu_);
     Allocation allocation;
@@ -1326,7 +1342,12 @@ class RocksDbStore final : public Store {
     absl::Time now =
         absl::FromUnixMicros(absl::ToUnixMicros(options_.clock()));
     last_time_ = std::max(last_time_, now);
-    allocation.time = last_time_;
+    if (imported_time.has_value()) {
+      last_time_ = std::max(last_time_, *imported_time);
+      allocation.time = *imported_time;
+    } else {
+      allocation.time = last_time_;
+    }
     allocation.nonce = absl::Uniform<uint64_t>(bitgen_);
     return allocation;
   }
