@@ -582,6 +582,18 @@ class EtcdStore final : public Store {
     return std::optional<Record>(std::move(record));
   }
 
+  // The record this store last read or wrote, without a round trip: a
+  // write planned on it is one Txn, whose compare on its revision decides.
+  // A linearizable read (remembered) if there is none.
+  absl::StatusOr<std::optional<Record>> ReadForWritePlan(
+      absl::string_view name) override {
+    std::optional<EtcdRecord> known = recent_.Get(name);
+    if (known.has_value()) return std::optional<Record>(ToRecord(name, *known));
+    return ReadCurrent(name, /*with_content=*/false);
+  }
+
+  bool WritePlansMayBeStale() const override { return true; }
+
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
                                       int64_t revision) override {
     pb::TxnRequest txn;
