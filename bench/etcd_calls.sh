@@ -13,19 +13,26 @@
 #   etagd Get 1 KiB (GetResource)          vs  etcd linearizable Range
 #   etagd durable CAS (If-Match Put)       vs  etcd Txn compare-and-put
 #
-# Usage: bench/etcd_calls.sh [--n1=200] [--n2=1200] [--skip_build]
+# --instructions adds etagd's own cost: instructions per operation, counted
+# by valgrind's callgrind (user space, every thread) the same way, for Get
+# and CAS one at a time and CAS 16 in flight (where writes are batched).
+#
+# Usage: bench/etcd_calls.sh [--n1=200] [--n2=1200] [--instructions]
+#                            [--skip_build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n1=200
 n2=1200
 build=1
+instructions=0
 for arg in "$@"; do
   case "$arg" in
     --n1=*) n1="${arg#*=}" ;;
     --n2=*) n2="${arg#*=}" ;;
     --skip_build) build=0 ;;
-    *) echo "usage: $0 [--n1=200] [--n2=1200] [--skip_build]" >&2; exit 2 ;;
+    --instructions) instructions=1 ;;
+    *) echo "usage: $0 [--n1=200] [--n2=1200] [--instructions] [--skip_build]" >&2; exit 2 ;;
   esac
 done
 if (( n2 <= n1 )); then echo "etcd_calls.sh: --n2 must exceed --n1" >&2; exit 2; fi
@@ -46,7 +53,7 @@ trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() {  # wait_http URL
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 1200); do
     curl -s -o /dev/null -f "$1" && return 0
     sleep 0.1
   done
@@ -132,3 +139,36 @@ for system, name in (("etagd", "etagd"), ("etcd", "raw etcd")):
             cells.append(f"{v:.0f}" if c.startswith("bytes") else f"{v:.2f}")
         print(f"| {name} {op} | " + " | ".join(cells) + " |")
 EOF
+
+(( instructions )) || exit 0
+
+# etagd under callgrind serving COUNT operations OP, IN_FLIGHT at a time,
+# over a prefix of its own; prints its total instruction count.
+etagd_instructions() {  # etagd_instructions OP COUNT IN_FLIGHT
+  local label="callgrind-$1-$2-$3" g h
+  g=$(port); h=$(port)
+  valgrind --tool=callgrind --callgrind-out-file="$work/$label.out" \
+    "$bin/service/etagd" --engine=etcd --etcd_endpoints=127.0.0.1:$client \
+    --etcd_prefix="/$label/" --grpc_listen=127.0.0.1:$g \
+    --http_listen=127.0.0.1:$h >"$work/$label.log" 2>&1 &
+  local pid=$!
+  wait_http "http://127.0.0.1:$h/readyz"
+  "$bin/bench/etagd-bench" --system=etagd --target=127.0.0.1:$g --op="$1" \
+    --connections=1 --in_flight="$3" --keys=64 --setup=put --warmup=0s \
+    --duration=600s --ops="$2" --progress_every=0s >"$work/$label.bench" 2>&1
+  kill -TERM "$pid"
+  wait "$pid" || true
+  sed -n 's/^summary: *//p; s/^totals: *//p' "$work/$label.out" | head -n1 | awk '{print $1}'
+}
+
+echo
+echo "etagd instructions per operation (callgrind, (total over $n2 ops - over $n1) / $((n2 - n1)))"
+echo
+echo "| op | in flight | instructions |"
+echo "|---|---:|---:|"
+for spec in "get 1" "cas 1" "cas 16"; do
+  set -- $spec
+  a=$(etagd_instructions "$1" "$n1" "$2")
+  b=$(etagd_instructions "$1" "$n2" "$2")
+  echo "| $1 | $2 | $(( (b - a) / (n2 - n1) )) |"
+done

@@ -43,7 +43,6 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -57,6 +56,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -428,6 +428,67 @@ class Connection {
     return outcome;
   }
 
+  // Sends each of `txns` once, all at the same time, to the current
+  // endpoint, and waits for every answer (in `responses`). A write etcd
+  // refused before proposing it comes back with `resend` set, and so does
+  // every one if the endpoint is not connected now (nothing is sent then):
+  // Write() sends those again.
+  struct SentTxn {
+    WriteOutcome outcome;
+    bool resend = false;
+  };
+  std::vector<SentTxn> SendAll(absl::string_view what,
+                               absl::Span<const pb::TxnRequest* const> txns,
+                               absl::Span<pb::TxnResponse> responses) {
+    std::vector<SentTxn> sent(txns.size());
+    const size_t index = current_.load();
+    Endpoint& endpoint = endpoints_[index % endpoints_.size()];
+    if (endpoint.channel->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+      for (SentTxn& txn : sent) txn.resend = true;
+      return sent;
+    }
+    std::unique_ptr<grpc::ClientContext[]> contexts(
+        new grpc::ClientContext[txns.size()]);
+    std::vector<grpc::Status> statuses(txns.size());
+    absl::BlockingCounter pending(static_cast<int>(txns.size()));
+    for (size_t i = 0; i < txns.size(); ++i) {
+      Prepare(contexts[i]);
+      if (options_.write_deadline_for_test > absl::ZeroDuration()) {
+        contexts[i].set_deadline(
+            absl::ToChronoTime(absl::Now() + options_.write_deadline_for_test));
+      }
+      endpoint.kv->async()->Txn(&contexts[i], txns[i], &responses[i],
+                                [&statuses, &pending, i](grpc::Status status) {
+                                  statuses[i] = std::move(status);
+                                  pending.DecrementCount();
+                                });
+    }
+    pending.Wait();
+    bool refused = false;
+    bool token_invalid = false;
+    for (size_t i = 0; i < txns.size(); ++i) {
+      if (statuses[i].ok()) continue;
+      EtcdError error = ClassifyEtcdError(
+          static_cast<absl::StatusCode>(statuses[i].error_code()),
+          statuses[i].error_message(), /*is_write=*/true, what);
+      sent[i].outcome = WriteOutcome{error.status, error.maybe_applied};
+      if (error.maybe_applied || !error.transient) continue;
+      sent[i].resend = true;
+      refused = true;
+      token_invalid = token_invalid || error.token_invalid;
+    }
+    if (token_invalid) {
+      absl::Status authenticated = Authenticate();
+      if (!authenticated.ok()) {
+        for (SentTxn& txn : sent) {
+          if (txn.resend) txn = SentTxn{WriteOutcome{authenticated, false}, false};
+        }
+      }
+    }
+    if (refused) MoveOn(index);
+    return sent;
+  }
+
  private:
   explicit Connection(const EtcdStoreOptions& options) : options_(options) {}
 
@@ -622,77 +683,19 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<Record> Write(const WriteRequest& request) override {
-    if (!request.is_delete &&
-        static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
-      return ContentTooLarge(static_cast<int64_t>(request.content.size()));
-    }
-    // The record the write replaces. A create needs none (its compare
-    // checks that there is none), nor does a write expecting the record
-    // this store last saw; otherwise a linearizable read: a stale one would
-    // fail a compare-and-set that etcd would let through.
-    Current current;
-    std::optional<EtcdRecord> known = recent_.Get(request.name);
-    if (request.expected_revision == 0 && !request.is_delete) {
-      // Nothing to read.
-    } else if (known.has_value() && known->revision() == request.expected_revision) {
-      current.record = std::move(known);
-    } else {
-      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
-      if (!read.ok()) {
-        return absl::Status(read.status().code(),
-                            absl::StrCat(read.status().message(),
-                                         "; the write was not applied"));
-      }
-      current = *std::move(read);
-    }
-    const int64_t current_revision =
-        current.record.has_value() ? current.record->revision() : 0;
-    if (current_revision != request.expected_revision) {
-      return Changed(current_revision, request.expected_revision);
-    }
-    const bool live = current.record.has_value() && !current.record->deleted();
-    if (request.is_delete && !live) {
-      return absl::NotFoundError("the resource does not exist");
-    }
-    PlannedWrite plan = Plan(request, current.record);
-    const int64_t request_bytes =
-        static_cast<int64_t>(plan.txn.ByteSizeLong()) + kRaftWrapperBytes +
-        static_cast<int64_t>(options_.username.size());
-    if (request_bytes > options_.max_request_bytes) {
-      return ContentTooLarge(static_cast<int64_t>(request.content.size()),
-                             request_bytes);
-    }
-
+    ETAGD_ASSIGN_OR_RETURN(PlannedWrite plan, PlanChecked(request));
     if (options_.before_send_for_test) options_.before_send_for_test();
     pb::TxnResponse response;
     Connection::WriteOutcome sent = connection_->Write(
         "writing", [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {
           return endpoint.kv->Txn(&context, plan.txn, &response);
         });
-    if (sent.status.ok()) {
-      if (!response.succeeded()) {
-        int64_t now_revision = 0;
-        if (response.responses_size() > 0 &&
-            response.responses(0).response_range().kvs_size() > 0) {
-          const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
-          now_revision = kv.mod_revision();
-          absl::StatusOr<EtcdRecord> now = ReadKeyValue(kv);
-          if (now.ok()) recent_.Put(request.name, *now);
-        }
-        return Changed(now_revision, request.expected_revision);
-      }
-      EtcdRecord made = plan.next;
-      made.set_revision(response.header().revision());
-      if (made.created()) made.set_create_revision(made.revision());
-      recent_.Put(request.name, made);
-      return ToRecord(request.name, made);
-    }
-    if (!sent.maybe_applied) return sent.status;
-    return ResolveAmbiguous(request, plan.next, sent.status);
+    return Finish(request, plan, sent, response);
   }
 
   // Distinct names written concurrently, each its own Txn (and revision,
-  // as with the RocksDB engine): etcd batches concurrent proposals itself.
+  // as with the RocksDB engine), all sent at once: etcd commits concurrent
+  // proposals together, and no thread waits for one of them.
   std::vector<absl::StatusOr<Record>> WriteMany(
       absl::Span<const WriteRequest> requests) override {
     std::vector<absl::StatusOr<Record>> results(
@@ -711,16 +714,38 @@ class EtcdStore final : public Store {
       results[to_write[0]] = Write(requests[to_write[0]]);
       return results;
     }
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t k = next++; k < to_write.size(); k = next++) {
-        results[to_write[k]] = Write(requests[to_write[k]]);
+    std::vector<size_t> planned;
+    std::vector<PlannedWrite> plans;
+    std::vector<const pb::TxnRequest*> txns;
+    plans.reserve(to_write.size());
+    for (size_t i : to_write) {
+      absl::StatusOr<PlannedWrite> plan = PlanChecked(requests[i]);
+      if (!plan.ok()) {
+        results[i] = plan.status();
+        continue;
       }
-    };
-    std::vector<std::thread> threads;
-    const size_t thread_count = std::min<size_t>(to_write.size(), 16);
-    for (size_t t = 0; t < thread_count; ++t) threads.emplace_back(worker);
-    for (std::thread& thread : threads) thread.join();
+      planned.push_back(i);
+      plans.push_back(*std::move(plan));
+    }
+    if (planned.empty()) return results;
+    for (const PlannedWrite& plan : plans) {
+      txns.push_back(&plan.txn);
+      if (options_.before_send_for_test) options_.before_send_for_test();
+    }
+    std::vector<pb::TxnResponse> responses(plans.size());
+    std::vector<Connection::SentTxn> sent =
+        connection_->SendAll("writing", txns, absl::MakeSpan(responses));
+    for (size_t k = 0; k < plans.size(); ++k) {
+      if (sent[k].resend) {
+        responses[k].Clear();
+        sent[k].outcome = connection_->Write(
+            "writing", [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {
+              return endpoint.kv->Txn(&context, plans[k].txn, &responses[k]);
+            });
+      }
+      results[planned[k]] =
+          Finish(requests[planned[k]], plans[k], sent[k].outcome, responses[k]);
+    }
     return results;
   }
 
@@ -849,6 +874,80 @@ class EtcdStore final : public Store {
     // The revision the record was read at.
     int64_t revision = 0;
   };
+
+  // A write's plan, once checked against the record it replaces and
+  // etcd's limits: ABORTED, NOT_FOUND or RESOURCE_EXHAUSTED otherwise.
+  absl::StatusOr<PlannedWrite> PlanChecked(const WriteRequest& request) {
+    if (!request.is_delete &&
+        static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
+      return ContentTooLarge(static_cast<int64_t>(request.content.size()));
+    }
+    // The record the write replaces. A create needs none (its compare
+    // checks that there is none), nor does a write expecting the record
+    // this store last saw; otherwise a linearizable read: a stale one would
+    // fail a compare-and-set that etcd would let through.
+    Current current;
+    std::optional<EtcdRecord> known = recent_.Get(request.name);
+    if (request.expected_revision == 0 && !request.is_delete) {
+      // Nothing to read.
+    } else if (known.has_value() && known->revision() == request.expected_revision) {
+      current.record = std::move(known);
+    } else {
+      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
+      if (!read.ok()) {
+        return absl::Status(read.status().code(),
+                            absl::StrCat(read.status().message(),
+                                         "; the write was not applied"));
+      }
+      current = *std::move(read);
+    }
+    const int64_t current_revision =
+        current.record.has_value() ? current.record->revision() : 0;
+    if (current_revision != request.expected_revision) {
+      return Changed(current_revision, request.expected_revision);
+    }
+    const bool live = current.record.has_value() && !current.record->deleted();
+    if (request.is_delete && !live) {
+      return absl::NotFoundError("the resource does not exist");
+    }
+    PlannedWrite plan = Plan(request, current.record);
+    const int64_t request_bytes =
+        static_cast<int64_t>(plan.txn.ByteSizeLong()) + kRaftWrapperBytes +
+        static_cast<int64_t>(options_.username.size());
+    if (request_bytes > options_.max_request_bytes) {
+      return ContentTooLarge(static_cast<int64_t>(request.content.size()),
+                             request_bytes);
+    }
+    return plan;
+  }
+
+  // The result of a write sent as `plan`, whose Txn ended as `sent` with
+  // `response`.
+  absl::StatusOr<Record> Finish(const WriteRequest& request,
+                                const PlannedWrite& plan,
+                                const Connection::WriteOutcome& sent,
+                                const pb::TxnResponse& response) {
+    if (sent.status.ok()) {
+      if (!response.succeeded()) {
+        int64_t now_revision = 0;
+        if (response.responses_size() > 0 &&
+            response.responses(0).response_range().kvs_size() > 0) {
+          const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
+          now_revision = kv.mod_revision();
+          absl::StatusOr<EtcdRecord> now = ReadKeyValue(kv);
+          if (now.ok()) recent_.Put(request.name, *now);
+        }
+        return Changed(now_revision, request.expected_revision);
+      }
+      EtcdRecord made = plan.next;
+      made.set_revision(response.header().revision());
+      if (made.created()) made.set_create_revision(made.revision());
+      recent_.Put(request.name, made);
+      return ToRecord(request.name, made);
+    }
+    if (!sent.maybe_applied) return sent.status;
+    return ResolveAmbiguous(request, plan.next, sent.status);
+  }
 
   absl::Status ReadTxn(absl::string_view what, const pb::TxnRequest& txn,
                        pb::TxnResponse& response) {
