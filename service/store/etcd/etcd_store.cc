@@ -32,7 +32,8 @@
 // applied iff the record that followed `expected` carries its nonce (and
 // the outcome stays unknown if that record fell out of history already).
 //
-// Reads are linearizable (etcd's default Range); a content read, and every
+// Reads are linearizable (etcd's default Range; concurrent reads of current
+// records share one Txn, read_batcher.h); a content read, and every
 // read of a listing's pages (across calls too: the page token carries the
 // revision), are pinned to the revision of the listing's first read.
 #include "service/store/etcd/etcd_store.h"
@@ -66,6 +67,7 @@
 #include "service/status_macros.h"
 #include "service/store/etcd/etcd_record.pb.h"
 #include "service/store/etcd/etcd_status.h"
+#include "service/store/etcd/read_batcher.h"
 #include "service/store/stored_metadata.h"
 
 namespace etagd {
@@ -85,6 +87,10 @@ constexpr int64_t kFenceTtlSeconds = 600;
 // How long a health probe waits for each member: a leader confirms a
 // read index within a heartbeat (100 ms by default).
 constexpr absl::Duration kHealthProbeTimeout = absl::Seconds(1);
+// Reads of current records sent together at most (two ranges each, within
+// etcd's --max-txn-ops default), and such batches out at once per store.
+constexpr size_t kReadsPerBatch = kMaxTxnOps / 2;
+constexpr int kReadBatchesInFlight = 2;
 // Tombstones a listing reads past per request, at least.
 constexpr int kListBatch = 64;
 // The request limits of service/request_validation.h (names, content types,
@@ -592,6 +598,14 @@ class RecentRecords {
     return it->second;
   }
 
+  // The sequence of `name`'s record if it is known and live, else 0.
+  int64_t LiveSequence(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(name);
+    if (it == records_.end() || it->second.deleted()) return 0;
+    return it->second.sequence();
+  }
+
   // Keeps the newer of `record` and the one known.
   void Put(absl::string_view name, const EtcdRecord& record)
       ABSL_LOCKS_EXCLUDED(mu_) {
@@ -624,21 +638,43 @@ class EtcdStore final : public Store {
             std::unique_ptr<Connection> connection)
       : options_(options),
         keys_(options.prefix),
-        connection_(std::move(connection)) {}
+        connection_(std::move(connection)),
+        reads_(
+            [this](absl::Span<const CurrentRead* const> reads,
+                   absl::Span<CurrentReadResult* const> results) {
+              SendReads(reads, results);
+            },
+            kReadsPerBatch, kReadBatchesInFlight) {}
 
+  // One round trip (shared with the reads beside it) if the record's
+  // content key is known (a live record this store last saw, still
+  // current): the record and that content key together; otherwise the
+  // content of the record found, as of its read, in a second.
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
                                                     bool with_content) override {
-    std::optional<EtcdRecord> known = recent_.Get(name);
-    if (with_content && known.has_value() && !known->deleted()) {
-      return ReadCurrentWithKnownContent(name, *known);
+    // 0: unknown (sequences start at 1).
+    const int64_t sequence = with_content ? recent_.LiveSequence(name) : 0;
+    CurrentRead read{keys_.Current(name),
+                     sequence > 0 ? keys_.Content(name, sequence) : std::string()};
+    CurrentReadResult found = reads_.Read(read);
+    ETAGD_RETURN_IF_ERROR(found.status);
+    if (!found.record.has_value()) {
+      if (sequence > 0) {
+        return absl::DataLossError("a resource's record vanished from etcd");
+      }
+      return std::optional<Record>();
     }
-    ETAGD_ASSIGN_OR_RETURN(Current current, ReadCurrentRecord(name));
-    if (!current.record.has_value()) return std::optional<Record>();
-    Record record = ToRecord(name, *current.record);
-    if (with_content && !current.record->deleted()) {
-      ETAGD_ASSIGN_OR_RETURN(
-          record.content,
-          ReadContent(name, current.record->sequence(), current.revision));
+    ETAGD_ASSIGN_OR_RETURN(EtcdRecord stored, ReadKeyValue(*found.record));
+    recent_.Put(name, stored);
+    Record record = ToRecord(name, stored);
+    if (with_content && !stored.deleted()) {
+      if (sequence == stored.sequence() && found.content.has_value()) {
+        record.content = *std::move(found.content);
+      } else {
+        ETAGD_ASSIGN_OR_RETURN(
+            record.content,
+            ReadContent(name, stored.sequence(), found.revision));
+      }
     }
     return std::optional<Record>(std::move(record));
   }
@@ -868,6 +904,21 @@ class EtcdStore final : public Store {
   }
 
  private:
+  // A read of a name's current record, and of a content key beside it
+  // (none if empty), in a batch (ReadBatcher).
+  struct CurrentRead {
+    std::string record_key;
+    std::string content_key;
+  };
+  struct CurrentReadResult {
+    absl::Status status;
+    // The revision the batch was read at.
+    int64_t revision = 0;
+    std::optional<mvccpb::KeyValue> record;
+    // Unset if not asked for or absent.
+    std::optional<std::string> content;
+  };
+
   struct Current {
     // Explicitly revisioned; nullopt if the name has no record.
     std::optional<EtcdRecord> record;
@@ -966,46 +1017,45 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<Current> ReadCurrentRecord(absl::string_view name) {
-    pb::RangeRequest request;
-    request.set_key(keys_.Current(name));
-    pb::RangeResponse response;
-    ETAGD_RETURN_IF_ERROR(Range("reading a resource", request, response));
+    CurrentReadResult found = reads_.Read(CurrentRead{keys_.Current(name), ""});
+    ETAGD_RETURN_IF_ERROR(found.status);
     Current current;
-    current.revision = response.header().revision();
-    if (response.kvs_size() > 0) {
-      ETAGD_ASSIGN_OR_RETURN(current.record, ReadKeyValue(response.kvs(0)));
+    current.revision = found.revision;
+    if (found.record.has_value()) {
+      ETAGD_ASSIGN_OR_RETURN(current.record, ReadKeyValue(*found.record));
       recent_.Put(name, *current.record);
     }
     return current;
   }
 
-  // ReadCurrent with content, in one round trip if `known` (a live record
-  // of `name`) is still current: the record and known's content key in one
-  // Txn; otherwise the content of the record found, as of its read.
-  absl::StatusOr<std::optional<Record>> ReadCurrentWithKnownContent(
-      absl::string_view name, const EtcdRecord& known) {
+  // Sends `reads` as one Txn of ranges (ReadBatcher's Send).
+  void SendReads(absl::Span<const CurrentRead* const> reads,
+                 absl::Span<CurrentReadResult* const> results) {
     pb::TxnRequest txn;
-    AddRange(txn, keys_.Current(name));
-    AddRange(txn, keys_.Content(name, known.sequence()));
+    for (const CurrentRead* read : reads) {
+      AddRange(txn, read->record_key);
+      if (!read->content_key.empty()) AddRange(txn, read->content_key);
+    }
     pb::TxnResponse response;
-    ETAGD_RETURN_IF_ERROR(ReadTxn("reading a resource", txn, response));
-    pb::RangeResponse* current = response.mutable_responses(0)->mutable_response_range();
-    if (current->kvs_size() == 0) {
-      return absl::DataLossError("a resource's record vanished from etcd");
+    absl::Status status = ReadTxn(
+        reads.size() == 1 ? "reading a resource" : "reading resources", txn,
+        response);
+    int op = 0;
+    for (size_t i = 0; i < reads.size(); ++i) {
+      CurrentReadResult& result = *results[i];
+      result.status = status;
+      if (!status.ok()) continue;
+      result.revision = response.header().revision();
+      pb::RangeResponse* record =
+          response.mutable_responses(op++)->mutable_response_range();
+      if (record->kvs_size() > 0) result.record = std::move(*record->mutable_kvs(0));
+      if (reads[i]->content_key.empty()) continue;
+      pb::RangeResponse* content =
+          response.mutable_responses(op++)->mutable_response_range();
+      if (content->kvs_size() > 0) {
+        result.content = std::move(*content->mutable_kvs(0)->mutable_value());
+      }
     }
-    ETAGD_ASSIGN_OR_RETURN(EtcdRecord record, ReadKeyValue(current->kvs(0)));
-    recent_.Put(name, record);
-    Record result = ToRecord(name, record);
-    if (record.deleted()) return std::optional<Record>(std::move(result));
-    pb::RangeResponse* content = response.mutable_responses(1)->mutable_response_range();
-    if (record.sequence() == known.sequence() && content->kvs_size() > 0) {
-      result.content = std::move(*content->mutable_kvs(0)->mutable_value());
-    } else {
-      ETAGD_ASSIGN_OR_RETURN(result.content,
-                             ReadContent(name, record.sequence(),
-                                         response.header().revision()));
-    }
-    return std::optional<Record>(std::move(result));
   }
 
   // The content of `name`'s put numbered `sequence`, as of `revision`
@@ -1305,6 +1355,7 @@ class EtcdStore final : public Store {
   const Keys keys_;
   const std::unique_ptr<Connection> connection_;
   RecentRecords recent_;
+  ReadBatcher<CurrentRead, CurrentReadResult> reads_;
   absl::Mutex mu_;
   int64_t last_time_us_ ABSL_GUARDED_BY(mu_) = 0;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
