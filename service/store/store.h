@@ -122,6 +122,11 @@ class Store {
   // Whether ReadForWritePlan may answer a record that was replaced.
   virtual bool WritePlansMayBeStale() const { return false; }
 
+  // Whether reads wait on another machine (etcd: a round trip), so that
+  // callers keep them off threads that must not block (gRPC's), where they
+  // would also wait for one another instead of being sent together.
+  virtual bool ReadsWaitOnTheNetwork() const { return false; }
+
   // The record `name` got at `revision`, with content: the current one or a
   // retained past one. NOT_FOUND if there is no such record.
   virtual absl::StatusOr<Record> ReadRevision(absl::string_view name,

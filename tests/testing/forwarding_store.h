@@ -28,6 +28,9 @@ class ForwardingStore : public Store {
   bool WritePlansMayBeStale() const override {
     return store_->WritePlansMayBeStale();
   }
+  bool ReadsWaitOnTheNetwork() const override {
+    return store_->ReadsWaitOnTheNetwork();
+  }
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
                                       int64_t revision) override {
     return store_->ReadRevision(name, revision);

@@ -691,6 +691,8 @@ class EtcdStore final : public Store {
 
   bool WritePlansMayBeStale() const override { return true; }
 
+  bool ReadsWaitOnTheNetwork() const override { return true; }
+
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
                                       int64_t revision) override {
     pb::TxnRequest txn;
