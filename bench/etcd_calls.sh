@@ -6,9 +6,11 @@
 #
 # One single-member etcd (the counts are those a cluster's members serve),
 # one etagd --engine=etcd over it, and raw etcd for comparison. Each row is
-# run twice by etagd-bench, one request at a time, for N1 and N2 operations
-# after the same setup; the difference of the counters over the two runs
-# divided by N2 - N1 is the cost of one operation, setup cancelling out.
+# run twice by etagd-bench, one request at a time or 64 in flight (4
+# connections x 16), for N1 and N2 operations after the same setup; the
+# difference of the counters over the two runs divided by N2 - N1 is the
+# cost of one operation, setup cancelling out (64 in flight: within the
+# few operations still in flight when a run stops).
 #
 #   etagd Get 1 KiB (GetResource)          vs  etcd linearizable Range
 #   etagd durable CAS (If-Match Put)       vs  etcd Txn compare-and-put
@@ -92,13 +94,15 @@ snapshot() {  # snapshot FILE
     END { for (m in rpc) print "rpc_" m, rpc[m] }' | sort >"$1"
 }
 
-# run SYSTEM TARGET OP N: the counters' growth over one etagd-bench run.
+# run SYSTEM TARGET OP N IN_FLIGHT: the counters' growth over one
+# etagd-bench run (IN_FLIGHT 64: 4 connections x 16).
 run() {
-  local tag="$1-$3-$4"
+  local tag="$1-$3-$4-$5" connections=1 in_flight=1
+  if (( $5 == 64 )); then connections=4; in_flight=16; fi
   snapshot "$work/$tag.before"
   "$bin/bench/etagd-bench" --system="$1" --target="$2" --op="$3" \
-    --connections=1 --in_flight=1 --keys=64 --setup=put --warmup=0s \
-    --duration=600s --ops="$4" --key_prefix="calls-$1-$3-$4/" \
+    --connections=$connections --in_flight=$in_flight --keys=64 --setup=put \
+    --warmup=0s --duration=600s --ops="$4" --key_prefix="calls-$tag/" \
     --progress_every=0s >"$work/$tag.bench" 2>&1
   snapshot "$work/$tag.after"
   join -a 2 -e 0 -o 0,1.2,2.2 "$work/$tag.before" "$work/$tag.after" |
@@ -108,8 +112,10 @@ run() {
 for system in etagd etcd; do
   if [[ $system == etagd ]]; then target=127.0.0.1:$grpc; else target=127.0.0.1:$client; fi
   for op in get cas; do
-    run "$system" "$target" "$op" "$n1"
-    run "$system" "$target" "$op" "$n2"
+    for in_flight in 1 64; do
+      run "$system" "$target" "$op" "$n1" "$in_flight"
+      run "$system" "$target" "$op" "$n2" "$in_flight"
+    done
   done
 done
 
@@ -128,16 +134,18 @@ columns = ["rpc_Range", "rpc_Txn", "rpc_Put", "rpc_DeleteRange", "rpc_LeaseGrant
 short = ["Range", "Txn", "Put", "DelRange", "Lease", "mvcc range", "mvcc txn",
          "mvcc put", "mvcc delete", "proposals", "bytes in", "bytes out"]
 print(f"per operation, (counts over {n2} ops - counts over {n1}) / {n2 - n1}\n")
-print("| op | " + " | ".join(short) + " |")
-print("|---|" + "---:|" * len(short))
+print("| op | in flight | " + " | ".join(short) + " |")
+print("|---|---:|" + "---:|" * len(short))
 for system, name in (("etagd", "etagd"), ("etcd", "raw etcd")):
     for op in ("get", "cas"):
-        a, b = delta(f"{system}-{op}-{n1}"), delta(f"{system}-{op}-{n2}")
+      for in_flight in (1, 64):
+        a = delta(f"{system}-{op}-{n1}-{in_flight}")
+        b = delta(f"{system}-{op}-{n2}-{in_flight}")
         cells = []
         for c in columns:
             v = (b.get(c, 0) - a.get(c, 0)) / (n2 - n1)
             cells.append(f"{v:.0f}" if c.startswith("bytes") else f"{v:.2f}")
-        print(f"| {name} {op} | " + " | ".join(cells) + " |")
+        print(f"| {name} {op} | {in_flight} | " + " | ".join(cells) + " |")
 EOF
 
 (( instructions )) || exit 0
