@@ -34,6 +34,10 @@
 #   --quick: 3 s runs, 1 repetition, fewer counted requests (a smoke run,
 #            not a measurement).
 #   --skip_instructions: leave out the callgrind counts (about 3.5 min).
+#   --etcd_baseline=BIN: with the etcd rows, also three replicas of
+#           BIN/service/etagd (another build's bazel-bin, e.g. the main
+#           branch's) over the same cluster, measured in the same run:
+#           before and after a change, side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,9 +49,11 @@ only=all
 instructions=1
 quick=0
 instruction_counts=(--n1=300 --n2=1300)
+etcd_baseline=""
 for arg in "$@"; do
   case "$arg" in
     --skip_instructions) instructions=0 ;;
+    --etcd_baseline=*) etcd_baseline="${arg#*=}" ;;
     --duration=*) duration="${arg#*=}" ;;
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
@@ -123,7 +129,7 @@ nginx -c "$work/nginx.conf" -p "$work" &
 pids+=($!)
 
 # The etcd engine: three members, three etagd replicas over them.
-cluster_members=() cluster_replicas=()
+cluster_members=() cluster_replicas=() cluster_baseline=()
 if [[ $only == all || $only == etcd ]]; then
   initial=""
   for i in 0 1 2; do
@@ -153,6 +159,14 @@ if [[ $only == all || $only == etcd ]]; then
       2>"$work/etagd-etcd-$i.log" &
     pids+=($!)
     cluster_replicas+=("$grpc")
+    if [[ -n $etcd_baseline ]]; then
+      grpc=$((base + 30 + 2 * i))
+      "$etcd_baseline/service/etagd" --engine=etcd --etcd_endpoints="$endpoints" \
+        --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$((grpc + 1)) \
+        2>"$work/baseline-etcd-$i.log" &
+      pids+=($!)
+      cluster_baseline+=("$grpc")
+    fi
   done
 fi
 
@@ -177,7 +191,7 @@ wait_for() {  # wait_for URL-or-port description
   echo "compare.sh: $2 did not come up; see $work" >&2
   exit 1
 }
-for grpc in "${cluster_replicas[@]}"; do
+for grpc in "${cluster_replicas[@]}" "${cluster_baseline[@]}"; do
   wait_for "http://127.0.0.1:$((grpc + 1))/readyz" "etagd over etcd"
 done
 wait_for "http://127.0.0.1:$etagd_http/healthz" etagd
@@ -222,12 +236,13 @@ wrk_run() {  # wrk_run name url script repetition [command prefix]
 cluster_run() {  # cluster_run system op repetition: three at once, one a port
   local ports i system run_pids=()
   if [[ $1 == etagd3 ]]; then ports=("${cluster_replicas[@]}"); system=etagd
+  elif [[ $1 == baseline3 ]]; then ports=("${cluster_baseline[@]}"); system=etagd
   else ports=("${cluster_members[@]}"); system=etcd; fi
   for i in 0 1 2; do
     "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"${ports[$i]}" \
       --op="$2" --connections="$connections" --in_flight="$in_flight" --keys=3000 \
       --duration="$duration" --warmup=2s --progress_every=0 \
-      --key_prefix="cluster-$3-$i/" --json_out="$work/$1-$2-$3-$i.json" >&2 &
+      --key_prefix="cluster-$1-$3-$i/" --json_out="$work/$1-$2-$3-$i.json" >&2 &
     run_pids+=($!)
   done
   for i in "${run_pids[@]}"; do wait "$i"; done
@@ -237,6 +252,9 @@ for rep in $(seq 1 "$repeats"); do
   echo "compare.sh: repetition $rep of $repeats" >&2
   if [[ $only == all || $only == etcd ]]; then
     if (( rep % 2 )); then order="etagd3 etcd3"; else order="etcd3 etagd3"; fi
+    if [[ -n $etcd_baseline ]]; then
+      if (( rep % 2 )); then order="baseline3 etagd3 etcd3"; else order="etcd3 etagd3 baseline3"; fi
+    fi
     for system in $order; do
       cluster_run "$system" cas "$rep"
       cluster_run "$system" get "$rep"
@@ -325,6 +343,8 @@ def wrk(name):
 rows = [
     ("3 replicas, durable CAS", cluster("etagd3", "cas"), "etcd Txn", cluster("etcd3", "cas"), 0.85),
     ("3 replicas, Get 1 KiB", cluster("etagd3", "get"), "etcd Range", cluster("etcd3", "get"), 0.85),
+    ("baseline, durable CAS", cluster("baseline3", "cas"), "etcd Txn", cluster("etcd3", "cas"), 0.85),
+    ("baseline, Get 1 KiB", cluster("baseline3", "get"), "etcd Range", cluster("etcd3", "get"), 0.85),
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "etcd Range", grpc("etcd", "get"), 3.0),
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "echo floor", grpc("echo", "get"), 0.8),
     ("gRPC durable CAS", grpc("etagd", "cas"), "etcd Txn", grpc("etcd", "cas"), 2.0),

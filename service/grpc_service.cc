@@ -109,15 +109,18 @@ grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
                 kName)) {
     return call;
   }
-  absl::StatusOr<v1::GetResourceResponse> got = core_.Get(call->request());
-  if (got.ok() && got->has_resource()) {
-    if (absl::Status held = HoldContent(*call, got->resource().content().size());
-        !held.ok()) {
-      call->Fail(held);
-      return call;
+  OnReader([this, call] {
+    absl::StatusOr<v1::GetResourceResponse> got = core_.Get(call->request());
+    if (got.ok() && got->has_resource()) {
+      if (absl::Status held =
+              HoldContent(*call, got->resource().content().size());
+          !held.ok()) {
+        call->Fail(held);
+        return;
+      }
     }
-  }
-  call->Reply(std::move(got));
+    call->Reply(std::move(got));
+  });
   return call;
 }
 
@@ -173,18 +176,21 @@ grpc::ServerUnaryReactor* GrpcResourcesService::ListResources(
                 [](const auto& r) -> absl::string_view { return r.prefix(); })) {
     return call;
   }
-  absl::StatusOr<v1::ListResourcesResponse> listed = core_.List(call->request());
-  if (listed.ok()) {
-    size_t content = 0;
-    for (const v1::Resource& resource : listed->resources()) {
-      content += resource.content().size();
+  OnReader([this, call] {
+    absl::StatusOr<v1::ListResourcesResponse> listed =
+        core_.List(call->request());
+    if (listed.ok()) {
+      size_t content = 0;
+      for (const v1::Resource& resource : listed->resources()) {
+        content += resource.content().size();
+      }
+      if (absl::Status held = HoldContent(*call, content); !held.ok()) {
+        call->Fail(held);
+        return;
+      }
     }
-    if (absl::Status held = HoldContent(*call, content); !held.ok()) {
-      call->Fail(held);
-      return call;
-    }
-  }
-  call->Reply(std::move(listed));
+    call->Reply(std::move(listed));
+  });
   return call;
 }
 
@@ -196,7 +202,7 @@ grpc::ServerUnaryReactor* GrpcResourcesService::ListVersions(
                 kName)) {
     return call;
   }
-  call->Reply(core_.ListVersions(call->request()));
+  OnReader([this, call] { call->Reply(core_.ListVersions(call->request())); });
   return call;
 }
 

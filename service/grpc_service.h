@@ -15,6 +15,7 @@
 #ifndef ETAGD_SERVICE_GRPC_SERVICE_H_
 #define ETAGD_SERVICE_GRPC_SERVICE_H_
 
+#include <functional>
 #include <memory>
 
 #include "etagd/v1/etagd.grpc.pb.h"
@@ -54,19 +55,25 @@ using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateCheckpoint<
 // its next response only once the one before is written (OnWriteDone), so
 // a slow client's backlog stays in the feed's bounded queue; watchers are
 // counted per connection (the call's peer).
+//
+// Get and the listings run on `readers` if set (it must outlive the
+// server's calls), else on gRPC's thread: a store whose reads wait on the
+// network must not hold gRPC's threads meanwhile.
 class GrpcResourcesService final : public internal::RawResourcesService {
  public:
   GrpcResourcesService(ResourceService& core, WritePipeline& writes,
                        MemoryBudget& write_budget,
                        std::shared_ptr<const TokenStore> tokens = nullptr,
                        MemoryBudget* response_budget = nullptr,
-                       ChangeFeed* feed = nullptr)
+                       ChangeFeed* feed = nullptr,
+                       ThreadPool* readers = nullptr)
       : core_(core),
         writes_(writes),
         write_budget_(write_budget),
         response_budget_(response_budget),
         tokens_(std::move(tokens)),
-        feed_(feed) {}
+        feed_(feed),
+        readers_(readers) {}
 
   // Each takes an etagd.v1.<Method>Request and answers its response.
   grpc::ServerUnaryReactor* GetResource(grpc::CallbackServerContext* context,
@@ -92,6 +99,11 @@ class GrpcResourcesService final : public internal::RawResourcesService {
  private:
   template <typename Call>
   absl::Status HoldContent(Call& call, size_t content);
+  // Runs `read` on readers_ if set, else here.
+  void OnReader(std::function<void()> read) {
+    if (readers_ == nullptr) return read();
+    readers_->Schedule(std::move(read));
+  }
 
   ResourceService& core_;
   WritePipeline& writes_;
@@ -99,6 +111,7 @@ class GrpcResourcesService final : public internal::RawResourcesService {
   MemoryBudget* const response_budget_;
   const std::shared_ptr<const TokenStore> tokens_;
   ChangeFeed* const feed_;
+  ThreadPool* const readers_;
 };
 
 // Content up to this size is not held against the response budget (as

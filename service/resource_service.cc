@@ -246,6 +246,15 @@ absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
 
 ResourceService::PutPlan ResourceService::PlanPut(
     const v1::PutResourceRequest& request) {
+  if (store_.WritePlansMayBeStale()) {
+    PutPlan plan = PlanPutOn(request, /*current=*/false);
+    if (!plan.answered()) return plan;
+  }
+  return PlanPutOn(request, /*current=*/true);
+}
+
+ResourceService::PutPlan ResourceService::PlanPutOn(
+    const v1::PutResourceRequest& request, bool current_record) {
   PutPlan plan;
   auto answer = [&plan](absl::StatusOr<v1::PutResourceResponse> a) {
     plan.answer = std::move(a);
@@ -275,7 +284,8 @@ ResourceService::PutPlan ResourceService::PlanPut(
   if (!conditions.ok()) return answer(conditions.status());
 
   absl::StatusOr<std::optional<Record>> current =
-      store_.ReadCurrent(request.name(), false);
+      current_record ? store_.ReadCurrent(request.name(), false)
+                     : store_.ReadForWritePlan(request.name());
   if (!current.ok()) return answer(current.status());
   const bool live = current->has_value() && !(*current)->deleted;
 
@@ -342,6 +352,15 @@ absl::StatusOr<v1::PutResourceResponse> ResourceService::Put(
 
 ResourceService::DeletePlan ResourceService::PlanDelete(
     const v1::DeleteResourceRequest& request) {
+  if (store_.WritePlansMayBeStale()) {
+    DeletePlan plan = PlanDeleteOn(request, /*current=*/false);
+    if (!plan.answered()) return plan;
+  }
+  return PlanDeleteOn(request, /*current=*/true);
+}
+
+ResourceService::DeletePlan ResourceService::PlanDeleteOn(
+    const v1::DeleteResourceRequest& request, bool current_record) {
   DeletePlan plan;
   auto answer = [&plan](absl::StatusOr<v1::DeleteResourceResponse> a) {
     plan.answer = std::move(a);
@@ -358,7 +377,8 @@ ResourceService::DeletePlan ResourceService::PlanDelete(
   if (!conditions.ok()) return answer(conditions.status());
 
   absl::StatusOr<std::optional<Record>> current =
-      store_.ReadCurrent(request.name(), false);
+      current_record ? store_.ReadCurrent(request.name(), false)
+                     : store_.ReadForWritePlan(request.name());
   if (!current.ok()) return answer(current.status());
   absl::StatusOr<std::optional<Record>> prior =
       PriorWrite(*current, request.name(), request.request_id());

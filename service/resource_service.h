@@ -74,6 +74,14 @@ class ResourceService {
       const etagd::v1::ListVersionsRequest& request);
 
  private:
+  // Plan*() on the current record (Store::ReadCurrent), or on one that may
+  // be stale (Store::ReadForWritePlan): Plan*() keeps such a plan only if
+  // it writes, for the write's compare-and-set then checks the record.
+  PutPlan PlanPutOn(const etagd::v1::PutResourceRequest& request,
+                    bool current_record);
+  DeletePlan PlanDeleteOn(const etagd::v1::DeleteResourceRequest& request,
+                          bool current_record);
+
   // The retained write of `name` (current or past, per `current`) that was
   // made with `request_id`, if any: a retry of it must not be applied again.
   absl::StatusOr<std::optional<Record>> PriorWrite(

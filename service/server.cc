@@ -30,6 +30,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       std::make_unique<ResourceService>(*server->store_, options.service);
   server->feed_ = std::make_unique<ChangeFeed>(*server->store_, options.feed);
   server->writers_ = std::make_unique<ThreadPool>(std::max(1, options.write_threads));
+  if (server->store_->ReadsWaitOnTheNetwork()) {
+    server->readers_ = std::make_unique<ThreadPool>(std::max(1, options.read_threads));
+  }
   server->writes_ = std::make_unique<WritePipeline>(
       *server->core_, *server->store_, *server->writers_,
       options.write_pipeline);
@@ -39,7 +42,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->response_budget_ = options.response_budget;
   server->grpc_service_ = std::make_unique<GrpcResourcesService>(
       *server->core_, *server->writes_, *server->write_budget_,
-      options.tokens, server->response_budget_.get(), server->feed_.get());
+      options.tokens, server->response_budget_.get(), server->feed_.get(),
+      server->readers_.get());
   AdminServiceOptions admin = options.admin;
   admin.import.max_content_bytes = options.service.max_content_bytes;
   server->admin_ = std::make_unique<AdminService>(*server->store_, std::move(admin));
@@ -177,6 +181,8 @@ void Server::Shutdown(absl::Duration grace) {
   // pipeline commits and answers what it holds; the pool runs the answers.
   writes_.reset();
   writers_.reset();
+  // Idle: gRPC's Wait() returned, so every read it ran has been answered.
+  readers_.reset();
   grpc_service_.reset();
   feed_.reset();
   core_.reset();

@@ -35,6 +35,10 @@ struct ServerOptions {
   // Threads that answer writes once their batch is committed (gRPC's send
   // work happens on them), while the committer commits the next batch.
   int write_threads = 32;
+  // Threads that serve Get and List calls when the store's reads wait on
+  // the network (Store::ReadsWaitOnTheNetwork); otherwise gRPC's threads
+  // serve them. Reads waiting at once can be sent together.
+  int read_threads = 64;
   WritePipelineOptions write_pipeline;
   // Memory for calls in flight: gRPC's own (its resource quota), and
   // separately the Put requests held in the write pipeline (beyond it, Puts
@@ -107,6 +111,8 @@ class Server {
   std::unique_ptr<ResourceService> core_;
   std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<ThreadPool> writers_;
+  // Null unless the store's reads wait on the network.
+  std::unique_ptr<ThreadPool> readers_;
   std::unique_ptr<WritePipeline> writes_;
   std::unique_ptr<MemoryBudget> write_budget_;
   std::shared_ptr<MemoryBudget> response_budget_;

@@ -118,6 +118,24 @@ class Store {
   virtual absl::StatusOr<std::optional<Record>> ReadCurrent(
       absl::string_view name, bool with_content) = 0;
 
+  // The current record of `name`, without content, for planning a write: as
+  // ReadCurrent, except that it may be one that has been replaced since
+  // (never one that was not current once) when WritePlansMayBeStale(). That
+  // is safe for a plan that writes, whose Write compares the revision and is
+  // ABORTED if the record was replaced; any other answer (a failed
+  // precondition, a retried request id) must be decided on ReadCurrent.
+  virtual absl::StatusOr<std::optional<Record>> ReadForWritePlan(
+      absl::string_view name) {
+    return ReadCurrent(name, /*with_content=*/false);
+  }
+  // Whether ReadForWritePlan may answer a record that was replaced.
+  virtual bool WritePlansMayBeStale() const { return false; }
+
+  // Whether reads wait on another machine (etcd: a round trip), so that
+  // callers keep them off threads that must not block (gRPC's), where they
+  // would also wait for one another instead of being sent together.
+  virtual bool ReadsWaitOnTheNetwork() const { return false; }
+
   // The record `name` got at `revision`, with content: the current one or a
   // retained past one. NOT_FOUND if there is no such record.
   virtual absl::StatusOr<Record> ReadRevision(absl::string_view name,

@@ -20,6 +20,7 @@
 #include "service/entity_tag.h"
 #include "service/error_details.h"
 #include "service/store/rocksdb/rocksdb_store.h"
+#include "tests/testing/forwarding_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -1319,6 +1320,118 @@ TEST_F(ResourceServiceTest, AResourceStoredUnderALegacyNameStaysReadableAndDelet
   del.set_name("old//name/..");
   EXPECT_THAT(service_->Delete(del), IsOk());
   EXPECT_THAT(service_->Get(get), StatusIs(kNotFound));
+}
+
+// ---------------------------------------------------------------------------
+// Writes planned on a record that may be stale (Store::ReadForWritePlan).
+
+// Plans writes on the record of `name` as it was when Freeze() was called,
+// as an engine that remembers records would, until a write fails its
+// compare (ABORTED): from then on, as such an engine learns the record, on
+// the current one.
+class StalePlanStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+
+  void Freeze(const std::string& name) {
+    absl::StatusOr<std::optional<Record>> now = ReadCurrent(name, false);
+    ASSERT_THAT(now, IsOk());
+    frozen_ = *now;
+  }
+
+  absl::StatusOr<std::optional<Record>> ReadForWritePlan(
+      absl::string_view name) override {
+    if (frozen_.has_value()) return *frozen_;
+    return ReadCurrent(name, false);
+  }
+  bool WritePlansMayBeStale() const override { return true; }
+
+  absl::StatusOr<Record> Write(const WriteRequest& request) override {
+    absl::StatusOr<Record> written = ForwardingStore::Write(request);
+    if (absl::IsAborted(written.status())) frozen_.reset();
+    ++writes_;
+    return written;
+  }
+
+  int writes() const { return writes_; }
+
+ private:
+  std::optional<std::optional<Record>> frozen_;
+  int writes_ = 0;
+};
+
+class StalePlanTest : public ResourceServiceTest {
+ protected:
+  void SetUp() override {
+    ResourceServiceTest::SetUp();
+    auto stale = std::make_unique<StalePlanStore>(std::move(store_));
+    stale_ = stale.get();
+    store_ = std::move(stale);
+    StartService(ResourceServiceOptions());
+  }
+
+  StalePlanStore* stale_ = nullptr;
+};
+
+TEST_F(StalePlanTest, PutIfMatchOfTheCurrentTagSucceedsWhereTheStaleOneFails) {
+  MustPut("a", "one");
+  stale_->Freeze("a");
+  v1::PutResourceResponse second = MustPut("a", "two");
+  v1::PutResourceRequest request = PutRequest("a", "three");
+  request.mutable_preconditions()->add_if_match(second.resource().etag());
+
+  ASSERT_THAT(service_->Put(request), IsOk());
+  EXPECT_EQ(MustGet("a").content(), "three");
+}
+
+TEST_F(StalePlanTest, PutIfMatchOfTheStaleRecordFailsWithTheCurrentOne) {
+  v1::PutResourceResponse first = MustPut("a", "one");
+  stale_->Freeze("a");
+  v1::PutResourceResponse second = MustPut("a", "two");
+  const int writes = stale_->writes();
+  v1::PutResourceRequest request = PutRequest("a", "three");
+  request.mutable_preconditions()->add_if_match(first.resource().etag());
+
+  v1::PreconditionFailure detail = FailureOf(service_->Put(request));
+  EXPECT_EQ(detail.reason(), v1::PreconditionFailure::REASON_IF_MATCH_FAILED);
+  EXPECT_EQ(detail.current_etag(), second.resource().etag());
+  // The plan on the stale record wrote, and its compare refused.
+  EXPECT_EQ(stale_->writes(), writes + 1);
+  EXPECT_EQ(MustGet("a").content(), "two");
+}
+
+TEST_F(StalePlanTest, PutIfNoneMatchStarFailsOnTheCurrentRecordWhenThePlanSawNone) {
+  stale_->Freeze("a");
+  v1::PutResourceResponse first = MustPut("a", "one");
+  v1::PutResourceRequest request = PutRequest("a", "two");
+  request.mutable_preconditions()->add_if_none_match("*");
+
+  v1::PreconditionFailure detail = FailureOf(service_->Put(request));
+  EXPECT_EQ(detail.current_etag(), first.resource().etag());
+  EXPECT_EQ(MustGet("a").content(), "one");
+}
+
+TEST_F(StalePlanTest, DeleteIfMatchOfTheCurrentTagDeletesWhereTheStaleOneFails) {
+  MustPut("a", "one");
+  stale_->Freeze("a");
+  v1::PutResourceResponse second = MustPut("a", "two");
+  v1::DeleteResourceRequest request = DeleteRequest("a");
+  request.mutable_preconditions()->add_if_match(second.resource().etag());
+
+  ASSERT_THAT(service_->Delete(request), IsOk());
+  EXPECT_THAT(Get("a"), StatusIs(kNotFound));
+}
+
+TEST_F(StalePlanTest, ARetriedRequestIdNewerThanThePlansRecordIsNotWrittenAgain) {
+  MustPut("a", "one");
+  stale_->Freeze("a");
+  v1::PutResourceRequest request = PutRequest("a", "two");
+  request.set_request_id("req-1");
+  v1::PutResourceResponse first = MustPut(request);
+
+  v1::PutResourceResponse retried = MustPut(request);
+  EXPECT_EQ(retried.resource().etag(), first.resource().etag());
+  EXPECT_EQ(AllVersions("a").size(), 2u);
 }
 
 }  // namespace

@@ -21,6 +21,16 @@ class ForwardingStore : public Store {
                                                     bool with_content) override {
     return store_->ReadCurrent(name, with_content);
   }
+  absl::StatusOr<std::optional<Record>> ReadForWritePlan(
+      absl::string_view name) override {
+    return store_->ReadForWritePlan(name);
+  }
+  bool WritePlansMayBeStale() const override {
+    return store_->WritePlansMayBeStale();
+  }
+  bool ReadsWaitOnTheNetwork() const override {
+    return store_->ReadsWaitOnTheNetwork();
+  }
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
                                       int64_t revision) override {
     return store_->ReadRevision(name, revision);

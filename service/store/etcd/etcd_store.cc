@@ -35,7 +35,8 @@
 // applied iff the record that followed `expected` carries its nonce (and
 // the outcome stays unknown if that record fell out of history already).
 //
-// Reads are linearizable (etcd's default Range); a content read, and every
+// Reads are linearizable (etcd's default Range; concurrent reads of current
+// records share one Txn, read_batcher.h); a content read, and every
 // read of a listing's pages (across calls too: the page token carries the
 // revision), are pinned to the revision of the listing's first read.
 #include "service/store/etcd/etcd_store.h"
@@ -46,7 +47,6 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -60,6 +60,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -70,6 +71,7 @@
 #include "service/store/etcd/etcd_change_log.h"
 #include "service/store/etcd/etcd_record.pb.h"
 #include "service/store/etcd/etcd_status.h"
+#include "service/store/etcd/read_batcher.h"
 #include "service/store/stored_metadata.h"
 
 namespace etagd {
@@ -89,6 +91,10 @@ constexpr int64_t kFenceTtlSeconds = 600;
 // How long a health probe waits for each member: a leader confirms a
 // read index within a heartbeat (100 ms by default).
 constexpr absl::Duration kHealthProbeTimeout = absl::Seconds(1);
+// Reads of current records sent together at most (two ranges each, within
+// etcd's --max-txn-ops default), and such batches out at once per store.
+constexpr size_t kReadsPerBatch = kMaxTxnOps / 2;
+constexpr int kReadBatchesInFlight = 2;
 // Tombstones a listing reads past per request, at least.
 constexpr int kListBatch = 64;
 // The request limits of service/request_validation.h (names, content types,
@@ -450,6 +456,67 @@ class Connection {
   // A stream failed: the next goes to the next endpoint.
   void StreamFailed() { MoveOn(current_.load()); }
 
+  // Sends each of `txns` once, all at the same time, to the current
+  // endpoint, and waits for every answer (in `responses`). A write etcd
+  // refused before proposing it comes back with `resend` set, and so does
+  // every one if the endpoint is not connected now (nothing is sent then):
+  // Write() sends those again.
+  struct SentTxn {
+    WriteOutcome outcome;
+    bool resend = false;
+  };
+  std::vector<SentTxn> SendAll(absl::string_view what,
+                               absl::Span<const pb::TxnRequest* const> txns,
+                               absl::Span<pb::TxnResponse> responses) {
+    std::vector<SentTxn> sent(txns.size());
+    const size_t index = current_.load();
+    Endpoint& endpoint = endpoints_[index % endpoints_.size()];
+    if (endpoint.channel->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+      for (SentTxn& txn : sent) txn.resend = true;
+      return sent;
+    }
+    std::unique_ptr<grpc::ClientContext[]> contexts(
+        new grpc::ClientContext[txns.size()]);
+    std::vector<grpc::Status> statuses(txns.size());
+    absl::BlockingCounter pending(static_cast<int>(txns.size()));
+    for (size_t i = 0; i < txns.size(); ++i) {
+      Prepare(contexts[i]);
+      if (options_.write_deadline_for_test > absl::ZeroDuration()) {
+        contexts[i].set_deadline(
+            absl::ToChronoTime(absl::Now() + options_.write_deadline_for_test));
+      }
+      endpoint.kv->async()->Txn(&contexts[i], txns[i], &responses[i],
+                                [&statuses, &pending, i](grpc::Status status) {
+                                  statuses[i] = std::move(status);
+                                  pending.DecrementCount();
+                                });
+    }
+    pending.Wait();
+    bool refused = false;
+    bool token_invalid = false;
+    for (size_t i = 0; i < txns.size(); ++i) {
+      if (statuses[i].ok()) continue;
+      EtcdError error = ClassifyEtcdError(
+          static_cast<absl::StatusCode>(statuses[i].error_code()),
+          statuses[i].error_message(), /*is_write=*/true, what);
+      sent[i].outcome = WriteOutcome{error.status, error.maybe_applied};
+      if (error.maybe_applied || !error.transient) continue;
+      sent[i].resend = true;
+      refused = true;
+      token_invalid = token_invalid || error.token_invalid;
+    }
+    if (token_invalid) {
+      absl::Status authenticated = Authenticate();
+      if (!authenticated.ok()) {
+        for (SentTxn& txn : sent) {
+          if (txn.resend) txn = SentTxn{WriteOutcome{authenticated, false}, false};
+        }
+      }
+    }
+    if (refused) MoveOn(index);
+    return sent;
+  }
+
  private:
   explicit Connection(const EtcdStoreOptions& options) : options_(options) {}
 
@@ -553,6 +620,14 @@ class RecentRecords {
     return it->second;
   }
 
+  // The sequence of `name`'s record if it is known and live, else 0.
+  int64_t LiveSequence(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(name);
+    if (it == records_.end() || it->second.deleted()) return 0;
+    return it->second.sequence();
+  }
+
   // Keeps the newer of `record` and the one known.
   void Put(absl::string_view name, const EtcdRecord& record)
       ABSL_LOCKS_EXCLUDED(mu_) {
@@ -585,24 +660,60 @@ class EtcdStore final : public Store {
             std::unique_ptr<Connection> connection)
       : options_(options),
         keys_(options.prefix),
-        connection_(std::move(connection)) {}
+        connection_(std::move(connection)),
+        reads_(
+            [this](absl::Span<const CurrentRead* const> reads,
+                   absl::Span<CurrentReadResult* const> results) {
+              SendReads(reads, results);
+            },
+            kReadsPerBatch, kReadBatchesInFlight) {}
 
+  // One round trip (shared with the reads beside it) if the record's
+  // content key is known (a live record this store last saw, still
+  // current): the record and that content key together; otherwise the
+  // content of the record found, as of its read, in a second.
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
                                                     bool with_content) override {
-    std::optional<EtcdRecord> known = recent_.Get(name);
-    if (with_content && known.has_value() && !known->deleted()) {
-      return ReadCurrentWithKnownContent(name, *known);
+    // 0: unknown (sequences start at 1).
+    const int64_t sequence = with_content ? recent_.LiveSequence(name) : 0;
+    CurrentRead read{keys_.Current(name),
+                     sequence > 0 ? keys_.Content(name, sequence) : std::string()};
+    CurrentReadResult found = reads_.Read(read);
+    ETAGD_RETURN_IF_ERROR(found.status);
+    if (!found.record.has_value()) {
+      if (sequence > 0) {
+        return absl::DataLossError("a resource's record vanished from etcd");
+      }
+      return std::optional<Record>();
     }
-    ETAGD_ASSIGN_OR_RETURN(Current current, ReadCurrentRecord(name));
-    if (!current.record.has_value()) return std::optional<Record>();
-    Record record = ToRecord(name, *current.record);
-    if (with_content && !current.record->deleted()) {
-      ETAGD_ASSIGN_OR_RETURN(
-          record.content,
-          ReadContent(name, current.record->sequence(), current.revision));
+    ETAGD_ASSIGN_OR_RETURN(EtcdRecord stored, ReadKeyValue(*found.record));
+    recent_.Put(name, stored);
+    Record record = ToRecord(name, stored);
+    if (with_content && !stored.deleted()) {
+      if (sequence == stored.sequence() && found.content.has_value()) {
+        record.content = *std::move(found.content);
+      } else {
+        ETAGD_ASSIGN_OR_RETURN(
+            record.content,
+            ReadContent(name, stored.sequence(), found.revision));
+      }
     }
     return std::optional<Record>(std::move(record));
   }
+
+  // The record this store last read or wrote, without a round trip: a
+  // write planned on it is one Txn, whose compare on its revision decides.
+  // A linearizable read (remembered) if there is none.
+  absl::StatusOr<std::optional<Record>> ReadForWritePlan(
+      absl::string_view name) override {
+    std::optional<EtcdRecord> known = recent_.Get(name);
+    if (known.has_value()) return std::optional<Record>(ToRecord(name, *known));
+    return ReadCurrent(name, /*with_content=*/false);
+  }
+
+  bool WritePlansMayBeStale() const override { return true; }
+
+  bool ReadsWaitOnTheNetwork() const override { return true; }
 
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
                                       int64_t revision) override {
@@ -632,78 +743,19 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<Record> Write(const WriteRequest& request) override {
-    if (!request.is_delete &&
-        static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
-      return ContentTooLarge(static_cast<int64_t>(request.content.size()));
-    }
-    // The record the write replaces. A create needs none (its compare
-    // checks that there is none), nor does a write expecting the record
-    // this store last saw; otherwise a linearizable read: a stale one would
-    // fail a compare-and-set that etcd would let through.
-    Current current;
-    std::optional<EtcdRecord> known = recent_.Get(request.name);
-    if (request.expected_revision == 0 && !request.is_delete) {
-      // Nothing to read.
-    } else if (known.has_value() && known->revision() == request.expected_revision) {
-      current.record = std::move(known);
-    } else {
-      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
-      if (!read.ok()) {
-        return absl::Status(read.status().code(),
-                            absl::StrCat(read.status().message(),
-                                         "; the write was not applied"));
-      }
-      current = *std::move(read);
-    }
-    const int64_t current_revision =
-        current.record.has_value() ? current.record->revision() : 0;
-    if (current_revision != request.expected_revision) {
-      return Changed(current_revision, request.expected_revision);
-    }
-    const bool live = current.record.has_value() && !current.record->deleted();
-    if (request.is_delete && !live) {
-      return absl::NotFoundError("the resource does not exist");
-    }
-    PlannedWrite plan = Plan(request, current.record);
-    const int64_t request_bytes =
-        static_cast<int64_t>(plan.txn.ByteSizeLong()) + kRaftWrapperBytes +
-        static_cast<int64_t>(options_.username.size());
-    if (request_bytes > options_.max_request_bytes) {
-      return ContentTooLarge(static_cast<int64_t>(request.content.size()),
-                             request_bytes);
-    }
-
+    ETAGD_ASSIGN_OR_RETURN(PlannedWrite plan, PlanChecked(request));
     if (options_.before_send_for_test) options_.before_send_for_test();
     pb::TxnResponse response;
     Connection::WriteOutcome sent = connection_->Write(
         "writing", [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {
           return endpoint.kv->Txn(&context, plan.txn, &response);
         });
-    if (sent.status.ok()) {
-      if (!response.succeeded()) {
-        int64_t now_revision = 0;
-        if (response.responses_size() > 0 &&
-            response.responses(0).response_range().kvs_size() > 0) {
-          const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
-          now_revision = kv.mod_revision();
-          absl::StatusOr<EtcdRecord> now = ReadKeyValue(kv);
-          if (now.ok()) recent_.Put(request.name, *now);
-        }
-        return Changed(now_revision, request.expected_revision);
-      }
-      EtcdRecord made = plan.next;
-      made.set_revision(response.header().revision());
-      if (made.created()) made.set_create_revision(made.revision());
-      recent_.Put(request.name, made);
-      change_log_->AwaitDelivered(made.revision());
-      return ToRecord(request.name, made);
-    }
-    if (!sent.maybe_applied) return sent.status;
-    return ResolveAmbiguous(request, plan.next, sent.status);
+    return Finish(request, plan, sent, response);
   }
 
   // Distinct names written concurrently, each its own Txn (and revision,
-  // as with the RocksDB engine): etcd batches concurrent proposals itself.
+  // as with the RocksDB engine), all sent at once: etcd commits concurrent
+  // proposals together, and no thread waits for one of them.
   std::vector<absl::StatusOr<Record>> WriteMany(
       absl::Span<const WriteRequest> requests) override {
     std::vector<absl::StatusOr<Record>> results(
@@ -722,16 +774,38 @@ class EtcdStore final : public Store {
       results[to_write[0]] = Write(requests[to_write[0]]);
       return results;
     }
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t k = next++; k < to_write.size(); k = next++) {
-        results[to_write[k]] = Write(requests[to_write[k]]);
+    std::vector<size_t> planned;
+    std::vector<PlannedWrite> plans;
+    std::vector<const pb::TxnRequest*> txns;
+    plans.reserve(to_write.size());
+    for (size_t i : to_write) {
+      absl::StatusOr<PlannedWrite> plan = PlanChecked(requests[i]);
+      if (!plan.ok()) {
+        results[i] = plan.status();
+        continue;
       }
-    };
-    std::vector<std::thread> threads;
-    const size_t thread_count = std::min<size_t>(to_write.size(), 16);
-    for (size_t t = 0; t < thread_count; ++t) threads.emplace_back(worker);
-    for (std::thread& thread : threads) thread.join();
+      planned.push_back(i);
+      plans.push_back(*std::move(plan));
+    }
+    if (planned.empty()) return results;
+    for (const PlannedWrite& plan : plans) {
+      txns.push_back(&plan.txn);
+      if (options_.before_send_for_test) options_.before_send_for_test();
+    }
+    std::vector<pb::TxnResponse> responses(plans.size());
+    std::vector<Connection::SentTxn> sent =
+        connection_->SendAll("writing", txns, absl::MakeSpan(responses));
+    for (size_t k = 0; k < plans.size(); ++k) {
+      if (sent[k].resend) {
+        responses[k].Clear();
+        sent[k].outcome = connection_->Write(
+            "writing", [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {
+              return endpoint.kv->Txn(&context, plans[k].txn, &responses[k]);
+            });
+      }
+      results[planned[k]] =
+          Finish(requests[planned[k]], plans[k], sent[k].outcome, responses[k]);
+    }
     return results;
   }
 
@@ -909,12 +983,102 @@ class EtcdStore final : public Store {
   }
 
  private:
+  // A read of a name's current record, and of a content key beside it
+  // (none if empty), in a batch (ReadBatcher).
+  struct CurrentRead {
+    std::string record_key;
+    std::string content_key;
+  };
+  struct CurrentReadResult {
+    absl::Status status;
+    // The revision the batch was read at.
+    int64_t revision = 0;
+    std::optional<mvccpb::KeyValue> record;
+    // Unset if not asked for or absent.
+    std::optional<std::string> content;
+  };
+
   struct Current {
     // Explicitly revisioned; nullopt if the name has no record.
     std::optional<EtcdRecord> record;
     // The revision the record was read at.
     int64_t revision = 0;
   };
+
+  // A write's plan, once checked against the record it replaces and
+  // etcd's limits: ABORTED, NOT_FOUND or RESOURCE_EXHAUSTED otherwise.
+  absl::StatusOr<PlannedWrite> PlanChecked(const WriteRequest& request) {
+    if (!request.is_delete &&
+        static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
+      return ContentTooLarge(static_cast<int64_t>(request.content.size()));
+    }
+    // The record the write replaces. A create needs none (its compare
+    // checks that there is none), nor does a write expecting the record
+    // this store last saw; otherwise a linearizable read: a stale one would
+    // fail a compare-and-set that etcd would let through.
+    Current current;
+    std::optional<EtcdRecord> known = recent_.Get(request.name);
+    if (request.expected_revision == 0 && !request.is_delete) {
+      // Nothing to read.
+    } else if (known.has_value() && known->revision() == request.expected_revision) {
+      current.record = std::move(known);
+    } else {
+      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
+      if (!read.ok()) {
+        return absl::Status(read.status().code(),
+                            absl::StrCat(read.status().message(),
+                                         "; the write was not applied"));
+      }
+      current = *std::move(read);
+    }
+    const int64_t current_revision =
+        current.record.has_value() ? current.record->revision() : 0;
+    if (current_revision != request.expected_revision) {
+      return Changed(current_revision, request.expected_revision);
+    }
+    const bool live = current.record.has_value() && !current.record->deleted();
+    if (request.is_delete && !live) {
+      return absl::NotFoundError("the resource does not exist");
+    }
+    PlannedWrite plan = Plan(request, current.record);
+    const int64_t request_bytes =
+        static_cast<int64_t>(plan.txn.ByteSizeLong()) + kRaftWrapperBytes +
+        static_cast<int64_t>(options_.username.size());
+    if (request_bytes > options_.max_request_bytes) {
+      return ContentTooLarge(static_cast<int64_t>(request.content.size()),
+                             request_bytes);
+    }
+    return plan;
+  }
+
+  // The result of a write sent as `plan`, whose Txn ended as `sent` with
+  // `response`.
+  absl::StatusOr<Record> Finish(const WriteRequest& request,
+                                const PlannedWrite& plan,
+                                const Connection::WriteOutcome& sent,
+                                const pb::TxnResponse& response) {
+    if (sent.status.ok()) {
+      if (!response.succeeded()) {
+        int64_t now_revision = 0;
+        if (response.responses_size() > 0 &&
+            response.responses(0).response_range().kvs_size() > 0) {
+          const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
+          now_revision = kv.mod_revision();
+          absl::StatusOr<EtcdRecord> now = ReadKeyValue(kv);
+          if (now.ok()) recent_.Put(request.name, *now);
+        }
+        return Changed(now_revision, request.expected_revision);
+      }
+      EtcdRecord made = plan.next;
+      made.set_revision(response.header().revision());
+      if (made.created()) made.set_create_revision(made.revision());
+      recent_.Put(request.name, made);
+      change_log_->AwaitDelivered(made.revision());
+      return ToRecord(request.name, made);
+    }
+    if (!sent.maybe_applied) return sent.status;
+    return ResolveAmbiguous(request, plan.next, sent.status);
+  }
 
   absl::Status ReadTxn(absl::string_view what, const pb::TxnRequest& txn,
                        pb::TxnResponse& response) {
@@ -933,46 +1097,45 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<Current> ReadCurrentRecord(absl::string_view name) {
-    pb::RangeRequest request;
-    request.set_key(keys_.Current(name));
-    pb::RangeResponse response;
-    ETAGD_RETURN_IF_ERROR(Range("reading a resource", request, response));
+    CurrentReadResult found = reads_.Read(CurrentRead{keys_.Current(name), ""});
+    ETAGD_RETURN_IF_ERROR(found.status);
     Current current;
-    current.revision = response.header().revision();
-    if (response.kvs_size() > 0) {
-      ETAGD_ASSIGN_OR_RETURN(current.record, ReadKeyValue(response.kvs(0)));
+    current.revision = found.revision;
+    if (found.record.has_value()) {
+      ETAGD_ASSIGN_OR_RETURN(current.record, ReadKeyValue(*found.record));
       recent_.Put(name, *current.record);
     }
     return current;
   }
 
-  // ReadCurrent with content, in one round trip if `known` (a live record
-  // of `name`) is still current: the record and known's content key in one
-  // Txn; otherwise the content of the record found, as of its read.
-  absl::StatusOr<std::optional<Record>> ReadCurrentWithKnownContent(
-      absl::string_view name, const EtcdRecord& known) {
+  // Sends `reads` as one Txn of ranges (ReadBatcher's Send).
+  void SendReads(absl::Span<const CurrentRead* const> reads,
+                 absl::Span<CurrentReadResult* const> results) {
     pb::TxnRequest txn;
-    AddRange(txn, keys_.Current(name));
-    AddRange(txn, keys_.Content(name, known.sequence()));
+    for (const CurrentRead* read : reads) {
+      AddRange(txn, read->record_key);
+      if (!read->content_key.empty()) AddRange(txn, read->content_key);
+    }
     pb::TxnResponse response;
-    ETAGD_RETURN_IF_ERROR(ReadTxn("reading a resource", txn, response));
-    pb::RangeResponse* current = response.mutable_responses(0)->mutable_response_range();
-    if (current->kvs_size() == 0) {
-      return absl::DataLossError("a resource's record vanished from etcd");
+    absl::Status status = ReadTxn(
+        reads.size() == 1 ? "reading a resource" : "reading resources", txn,
+        response);
+    int op = 0;
+    for (size_t i = 0; i < reads.size(); ++i) {
+      CurrentReadResult& result = *results[i];
+      result.status = status;
+      if (!status.ok()) continue;
+      result.revision = response.header().revision();
+      pb::RangeResponse* record =
+          response.mutable_responses(op++)->mutable_response_range();
+      if (record->kvs_size() > 0) result.record = std::move(*record->mutable_kvs(0));
+      if (reads[i]->content_key.empty()) continue;
+      pb::RangeResponse* content =
+          response.mutable_responses(op++)->mutable_response_range();
+      if (content->kvs_size() > 0) {
+        result.content = std::move(*content->mutable_kvs(0)->mutable_value());
+      }
     }
-    ETAGD_ASSIGN_OR_RETURN(EtcdRecord record, ReadKeyValue(current->kvs(0)));
-    recent_.Put(name, record);
-    Record result = ToRecord(name, record);
-    if (record.deleted()) return std::optional<Record>(std::move(result));
-    pb::RangeResponse* content = response.mutable_responses(1)->mutable_response_range();
-    if (record.sequence() == known.sequence() && content->kvs_size() > 0) {
-      result.content = std::move(*content->mutable_kvs(0)->mutable_value());
-    } else {
-      ETAGD_ASSIGN_OR_RETURN(result.content,
-                             ReadContent(name, record.sequence(),
-                                         response.header().revision()));
-    }
-    return std::optional<Record>(std::move(result));
   }
 
   // The content of `name`'s put numbered `sequence`, as of `revision`
@@ -1287,6 +1450,7 @@ class EtcdStore final : public Store {
   const Keys keys_;
   const std::unique_ptr<Connection> connection_;
   RecentRecords recent_;
+  ReadBatcher<CurrentRead, CurrentReadResult> reads_;
   // Declared after connection_, so destroyed (its watch stopped) first.
   std::unique_ptr<EtcdChangeLog> change_log_;
   absl::Mutex mu_;

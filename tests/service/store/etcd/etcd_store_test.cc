@@ -333,6 +333,57 @@ TEST(EtcdStoreTest, WritesWhoseAnswerIsLostAreResolvedTruthfully) {
   std::cerr << applied << " writes applied, " << not_applied << " not applied\n";
 }
 
+// The same for the writes of one batch, which are sent together.
+TEST(EtcdStoreTest, BatchedWritesWhoseAnswerIsLostAreResolvedTruthfully) {
+  EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> setup = OpenEtcdStore(options);
+  ASSERT_THAT(setup, IsOk());
+  const std::vector<std::string> names = {"batch/a", "batch/b", "batch/c"};
+  std::vector<int64_t> revisions;
+  std::vector<int> values(names.size(), 0);
+  for (const std::string& name : names) {
+    absl::StatusOr<Record> first = (*setup)->Write(PutRequest(name, "0"));
+    ASSERT_THAT(first, IsOk());
+    revisions.push_back(first->revision);
+  }
+  int applied = 0;
+  int not_applied = 0;
+  for (int i = 0; i < 20; ++i) {
+    options.write_deadline_for_test =
+        i % 4 == 0 ? absl::Microseconds(1) : absl::Microseconds(150 * (i % 20));
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+    ASSERT_THAT(store, IsOk());
+    std::vector<std::string> next;
+    std::vector<WriteRequest> batch;
+    for (size_t k = 0; k < names.size(); ++k) next.push_back(std::to_string(values[k] + 1));
+    for (size_t k = 0; k < names.size(); ++k) {
+      batch.push_back(PutRequest(names[k], next[k], revisions[k]));
+    }
+    std::vector<absl::StatusOr<Record>> written = (*store)->WriteMany(batch);
+    ASSERT_EQ(written.size(), names.size());
+    for (size_t k = 0; k < names.size(); ++k) {
+      absl::StatusOr<std::optional<Record>> current =
+          (*setup)->ReadCurrent(names[k], true);
+      ASSERT_THAT(current, IsOk());
+      if (written[k].ok()) {
+        ++applied;
+        EXPECT_EQ((*current)->content, next[k]);
+        EXPECT_EQ((*current)->etag, written[k]->etag);
+        ++values[k];
+        revisions[k] = written[k]->revision;
+      } else {
+        ASSERT_THAT(written[k],
+                    StatusIs(absl::StatusCode::kUnavailable, "did not apply"));
+        ++not_applied;
+        EXPECT_EQ((*current)->content, std::to_string(values[k]));
+        EXPECT_EQ((*current)->revision, revisions[k]);
+      }
+    }
+  }
+  std::cerr << applied << " batched writes applied, " << not_applied
+            << " not applied\n";
+}
+
 // --- etcd's limits ----------------------------------------------------------
 
 class EtcdLimitsTest : public testing::Test {
