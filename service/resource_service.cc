@@ -1,5 +1,6 @@
 #include "service/resource_service.h"
 
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -70,8 +71,17 @@ std::string Quote(absl::string_view name) {
   return absl::StrCat("\"", absl::Utf8SafeCHexEscape(name), "\"");
 }
 
+// Whether evaluating `conditions` compares entity-tags (a list in If-Match
+// or If-None-Match): only then are the coded forms' tags consulted.
+bool ComparesEntityTags(const Preconditions& conditions) {
+  return (conditions.if_match.has_value() && !conditions.if_match->any) ||
+         (conditions.if_none_match.has_value() && !conditions.if_none_match->any);
+}
+
+// The validators of `record` for evaluating `conditions`: its coded forms'
+// tags are made only if the conditions compare entity-tags.
 absl::StatusOr<std::optional<Validators>> ValidatorsOf(
-    const std::optional<Record>& record) {
+    const std::optional<Record>& record, const Preconditions& conditions) {
   if (!record.has_value() || record->deleted) return std::optional<Validators>();
   std::optional<EntityTag> tag = ParseEntityTag(record->etag);
   if (!tag.has_value()) {
@@ -80,7 +90,9 @@ absl::StatusOr<std::optional<Validators>> ValidatorsOf(
   }
   Validators validators{*tag, record->update_time, {}};
   // Content already coded is sent as it is: it has no coded forms.
-  if (record->metadata.content_encoding.empty()) {
+  if (record->metadata.content_encoding.empty() &&
+      ComparesEntityTags(conditions)) {
+    validators.coded_etags.reserve(std::size(kRepresentationCodings));
     for (absl::string_view coding : kRepresentationCodings) {
       validators.coded_etags.push_back(CodedEntityTag(*tag, coding));
     }
@@ -212,7 +224,7 @@ absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
   }
 
   ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
-                         ValidatorsOf(selected));
+                         ValidatorsOf(selected, conditions));
   const Evaluation evaluation = EvaluatePreconditions(
       request.metadata_only() ? Method::kHead : Method::kGet, conditions,
       validators);
@@ -292,7 +304,8 @@ ResourceService::PutPlan ResourceService::PlanPut(
     return answer(std::move(response));
   }
 
-  absl::StatusOr<std::optional<Validators>> validators = ValidatorsOf(*current);
+  absl::StatusOr<std::optional<Validators>> validators =
+      ValidatorsOf(*current, *conditions);
   if (!validators.ok()) return answer(validators.status());
   const Evaluation evaluation =
       EvaluatePreconditions(Method::kPut, *conditions, *validators);
@@ -375,7 +388,8 @@ ResourceService::DeletePlan ResourceService::PlanDelete(
     return answer(absl::NotFoundError(
         absl::StrCat(Quote(request.name()), " does not exist")));
   }
-  absl::StatusOr<std::optional<Validators>> validators = ValidatorsOf(*current);
+  absl::StatusOr<std::optional<Validators>> validators =
+      ValidatorsOf(*current, *conditions);
   if (!validators.ok()) return answer(validators.status());
   const Evaluation evaluation =
       EvaluatePreconditions(Method::kDelete, *conditions, *validators);
