@@ -276,6 +276,9 @@ class Session : public SessionBase,
   }
 
   void ReadBody() {
+    // A request without content (most GETs) is complete with its head:
+    // answer it now rather than through a read that has nothing to read.
+    if (parser_->is_done()) return OnRequest({});
     http::async_read(Io(), buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->OnRequest(ec);
