@@ -415,7 +415,8 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     }
   }
   exchange->path = *std::move(path);
-  const std::string& p = exchange->path;
+  // A view: comparing it with each fixed path is a length check first.
+  const absl::string_view p = exchange->path;
   const http::verb method = request.method();
   if (FindRoute(p) == nullptr) {
     return FinishError(*exchange, 404, "NOT_FOUND", absl::StrCat("no route for ", p));
@@ -474,7 +475,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     }
     if (absl::StartsWith(p, kHistoryPrefix)) {
       return ListVersions(std::move(exchange),
-                          p.substr(kHistoryPrefix.size()));
+                          std::string(p.substr(kHistoryPrefix.size())));
     }
     return ListResources(std::move(exchange));
   }
@@ -483,7 +484,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     return FinishError(*exchange, 404, "NOT_FOUND",
                        absl::StrCat("no route for ", p));
   }
-  std::string name = p.substr(kResourcesPrefix.size());
+  std::string name(p.substr(kResourcesPrefix.size()));
   switch (method) {
     case http::verb::get:
     case http::verb::head:
