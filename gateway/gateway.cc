@@ -549,8 +549,11 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     if (hold.has_value() && *hold <= absl::ZeroDuration()) hold.reset();
   }
 
-  backend_.Get(exchange->caller, get, [this, exchange, get, hold](
-                                          absl::StatusOr<v1::GetResourceResponse> result) {
+  // Shared with the answer's handling rather than copied into it.
+  auto request = std::make_shared<const v1::GetResourceRequest>(std::move(get));
+  backend_.Get(exchange->caller, *request, [this, exchange, request, hold](
+                                               absl::StatusOr<v1::GetResourceResponse> result) {
+    const v1::GetResourceRequest& get = *request;
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
       const v1::NotModified& not_modified = result->not_modified();
