@@ -188,6 +188,13 @@ absl::StatusOr<v1::HttpMetadata> ParseMetadataFields(const HttpRequest& request)
 bool IfNoneMatchNames(const google::protobuf::RepeatedPtrField<std::string>& tags,
                       absl::string_view etag) {
   if (tags.empty()) return true;
+  // The usual case, the client sending back the tag it was given: the same
+  // text is the same entity-tag, which matches itself, so nothing is parsed.
+  if (std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
+        return text == "*" || text == etag;
+      })) {
+    return true;
+  }
   const std::optional<EntityTag> selected = ParseEntityTag(etag);
   return std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
     if (text == "*") return true;
