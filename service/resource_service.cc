@@ -1,5 +1,6 @@
 #include "service/resource_service.h"
 
+#include <algorithm>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -71,15 +72,24 @@ std::string Quote(absl::string_view name) {
   return absl::StrCat("\"", absl::Utf8SafeCHexEscape(name), "\"");
 }
 
-// Whether evaluating `conditions` compares entity-tags (a list in If-Match
-// or If-None-Match): only then are the coded forms' tags consulted.
-bool ComparesEntityTags(const Preconditions& conditions) {
-  return (conditions.if_match.has_value() && !conditions.if_match->any) ||
-         (conditions.if_none_match.has_value() && !conditions.if_none_match->any);
+// Whether the coded forms' tags can change how `conditions` evaluate
+// against a version tagged `own`: only through an entity-tag list
+// (If-Match, If-None-Match) none of whose tags matches `own` under its
+// comparison. A list naming `own` holds (If-Match) or fails
+// (If-None-Match) whatever the other tags of the version are.
+bool NeedsCodedTags(const Preconditions& conditions, const EntityTag& own) {
+  auto undecided = [&own](const std::optional<EntityTagCondition>& list,
+                          auto match) {
+    return list.has_value() && !list->any &&
+           std::none_of(list->tags.begin(), list->tags.end(),
+                        [&](const EntityTag& tag) { return match(tag, own); });
+  };
+  return undecided(conditions.if_match, StrongMatch) ||
+         undecided(conditions.if_none_match, WeakMatch);
 }
 
 // The validators of `record` for evaluating `conditions`: its coded forms'
-// tags are made only if the conditions compare entity-tags.
+// tags are made only if they can change the outcome (NeedsCodedTags).
 absl::StatusOr<std::optional<Validators>> ValidatorsOf(
     const std::optional<Record>& record, const Preconditions& conditions) {
   if (!record.has_value() || record->deleted) return std::optional<Validators>();
@@ -91,7 +101,7 @@ absl::StatusOr<std::optional<Validators>> ValidatorsOf(
   Validators validators{*tag, record->update_time, {}};
   // Content already coded is sent as it is: it has no coded forms.
   if (record->metadata.content_encoding.empty() &&
-      ComparesEntityTags(conditions)) {
+      NeedsCodedTags(conditions, *tag)) {
     validators.coded_etags.reserve(std::size(kRepresentationCodings));
     for (absl::string_view coding : kRepresentationCodings) {
       validators.coded_etags.push_back(CodedEntityTag(*tag, coding));
