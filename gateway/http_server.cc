@@ -456,7 +456,7 @@ class Session : public SessionBase,
         response = ResponseMemoryExhausted(response.version());
       }
     }
-    response.keep_alive(keep);
+    SetKeepAlive(keep, response);
     // Our own head bytes (as Beast's serializer writes them) and the body
     // as it is, in one gathered write: no serializer state machine over
     // the fields. No response is chunked: the gateway sets Content-Length.
@@ -480,6 +480,21 @@ class Session : public SessionBase,
                        if (!keep) return self->LingerThenClose();
                        self->ReadHeader();
                      });
+  }
+
+  // Says in `response` whether the connection stays open. Beast's
+  // keep_alive() rewrites the Connection field whatever it holds; an
+  // HTTP/1.1 response without one already says "open" (RFC 9112 §9.3),
+  // and that is nearly every response. (A scan of the few fields' enums
+  // costs less than find(), a tree walk comparing names.)
+  static void SetKeepAlive(bool keep, HttpResponse& response) {
+    if (keep && response.version() >= 11 &&
+        std::none_of(response.begin(), response.end(), [](const auto& field) {
+          return field.name() == http::field::connection;
+        })) {
+      return;
+    }
+    response.keep_alive(keep);
   }
 
   // What replaces a response whose body the budget cannot hold.
