@@ -96,8 +96,23 @@ counting() {  # counting on|off: callgrind's instrumentation of the server
   callgrind_control --instr="$1" "$pid" >/dev/null
 }
 
-stop() {  # stop SIGNAL: ends the server under callgrind and waits for its file
+exited() {  # exited PID: gone, or a zombie waiting to be reaped
+  [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# stop SIGNAL [again]: ends the server under callgrind and waits for its
+# file. With `again`, the signal is sent again every 2 s until the server
+# exits: under valgrind, nginx can take a TERM just before it sleeps in
+# epoll_wait with no timer, and then sleeps on (it hung the script).
+stop() {
   kill -"$1" "$pid"
+  if [ "${2:-}" = again ]; then
+    for _ in $(seq 1 30); do
+      exited "$pid" && break
+      sleep 2
+      kill -"$1" "$pid" 2>/dev/null || true
+    done
+  fi
   wait "$pid" || true
   pid=""
 }
@@ -161,7 +176,7 @@ EOF
   local url="http://127.0.0.1:$http/payload" etag
   etag=$(curl -s -D - -o /dev/null "$url" | sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
   requests "$label" "$count" "$url" "$([ "$conditional" = 1 ] && echo "$etag")"
-  stop TERM
+  stop TERM again
   total "$work/$label.out"
 }
 
