@@ -14,17 +14,28 @@
 # 100 instructions a request). Counting start-up and shutdown too
 # (RocksDB's open and close, absl::Mutex spinning while threads start) made
 # the difference move by several hundred instructions a request between
-# runs of one binary; without them repeated runs agree within about 150.
+# runs of one binary.
 # nginx is counted whole, start-up included: one thread, deterministic
 # (runs agree within about 20), and callgrind_control cannot reach it
 # while it sleeps in epoll_wait (it has no other thread to wake).
+#
+# Every server runs with one glibc malloc arena (GLIBC_TUNABLES
+# glibc.malloc.arena_max=1) unless --malloc_arenas=default: with an arena
+# per thread, free() takes a longer path for memory another thread's arena
+# gave out, and how much of it does depends on which thread allocated
+# first in that run, so etagd's figure moved by up to ~600 between runs of
+# one binary (arena.c:free, _int_malloc). With one arena three runs of one
+# binary spanned under 200; the figure is then 300-600 below the
+# multi-arena runs.
+# nginx (one thread) is the same either way.
 #
 #   etagd HTTP GET 200 and 304 (1 KiB)    vs  nginx (one worker, no master)
 #   etagd gRPC Get (1 KiB)                vs  the gRPC echo server (floor)
 #   etagd durable CAS (If-Match Put)      vs  etcd is not run under valgrind
 #                                             (Go); the CAS row stands alone
 #
-# Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc] [--help]
+# Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc]
+#                              [--malloc_arenas=1|default] [--help]
 # Prints a table and keeps every callgrind file in the work directory.
 # About 3 minutes on 2 cores.
 set -euo pipefail
@@ -34,13 +45,15 @@ cd "$(dirname "$0")/.."
 n1=300
 n2=1300
 only=all
+arenas=1
 for arg in "$@"; do
   case "$arg" in
+    --malloc_arenas=1|--malloc_arenas=default) arenas="${arg#*=}" ;;
     --n1=*) n1="${arg#*=}" ;;
     --n2=*) n2="${arg#*=}" ;;
     --only=http|--only=grpc) only="${arg#*=}" ;;
     -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$self"; exit 0 ;;
-    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc] [--help]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc] [--malloc_arenas=1|default] [--help]" >&2; exit 2 ;;
   esac
 done
 if (( n2 <= n1 )); then echo "instructions.sh: --n2 must exceed --n1" >&2; exit 2; fi
@@ -84,9 +97,10 @@ total() { sed -n 's/^totals: *//p' "$1" | head -n1 | awk '{print $1}'; }
 callgrind() {  # callgrind LABEL whole|serving COMMAND...
   local label=$1 mode=$2
   shift 2
-  local options=()
+  local options=() environment=()
   [ "$mode" = whole ] || options=(--instr-atstart=no)
-  valgrind --tool=callgrind "${options[@]}" \
+  [ "$arenas" = default ] || environment=(GLIBC_TUNABLES=glibc.malloc.arena_max=1)
+  env "${environment[@]}" valgrind --tool=callgrind "${options[@]}" \
     --callgrind-out-file="$work/$label.out" \
     "$@" >"$work/$label.log" 2>&1 &
   pid=$!
@@ -242,7 +256,7 @@ print(f'{sys.argv[1]:<26}{o:>12}{p:>12}{r:>8.2f}  {t}')" "$1" "$ours" "$peer" "$
 }
 
 echo
-echo "instructions per request (callgrind, user space, all threads while serving; n = $n1 and $n2)"
+echo "instructions per request (callgrind, user space, all threads while serving; n = $n1 and $n2; malloc arenas: $arenas)"
 printf '%-26s%12s%12s%8s  %s\n' "" "etagd" "peer" "ratio" "target"
 row "HTTP GET 200 vs nginx" etagd-http-200 nginx-200 "<= 1.5"
 row "HTTP GET 304 vs nginx" etagd-http-304 nginx-304 "<= 1.5"
