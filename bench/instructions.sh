@@ -19,14 +19,15 @@
 # (runs agree within about 20), and callgrind_control cannot reach it
 # while it sleeps in epoll_wait (it has no other thread to wake).
 #
-# Every server runs with one glibc malloc arena (GLIBC_TUNABLES
-# glibc.malloc.arena_max=1) unless --malloc_arenas=default: with an arena
-# per thread, free() takes a longer path for memory another thread's arena
-# gave out, and how much of it does depends on which thread allocated
-# first in that run, so etagd's figure moved by up to ~600 between runs of
-# one binary (arena.c:free, _int_malloc). With one arena three runs of one
-# binary spanned under 200; the figure is then 300-600 below the
-# multi-arena runs.
+# glibc gives each thread its own malloc arena, and free() takes a longer
+# path for memory another thread's arena gave out; how much of that a run
+# does depends on which thread allocated first, so etagd's HTTP figure
+# moves by up to ~600 between runs of one binary (arena.c:free,
+# _int_malloc). --malloc_arenas=1 (GLIBC_TUNABLES glibc.malloc.arena_max=1)
+# takes that out: three runs of one binary spanned under 200, 300-600
+# below the default. It is for comparing two builds' HTTP rows, not a
+# figure of etagd as it runs; it also inflates the gRPC rows, whose threads
+# then share one arena's lock (Get 82,883 against 71,106 by default).
 # nginx (one thread) is the same either way.
 #
 #   etagd HTTP GET 200 and 304 (1 KiB)    vs  nginx (one worker, no master)
@@ -45,7 +46,7 @@ cd "$(dirname "$0")/.."
 n1=300
 n2=1300
 only=all
-arenas=1
+arenas=default
 for arg in "$@"; do
   case "$arg" in
     --malloc_arenas=1|--malloc_arenas=default) arenas="${arg#*=}" ;;
