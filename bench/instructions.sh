@@ -4,7 +4,31 @@
 # its CPU model, unlike throughput. Each server runs twice under callgrind,
 # once serving N1 requests and once N2 (same client, same payload, one
 # request at a time); the difference of the two totals divided by N2 - N1
-# is the cost of one request, start-up and shutdown cancelling out.
+# is the cost of one request.
+#
+# For etagd and the echo server only the serving is counted: each starts
+# with instrumentation off, and callgrind_control turns it on once the
+# server is up and its payload stored, and off again once the client is
+# done, before shutdown. Every thread is counted while it is on (timer and
+# background threads included; for etagd's HTTP rows they add well under
+# 100 instructions a request). Counting start-up and shutdown too
+# (RocksDB's open and close, absl::Mutex spinning while threads start) made
+# the difference move by several hundred instructions a request between
+# runs of one binary.
+# nginx is counted whole, start-up included: one thread, deterministic
+# (runs agree within about 20), and callgrind_control cannot reach it
+# while it sleeps in epoll_wait (it has no other thread to wake).
+#
+# glibc gives each thread its own malloc arena, and free() takes a longer
+# path for memory another thread's arena gave out; how much of that a run
+# does depends on which thread allocated first, so etagd's HTTP figure
+# moves by up to ~600 between runs of one binary (arena.c:free,
+# _int_malloc). --malloc_arenas=1 (GLIBC_TUNABLES glibc.malloc.arena_max=1)
+# takes that out: three runs of one binary spanned under 200, 300-600
+# below the default. It is for comparing two builds' HTTP rows, not a
+# figure of etagd as it runs; it also inflates the gRPC rows, whose threads
+# then share one arena's lock (Get 82,883 against 71,106 by default).
+# nginx (one thread) is the same either way.
 #
 #   etagd HTTP GET 200 and 304 (1 KiB)    vs  nginx (one worker, no master)
 #   etagd gRPC Get (1 KiB)                vs  the gRPC echo server (floor)
@@ -12,20 +36,25 @@
 #                                             (Go); the CAS row stands alone
 #
 # Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc]
+#                              [--malloc_arenas=1|default] [--help]
 # Prints a table and keeps every callgrind file in the work directory.
 # About 3 minutes on 2 cores.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
 n1=300
 n2=1300
 only=all
+arenas=default
 for arg in "$@"; do
   case "$arg" in
+    --malloc_arenas=1|--malloc_arenas=default) arenas="${arg#*=}" ;;
     --n1=*) n1="${arg#*=}" ;;
     --n2=*) n2="${arg#*=}" ;;
     --only=http|--only=grpc) only="${arg#*=}" ;;
-    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc]" >&2; exit 2 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$self"; exit 0 ;;
+    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc] [--malloc_arenas=1|default] [--help]" >&2; exit 2 ;;
   esac
 done
 if (( n2 <= n1 )); then echo "instructions.sh: --n2 must exceed --n1" >&2; exit 2; fi
@@ -60,20 +89,45 @@ wait_port() {  # wait_port PORT
   exit 1
 }
 
-# The total instruction count of a finished callgrind run.
-total() { sed -n 's/^summary: *//p; s/^totals: *//p' "$1" | head -n1 | awk '{print $1}'; }
+# The total instruction count of a finished callgrind run (its "totals"
+# line: "summary" stays 0 when instrumentation starts off).
+total() { sed -n 's/^totals: *//p' "$1" | head -n1 | awk '{print $1}'; }
 
-# Runs "$@" under callgrind in the background, writing $work/$label.out.
-callgrind() {  # callgrind LABEL COMMAND...
-  local label=$1
-  shift
-  valgrind --tool=callgrind --callgrind-out-file="$work/$label.out" \
+# Runs "$@" under callgrind in the background, writing $work/$label.out;
+# with `serving`, instrumentation is off until `counting on`.
+callgrind() {  # callgrind LABEL whole|serving COMMAND...
+  local label=$1 mode=$2
+  shift 2
+  local options=() environment=()
+  [ "$mode" = whole ] || options=(--instr-atstart=no)
+  [ "$arenas" = default ] || environment=(GLIBC_TUNABLES=glibc.malloc.arena_max=1)
+  env "${environment[@]}" valgrind --tool=callgrind "${options[@]}" \
+    --callgrind-out-file="$work/$label.out" \
     "$@" >"$work/$label.log" 2>&1 &
   pid=$!
 }
 
-stop() {  # stop SIGNAL: ends the server under callgrind and waits for its file
+counting() {  # counting on|off: callgrind's instrumentation of the server
+  callgrind_control --instr="$1" "$pid" >/dev/null
+}
+
+exited() {  # exited PID: gone, or a zombie waiting to be reaped
+  [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# stop SIGNAL [again]: ends the server under callgrind and waits for its
+# file. With `again`, the signal is sent again every 2 s until the server
+# exits: under valgrind, nginx can take a TERM just before it sleeps in
+# epoll_wait with no timer, and then sleeps on (it hung the script).
+stop() {
   kill -"$1" "$pid"
+  if [ "${2:-}" = again ]; then
+    for _ in $(seq 1 30); do
+      exited "$pid" && break
+      sleep 2
+      kill -"$1" "$pid" 2>/dev/null || true
+    done
+  fi
   wait "$pid" || true
   pid=""
 }
@@ -93,14 +147,16 @@ etagd_http() {  # etagd_http LABEL COUNT CONDITIONAL(0|1)
   local label=$1 count=$2 conditional=$3 grpc http
   grpc=$(port); http=$(port)
   rm -rf "$work/data-$label"
-  callgrind "$label" "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
+  callgrind "$label" serving "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
     --http_listen=127.0.0.1:"$http" --http_threads=1 --data_dir="$work/data-$label"
   wait_http "http://127.0.0.1:$http/healthz"
   local url="http://127.0.0.1:$http/v1/resources/bench/payload"
   local etag
   etag=$(curl -s -D - -o /dev/null -X PUT --data-binary @"$payload" "$url" |
          sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
+  counting on
   requests "$label" "$count" "$url" "$([ "$conditional" = 1 ] && echo "$etag")"
+  counting off
   stop TERM
   total "$work/$label.out"
 }
@@ -130,12 +186,12 @@ http {
   }
 }
 EOF
-  callgrind "$label" nginx -c "$work/nginx-$label.conf" -p "$work"
+  callgrind "$label" whole nginx -c "$work/nginx-$label.conf" -p "$work"
   wait_http "http://127.0.0.1:$http/payload"
   local url="http://127.0.0.1:$http/payload" etag
   etag=$(curl -s -D - -o /dev/null "$url" | sed -n 's/^[Ee][Tt]ag: *\([^[:space:]]*\).*/\1/p')
   requests "$label" "$count" "$url" "$([ "$conditional" = 1 ] && echo "$etag")"
-  stop TERM
+  stop TERM again
   total "$work/$label.out"
 }
 
@@ -145,15 +201,17 @@ grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP
   grpc=$(port)
   rm -rf "$work/data-$label"
   if [ "$system" = echo ]; then
-    callgrind "$label" "$bin/bench/echo-server" --listen=127.0.0.1:"$grpc"
+    callgrind "$label" serving "$bin/bench/echo-server" --listen=127.0.0.1:"$grpc"
   else
-    callgrind "$label" "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
+    callgrind "$label" serving "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
       --http_listen= --data_dir="$work/data-$label"
   fi
   wait_port "$grpc"
+  counting on
   "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"$grpc" --op="$op" \
     --connections=1 --in_flight=1 --keys=1 --ops="$count" --warmup=0s \
     --duration=600s --progress_every=0 >"$work/$label.bench" 2>&1
+  counting off
   stop TERM
   total "$work/$label.out"
 }
@@ -199,7 +257,7 @@ print(f'{sys.argv[1]:<26}{o:>12}{p:>12}{r:>8.2f}  {t}')" "$1" "$ours" "$peer" "$
 }
 
 echo
-echo "instructions per request (callgrind, user space, all threads; n = $n1 and $n2)"
+echo "instructions per request (callgrind, user space, all threads while serving; n = $n1 and $n2; malloc arenas: $arenas)"
 printf '%-26s%12s%12s%8s  %s\n' "" "etagd" "peer" "ratio" "target"
 row "HTTP GET 200 vs nginx" etagd-http-200 nginx-200 "<= 1.5"
 row "HTTP GET 304 vs nginx" etagd-http-304 nginx-304 "<= 1.5"

@@ -139,10 +139,15 @@ std::string NegotiateContentCoding(const std::vector<absl::string_view>& lines,
 }
 
 bool IsCompressibleMediaType(absl::string_view content_type) {
-  std::string type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
-      content_type.substr(0, content_type.find(';'))));
-  if (absl::StartsWith(type, "text/")) return true;
-  if (absl::EndsWith(type, "+json") || absl::EndsWith(type, "+xml")) return true;
+  // Compared ignoring case (RFC 9110 §8.3.1) rather than lowercased: no
+  // copy of the type, once per GET.
+  const absl::string_view type = absl::StripAsciiWhitespace(
+      content_type.substr(0, content_type.find(';')));
+  if (absl::StartsWithIgnoreCase(type, "text/")) return true;
+  if (absl::EndsWithIgnoreCase(type, "+json") ||
+      absl::EndsWithIgnoreCase(type, "+xml")) {
+    return true;
+  }
   static constexpr absl::string_view kTypes[] = {
       "application/json",       "application/javascript",
       "application/ecmascript", "application/xml",
@@ -152,7 +157,9 @@ bool IsCompressibleMediaType(absl::string_view content_type) {
       "image/bmp",              "font/ttf",
       "font/otf",               "application/x-javascript",
   };
-  return std::find(std::begin(kTypes), std::end(kTypes), type) != std::end(kTypes);
+  return std::any_of(std::begin(kTypes), std::end(kTypes), [&](absl::string_view known) {
+    return absl::EqualsIgnoreCase(type, known);
+  });
 }
 
 absl::StatusOr<std::string> EncodeContent(absl::string_view coding,

@@ -188,6 +188,13 @@ absl::StatusOr<v1::HttpMetadata> ParseMetadataFields(const HttpRequest& request)
 bool IfNoneMatchNames(const google::protobuf::RepeatedPtrField<std::string>& tags,
                       absl::string_view etag) {
   if (tags.empty()) return true;
+  // The usual case, the client sending back the tag it was given: the same
+  // text is the same entity-tag, which matches itself, so nothing is parsed.
+  if (std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
+        return text == "*" || text == etag;
+      })) {
+    return true;
+  }
   const std::optional<EntityTag> selected = ParseEntityTag(etag);
   return std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
     if (text == "*") return true;
@@ -415,7 +422,8 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     }
   }
   exchange->path = *std::move(path);
-  const std::string& p = exchange->path;
+  // A view: comparing it with each fixed path is a length check first.
+  const absl::string_view p = exchange->path;
   const http::verb method = request.method();
   if (FindRoute(p) == nullptr) {
     return FinishError(*exchange, 404, "NOT_FOUND", absl::StrCat("no route for ", p));
@@ -474,7 +482,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     }
     if (absl::StartsWith(p, kHistoryPrefix)) {
       return ListVersions(std::move(exchange),
-                          p.substr(kHistoryPrefix.size()));
+                          std::string(p.substr(kHistoryPrefix.size())));
     }
     return ListResources(std::move(exchange));
   }
@@ -483,7 +491,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     return FinishError(*exchange, 404, "NOT_FOUND",
                        absl::StrCat("no route for ", p));
   }
-  std::string name = p.substr(kResourcesPrefix.size());
+  std::string name(p.substr(kResourcesPrefix.size()));
   switch (method) {
     case http::verb::get:
     case http::verb::head:
@@ -548,8 +556,11 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     if (hold.has_value() && *hold <= absl::ZeroDuration()) hold.reset();
   }
 
-  backend_.Get(exchange->caller, get, [this, exchange, get, hold](
-                                          absl::StatusOr<v1::GetResourceResponse> result) {
+  // Shared with the answer's handling rather than copied into it.
+  auto request = std::make_shared<const v1::GetResourceRequest>(std::move(get));
+  backend_.Get(exchange->caller, *request, [this, exchange, request, hold](
+                                               absl::StatusOr<v1::GetResourceResponse> result) {
+    const v1::GetResourceRequest& get = *request;
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
       const v1::NotModified& not_modified = result->not_modified();

@@ -276,6 +276,9 @@ class Session : public SessionBase,
   }
 
   void ReadBody() {
+    // A request without content (most GETs) is complete with its head:
+    // answer it now rather than through a read that has nothing to read.
+    if (parser_->is_done()) return OnRequest({});
     http::async_read(Io(), buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->OnRequest(ec);
@@ -453,7 +456,7 @@ class Session : public SessionBase,
         response = ResponseMemoryExhausted(response.version());
       }
     }
-    response.keep_alive(keep);
+    SetKeepAlive(keep, response);
     // Our own head bytes (as Beast's serializer writes them) and the body
     // as it is, in one gathered write: no serializer state machine over
     // the fields. No response is chunked: the gateway sets Content-Length.
@@ -477,6 +480,21 @@ class Session : public SessionBase,
                        if (!keep) return self->LingerThenClose();
                        self->ReadHeader();
                      });
+  }
+
+  // Says in `response` whether the connection stays open. Beast's
+  // keep_alive() rewrites the Connection field whatever it holds; an
+  // HTTP/1.1 response without one already says "open" (RFC 9112 §9.3),
+  // and that is nearly every response. (A scan of the few fields' enums
+  // costs less than find(), a tree walk comparing names.)
+  static void SetKeepAlive(bool keep, HttpResponse& response) {
+    if (keep && response.version() >= 11 &&
+        std::none_of(response.begin(), response.end(), [](const auto& field) {
+          return field.name() == http::field::connection;
+        })) {
+      return;
+    }
+    response.keep_alive(keep);
   }
 
   // What replaces a response whose body the budget cannot hold.

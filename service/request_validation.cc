@@ -52,6 +52,11 @@ absl::Status ValidateNameText(absl::string_view text, absl::string_view field) {
         field, " is ", text.size(), " bytes long; the limit is ", kMaxNameBytes));
   }
   for (size_t i = 0; i < text.size();) {
+    // Printable ASCII, nearly every byte of a name, needs no decoding.
+    if (text[i] >= 0x20 && text[i] < 0x7F) {
+      ++i;
+      continue;
+    }
     const size_t at = i;
     const int32_t cp = NextCodePoint(text, i);
     if (cp < 0) {

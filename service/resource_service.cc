@@ -1,5 +1,7 @@
 #include "service/resource_service.h"
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -70,8 +72,26 @@ std::string Quote(absl::string_view name) {
   return absl::StrCat("\"", absl::Utf8SafeCHexEscape(name), "\"");
 }
 
+// Whether the coded forms' tags can change how `conditions` evaluate
+// against a version tagged `own`: only through an entity-tag list
+// (If-Match, If-None-Match) none of whose tags matches `own` under its
+// comparison. A list naming `own` holds (If-Match) or fails
+// (If-None-Match) whatever the other tags of the version are.
+bool NeedsCodedTags(const Preconditions& conditions, const EntityTag& own) {
+  auto undecided = [&own](const std::optional<EntityTagCondition>& list,
+                          auto match) {
+    return list.has_value() && !list->any &&
+           std::none_of(list->tags.begin(), list->tags.end(),
+                        [&](const EntityTag& tag) { return match(tag, own); });
+  };
+  return undecided(conditions.if_match, StrongMatch) ||
+         undecided(conditions.if_none_match, WeakMatch);
+}
+
+// The validators of `record` for evaluating `conditions`: its coded forms'
+// tags are made only if they can change the outcome (NeedsCodedTags).
 absl::StatusOr<std::optional<Validators>> ValidatorsOf(
-    const std::optional<Record>& record) {
+    const std::optional<Record>& record, const Preconditions& conditions) {
   if (!record.has_value() || record->deleted) return std::optional<Validators>();
   std::optional<EntityTag> tag = ParseEntityTag(record->etag);
   if (!tag.has_value()) {
@@ -80,7 +100,9 @@ absl::StatusOr<std::optional<Validators>> ValidatorsOf(
   }
   Validators validators{*tag, record->update_time, {}};
   // Content already coded is sent as it is: it has no coded forms.
-  if (record->metadata.content_encoding.empty()) {
+  if (record->metadata.content_encoding.empty() &&
+      NeedsCodedTags(conditions, *tag)) {
+    validators.coded_etags.reserve(std::size(kRepresentationCodings));
     for (absl::string_view coding : kRepresentationCodings) {
       validators.coded_etags.push_back(CodedEntityTag(*tag, coding));
     }
@@ -212,7 +234,7 @@ absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
   }
 
   ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
-                         ValidatorsOf(selected));
+                         ValidatorsOf(selected, conditions));
   const Evaluation evaluation = EvaluatePreconditions(
       request.metadata_only() ? Method::kHead : Method::kGet, conditions,
       validators);
@@ -302,7 +324,8 @@ ResourceService::PutPlan ResourceService::PlanPutOn(
     return answer(std::move(response));
   }
 
-  absl::StatusOr<std::optional<Validators>> validators = ValidatorsOf(*current);
+  absl::StatusOr<std::optional<Validators>> validators =
+      ValidatorsOf(*current, *conditions);
   if (!validators.ok()) return answer(validators.status());
   const Evaluation evaluation =
       EvaluatePreconditions(Method::kPut, *conditions, *validators);
@@ -395,7 +418,8 @@ ResourceService::DeletePlan ResourceService::PlanDeleteOn(
     return answer(absl::NotFoundError(
         absl::StrCat(Quote(request.name()), " does not exist")));
   }
-  absl::StatusOr<std::optional<Validators>> validators = ValidatorsOf(*current);
+  absl::StatusOr<std::optional<Validators>> validators =
+      ValidatorsOf(*current, *conditions);
   if (!validators.ok()) return answer(validators.status());
   const Evaluation evaluation =
       EvaluatePreconditions(Method::kDelete, *conditions, *validators);

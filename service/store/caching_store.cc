@@ -39,7 +39,15 @@ class CachingStore final : public Store {
     }
     // Cached records are immutable: copy outside the lock, which readers
     // of one hot name would otherwise queue on.
-    if (cached != nullptr) return std::optional<Record>(Copy(*cached, with_content));
+    if (cached != nullptr) {
+      // Copied where the caller receives it: each move of a Record (a
+      // dozen strings) on the way out cost about what its copy does.
+      using Result = absl::StatusOr<std::optional<Record>>;
+      if (with_content) return Result(absl::in_place, std::in_place, *cached);
+      Result copy(absl::in_place, std::in_place);
+      CopyMetadata(*cached, **copy);
+      return copy;
+    }
     // Only reads with content fill the cache (an entry serves both kinds);
     // metadata-only reads never copy content.
     absl::StatusOr<std::optional<Record>> read =
@@ -138,9 +146,8 @@ class CachingStore final : public Store {
     int64_t bytes ABSL_GUARDED_BY(mu) = 0;
   };
 
-  static Record Copy(const Record& record, bool with_content) {
-    if (with_content) return record;
-    Record copy;
+  // Makes `copy`, a default Record, a copy of `record` without its content.
+  static void CopyMetadata(const Record& record, Record& copy) {
     copy.name = record.name;
     copy.content_length = record.content_length;
     copy.content_type = record.content_type;
@@ -155,7 +162,6 @@ class CachingStore final : public Store {
     copy.request_id = record.request_id;
     copy.created = record.created;
     copy.past_request_ids = record.past_request_ids;
-    return copy;
   }
 
   Shard& ShardFor(absl::string_view name) {
