@@ -29,6 +29,7 @@
 #include "gateway/local_backend.h"
 #include "gateway/metrics.h"
 #include "service/store/caching_store.h"
+#include "service/store/consistent_cache.h"
 #include "service/env_flags.h"
 #include "service/log.h"
 #include "service/protobuf_log.h"
@@ -123,8 +124,12 @@ ABSL_FLAG(int64_t, block_cache_mb, 128,
 ABSL_FLAG(int64_t, record_cache_mb, 64,
           "In-memory cache of recently read or written resources (content "
           "included), "
-          "in MiB, in front of RocksDB; it is always exact. 0 turns it off. "
-          "Off with --engine=etcd, where other replicas write too.");
+          "in MiB; it is always exact. 0 turns it off. With RocksDB it is "
+          "kept by this process's writes; with --engine=etcd, where other "
+          "replicas write too, it is fed by an etcd watch and each read of "
+          "a resource first asks etcd its current revision (one linearizable "
+          "query shared by concurrent reads) and waits until the cache has "
+          "caught up to it, reading through to etcd if it cannot.");
 ABSL_FLAG(int, write_threads, 32,
           "Threads that answer writes. One committer thread commits the "
           "writes waiting in batches, one write-ahead-log sync each; these "
@@ -523,12 +528,21 @@ int Run() {
   if (!store.ok()) return Fail(store.status().message());
   const std::optional<StorageSpace> space = (*store)->Space();
   const bool read_only = space.has_value() && space->read_only;
-  // Other replicas write to etcd behind this one's back: a cache fed only
-  // by this replica's writes could answer stale reads.
   if (record_cache_mb > 0 && !engine->etcd) {
     CachingStoreOptions cache_options;
     cache_options.capacity_bytes = record_cache_mb << 20;
     store = NewCachingStore(*std::move(store), cache_options);
+  } else if (record_cache_mb > 0) {
+    // Other replicas write to etcd behind this one's back: the cache is
+    // fed by etcd's watch and each read waits until it has caught up.
+    ConsistentCacheOptions cache_options;
+    cache_options.capacity_bytes = record_cache_mb << 20;
+    Store& etcd = **store;
+    cache_options.latest_revision = [&etcd] { return EtcdLinearizableRevision(etcd); };
+    absl::StatusOr<std::unique_ptr<ConsistentCache>> cache =
+        ConsistentCache::Create(*std::move(store), std::move(cache_options));
+    if (!cache.ok()) return Fail(cache.status().message());
+    store = std::unique_ptr<Store>(*std::move(cache));
   }
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Start(server_options, *std::move(store));

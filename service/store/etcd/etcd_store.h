@@ -85,6 +85,13 @@ int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options);
 absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
     const EtcdStoreOptions& options);
 
+// etcd's current revision, learned with a linearizable read (a ReadIndex
+// the leader confirms with a quorum): every write etcd acknowledged before
+// the call is at or below it. One count-only Range of one key, retried as
+// reads are. `store` must be one OpenEtcdStore returned (INVALID_ARGUMENT
+// otherwise). The consistent record cache (consistent_cache.h) asks it.
+absl::StatusOr<int64_t> EtcdLinearizableRevision(Store& store);
+
 // Makes `store` (one OpenEtcdStore returned) learn etcd's compaction
 // revision now rather than at its next periodic check.
 absl::Status CheckEtcdCompactionForTest(Store& store);
