@@ -539,6 +539,7 @@ int Run() {
     cache_options.capacity_bytes = record_cache_mb << 20;
     Store& etcd = **store;
     cache_options.latest_revision = [&etcd] { return EtcdLinearizableRevision(etcd); };
+    cache_options.sync_change_log = [&etcd] { return EtcdSyncChangeLog(etcd); };
     absl::StatusOr<std::unique_ptr<ConsistentCache>> cache =
         ConsistentCache::Create(*std::move(store), std::move(cache_options));
     if (!cache.ok()) return Fail(cache.status().message());

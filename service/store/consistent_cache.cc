@@ -100,6 +100,7 @@ ConsistentCacheStats ConsistentCache::stats() const {
   stats.revision_queries = latest_.queries();
   stats.changes_applied = changes_applied_.load();
   stats.resets = resets_.load();
+  stats.syncs = syncs_.load();
   return stats;
 }
 
@@ -154,8 +155,20 @@ bool ConsistentCache::AwaitApplied(int64_t revision) {
   auto caught_up = [this, revision]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return applied_ >= revision || behind_ || stopping_;
   };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&caught_up),
-                            options_.catch_up_timeout)) {
+  const absl::Time deadline = absl::Now() + options_.catch_up_timeout;
+  if (options_.sync_change_log &&
+      !mu_.AwaitWithTimeout(absl::Condition(&caught_up), options_.sync_after) &&
+      !syncing_) {
+    // One waiting read makes the log catch up; the others keep waiting.
+    syncing_ = true;
+    ++syncs_;
+    mu_.Unlock();
+    // A failed sync only means the wait below may time out.
+    options_.sync_change_log().IgnoreError();
+    mu_.Lock();
+    syncing_ = false;
+  }
+  if (!mu_.AwaitWithDeadline(absl::Condition(&caught_up), deadline)) {
     behind_ = true;
   }
   return applied_ >= revision;

@@ -15,8 +15,8 @@
 // cache reset): a change committed before the read-through is in what it
 // read, one applied after the fill drops the entry. If the change log cannot
 // catch up within catch_up_timeout (its watch is down, or the engine's
-// revision moved for keys outside the log), reads read through instead, and
-// stop waiting until it moves again; if the log lost changes (OUT_OF_RANGE),
+// revision moved for keys outside the log, which sync_change_log remedies),
+// reads read through instead, and stop waiting until it moves again; if the log lost changes (OUT_OF_RANGE),
 // the cache empties. Never a stale answer; at worst, the engine's speed.
 //
 // Which reads it serves: ReadCurrent (and so the read that starts each
@@ -52,6 +52,14 @@ struct ConsistentCacheOptions {
   // The engine's latest committed revision, learned linearizably (etcd:
   // EtcdLinearizableRevision). Required.
   std::function<absl::StatusOr<int64_t>()> latest_revision;
+  // Makes the change log catch up to the engine's latest revision now
+  // (etcd: EtcdSyncChangeLog); optional. The latest revision can belong to
+  // a key the log does not cover (etcd: a fence, another prefix, another
+  // program), which the log would otherwise pass only at the next change.
+  std::function<absl::Status()> sync_change_log;
+  // How long a read waits for the log before one waiting read calls
+  // sync_change_log.
+  absl::Duration sync_after = absl::Milliseconds(20);
   // The longest a read waits for the change log to reach the latest
   // revision before it reads through to the engine.
   absl::Duration catch_up_timeout = absl::Milliseconds(200);
@@ -72,6 +80,8 @@ struct ConsistentCacheStats {
   int64_t fallbacks = 0;
   // Linearizable revision queries made (shared among concurrent reads).
   int64_t revision_queries = 0;
+  // Calls of sync_change_log.
+  int64_t syncs = 0;
   // Changes applied from the change log.
   int64_t changes_applied = 0;
   // Times the change log lost changes and the cache emptied.
@@ -203,6 +213,8 @@ class ConsistentCache final : public Store {
   // The engine announced a commit the thread has not yet read.
   bool notified_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // A read is calling sync_change_log.
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex listener_mu_;
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
@@ -212,6 +224,7 @@ class ConsistentCache final : public Store {
   std::atomic<int64_t> fallbacks_{0};
   std::atomic<int64_t> changes_applied_{0};
   std::atomic<int64_t> resets_{0};
+  std::atomic<int64_t> syncs_{0};
 
   std::thread thread_;
 };

@@ -784,6 +784,7 @@ class EtcdStore final : public Store {
   }
 
   absl::Status CheckCompactionForTest() { return change_log_->CheckCompaction(); }
+  absl::Status SyncChangeLog() { return change_log_->Sync().status(); }
 
   // etcd's revision now, by a linearizable read: a count-only Range of one
   // key whose answer carries the revision in its header.
@@ -1302,6 +1303,12 @@ absl::StatusOr<int64_t> EtcdLinearizableRevision(Store& store) {
   auto* etcd = dynamic_cast<EtcdStore*>(&store);
   if (etcd == nullptr) return absl::InvalidArgumentError("not an etcd store");
   return etcd->LinearizableRevision();
+}
+
+absl::Status EtcdSyncChangeLog(Store& store) {
+  auto* etcd = dynamic_cast<EtcdStore*>(&store);
+  if (etcd == nullptr) return absl::InvalidArgumentError("not an etcd store");
+  return etcd->SyncChangeLog();
 }
 
 int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options) {

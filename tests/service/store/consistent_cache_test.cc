@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<ConsistentCache>> OpenReplica(
   if (!store.ok()) return store.status();
   Store& etcd = **store;
   options.latest_revision = [&etcd] { return EtcdLinearizableRevision(etcd); };
+  options.sync_change_log = [&etcd] { return EtcdSyncChangeLog(etcd); };
   return ConsistentCache::Create(*std::move(store), std::move(options));
 }
 
@@ -215,6 +216,32 @@ TEST(ConsistentCacheTest, NeverAnswersFromTheCacheWhileEtcdIsDown) {
     ASSERT_EQ((*again)->revision, second->revision);
   }
   EXPECT_GT((*b)->stats().hits, hits);
+}
+
+TEST(ConsistentCacheTest, ServesReadsAfterWritesToKeysOutsideItsPrefix) {
+  // etcd's revision moves for another prefix's key, which the change log
+  // does not watch: the cache catches up by syncing the log, not by
+  // reading through.
+  ConsistentCacheOptions options;
+  options.catch_up_timeout = absl::Seconds(10);
+  absl::StatusOr<std::unique_ptr<ConsistentCache>> b = OpenReplica(options);
+  ASSERT_THAT(b, IsOk());
+  ASSERT_THAT(Put(**b, "name", "x", 0), IsOk());
+  ASSERT_THAT((*b)->ReadCurrent("name", true), IsOk());
+  etcdserverpb::PutRequest put;
+  put.set_key("/another-program/key");
+  put.set_value("v");
+  etcdserverpb::PutResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(RawEtcdKv()->Put(&context, put, &response).ok());
+
+  const ConsistentCacheStats before = (*b)->stats();
+  absl::StatusOr<std::optional<Record>> seen = (*b)->ReadCurrent("name", true);
+  ASSERT_THAT(seen, IsOk());
+  const ConsistentCacheStats after = (*b)->stats();
+  EXPECT_EQ(after.hits, before.hits + 1);
+  EXPECT_EQ(after.fallbacks, before.fallbacks);
+  EXPECT_EQ(after.syncs, before.syncs + 1);
 }
 
 TEST(ConsistentCacheTest, ForwardsCommitsToItsListener) {
