@@ -151,24 +151,18 @@ absl::StatusOr<std::optional<Record>> ConsistentCache::ReadCurrent(
 bool ConsistentCache::AwaitApplied(int64_t revision) {
   absl::MutexLock lock(&mu_);
   if (applied_ >= revision) return true;
+  if (revision > wanted_) {
+    // The thread learns that the log is short of it (and syncs the log if
+    // it stays so: the revision may be of a key the log does not cover).
+    wanted_ = revision;
+    notified_ = true;
+  }
   if (behind_) return false;
   auto caught_up = [this, revision]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return applied_ >= revision || behind_ || stopping_;
   };
-  const absl::Time deadline = absl::Now() + options_.catch_up_timeout;
-  if (options_.sync_change_log &&
-      !mu_.AwaitWithTimeout(absl::Condition(&caught_up), options_.sync_after) &&
-      !syncing_) {
-    // One waiting read makes the log catch up; the others keep waiting.
-    syncing_ = true;
-    ++syncs_;
-    mu_.Unlock();
-    // A failed sync only means the wait below may time out.
-    options_.sync_change_log().IgnoreError();
-    mu_.Lock();
-    syncing_ = false;
-  }
-  if (!mu_.AwaitWithDeadline(absl::Condition(&caught_up), deadline)) {
+  if (!mu_.AwaitWithTimeout(absl::Condition(&caught_up),
+                            options_.catch_up_timeout)) {
     behind_ = true;
   }
   return applied_ >= revision;
@@ -220,7 +214,30 @@ void ConsistentCache::Run() {
       notified_ = false;
     }
     CatchUp();
+    SyncIfIdle();
   }
+}
+
+void ConsistentCache::SyncIfIdle() {
+  if (!options_.sync_change_log) return;
+  {
+    absl::MutexLock lock(&mu_);
+    auto moved = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return applied_ >= wanted_ || notified_ || stopping_;
+    };
+    if (applied_ >= wanted_ ||
+        mu_.AwaitWithTimeout(absl::Condition(&moved), options_.sync_after)) {
+      return;
+    }
+  }
+  // A read waits for a revision the log has not reached, and the log has
+  // not moved for sync_after: the revision is of a key it does not cover
+  // (or its watch is down, when the sync fails).
+  ++syncs_;
+  // A failed sync leaves reads to read through.
+  options_.sync_change_log().IgnoreError();
+  absl::MutexLock lock(&mu_);
+  notified_ = true;
 }
 
 void ConsistentCache::CatchUp() {

@@ -57,12 +57,13 @@ struct ConsistentCacheOptions {
   // a key the log does not cover (etcd: a fence, another prefix, another
   // program), which the log would otherwise pass only at the next change.
   std::function<absl::Status()> sync_change_log;
-  // How long a read waits for the log before one waiting read calls
-  // sync_change_log.
+  // How long the log may stay short of a revision a read asked for, with no
+  // change arriving, before the cache's thread calls sync_change_log.
   absl::Duration sync_after = absl::Milliseconds(20);
   // The longest a read waits for the change log to reach the latest
-  // revision before it reads through to the engine.
-  absl::Duration catch_up_timeout = absl::Milliseconds(200);
+  // revision before it reads through to the engine (short: while changes
+  // stream in from other replicas, a read-through is the faster answer).
+  absl::Duration catch_up_timeout = absl::Milliseconds(10);
   // Changes applied per page read from the change log.
   int changes_per_page = 1024;
   // For tests: called by the applying thread before each page of changes it
@@ -188,6 +189,8 @@ class ConsistentCache final : public Store {
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // Applies the change log up to its committed revision.
   void CatchUp() ABSL_LOCKS_EXCLUDED(mu_);
+  // Syncs the change log if a read waits for a revision it does not reach.
+  void SyncIfIdle() ABSL_LOCKS_EXCLUDED(mu_);
   void Apply(const Record& change);
   void Advance(int64_t applied) ABSL_LOCKS_EXCLUDED(mu_);
   // Empties the cache: the change log lost changes up to `revision`.
@@ -213,8 +216,8 @@ class ConsistentCache final : public Store {
   // The engine announced a commit the thread has not yet read.
   bool notified_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // A read is calling sync_change_log.
-  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  // The highest revision a read waited for.
+  int64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex listener_mu_;
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
