@@ -19,8 +19,8 @@
 # on the same disk) for both sides: etagd --engine=etcd as three replicas,
 # driven by three etagd-bench processes at once (one a replica) and summed,
 # against the same three etagd-bench processes on etcd's own KV API (one a
-# member): durable CAS vs a Txn compare-and-put, Get (through the
-# consistent record cache, unless --etcd_record_cache_mb=0) vs a
+# member): durable CAS vs a Txn compare-and-put, Get (without a record
+# cache unless --etcd_record_cache_mb=N turns on the consistent one) vs a
 # linearizable Range.
 #
 # Change feeds come last: bench/watch.sh (etagd's Watch against etcd's,
@@ -36,8 +36,8 @@
 #   --quick: 3 s runs, 1 repetition, fewer counted requests (a smoke run,
 #            not a measurement).
 #   --skip_instructions: leave out the callgrind counts (about 3.5 min).
-#   --etcd_record_cache_mb: the etcd replicas' --record_cache_mb (default:
-#           etagd's; 0 measures them without the cache).
+#   --etcd_record_cache_mb: run the etcd replicas with --etcd_record_cache
+#           and this --record_cache_mb (default: no cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +53,7 @@ instruction_counts=(--n1=300 --n2=1300)
 for arg in "$@"; do
   case "$arg" in
     --skip_instructions) instructions=0 ;;
-    --etcd_record_cache_mb=*) etcd_cache_flags=(--record_cache_mb="${arg#*=}") ;;
+    --etcd_record_cache_mb=*) etcd_cache_flags=(--etcd_record_cache --record_cache_mb="${arg#*=}") ;;
     --duration=*) duration="${arg#*=}" ;;
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
