@@ -16,8 +16,9 @@
 // read, one applied after the fill drops the entry. If the change log cannot
 // catch up within catch_up_timeout (its watch is down, or the engine's
 // revision moved for keys outside the log, which sync_change_log remedies),
-// reads read through instead, and stop waiting until it moves again; if the log lost changes (OUT_OF_RANGE),
-// the cache empties. Never a stale answer; at worst, the engine's speed.
+// reads read through instead, and stop waiting until it moves again; if the
+// log lost changes (OUT_OF_RANGE), the cache empties. Never a stale answer;
+// at worst, the engine's speed plus the shared query.
 //
 // Which reads it serves: ReadCurrent (and so the read that starts each
 // compare-and-set in the service). Writes, listings, past versions and the
