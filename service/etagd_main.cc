@@ -550,6 +550,9 @@ int Run() {
     if (!cache.ok()) return Fail(cache.status().message());
     store = std::unique_ptr<Store>(*std::move(cache));
   }
+  // The consistent cache, if on, for its counts at shutdown.
+  const ConsistentCache* consistent_cache =
+      dynamic_cast<const ConsistentCache*>(store->get());
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Start(server_options, *std::move(store));
   if (!server.ok()) return Fail(server.status().message());
@@ -628,6 +631,15 @@ int Run() {
     http->Shutdown(drain);
   }
   (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  if (consistent_cache != nullptr) {
+    const ConsistentCacheStats stats = consistent_cache->stats();
+    Log(LogLevel::kInfo,
+        absl::StrCat("record cache: ", stats.reads, " reads, ", stats.hits,
+                     " from the cache, ", stats.fallbacks,
+                     " read through while its watch was behind; ",
+                     stats.revision_queries, " revision queries, ", stats.syncs,
+                     " change log syncs, ", stats.resets, " resets"));
+  }
   Log(LogLevel::kInfo, engine->etcd ? "stopped; etcd connections closed"
                                      : "stopped; database closed");
   return 0;
