@@ -19,8 +19,9 @@
 # on the same disk) for both sides: etagd --engine=etcd as three replicas,
 # driven by three etagd-bench processes at once (one a replica) and summed,
 # against the same three etagd-bench processes on etcd's own KV API (one a
-# member): durable CAS vs a Txn compare-and-put, Get (no record cache: the
-# etcd engine has none) vs a linearizable Range.
+# member): durable CAS vs a Txn compare-and-put, Get (without a record
+# cache unless --etcd_record_cache_mb=N turns on the consistent one) vs a
+# linearizable Range.
 #
 # Change feeds come last: bench/watch.sh (etagd's Watch against etcd's,
 # 1,000 watchers of one prefix, and 10,000 of which 1 % never read).
@@ -28,6 +29,7 @@
 # Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
 #                         [--in_flight=16] [--only=grpc|http|etcd|watch]
 #                         [--quick] [--skip_instructions]
+#                         [--etcd_record_cache_mb=N]
 #   --only: run only the gRPC rows (etagd-bench), only the HTTP rows (wrk),
 #           only the etcd engine's rows over the three-member cluster, or
 #           only the change feeds (bench/watch.sh).
@@ -38,6 +40,8 @@
 #           BIN/service/etagd (another build's bazel-bin, e.g. the main
 #           branch's) over the same cluster, measured in the same run:
 #           before and after a change, side by side.
+#   --etcd_record_cache_mb: run the etcd replicas with --etcd_record_cache
+#           and this --record_cache_mb (default: no cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +50,7 @@ repeats=3
 connections=4
 in_flight=16
 only=all
+etcd_cache_flags=()
 instructions=1
 quick=0
 instruction_counts=(--n1=300 --n2=1300)
@@ -54,13 +59,14 @@ for arg in "$@"; do
   case "$arg" in
     --skip_instructions) instructions=0 ;;
     --etcd_baseline=*) etcd_baseline="${arg#*=}" ;;
+    --etcd_record_cache_mb=*) etcd_cache_flags=(--etcd_record_cache --record_cache_mb="${arg#*=}") ;;
     --duration=*) duration="${arg#*=}" ;;
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --in_flight=*) in_flight="${arg#*=}" ;;
     --only=grpc|--only=http|--only=etcd|--only=watch) only="${arg#*=}" ;;
     --quick) duration=3s; repeats=1; quick=1; instruction_counts=(--n1=50 --n2=150) ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch] [--quick] [--skip_instructions]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N]" >&2; exit 2 ;;
   esac
 done
 watch_args=(--duration="$duration")
@@ -156,6 +162,7 @@ if [[ $only == all || $only == etcd ]]; then
     grpc=$((base + 20 + 2 * i))
     "$bin/service/etagd" --engine=etcd --etcd_endpoints="$endpoints" \
       --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$((grpc + 1)) \
+      ${etcd_cache_flags[@]+"${etcd_cache_flags[@]}"} \
       2>"$work/etagd-etcd-$i.log" &
     pids+=($!)
     cluster_replicas+=("$grpc")

@@ -200,7 +200,8 @@ INSTANTIATE_TEST_SUITE_P(Runs, EtagdOverEtcdLinearizabilityTest,
 // Three etagd replicas over a three-member etcd, clients spread over them,
 // under each fault of the cluster: kill -9 of etcd's leader (restarted
 // after a while), SIGSTOP of a member (any, the leader too), kill -9 and
-// restart of a replica. An acknowledged write lost when the leader dies
+// restart of a replica, each replica with its consistent record cache
+// (--etcd_record_cache). An acknowledged write lost when the leader dies
 // would be a violation (a later read would miss it), and so would an
 // ambiguous write answered as anything but what happened.
 // ETAGD_CLUSTER_SECONDS (3) and ETAGD_CLUSTER_SEEDS (1) make the runs
@@ -247,7 +248,7 @@ absl::StatusOr<ClusterRun> StartClusterRun(ClusterFault fault, int replicas) {
   options.etagd_args = {
       "--engine=etcd",
       absl::StrCat("--etcd_endpoints=", absl::StrJoin(cluster->ClientEndpoints(), ",")),
-      "--etcd_call_timeout=3s"};
+      "--etcd_call_timeout=3s", "--etcd_record_cache"};
   // A Txn sent before a kill may be applied by etcd after it, within its
   // request timeout (7 s by default).
   options.effect_grace = absl::Seconds(30);

@@ -858,6 +858,18 @@ class EtcdStore final : public Store {
   }
 
   absl::Status CheckCompactionForTest() { return change_log_->CheckCompaction(); }
+  absl::Status SyncChangeLog() { return change_log_->Sync().status(); }
+
+  // etcd's revision now, by a linearizable read: a count-only Range of one
+  // key whose answer carries the revision in its header.
+  absl::StatusOr<int64_t> LinearizableRevision() {
+    pb::RangeRequest request;
+    request.set_key(keys_.Format());
+    request.set_count_only(true);
+    pb::RangeResponse response;
+    ETAGD_RETURN_IF_ERROR(Range("learning etcd's revision", request, response));
+    return response.header().revision();
+  }
 
   // Starts the change log (etcd_change_log.h) over this store's keys.
   absl::Status StartChangeLog() {
@@ -1464,6 +1476,18 @@ absl::Status CheckEtcdCompactionForTest(Store& store) {
   auto* etcd = dynamic_cast<EtcdStore*>(&store);
   if (etcd == nullptr) return absl::InvalidArgumentError("not an etcd store");
   return etcd->CheckCompactionForTest();
+}
+
+absl::StatusOr<int64_t> EtcdLinearizableRevision(Store& store) {
+  auto* etcd = dynamic_cast<EtcdStore*>(&store);
+  if (etcd == nullptr) return absl::InvalidArgumentError("not an etcd store");
+  return etcd->LinearizableRevision();
+}
+
+absl::Status EtcdSyncChangeLog(Store& store) {
+  auto* etcd = dynamic_cast<EtcdStore*>(&store);
+  if (etcd == nullptr) return absl::InvalidArgumentError("not an etcd store");
+  return etcd->SyncChangeLog();
 }
 
 int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options) {

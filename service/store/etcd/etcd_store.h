@@ -85,6 +85,19 @@ int64_t EtcdMaxContentBytes(const EtcdStoreOptions& options);
 absl::StatusOr<std::unique_ptr<Store>> OpenEtcdStore(
     const EtcdStoreOptions& options);
 
+// etcd's current revision, learned with a linearizable read (a ReadIndex
+// the leader confirms with a quorum): every write etcd acknowledged before
+// the call is at or below it. One count-only Range of one key, retried as
+// reads are. `store` must be one OpenEtcdStore returned (INVALID_ARGUMENT
+// otherwise). The consistent record cache (consistent_cache.h) asks it.
+absl::StatusOr<int64_t> EtcdLinearizableRevision(Store& store);
+
+// Makes the change log of `store` (one OpenEtcdStore returned) catch up to
+// etcd's revision now: puts its progress marker and waits (at most the call
+// timeout) until its watch delivers that put. One write; for the record
+// cache when etcd's revision moved for keys the watch does not cover.
+absl::Status EtcdSyncChangeLog(Store& store);
+
 // Makes `store` (one OpenEtcdStore returned) learn etcd's compaction
 // revision now rather than at its next periodic check.
 absl::Status CheckEtcdCompactionForTest(Store& store);
