@@ -45,7 +45,7 @@ class CachingStore final : public Store {
       using Result = absl::StatusOr<std::optional<Record>>;
       if (with_content) return Result(absl::in_place, std::in_place, *cached);
       Result copy(absl::in_place, std::in_place);
-      CopyMetadata(*cached, **copy);
+      CopyWithoutContent(*cached, **copy);
       return copy;
     }
     // Only reads with content fill the cache (an entry serves both kinds);
@@ -145,24 +145,6 @@ class CachingStore final : public Store {
     absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
     int64_t bytes ABSL_GUARDED_BY(mu) = 0;
   };
-
-  // Makes `copy`, a default Record, a copy of `record` without its content.
-  static void CopyMetadata(const Record& record, Record& copy) {
-    copy.name = record.name;
-    copy.content_length = record.content_length;
-    copy.content_type = record.content_type;
-    copy.metadata = record.metadata;
-    copy.revision = record.revision;
-    copy.create_revision = record.create_revision;
-    copy.version = record.version;
-    copy.create_time = record.create_time;
-    copy.update_time = record.update_time;
-    copy.etag = record.etag;
-    copy.deleted = record.deleted;
-    copy.request_id = record.request_id;
-    copy.created = record.created;
-    copy.past_request_ids = record.past_request_ids;
-  }
 
   Shard& ShardFor(absl::string_view name) {
     return shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];

@@ -35,20 +35,7 @@ int64_t EntryBytes(absl::string_view name, const Record* record) {
 
 Record WithoutContent(const Record& record) {
   Record copy;
-  copy.name = record.name;
-  copy.content_length = record.content_length;
-  copy.content_type = record.content_type;
-  copy.metadata = record.metadata;
-  copy.revision = record.revision;
-  copy.create_revision = record.create_revision;
-  copy.version = record.version;
-  copy.create_time = record.create_time;
-  copy.update_time = record.update_time;
-  copy.etag = record.etag;
-  copy.deleted = record.deleted;
-  copy.request_id = record.request_id;
-  copy.created = record.created;
-  copy.past_request_ids = record.past_request_ids;
+  CopyWithoutContent(record, copy);
   return copy;
 }
 

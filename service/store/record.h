@@ -73,6 +73,26 @@ struct Record {
   std::vector<std::pair<int64_t, std::string>> past_request_ids;
 };
 
+// Makes `copy`, a default Record, a copy of `record` without its content
+// (content_length still says its size): what a read without content gets
+// from a cache that holds it.
+inline void CopyWithoutContent(const Record& record, Record& copy) {
+  copy.name = record.name;
+  copy.content_length = record.content_length;
+  copy.content_type = record.content_type;
+  copy.metadata = record.metadata;
+  copy.revision = record.revision;
+  copy.create_revision = record.create_revision;
+  copy.version = record.version;
+  copy.create_time = record.create_time;
+  copy.update_time = record.update_time;
+  copy.etag = record.etag;
+  copy.deleted = record.deleted;
+  copy.request_id = record.request_id;
+  copy.created = record.created;
+  copy.past_request_ids = record.past_request_ids;
+}
+
 }  // namespace etagd
 
 #endif  // ETAGD_SERVICE_STORE_RECORD_H_
