@@ -262,17 +262,14 @@ class WatchCall final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
   void Pull() {
     // Serialized by the feed from each event's bytes (built once for every
-    // watcher), and handed to gRPC without another copy.
+    // watcher); gRPC gets a copy in one slice.
     stream_->NextSerialized([this](absl::StatusOr<std::string> response) {
       if (!response.ok()) {
         FinishOnce(ToGrpcStatus(response.status()));
         return;
       }
       // The previous response's bytes are written (OnWriteDone).
-      auto* bytes = new std::string(*std::move(response));
-      grpc::Slice slice(
-          bytes->data(), bytes->size(),
-          [](void* owned) { delete static_cast<std::string*>(owned); }, bytes);
+      grpc::Slice slice(*response);
       buffer_ = grpc::ByteBuffer(&slice, 1);
       StartWrite(&buffer_);
     });
