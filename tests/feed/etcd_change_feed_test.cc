@@ -245,16 +245,8 @@ TEST(EtcdChangeFeedTest, RevisionsCompactedWhileTheWatchWasDownEndWatchersBehind
   ASSERT_THAT((*cluster)->Kill(0), IsOk());
   int64_t last = 0;
   for (int i = 0; i < 3; ++i) last = Write(**writer, "n").revision;
-  {
-    auto kv = etcdserverpb::KV::NewStub(grpc::CreateChannel(
-        (*cluster)->ClientEndpoint(1), grpc::InsecureChannelCredentials()));
-    etcdserverpb::CompactionRequest compact;
-    compact.set_revision(last);
-    etcdserverpb::CompactionResponse compacted;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    ASSERT_TRUE(kv->Compact(&context, compact, &compacted).ok());
-  }
+  ASSERT_THAT(CompactEtcd(last, (*cluster)->ClientEndpoint(1), /*physical=*/false),
+              IsOk());
   // etcd serves clients only once the member has applied its log (the
   // compaction too).
   ASSERT_THAT((*cluster)->Restart(0), IsOk());
@@ -311,12 +303,9 @@ TEST(EtcdChangeFeedTest, ACompactionWhileTheWatchWasDownThatLostNothingEndsNoWat
       ASSERT_TRUE(kv->Put(&context, put, &response).ok());
       revision = response.header().revision();
     }
-    etcdserverpb::CompactionRequest compact;
-    compact.set_revision(revision);
-    etcdserverpb::CompactionResponse compacted;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    ASSERT_TRUE(kv->Compact(&context, compact, &compacted).ok());
+    ASSERT_THAT(
+        CompactEtcd(revision, (*cluster)->ClientEndpoint(1), /*physical=*/false),
+        IsOk());
   }
   ASSERT_THAT((*cluster)->Restart(0), IsOk());
 

@@ -78,14 +78,23 @@ inline absl::StatusOr<int64_t> EtcdRevision() {
 }
 
 // etcdctl compact `revision` --physical.
-inline absl::Status CompactEtcd(int64_t revision) {
+// Compacts etcd's history up to `revision`: the shared member's, or
+// through `endpoint`'s member when given. `physical`: wait until the
+// member has removed it.
+inline absl::Status CompactEtcd(int64_t revision, const std::string& endpoint = "",
+                                bool physical = true) {
   etcdserverpb::CompactionRequest request;
   request.set_revision(revision);
-  request.set_physical(true);
+  request.set_physical(physical);
   etcdserverpb::CompactionResponse response;
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  grpc::Status status = RawEtcdKv()->Compact(&context, request, &response);
+  grpc::Status status =
+      endpoint.empty()
+          ? RawEtcdKv()->Compact(&context, request, &response)
+          : etcdserverpb::KV::NewStub(grpc::CreateChannel(
+                                          endpoint, grpc::InsecureChannelCredentials()))
+                ->Compact(&context, request, &response);
   if (!status.ok()) return absl::UnavailableError(status.error_message());
   return absl::OkStatus();
 }
