@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -55,8 +56,11 @@ class Backend {
 // deadline. A Watch is a client streaming reactor that reads the next
 // response only when the consumer calls Next, so a slow consumer's backlog
 // stays in the remote etagd's feed (and gRPC's flow control), not here.
-std::unique_ptr<Backend> NewGrpcBackend(std::shared_ptr<grpc::Channel> channel,
-                                        absl::Duration timeout);
+// Watches go over `watch_channels` (see WatchChannelPool), or over `channel`
+// when there are none.
+std::unique_ptr<Backend> NewGrpcBackend(
+    std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
+    std::vector<std::shared_ptr<grpc::Channel>> watch_channels = {});
 
 }  // namespace etagd
 

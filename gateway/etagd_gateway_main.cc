@@ -17,6 +17,7 @@
 #include "gateway/metrics.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "gateway/watch_channel_pool.h"
 #include "service/env_flags.h"
 #include "service/log.h"
 #include "service/tls.h"
@@ -39,6 +40,12 @@ ABSL_FLAG(std::string, backend_key_file, "",
 ABSL_FLAG(std::string, backend_tls_server_name, "",
           "The name etagd's certificate must carry, if not the host of "
           "--backend.");
+ABSL_FLAG(int, backend_watch_connections, 4,
+          "Connections to etagd that carry the event streams (SSE and "
+          "long-polls wait on them), each up to etagd's "
+          "--watch_max_watchers_per_connection (1000 by default); a stream "
+          "goes to the connection with the fewest. Other calls have their "
+          "own connection.");
 ABSL_FLAG(int64_t, max_content_bytes, int64_t{4} << 20,
           "Largest request content accepted, in bytes; more gets 413. Keep it "
           "at etagd's --max_content_bytes.");
@@ -124,9 +131,15 @@ int Run() {
   if (!credentials.ok()) {
     return Fail(absl::StrCat("--backend_*: ", credentials.status().message()));
   }
+  const int watch_connections = absl::GetFlag(FLAGS_backend_watch_connections);
+  if (watch_connections < 1) {
+    return Fail("--backend_watch_connections must be at least 1");
+  }
   std::unique_ptr<Backend> backend = NewGrpcBackend(
       grpc::CreateCustomChannel(absl::GetFlag(FLAGS_backend), *credentials, args),
-      absl::GetFlag(FLAGS_backend_timeout));
+      absl::GetFlag(FLAGS_backend_timeout),
+      MakeWatchChannels(absl::GetFlag(FLAGS_backend), *credentials, args,
+                        watch_connections));
   HttpMetrics metrics;
   Gateway gateway(*backend, *gateway_options, metrics);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "gateway/backend.h"
+#include "gateway/watch_channel_pool.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/client_callback.h"
@@ -40,14 +41,16 @@ void AddBearerToken(const Caller& caller, grpc::ClientContext& context) {
 // keeps itself alive until OnDone.
 class WatchCall final : public grpc::ClientReadReactor<v1::WatchResponse> {
  public:
-  static std::shared_ptr<WatchCall> Start(v1::Resources::Stub& stub,
+  // The call holds `lease` (its channel's place) until it is done.
+  static std::shared_ptr<WatchCall> Start(WatchChannelPool::Lease lease,
                                           const Caller& caller,
                                           const v1::WatchRequest& request) {
-    auto call = std::shared_ptr<WatchCall>(new WatchCall());
+    auto call = std::shared_ptr<WatchCall>(new WatchCall(std::move(lease)));
     call->self_ = call;
     AddBearerToken(caller, call->context_);
     call->request_ = request;
-    stub.async()->Watch(&call->context_, &call->request_, call.get());
+    call->lease_->stub().async()->Watch(&call->context_, &call->request_,
+                                        call.get());
     call->AddHold();
     call->StartCall();
     return call;
@@ -119,13 +122,15 @@ class WatchCall final : public grpc::ClientReadReactor<v1::WatchResponse> {
       ready = std::move(ready_);
       ready_ = nullptr;
     }
+    lease_.reset();
     if (ready) ready(error);
     std::shared_ptr<WatchCall> last = std::move(self_);  // May delete this.
   }
 
  private:
-  WatchCall() = default;
+  explicit WatchCall(WatchChannelPool::Lease lease) : lease_(std::move(lease)) {}
 
+  std::optional<WatchChannelPool::Lease> lease_;
   grpc::ClientContext context_;
   v1::WatchRequest request_;
   // Written by gRPC between StartRead and OnReadDone.
@@ -156,10 +161,14 @@ class GrpcWatchStream final : public WatchStream {
 
 class GrpcBackend final : public Backend {
  public:
-  GrpcBackend(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
+  GrpcBackend(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
+              std::vector<std::shared_ptr<grpc::Channel>> watch_channels)
       : stub_(v1::Resources::NewStub(channel)),
         health_(grpc::health::v1::Health::NewStub(channel)),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        watches_(watch_channels.empty()
+                     ? std::vector<std::shared_ptr<grpc::Channel>>{channel}
+                     : std::move(watch_channels)) {}
 
   void Get(const Caller& caller, const v1::GetResourceRequest& request,
            Callback<v1::GetResourceResponse> done) override {
@@ -199,7 +208,8 @@ class GrpcBackend final : public Backend {
 
   std::unique_ptr<WatchStream> Watch(const Caller& caller,
                                      const v1::WatchRequest& request) override {
-    return std::make_unique<GrpcWatchStream>(WatchCall::Start(*stub_, caller, request));
+    return std::make_unique<GrpcWatchStream>(
+        WatchCall::Start(watches_.Acquire(), caller, request));
   }
 
   void CheckHealth(std::function<void(absl::Status)> done) override {
@@ -244,13 +254,16 @@ class GrpcBackend final : public Backend {
   std::unique_ptr<v1::Resources::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   const absl::Duration timeout_;
+  WatchChannelPool watches_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> NewGrpcBackend(std::shared_ptr<grpc::Channel> channel,
-                                        absl::Duration timeout) {
-  return std::make_unique<GrpcBackend>(std::move(channel), timeout);
+std::unique_ptr<Backend> NewGrpcBackend(
+    std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
+    std::vector<std::shared_ptr<grpc::Channel>> watch_channels) {
+  return std::make_unique<GrpcBackend>(std::move(channel), timeout,
+                                       std::move(watch_channels));
 }
 
 }  // namespace etagd

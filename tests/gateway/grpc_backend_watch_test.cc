@@ -7,13 +7,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "etagd/v1/etagd.grpc.pb.h"
 #include "gateway/backend.h"
+#include "gateway/watch_channel_pool.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
@@ -81,6 +84,7 @@ class FeedService final : public v1::Resources::CallbackService {
       last_authorization_ = it == context->client_metadata().end()
                                 ? ""
                                 : std::string(it->second.data(), it->second.size());
+      peers_.push_back(context->peer());
     }
     return new FeedWriter(feed_, *request, cancels);
   }
@@ -90,26 +94,36 @@ class FeedService final : public v1::Resources::CallbackService {
     return last_authorization_;
   }
 
+  // The peer (client address and port) of each Watch so far, once `n` have
+  // started.
+  std::vector<std::string> AwaitPeers(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto started = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return peers_.size() >= n;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&started), absl::Seconds(10));
+    return peers_;
+  }
+
   std::atomic<int> cancels{0};
 
  private:
   FakeFeed& feed_;
   absl::Mutex mu_;
   std::string last_authorization_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> peers_ ABSL_GUARDED_BY(mu_);
 };
 
 class GrpcBackendWatchTest : public testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     backend_ = NewGrpcBackend(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                            grpc::InsecureChannelCredentials()),
+        grpc::CreateChannel(target(), grpc::InsecureChannelCredentials()),
         absl::Seconds(10));
   }
   void TearDown() override {
@@ -150,8 +164,11 @@ class GrpcBackendWatchTest : public testing::Test {
     }
   }
 
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+
   FakeFeed feed_;
   FeedService service_{feed_};
+  int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Backend> backend_;
 };
@@ -232,6 +249,26 @@ TEST_F(GrpcBackendWatchTest, CancelWithoutPendingNextEndsTheCall) {
   EXPECT_TRUE(absl::IsCancelled(Take(*stream).status()));
   AwaitCancels(1);
   EXPECT_EQ(service_.cancels.load(), 1);
+}
+
+// etagd limits watchers per connection: the gateway's watches spread evenly
+// over its watch channels, each a connection of its own.
+TEST_F(GrpcBackendWatchTest, WatchesSpreadEvenlyOverSeparateConnections) {
+  std::unique_ptr<Backend> pooled = NewGrpcBackend(
+      grpc::CreateChannel(target(), grpc::InsecureChannelCredentials()),
+      absl::Seconds(10),
+      MakeWatchChannels(target(), grpc::InsecureChannelCredentials(),
+                        grpc::ChannelArguments(), 3));
+  std::vector<std::unique_ptr<WatchStream>> streams;
+  for (int i = 0; i < 6; ++i) {
+    streams.push_back(pooled->Watch(Caller(), FromTheStart()));
+  }
+  const std::vector<std::string> peers = service_.AwaitPeers(6);
+  ASSERT_EQ(peers.size(), 6u);
+  absl::flat_hash_map<std::string, int> per_peer;
+  for (const std::string& peer : peers) ++per_peer[peer];
+  EXPECT_EQ(per_peer.size(), 3u);
+  for (const auto& [peer, watches] : per_peer) EXPECT_EQ(watches, 2) << peer;
 }
 
 // A server that ends the stream (going away) is UNAVAILABLE: retry.
