@@ -731,10 +731,12 @@ void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
   watch.set_exact(true);
   watch.set_start_revision(revision + 1);
   WaitForChange(timers_, backend_.Watch(exchange->caller, watch), *exchange->waited,
-                [this, exchange, name = std::move(name)](bool) mutable {
+                [this, exchange, name = std::move(name)](bool) {
                   // Answered as a GET now would be: 200 with the new version,
                   // or 304 if it still matches (or nothing changed).
-                  GetResource(std::move(exchange), std::move(name));
+                  long_poll_answers_.Schedule([this, exchange, name] {
+                    GetResource(exchange, name);
+                  });
                 });
 }
 

@@ -32,6 +32,7 @@
 #include "gateway/coded_cache.h"
 #include "gateway/metrics.h"
 #include "gateway/timer_queue.h"
+#include "service/thread_pool.h"
 
 namespace etagd {
 
@@ -172,11 +173,18 @@ class Gateway {
   void InsertRepresentationFields(const etagd::v1::HttpMetadata& metadata,
                                   HttpResponse& response) const;
 
+  static constexpr int kLongPollAnswerThreads = 2;
+
   Backend& backend_;
   const GatewayOptions options_;
   HttpMetrics& metrics_;
   const std::unique_ptr<CodedCache> coded_cache_;
   std::atomic<bool> draining_{false};
+  // Where a long-poll is read and answered again once its wait ends, so
+  // that a slow read (the etcd engine's, a large compression) holds up
+  // neither the timers nor an I/O thread. Before timers_: what the timers
+  // still run at destruction schedules here.
+  ThreadPool long_poll_answers_{kLongPollAnswerThreads};
   // Long-poll deadlines and event streams' work. Declared last: its
   // destructor runs what is still pending, which uses the members above.
   TimerQueue timers_;

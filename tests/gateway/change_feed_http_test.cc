@@ -2,6 +2,7 @@
 // (If-None-Match with Prefer: wait, RFC 7240) and Server-Sent Events
 // (GET /v1/watch, WHATWG HTML §9.2), on etagd's in-process stack with a
 // change feed the test controls (tests/testing/fake_feed.h).
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/blocking_store.h"
 #include "tests/testing/fake_feed.h"
 #include "tests/testing/gateway_stack.h"
 #include "tests/testing/http_client.h"
@@ -66,6 +68,7 @@ class ChangeFeedHttpTest : public testing::Test {
     std::thread thread;
     absl::StatusOr<HttpReply> reply = absl::UnknownError("no reply");
     absl::Duration took;
+    absl::Notification done;
   };
   std::unique_ptr<Pending> SendLater(const std::string& method, const std::string& target,
                                      Headers headers) {
@@ -77,6 +80,7 @@ class ChangeFeedHttpTest : public testing::Test {
       const absl::Time start = absl::Now();
       p->reply = client.Send(method, target, headers);
       p->took = absl::Now() - start;
+      p->done.Notify();
     });
     return pending;
   }
@@ -253,6 +257,38 @@ TEST_F(ChangeFeedHttpTest, HeldRequestsDoNotBlockTheIoThread) {
     ASSERT_THAT(poll->reply, IsOk());
     EXPECT_EQ(poll->reply->status, 304);
   }
+}
+
+// The read that answers a long-poll after its wait runs off the timer
+// thread: while one such read is slow (the etcd engine's round trip, a large
+// compression), another long-poll's wait still ends on time.
+TEST_F(ChangeFeedHttpTest, ASlowReReadDoesNotHoldUpOtherLongPolls) {
+  BlockingStore* blocking = nullptr;
+  GatewayStackOptions options;
+  options.wrap_store = [&blocking](std::unique_ptr<Store> store) {
+    auto wrapped = std::make_unique<BlockingStore>(std::move(store));
+    blocking = wrapped.get();
+    return std::unique_ptr<Store>(std::move(wrapped));
+  };
+  Start(options);
+  const std::string slow = Write("slow", "one");
+  const std::string doc = Write("doc", "one");
+  std::unique_ptr<Pending> stuck = SendLater(
+      "GET", "/v1/resources/slow", {{"If-None-Match", slow}, {"Prefer", "wait=1"}});
+  AwaitWatchers(1);
+  blocking->Arm();  // Its read after the wait blocks.
+  std::unique_ptr<Pending> other = SendLater(
+      "GET", "/v1/resources/doc", {{"If-None-Match", doc}, {"Prefer", "wait=2"}});
+  ASSERT_TRUE(blocking->entered().WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const bool answered = other->done.WaitForNotificationWithTimeout(absl::Seconds(10));
+  blocking->release().Notify();
+  stuck->thread.join();
+  other->thread.join();
+  EXPECT_TRUE(answered) << "the other long-poll waited for the slow read";
+  ASSERT_THAT(other->reply, IsOk());
+  EXPECT_EQ(other->reply->status, 304);
+  ASSERT_THAT(stuck->reply, IsOk());
+  EXPECT_EQ(stuck->reply->status, 304);
 }
 
 // Without Prefer a conditional GET is answered at once, as before.

@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
   store_options.path = data_dir;
   absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(store_options);
   if (!store.ok()) return store.status();
+  if (options.wrap_store) *store = options.wrap_store(*std::move(store));
   options.server.grpc_listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Start(options.server, *std::move(store));

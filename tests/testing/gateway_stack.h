@@ -5,6 +5,7 @@
 #ifndef ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
 #define ETAGD_TESTS_TESTING_GATEWAY_STACK_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,9 @@ struct GatewayStackOptions {
   RocksDbStoreOptions store;
   // With the local backend: where watches go (null: the server's change feed).
   WatchOpener watches;
+  // If set, the server gets what this makes of the RocksDB store (a test's
+  // wrapper around it).
+  std::function<std::unique_ptr<Store>(std::unique_ptr<Store>)> wrap_store;
 };
 
 class GatewayStack {
