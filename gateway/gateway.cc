@@ -1009,8 +1009,16 @@ void Gateway::AddCommonFields(Exchange& exchange, HttpResponse& response,
       absl::string_view value = ToAbsl(origin->value());
       if (OriginAllowed(value)) {
         response.insert(http::field::access_control_allow_origin, ToBeast(value));
-        response.insert(http::field::access_control_expose_headers,
-                     kCorsExposeHeaders);
+        // Fetch hides every other field from scripts: the stored user
+        // metadata is named too (its keys are the resource's own).
+        std::string exposed = kCorsExposeHeaders;
+        for (const auto& field : response) {
+          const absl::string_view name = ToAbsl(field.name_string());
+          if (absl::StartsWithIgnoreCase(name, kUserMetadataPrefix)) {
+            absl::StrAppend(&exposed, ", ", name);
+          }
+        }
+        response.insert(http::field::access_control_expose_headers, exposed);
       }
     }
   }

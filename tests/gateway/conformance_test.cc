@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -613,6 +614,20 @@ TEST_F(CorsTest, ResponsesExposeEtagAndLastModifiedToScripts) {
       reply.Header("access-control-expose-headers").value_or("");
   EXPECT_THAT(exposed, HasSubstr("ETag"));
   EXPECT_THAT(exposed, HasSubstr("Last-Modified"));
+}
+
+// Fetch §3.2.4: only safelisted and exposed response fields reach a
+// script, so a resource's user metadata is exposed by name.
+TEST_F(CorsTest, ResponsesExposeTheResourcesUserMetadata) {
+  Send("PUT", "/v1/resources/r",
+       {{"X-Etagd-Meta-Owner", "ann"}, {"X-Etagd-Meta-Color", "red"}}, "v");
+  HttpReply reply = Send("GET", "/v1/resources/r", {{"Origin", "http://app.example"}});
+  EXPECT_EQ(reply.Header("x-etagd-meta-owner"), "ann");
+  const std::string exposed =
+      absl::AsciiStrToLower(reply.Header("access-control-expose-headers").value_or(""));
+  EXPECT_THAT(exposed, HasSubstr("x-etagd-meta-owner"));
+  EXPECT_THAT(exposed, HasSubstr("x-etagd-meta-color"));
+  EXPECT_THAT(exposed, HasSubstr("etag"));
 }
 
 TEST_F(CorsTest, OtherOriginsGetNoCorsHeaders) {
