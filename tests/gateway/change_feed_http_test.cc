@@ -251,7 +251,8 @@ TEST_F(ChangeFeedHttpTest, HeldRequestsDoNotBlockTheIoThread) {
   EXPECT_EQ(health.status, 200);
   HttpReply read = Send("GET", "/v1/resources/doc");
   EXPECT_EQ(read.status, 200);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  // Blocked, they would wait for the polls' 2 s.
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
   for (auto& poll : polls) {
     poll->thread.join();
     ASSERT_THAT(poll->reply, IsOk());
@@ -539,7 +540,7 @@ TEST_F(ChangeFeedHttpTest, ShutdownClosesEventStreamsWithinTheDrainDeadline) {
   const absl::Time start = absl::Now();
   stack_->gateway().Drain();
   stack_->http().Shutdown(absl::Seconds(2));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
   for (auto& sse : streams) EXPECT_TRUE(sse->EndsWithin(absl::Seconds(1)));
 }
 
@@ -551,7 +552,7 @@ TEST_F(ChangeFeedHttpTest, ShutdownWithoutDrainStillClosesStreams) {
   AwaitWatchers(1);
   const absl::Time start = absl::Now();
   stack_->http().Shutdown(absl::Seconds(1));
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   EXPECT_TRUE(sse->EndsWithin(absl::Seconds(1)));
 }
 
