@@ -128,7 +128,7 @@ sources_of() {
         gateway/change_wait.cc gateway/event_stream.cc gateway/failed_watch_stream.cc \
         gateway/prefer.cc gateway/sse.cc gateway/timer_queue.cc \
         service/auth.cc service/error_details.cc service/request_validation.cc \
-        service/precondition.cc service/entity_tag.cc \
+        service/precondition.cc service/entity_tag.cc service/thread_pool.cc \
         "$gen/etagd/v1/etagd.pb.cc" "$gen/google/rpc/error_details.pb.cc" ;;
   esac
 }
