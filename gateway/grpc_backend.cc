@@ -95,17 +95,21 @@ class WatchCall final : public grpc::ClientReadReactor<v1::WatchResponse> {
 
   void OnReadDone(bool ok) override {
     WatchStream::Ready ready;
+    bool over;
     {
       absl::MutexLock lock(&mu_);
       reading_ = false;
-      if (ok) {
+      // A read that completed as Cancel ran (which answered the pending
+      // Next) ends the stream too: no Next will start another.
+      over = !ok || cancelled_;
+      if (over) {
+        stream_over_ = true;
+      } else {
         ready = std::move(ready_);
         ready_ = nullptr;
-      } else {
-        stream_over_ = true;
       }
     }
-    if (!ok) return RemoveHold();  // OnDone follows with the status.
+    if (over) return RemoveHold();  // OnDone follows with the status.
     if (ready) ready(std::move(response_));
   }
 
