@@ -340,11 +340,13 @@ struct ClientLog {
 class ClientLoop {
  public:
   ClientLoop(int id, const WorkloadOptions& options, const Endpoint& endpoint,
-             const std::atomic<bool>& stop, ClientLog& log)
+             const std::atomic<bool>& stop, std::atomic<int>& ok_calls,
+             ClientLog& log)
       : id_(id),
         options_(options),
         endpoint_(endpoint),
         stop_(stop),
+        ok_calls_(ok_calls),
         log_(log),
         random_(options.seed * 7919 + static_cast<uint64_t>(id)) {}
 
@@ -368,6 +370,7 @@ class ClientLoop {
         ++log_.unexpected_count;
       }
       Learn(op);
+      if (op.outcome == OpOutcome::kOk) ok_calls_.fetch_add(1, std::memory_order_relaxed);
       log_.history.push_back(std::move(op));
       log_.ports.push_back(port_);
       if (log_.history.back().outcome == OpOutcome::kIndeterminate) {
@@ -460,6 +463,7 @@ class ClientLoop {
   const WorkloadOptions& options_;
   const Endpoint& endpoint_;
   const std::atomic<bool>& stop_;
+  std::atomic<int>& ok_calls_;
   ClientLog& log_;
   std::mt19937_64 random_;
   std::unique_ptr<Connection> connection_;
@@ -644,12 +648,14 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
 
   WorkloadResult result;
   std::atomic<bool> stop(false);
+  std::atomic<int> ok_calls(0);
   std::vector<ClientLog> logs(options.clients);
   std::vector<std::thread> threads;
   for (int id = 0; id < options.clients; ++id) {
     threads.emplace_back(
         [&, id] {
-          ClientLoop(id, options, *endpoints[id % options.replicas], stop, logs[id])
+          ClientLoop(id, options, *endpoints[id % options.replicas], stop,
+                     ok_calls, logs[id])
               .Run();
         });
   }
@@ -682,7 +688,13 @@ absl::StatusOr<WorkloadResult> RunWorkload(const WorkloadOptions& options) {
       next = absl::Now() + Jitter(random, options.fault_interval);
     }
   }
-  if (fault_status.ok()) absl::SleepFor(end - absl::Now());
+  if (fault_status.ok()) {
+    absl::SleepFor(end - absl::Now());
+    const absl::Time latest = absl::Now() + options.max_extension;
+    while (ok_calls.load() < options.min_ok_calls && absl::Now() < latest) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
   stop.store(true);
   for (std::thread& thread : threads) thread.join();
   if (!fault_status.ok()) return fault_status;

@@ -47,6 +47,11 @@ struct WorkloadOptions {
   // `settle`, so that what happened during the fault is read afterwards.
   absl::Duration duration = absl::Seconds(3);
   absl::Duration settle = absl::Milliseconds(500);
+  // Clients go on past the end until this many calls answered OK, for at
+  // most `max_extension` more: on a loaded machine a fixed time may make too
+  // few calls to exercise anything.
+  int min_ok_calls = 150;
+  absl::Duration max_extension = absl::Seconds(20);
   // Deadline of every call; a call without an answer by then is
   // indeterminate.
   absl::Duration call_timeout = absl::Seconds(1);
