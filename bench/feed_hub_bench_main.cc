@@ -3,6 +3,8 @@
 // watchers of which some never read. Reports the writers' latency, the
 // commit-to-delivery latency and delivery rate of the reading watchers,
 // whether each got every event, and the process's memory. See --help.
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -71,13 +73,17 @@ void PrintWriterCost(std::vector<WriteSample> samples) {
             [](const WriteSample& a, const WriteSample& b) {
               return a.wall_ms < b.wall_ms;
             });
-  auto print = [](const char* what, const WriteSample* begin,
-                  const WriteSample* end) {
+  // What the sample after each write counts of its own reading.
+  const double sampling_us =
+      static_cast<double>(ThreadCost::SamplingCpuNs()) / 1e3;
+  auto print = [sampling_us](const char* what, const WriteSample* begin,
+                             const WriteSample* end) {
     const double n = static_cast<double>(end - begin);
     double wall = 0, cpu = 0, queued = 0, voluntary = 0, involuntary = 0;
     for (const WriteSample* s = begin; s != end; ++s) {
       wall += s->wall_ms * 1e3;
-      cpu += static_cast<double>(s->cost.cpu_ns) / 1e3;
+      cpu += std::max(0.0, static_cast<double>(s->cost.cpu_ns) / 1e3 -
+                               sampling_us);
       queued += static_cast<double>(s->cost.run_delay_ns) / 1e3;
       voluntary += static_cast<double>(s->cost.voluntary_switches);
       involuntary += static_cast<double>(s->cost.involuntary_switches);
@@ -216,6 +222,7 @@ int Run() {
   std::vector<std::thread> threads;
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
+      (void)pthread_setname_np(pthread_self(), "bench-writer");
       absl::Time next = absl::Now();
       int64_t i = 0;
       while (absl::Now() < end) {
@@ -245,6 +252,7 @@ int Run() {
   std::atomic<bool> sampling{true};
   ChangeFeedUsage most;
   std::thread sampler([&] {
+    (void)pthread_setname_np(pthread_self(), "bench-sampler");
     while (sampling.load()) {
       const ChangeFeedUsage usage = feed.Usage();
       most.held_bytes = std::max(most.held_bytes, usage.held_bytes);
@@ -323,6 +331,7 @@ int main(int argc, char** argv) {
       "read). Prints write latency, commit-to-delivery latency, events/s, "
       "whether every reading watcher got every event, and RSS. Exit 1 if "
       "one did not.");
+  absl::ParseCommandLine(argc, argv);
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: every lock and unlock takes one global spin lock
   // to update a lock graph, so the writers here would queue behind the
@@ -330,6 +339,5 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   }
-  absl::ParseCommandLine(argc, argv);
   return etagd::Run();
 }

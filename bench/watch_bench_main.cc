@@ -535,6 +535,7 @@ int main(int argc, char** argv) {
       "--stalled=100 --server_pid=PID\n"
       "Exits 1 if a reading watcher missed, repeated or reordered an event, "
       "or a write failed.");
+  absl::ParseCommandLine(argc, argv);
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: every lock and unlock takes one global spin lock
   // to update a lock graph, so the writers here would queue behind the
@@ -542,6 +543,5 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   }
-  absl::ParseCommandLine(argc, argv);
   return etagd::Run();
 }
