@@ -1,5 +1,6 @@
 #include "service/feed/change_feed.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -66,6 +67,12 @@ void YieldToWriters() {
   constexpr int kNiceness = 5;
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
                     kNiceness);
+}
+
+// Names the calling thread (at most 15 characters), for top -H, perf and
+// /proc; a name it cannot set is no loss.
+void NameThread(const char* name) {
+  (void)pthread_setname_np(pthread_self(), name);
 }
 
 }  // namespace
@@ -921,10 +928,12 @@ ChangeFeed::ChangeFeed(Store& store, ChangeFeedOptions options)
   Hub* hub = hub_.get();
   store.SetCommitListener([hub] { hub->Notify(); });
   hub_->dispatcher = std::thread([hub] {
+    NameThread("feed-dispatch");
     YieldToWriters();
     hub->Dispatch();
   });
   hub_->catcher = std::thread([hub] {
+    NameThread("feed-catch-up");
     YieldToWriters();
     hub->CatchUp();
   });
