@@ -33,7 +33,6 @@ TEST(ThreadCostTest, BlockingCountsAVoluntarySwitchNotCpu) {
   const ThreadCost cost = ThreadCost::Now() - before;
   EXPECT_GE(cost.voluntary_switches, 1);
   EXPECT_LT(cost.cpu_ns, 10'000'000);
-  EXPECT_GE(cost.run_delay_ns, 0);
 }
 
 TEST(ThreadCostTest, SamplingCostsSomeCpuButLittle) {
