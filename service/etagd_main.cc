@@ -637,7 +637,8 @@ int Run() {
         absl::StrCat("record cache: ", stats.reads, " reads, ", stats.hits,
                      " from the cache, ", stats.fallbacks,
                      " read through while its watch was behind; ",
-                     stats.revision_queries, " revision queries, ", stats.syncs,
+                     stats.revision_queries, " revision queries (for ",
+                     stats.revision_readers, " reads), ", stats.syncs,
                      " change log syncs, ", stats.resets, " resets"));
   }
   Log(LogLevel::kInfo, engine->etcd ? "stopped; etcd connections closed"
