@@ -19,8 +19,8 @@
 # on the same disk) for both sides: etagd --engine=etcd as three replicas,
 # driven by three etagd-bench processes at once (one a replica) and summed,
 # against the same three etagd-bench processes on etcd's own KV API (one a
-# member): durable CAS vs a Txn compare-and-put, Get (without a record
-# cache unless --etcd_record_cache_mb=N turns on the consistent one) vs a
+# member): durable CAS vs a Txn compare-and-put, Get (with the consistent
+# record cache, etagd's default; --etcd_record_cache_mb=0 turns it off) vs a
 # linearizable Range.
 #
 # Change feeds come last: bench/watch.sh (etagd's Watch against etcd's,
@@ -29,7 +29,8 @@
 # Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
 #                         [--in_flight=16] [--only=grpc|http|etcd|watch]
 #                         [--quick] [--skip_instructions]
-#                         [--etcd_record_cache_mb=N]
+#                         [--etcd_record_cache_mb=N] [--etcd_baseline=BIN]
+#                         [--etcd_uncached_baseline]
 #   --only: run only the gRPC rows (etagd-bench), only the HTTP rows (wrk),
 #           only the etcd engine's rows over the three-member cluster, or
 #           only the change feeds (bench/watch.sh).
@@ -40,8 +41,11 @@
 #           BIN/service/etagd (another build's bazel-bin, e.g. the main
 #           branch's) over the same cluster, measured in the same run:
 #           before and after a change, side by side.
-#   --etcd_record_cache_mb: run the etcd replicas with --etcd_record_cache
-#           and this --record_cache_mb (default: no cache).
+#   --etcd_uncached_baseline: the baseline replicas are this build's,
+#           without the record cache (--etcd_record_cache=false): cache on
+#           vs off, side by side.
+#   --etcd_record_cache_mb: run the etcd replicas with this
+#           --record_cache_mb (0: no cache; default: etagd's, 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,18 +59,21 @@ instructions=1
 quick=0
 instruction_counts=(--n1=300 --n2=1300)
 etcd_baseline=""
+baseline_flags=()
+uncached_baseline=0
 for arg in "$@"; do
   case "$arg" in
     --skip_instructions) instructions=0 ;;
     --etcd_baseline=*) etcd_baseline="${arg#*=}" ;;
-    --etcd_record_cache_mb=*) etcd_cache_flags=(--etcd_record_cache --record_cache_mb="${arg#*=}") ;;
+    --etcd_uncached_baseline) uncached_baseline=1 ;;
+    --etcd_record_cache_mb=*) etcd_cache_flags=(--record_cache_mb="${arg#*=}") ;;
     --duration=*) duration="${arg#*=}" ;;
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --in_flight=*) in_flight="${arg#*=}" ;;
     --only=grpc|--only=http|--only=etcd|--only=watch) only="${arg#*=}" ;;
     --quick) duration=3s; repeats=1; quick=1; instruction_counts=(--n1=50 --n2=150) ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N] [--etcd_baseline=BIN] [--etcd_uncached_baseline]" >&2; exit 2 ;;
   esac
 done
 watch_args=(--duration="$duration")
@@ -78,6 +85,10 @@ if [[ $only == watch ]]; then exec bench/watch.sh "${watch_args[@]}"; fi
 
 bazel build -c opt //service:etagd //bench:etagd-bench //bench:echo-server >&2
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
+if (( uncached_baseline )); then
+  etcd_baseline="$bin"
+  baseline_flags=(--etcd_record_cache=false)
+fi
 work="$(mktemp -d "${TMPDIR:-/var/tmp}/etagd-compare.XXXXXX")"
 echo "compare.sh: work directory $work" >&2
 
@@ -170,7 +181,7 @@ if [[ $only == all || $only == etcd ]]; then
       grpc=$((base + 30 + 2 * i))
       "$etcd_baseline/service/etagd" --engine=etcd --etcd_endpoints="$endpoints" \
         --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$((grpc + 1)) \
-        2>"$work/baseline-etcd-$i.log" &
+        ${baseline_flags[@]+"${baseline_flags[@]}"} 2>"$work/baseline-etcd-$i.log" &
       pids+=($!)
       cluster_baseline+=("$grpc")
     fi

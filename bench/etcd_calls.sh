@@ -19,8 +19,11 @@
 # by valgrind's callgrind (user space, every thread) the same way, for Get
 # and CAS one at a time and CAS 16 in flight (where writes are batched).
 #
+# --etagd_flag=F (repeatable) passes F to the etagd under test, for example
+# --etagd_flag=--etcd_record_cache=false for the reads without the cache.
+#
 # Usage: bench/etcd_calls.sh [--n1=200] [--n2=1200] [--instructions]
-#                            [--skip_build]
+#                            [--skip_build] [--etagd_flag=F ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +31,15 @@ n1=200
 n2=1200
 build=1
 instructions=0
+etagd_flags=()
 for arg in "$@"; do
   case "$arg" in
     --n1=*) n1="${arg#*=}" ;;
     --n2=*) n2="${arg#*=}" ;;
     --skip_build) build=0 ;;
     --instructions) instructions=1 ;;
-    *) echo "usage: $0 [--n1=200] [--n2=1200] [--instructions] [--skip_build]" >&2; exit 2 ;;
+    --etagd_flag=*) etagd_flags+=("${arg#*=}") ;;
+    *) echo "usage: $0 [--n1=200] [--n2=1200] [--instructions] [--skip_build] [--etagd_flag=F ...]" >&2; exit 2 ;;
   esac
 done
 if (( n2 <= n1 )); then echo "etcd_calls.sh: --n2 must exceed --n1" >&2; exit 2; fi
@@ -74,7 +79,7 @@ pids+=($!)
 wait_http "http://127.0.0.1:$client/health"
 "$bin/service/etagd" --engine=etcd --etcd_endpoints=127.0.0.1:$client \
   --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$http \
-  2>"$work/etagd.log" &
+  ${etagd_flags[@]+"${etagd_flags[@]}"} 2>"$work/etagd.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$http/readyz"
 
@@ -158,7 +163,8 @@ etagd_instructions() {  # etagd_instructions OP COUNT IN_FLIGHT
   valgrind --tool=callgrind --callgrind-out-file="$work/$label.out" \
     "$bin/service/etagd" --engine=etcd --etcd_endpoints=127.0.0.1:$client \
     --etcd_prefix="/$label/" --grpc_listen=127.0.0.1:$g \
-    --http_listen=127.0.0.1:$h >"$work/$label.log" 2>&1 &
+    --http_listen=127.0.0.1:$h ${etagd_flags[@]+"${etagd_flags[@]}"} \
+    >"$work/$label.log" 2>&1 &
   local pid=$!
   wait_http "http://127.0.0.1:$h/readyz"
   "$bin/bench/etagd-bench" --system=etagd --target=127.0.0.1:$g --op="$1" \

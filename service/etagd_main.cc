@@ -83,15 +83,14 @@ ABSL_FLAG(int64_t, etcd_max_request_bytes, 1572864,
           "With --engine=etcd: the cluster's --max-request-bytes. Content "
           "that would not fit is RESOURCE_EXHAUSTED before it is sent, and "
           "etagd refuses to start if --max_content_bytes cannot fit.");
-ABSL_FLAG(bool, etcd_record_cache, false,
+ABSL_FLAG(bool, etcd_record_cache, true,
           "With --engine=etcd: keep the record cache (--record_cache_mb) "
           "exact across replicas by feeding it from this replica's etcd "
           "watch; each read of a resource first asks etcd its current "
-          "revision (one linearizable query shared by concurrent reads) and "
-          "waits until the cache has caught up to it, reading through to "
-          "etcd if it has not within 10 ms. Off: every read goes to etcd "
-          "(on a loaded 2-core machine the cache measured no faster, "
-          "bench/RESULTS.md).");
+          "revision (one linearizable query shared by every read waiting, "
+          "none holding a thread) and waits until the cache has caught up "
+          "to it, reading through to etcd if it has not within 10 ms. "
+          "false (or --record_cache_mb=0): every read goes to etcd.");
 ABSL_FLAG(bool, sync_writes, true,
           "Durable writes: sync the write-ahead log before acknowledging a "
           "write, so acknowledged writes survive power loss. "
@@ -134,7 +133,8 @@ ABSL_FLAG(int64_t, record_cache_mb, 64,
           "In-memory cache of recently read or written resources (content "
           "included), "
           "in MiB; it is always exact. 0 turns it off. With --engine=etcd, "
-          "where other replicas write too, only with --etcd_record_cache.");
+          "where other replicas write too, only with --etcd_record_cache "
+          "(the default).");
 ABSL_FLAG(int, write_threads, 32,
           "Threads that answer writes. One committer thread commits the "
           "writes waiting in batches, one write-ahead-log sync each; these "
@@ -637,7 +637,8 @@ int Run() {
         absl::StrCat("record cache: ", stats.reads, " reads, ", stats.hits,
                      " from the cache, ", stats.fallbacks,
                      " read through while its watch was behind; ",
-                     stats.revision_queries, " revision queries, ", stats.syncs,
+                     stats.revision_queries, " revision queries (for ",
+                     stats.revision_readers, " reads), ", stats.syncs,
                      " change log syncs, ", stats.resets, " resets"));
   }
   Log(LogLevel::kInfo, engine->etcd ? "stopped; etcd connections closed"

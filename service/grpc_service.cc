@@ -109,8 +109,7 @@ grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
                 kName)) {
     return call;
   }
-  OnReader([this, call] {
-    absl::StatusOr<v1::GetResourceResponse> got = core_.Get(call->request());
+  auto reply = [this, call](absl::StatusOr<v1::GetResourceResponse> got) {
     if (got.ok() && got->has_resource()) {
       if (absl::Status held =
               HoldContent(*call, got->resource().content().size());
@@ -120,6 +119,15 @@ grpc::ServerUnaryReactor* GrpcResourcesService::GetResource(
       }
     }
     call->Reply(std::move(got));
+  };
+  // A read that waits without a thread (the etcd engine's consistent
+  // cache: every read waiting shares one revision query) starts here.
+  if (core_.GetsWithoutBlocking(call->request())) {
+    core_.GetAsync(call->request(), std::move(reply));
+    return call;
+  }
+  OnReader([this, call, reply = std::move(reply)]() mutable {
+    reply(core_.Get(call->request()));
   });
   return call;
 }

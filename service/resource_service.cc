@@ -201,38 +201,74 @@ absl::StatusOr<std::optional<Record>> ResourceService::PriorWrite(
 ResourceService::ResourceService(Store& store, ResourceServiceOptions options)
     : store_(store), options_(options) {}
 
-absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
-    const v1::GetResourceRequest& request) {
+absl::StatusOr<Preconditions> ResourceService::ParseGet(
+    const v1::GetResourceRequest& request) const {
   ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
   ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
                          ParsePreconditions(request.preconditions()));
   if (request.revision() < 0) {
     return absl::InvalidArgumentError("revision must not be negative");
   }
+  return conditions;
+}
 
-  std::optional<Record> selected;
-  if (request.revision() > 0) {
-    absl::StatusOr<Record> past =
-        store_.ReadRevision(request.name(), request.revision());
-    if (absl::IsNotFound(past.status())) {
-      return absl::NotFoundError(absl::StrCat(
-          Quote(request.name()), " has no retained version at revision ",
-          request.revision()));
-    }
-    ETAGD_RETURN_IF_ERROR(past.status());
-    if (past->deleted) {
-      return absl::NotFoundError(absl::StrCat("revision ", request.revision(),
-                                              " of ", Quote(request.name()),
-                                              " is its deletion"));
-    }
-    selected = *std::move(past);
-    if (request.metadata_only()) selected->content.clear();
-  } else {
-    ETAGD_ASSIGN_OR_RETURN(
-        selected, store_.ReadCurrent(request.name(), !request.metadata_only()));
-    if (selected.has_value() && selected->deleted) selected.reset();
+absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
+    const v1::GetResourceRequest& request) {
+  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions, ParseGet(request));
+  if (request.revision() == 0) {
+    return AnswerGetOfCurrent(
+        request, conditions,
+        store_.ReadCurrent(request.name(), !request.metadata_only()));
   }
+  absl::StatusOr<Record> past =
+      store_.ReadRevision(request.name(), request.revision());
+  if (absl::IsNotFound(past.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        Quote(request.name()), " has no retained version at revision ",
+        request.revision()));
+  }
+  ETAGD_RETURN_IF_ERROR(past.status());
+  if (past->deleted) {
+    return absl::NotFoundError(absl::StrCat("revision ", request.revision(),
+                                            " of ", Quote(request.name()),
+                                            " is its deletion"));
+  }
+  std::optional<Record> selected = *std::move(past);
+  if (request.metadata_only()) selected->content.clear();
+  return AnswerGet(request, conditions, std::move(selected));
+}
 
+bool ResourceService::GetsWithoutBlocking(
+    const v1::GetResourceRequest& request) const {
+  return request.revision() == 0 && store_.ReadsCurrentWithoutBlocking();
+}
+
+void ResourceService::GetAsync(
+    const v1::GetResourceRequest& request,
+    std::function<void(absl::StatusOr<v1::GetResourceResponse>)> done) {
+  if (request.revision() != 0) return done(Get(request));
+  absl::StatusOr<Preconditions> conditions = ParseGet(request);
+  if (!conditions.ok()) return done(conditions.status());
+  store_.ReadCurrentAsync(
+      request.name(), !request.metadata_only(),
+      [this, &request, conditions = *std::move(conditions),
+       done = std::move(done)](absl::StatusOr<std::optional<Record>> current) {
+        done(AnswerGetOfCurrent(request, conditions, std::move(current)));
+      });
+}
+
+absl::StatusOr<v1::GetResourceResponse> ResourceService::AnswerGetOfCurrent(
+    const v1::GetResourceRequest& request, const Preconditions& conditions,
+    absl::StatusOr<std::optional<Record>> current) const {
+  ETAGD_RETURN_IF_ERROR(current.status());
+  std::optional<Record> selected = *std::move(current);
+  if (selected.has_value() && selected->deleted) selected.reset();
+  return AnswerGet(request, conditions, std::move(selected));
+}
+
+absl::StatusOr<v1::GetResourceResponse> ResourceService::AnswerGet(
+    const v1::GetResourceRequest& request, const Preconditions& conditions,
+    std::optional<Record> selected) const {
   ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
                          ValidatorsOf(selected, conditions));
   const Evaluation evaluation = EvaluatePreconditions(

@@ -5,10 +5,12 @@
 #define ETAGD_SERVICE_RESOURCE_SERVICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "absl/status/statusor.h"
 #include "etagd/v1/etagd.pb.h"
+#include "service/precondition.h"
 #include "service/store/store.h"
 
 namespace etagd {
@@ -30,6 +32,14 @@ class ResourceService {
   // preconditions say (RFC 9110 §13.2.1).
   absl::StatusOr<etagd::v1::GetResourceResponse> Get(
       const etagd::v1::GetResourceRequest& request);
+  // Get's answer, given to `done` (on any thread, perhaps before this
+  // returns); `request` must stay valid until then. It does not block if
+  // GetsWithoutBlocking(request) (a read of the current record from a store
+  // that reads without blocking), and `done` must not block then either.
+  void GetAsync(
+      const etagd::v1::GetResourceRequest& request,
+      std::function<void(absl::StatusOr<etagd::v1::GetResourceResponse>)> done);
+  bool GetsWithoutBlocking(const etagd::v1::GetResourceRequest& request) const;
 
   absl::StatusOr<etagd::v1::PutResourceResponse> Put(
       const etagd::v1::PutResourceRequest& request);
@@ -74,6 +84,18 @@ class ResourceService {
       const etagd::v1::ListVersionsRequest& request);
 
  private:
+  // The request's preconditions, once its fields are checked.
+  absl::StatusOr<Preconditions> ParseGet(
+      const etagd::v1::GetResourceRequest& request) const;
+  // Get's answer on the record selected (nullopt: none), or on the current
+  // one as Store::ReadCurrent answered it.
+  absl::StatusOr<etagd::v1::GetResourceResponse> AnswerGet(
+      const etagd::v1::GetResourceRequest& request,
+      const Preconditions& conditions, std::optional<Record> selected) const;
+  absl::StatusOr<etagd::v1::GetResourceResponse> AnswerGetOfCurrent(
+      const etagd::v1::GetResourceRequest& request,
+      const Preconditions& conditions,
+      absl::StatusOr<std::optional<Record>> current) const;
   // Plan*() on the current record (Store::ReadCurrent), or on one that may
   // be stale (Store::ReadForWritePlan): Plan*() keeps such a plan only if
   // it writes, for the write's compare-and-set then checks the record.

@@ -64,13 +64,19 @@ ConsistentCache::ConsistentCache(std::unique_ptr<Store> inner,
       options_(std::move(options)),
       shard_capacity_(options_.capacity_bytes / std::max(1, options_.shards)),
       shards_(static_cast<size_t>(std::max(1, options_.shards))),
-      latest_(options_.latest_revision),
+      latest_(std::make_unique<SharedRevisionQuery>(options_.latest_revision)),
+      blocking_(std::make_unique<ThreadPool>(
+          std::max(1, options_.blocking_threads))),
       applied_(applied) {
   inner_->SetCommitListener([this] { OnCommit(); });
   thread_ = std::thread([this] { Run(); });
 }
 
 ConsistentCache::~ConsistentCache() {
+  // The query's readers hand work to blocking_, whose tasks may wait for
+  // the applying thread: stopped in that order.
+  latest_.reset();
+  blocking_.reset();
   inner_->SetCommitListener(nullptr);
   {
     absl::MutexLock lock(&mu_);
@@ -84,7 +90,8 @@ ConsistentCacheStats ConsistentCache::stats() const {
   stats.reads = reads_.load();
   stats.hits = hits_.load();
   stats.fallbacks = fallbacks_.load();
-  stats.revision_queries = latest_.queries();
+  stats.revision_queries = latest_->queries();
+  stats.revision_readers = latest_->readers();
   stats.changes_applied = changes_applied_.load();
   stats.resets = resets_.load();
   stats.syncs = syncs_.load();
@@ -108,31 +115,67 @@ void ConsistentCache::OnCommit() {
 absl::StatusOr<std::optional<Record>> ConsistentCache::ReadCurrent(
     absl::string_view name, bool with_content) {
   ++reads_;
-  absl::StatusOr<int64_t> latest = latest_.Latest();
+  return ReadAt(name, with_content, latest_->Latest());
+}
+
+void ConsistentCache::ReadCurrentAsync(absl::string_view name,
+                                       bool with_content, ReadDone done) {
+  ++reads_;
+  latest_->LatestAsync([this, name = std::string(name), with_content,
+                        done = std::move(done)](
+                           absl::StatusOr<int64_t> latest) mutable {
+    // On the query's thread: answered here only if nothing needs waiting.
+    if (latest.ok() && IsApplied(*latest)) {
+      std::optional<std::optional<Record>> hit = Lookup(name, with_content);
+      if (hit.has_value()) return done(*std::move(hit));
+    }
+    blocking_->Schedule([this, name = std::move(name), with_content,
+                         latest = std::move(latest),
+                         done = std::move(done)] {
+      done(ReadAt(name, with_content, latest));
+    });
+  });
+}
+
+absl::StatusOr<std::optional<Record>> ConsistentCache::ReadAt(
+    absl::string_view name, bool with_content,
+    const absl::StatusOr<int64_t>& latest) {
   // Without the latest revision nothing cached can be trusted; the engine
   // answers (or says why it cannot).
   if (!latest.ok() || !AwaitApplied(*latest)) {
     ++fallbacks_;
     return ReadThrough(name, with_content);
   }
+  std::optional<std::optional<Record>> hit = Lookup(name, with_content);
+  if (hit.has_value()) return *std::move(hit);
+  return ReadThrough(name, with_content);
+}
+
+std::optional<std::optional<Record>> ConsistentCache::Lookup(
+    absl::string_view name, bool with_content) {
   Shard& shard = ShardFor(name);
   std::shared_ptr<const Record> cached;
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(name);
-    if (it == shard.entries.end()) {
-      cached = nullptr;
-    } else {
-      shard.lru.splice(shard.lru.begin(), shard.lru, it->second.position);
-      ++hits_;
-      if (it->second.record == nullptr) return std::optional<Record>();
-      cached = it->second.record;
+    if (it == shard.entries.end()) return std::nullopt;
+    shard.lru.splice(shard.lru.begin(), shard.lru, it->second.position);
+    ++hits_;
+    // Known to have no record.
+    if (it->second.record == nullptr) {
+      return std::optional<std::optional<Record>>(std::in_place);
     }
+    cached = it->second.record;
   }
-  if (cached == nullptr) return ReadThrough(name, with_content);
   // Cached records are immutable: copied outside the lock, which readers of
   // one hot name would otherwise queue on.
-  return std::optional<Record>(with_content ? *cached : WithoutContent(*cached));
+  return std::optional<std::optional<Record>>(
+      std::in_place, with_content ? *cached : WithoutContent(*cached));
+}
+
+bool ConsistentCache::IsApplied(int64_t revision) {
+  absl::MutexLock lock(&mu_);
+  return applied_ >= revision;
 }
 
 bool ConsistentCache::AwaitApplied(int64_t revision) {

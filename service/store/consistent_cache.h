@@ -20,9 +20,9 @@
 // log lost changes (OUT_OF_RANGE), the cache empties. Never a stale answer;
 // at worst, the engine's speed plus the shared query.
 //
-// Which reads it serves: ReadCurrent (and so the read that starts each
-// compare-and-set in the service). Writes, listings, past versions and the
-// change log go to the engine.
+// Which reads it serves: ReadCurrent (and so every answer and precondition
+// decided on it). Write plans (ReadForWritePlan), writes, listings, past
+// versions and the change log go to the engine.
 #ifndef ETAGD_SERVICE_STORE_CONSISTENT_CACHE_H_
 #define ETAGD_SERVICE_STORE_CONSISTENT_CACHE_H_
 
@@ -42,6 +42,7 @@
 #include "absl/time/time.h"
 #include "service/store/shared_revision_query.h"
 #include "service/store/store.h"
+#include "service/thread_pool.h"
 
 namespace etagd {
 
@@ -65,6 +66,11 @@ struct ConsistentCacheOptions {
   // revision before it reads through to the engine (short: while changes
   // stream in from other replicas, a read-through is the faster answer).
   absl::Duration catch_up_timeout = absl::Milliseconds(10);
+  // Threads for the asynchronous reads (ReadCurrentAsync) that cannot be
+  // answered from memory as soon as the revision query answers: those that
+  // wait for the change log or read through to the engine. A cache hit
+  // takes none.
+  int blocking_threads = 64;
   // Changes applied per page read from the change log.
   int changes_per_page = 1024;
   // For tests: called by the applying thread before each page of changes it
@@ -82,6 +88,9 @@ struct ConsistentCacheStats {
   int64_t fallbacks = 0;
   // Linearizable revision queries made (shared among concurrent reads).
   int64_t revision_queries = 0;
+  // Reads that waited for one (revision_readers / revision_queries: how
+  // many shared each).
+  int64_t revision_readers = 0;
   // Calls of sync_change_log.
   int64_t syncs = 0;
   // Changes applied from the change log.
@@ -107,6 +116,29 @@ class ConsistentCache final : public Store {
   // Served as the class comment says.
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
                                                     bool with_content) override;
+  // The same without holding a thread while the revision query runs: `done`
+  // runs on the query's thread if the cache can answer then, else on one of
+  // blocking_threads.
+  void ReadCurrentAsync(absl::string_view name, bool with_content,
+                        ReadDone done) override;
+  bool ReadsCurrentWithoutBlocking() const override { return true; }
+
+  // A write plan may be stale by the Store contract (its Write compares
+  // the revision), so the engine's own answer, without the revision query,
+  // is the cheaper one.
+  absl::StatusOr<std::optional<Record>> ReadForWritePlan(
+      absl::string_view name) override {
+    return inner_->ReadForWritePlan(name);
+  }
+  bool WritePlansMayBeStale() const override {
+    return inner_->WritePlansMayBeStale();
+  }
+  // Every read waits for the revision query, a round trip: callers keep
+  // reads off threads that must not block, where too few would run at once
+  // to share a query.
+  bool ReadsWaitOnTheNetwork() const override {
+    return inner_->ReadsWaitOnTheNetwork();
+  }
 
   // The rest is the engine's.
   absl::StatusOr<Record> ReadRevision(absl::string_view name,
@@ -180,6 +212,14 @@ class ConsistentCache final : public Store {
   ConsistentCache(std::unique_ptr<Store> inner, ConsistentCacheOptions options,
                   int64_t applied);
 
+  // ReadCurrent once the latest revision is known.
+  absl::StatusOr<std::optional<Record>> ReadAt(
+      absl::string_view name, bool with_content,
+      const absl::StatusOr<int64_t>& latest);
+  // The cached answer for `name`, if it is cached (a hit).
+  std::optional<std::optional<Record>> Lookup(absl::string_view name,
+                                              bool with_content);
+  bool IsApplied(int64_t revision) ABSL_LOCKS_EXCLUDED(mu_);
   // Waits until every change up to `revision` is applied, at most
   // catch_up_timeout (not at all while the log is known to be behind).
   bool AwaitApplied(int64_t revision) ABSL_LOCKS_EXCLUDED(mu_);
@@ -207,7 +247,9 @@ class ConsistentCache final : public Store {
   const ConsistentCacheOptions options_;
   const int64_t shard_capacity_;
   std::vector<Shard> shards_;
-  SharedRevisionQuery latest_;
+  // Both stopped first when the cache is destroyed (their tasks use the rest).
+  std::unique_ptr<SharedRevisionQuery> latest_;
+  std::unique_ptr<ThreadPool> blocking_;
 
   absl::Mutex mu_;
   // Every change up to here has been applied (only the thread writes it).

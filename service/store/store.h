@@ -118,6 +118,19 @@ class Store {
   virtual absl::StatusOr<std::optional<Record>> ReadCurrent(
       absl::string_view name, bool with_content) = 0;
 
+  using ReadDone =
+      std::function<void(absl::StatusOr<std::optional<Record>>)>;
+  // ReadCurrent's answer, given to `done` (exactly once, on any thread,
+  // perhaps before this returns). Blocks as ReadCurrent does unless
+  // ReadsCurrentWithoutBlocking().
+  virtual void ReadCurrentAsync(absl::string_view name, bool with_content,
+                                ReadDone done) {
+    done(ReadCurrent(name, with_content));
+  }
+  // Whether ReadCurrentAsync returns without waiting (callers on threads
+  // that must not block may call it there; `done` must not block either).
+  virtual bool ReadsCurrentWithoutBlocking() const { return false; }
+
   // The current record of `name`, without content, for planning a write: as
   // ReadCurrent, except that it may be one that has been replaced since
   // (never one that was not current once) when WritePlansMayBeStale(). That

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/store/etcd/etcd_store.h"
@@ -263,6 +264,103 @@ TEST(ConsistentCacheTest, ForwardsCommitsToItsListener) {
     EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&called), absl::Seconds(10)));
   }
   (*a)->SetCommitListener(nullptr);
+}
+
+TEST(ConsistentCacheTest, KeepsTheEnginesReadHints) {
+  // The server keeps reads off gRPC's threads only if the store says they
+  // wait on the network; on gRPC's few threads, too few reads would run at
+  // once to share a revision query.
+  absl::StatusOr<std::unique_ptr<ConsistentCache>> a = OpenReplica();
+  ASSERT_THAT(a, IsOk());
+  EXPECT_TRUE((*a)->ReadsWaitOnTheNetwork());
+  EXPECT_TRUE((*a)->WritePlansMayBeStale());
+}
+
+TEST(ConsistentCacheTest, PlansWritesWithoutARevisionQuery) {
+  absl::StatusOr<std::unique_ptr<ConsistentCache>> a = OpenReplica();
+  ASSERT_THAT(a, IsOk());
+  absl::StatusOr<Record> written = Put(**a, "plan", "x", 0);
+  ASSERT_THAT(written, IsOk());
+  const int64_t queries = (*a)->stats().revision_queries;
+  absl::StatusOr<std::optional<Record>> plan = (*a)->ReadForWritePlan("plan");
+  ASSERT_THAT(plan, IsOk());
+  ASSERT_TRUE(plan->has_value());
+  EXPECT_EQ((*plan)->revision, written->revision);
+  EXPECT_EQ((*a)->stats().revision_queries, queries);
+}
+
+// Calls ReadCurrentAsync and waits for its answer.
+absl::StatusOr<std::optional<Record>> ReadAsync(Store& store,
+                                                const std::string& name) {
+  absl::Notification answered;
+  absl::StatusOr<std::optional<Record>> answer;
+  store.ReadCurrentAsync(name, true,
+                         [&](absl::StatusOr<std::optional<Record>> read) {
+                           answer = std::move(read);
+                           answered.Notify();
+                         });
+  answered.WaitForNotification();
+  return answer;
+}
+
+TEST(ConsistentCacheTest, AnAsynchronousReadSeesAWriteAcknowledgedOnAnotherReplica) {
+  absl::StatusOr<std::unique_ptr<ConsistentCache>> a = OpenReplica();
+  ASSERT_THAT(a, IsOk());
+  absl::StatusOr<std::unique_ptr<ConsistentCache>> b = OpenReplica();
+  ASSERT_THAT(b, IsOk());
+  ASSERT_TRUE((*b)->ReadsCurrentWithoutBlocking());
+  int64_t current = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::string content = absl::StrCat("version ", i);
+    absl::StatusOr<Record> put = Put(**a, "async", content, current);
+    ASSERT_THAT(put, IsOk());
+    current = put->revision;
+    // Twice: the first may fill the cache, the second may be served by it.
+    for (int read = 0; read < 2; ++read) {
+      absl::StatusOr<std::optional<Record>> seen = ReadAsync(**b, "async");
+      ASSERT_THAT(seen, IsOk());
+      ASSERT_TRUE(seen->has_value());
+      EXPECT_EQ((*seen)->revision, current) << "iteration " << i;
+      EXPECT_EQ((*seen)->content, content);
+    }
+  }
+  EXPECT_GT((*b)->stats().hits, 0);
+}
+
+TEST(ConsistentCacheTest, HundredsOfConcurrentAsynchronousReadsShareAFewQueries) {
+  absl::StatusOr<std::unique_ptr<ConsistentCache>> a = OpenReplica();
+  ASSERT_THAT(a, IsOk());
+  absl::StatusOr<Record> put = Put(**a, "many", "x", 0);
+  ASSERT_THAT(put, IsOk());
+  ASSERT_THAT(ReadAsync(**a, "many"), IsOk());  // Cached from here.
+  const ConsistentCacheStats before = (*a)->stats();
+  constexpr int kReads = 500;
+  absl::Mutex mu;
+  int answered = 0;
+  int correct = 0;
+  for (int i = 0; i < kReads; ++i) {
+    (*a)->ReadCurrentAsync(
+        "many", true, [&](absl::StatusOr<std::optional<Record>> seen) {
+          absl::MutexLock lock(&mu);
+          ++answered;
+          if (seen.ok() && seen->has_value() &&
+              (*seen)->revision == put->revision) {
+            ++correct;
+          }
+        });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all = [&]() { return answered == kReads; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(20)));
+    EXPECT_EQ(correct, kReads);
+  }
+  const ConsistentCacheStats after = (*a)->stats();
+  // One query in flight as the first read arrives, one for all the others
+  // (a few more only if queries finish faster than reads are issued).
+  EXPECT_LE(after.revision_queries - before.revision_queries, 10);
+  EXPECT_EQ(after.revision_readers - before.revision_readers, kReads);
+  EXPECT_EQ(after.hits - before.hits, kReads);
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -77,6 +79,85 @@ TEST(SharedRevisionQueryTest, AFailedQueryFailsItsReaders) {
   SharedRevisionQuery query(
       [] { return absl::StatusOr<int64_t>(absl::UnavailableError("no leader")); });
   EXPECT_EQ(query.Latest().status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A query that answers its own number (1, 2, ...) and holds the first until
+// released.
+class HeldFirstQuery {
+ public:
+  absl::StatusOr<int64_t> operator()() {
+    const int call = ++calls_;
+    if (call == 1) {
+      started_.Notify();
+      release_.WaitForNotification();
+    }
+    return call;
+  }
+  void AwaitFirst() { started_.WaitForNotification(); }
+  void ReleaseFirst() { release_.Notify(); }
+
+ private:
+  std::atomic<int> calls_{0};
+  absl::Notification started_;
+  absl::Notification release_;
+};
+
+TEST(SharedRevisionQueryTest, AllAsynchronousReadersArrivingDuringAQueryShareTheNext) {
+  HeldFirstQuery held;
+  SharedRevisionQuery query([&held] { return held(); });
+  absl::Notification first_answered;
+  query.LatestAsync([&](absl::StatusOr<int64_t> answer) {
+    EXPECT_EQ(*answer, 1);
+    first_answered.Notify();
+  });
+  held.AwaitFirst();
+  // Hundreds of readers arrive while the first query is in flight; none
+  // holds a thread meanwhile.
+  constexpr int kReaders = 300;
+  absl::Mutex mu;
+  std::vector<int64_t> answers;
+  for (int i = 0; i < kReaders; ++i) {
+    query.LatestAsync([&](absl::StatusOr<int64_t> answer) {
+      absl::MutexLock lock(&mu);
+      answers.push_back(*answer);
+    });
+  }
+  held.ReleaseFirst();
+  first_answered.WaitForNotification();
+  {
+    absl::MutexLock lock(&mu);
+    auto all = [&]() { return answers.size() == kReaders; };
+    mu.Await(absl::Condition(&all));
+  }
+  // Each got the second query's answer (one started after it arrived), and
+  // that query was the only other one.
+  EXPECT_EQ(answers, std::vector<int64_t>(kReaders, 2));
+  EXPECT_EQ(query.queries(), 2);
+  EXPECT_EQ(query.readers(), kReaders + 1);
+}
+
+TEST(SharedRevisionQueryTest, DestroyingItAnswersEveryReader) {
+  HeldFirstQuery held;
+  auto query = std::make_unique<SharedRevisionQuery>([&held] { return held(); });
+  query->LatestAsync([](absl::StatusOr<int64_t>) {});
+  held.AwaitFirst();
+  absl::Notification answered;
+  absl::StatusOr<int64_t> waiting_answer;
+  query->LatestAsync([&](absl::StatusOr<int64_t> answer) {
+    waiting_answer = answer;
+    answered.Notify();
+  });
+  std::thread destroy([&] { query.reset(); });
+  held.ReleaseFirst();
+  destroy.join();
+  // By the second query if it started before the destructor stopped the
+  // thread, else CANCELLED; never left waiting.
+  ASSERT_TRUE(answered.HasBeenNotified());
+  if (waiting_answer.ok()) {
+    EXPECT_EQ(*waiting_answer, 2);
+  } else {
+    EXPECT_EQ(waiting_answer.status().code(), absl::StatusCode::kCancelled);
+  }
 }
 
 }  // namespace
