@@ -1343,22 +1343,26 @@ class EtcdStore final : public Store {
     }
 
     // History: the current record joins the past ones; the oldest beyond
-    // history_depth fall out.
-    std::vector<std::pair<int64_t, std::string>> kept;
-    if (current != nullptr) {
-      for (int i = 0; i < current->history_revisions_size(); ++i) {
-        kept.emplace_back(current->history_revisions(i),
-                          i < current->history_request_ids_size()
-                              ? current->history_request_ids(i)
-                              : std::string());
-      }
-      kept.emplace_back(current->revision(), current->request_id());
-    }
+    // history_depth fall out. The candidates, oldest first: current's past
+    // records, then current (read in place, not copied).
+    const size_t past =
+        current != nullptr ? static_cast<size_t>(current->history_revisions_size()) : 0;
+    const size_t candidates = current != nullptr ? past + 1 : 0;
+    auto revision_of = [&](size_t i) {
+      return i < past ? current->history_revisions(static_cast<int>(i))
+                      : current->revision();
+    };
     const size_t depth = static_cast<size_t>(std::max(0, options_.history_depth));
-    const size_t drop = kept.size() > depth ? kept.size() - depth : 0;
-    for (size_t i = drop; i < kept.size(); ++i) {
-      next.add_history_revisions(kept[i].first);
-      next.add_history_request_ids(kept[i].second);
+    const size_t drop = candidates > depth ? candidates - depth : 0;
+    next.mutable_history_revisions()->Reserve(static_cast<int>(candidates - drop));
+    next.mutable_history_request_ids()->Reserve(static_cast<int>(candidates - drop));
+    for (size_t i = drop; i < candidates; ++i) {
+      next.add_history_revisions(revision_of(i));
+      const int at = static_cast<int>(i);
+      next.add_history_request_ids(
+          i == past ? current->request_id()
+          : at < current->history_request_ids_size() ? current->history_request_ids(at)
+                                                     : std::string());
     }
 
     pb::TxnRequest& txn = plan.txn;
@@ -1393,8 +1397,8 @@ class EtcdStore final : public Store {
       pb::DeleteRangeRequest* pruned =
           txn.add_success()->mutable_request_delete_range();
       pruned->set_key(keys_.HistoryBegin(request.name));
-      pruned->set_range_end(drop < kept.size()
-                                ? keys_.History(request.name, kept[drop].first)
+      pruned->set_range_end(drop < candidates
+                                ? keys_.History(request.name, revision_of(drop))
                                 : keys_.HistoryEnd(request.name));
     }
     // Content is kept for the records history keeps (the sequences just
