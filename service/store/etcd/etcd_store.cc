@@ -799,12 +799,14 @@ class EtcdStore final : public Store {
       return results;
     }
     const absl::Time start = absl::Now();
+    std::vector<std::unique_ptr<absl::StatusOr<Current>>> pre_read =
+        PreRead(requests, to_write);
     std::vector<size_t> planned;
     std::vector<PlannedWrite> plans;
     std::vector<const pb::TxnRequest*> txns;
     plans.reserve(to_write.size());
     for (size_t i : to_write) {
-      absl::StatusOr<PlannedWrite> plan = PlanChecked(requests[i]);
+      absl::StatusOr<PlannedWrite> plan = PlanChecked(requests[i], pre_read[i].get());
       if (!plan.ok()) {
         results[i] = plan.status();
         continue;
@@ -1047,23 +1049,35 @@ class EtcdStore final : public Store {
 
   // A write's plan, once checked against the record it replaces and
   // etcd's limits: ABORTED, NOT_FOUND or RESOURCE_EXHAUSTED otherwise.
-  absl::StatusOr<PlannedWrite> PlanChecked(const WriteRequest& request) {
+  // Whether planning `request` needs a read of its current record: not for
+  // a create (its compare checks that there is none), nor for a write
+  // expecting the record this store last saw (`known`, null if none).
+  static bool NeedsRead(const WriteRequest& request,
+                        const RecentRecords::Shared& known) {
+    if (request.expected_revision == 0 && !request.is_delete) return false;
+    return known == nullptr || known->revision() != request.expected_revision;
+  }
+
+  // `pre_read`, if not null, is the linearizable read of the record the
+  // write replaces, made for it (PreRead) after NeedsRead said so.
+  absl::StatusOr<PlannedWrite> PlanChecked(
+      const WriteRequest& request,
+      const absl::StatusOr<Current>* pre_read = nullptr) {
     if (!request.is_delete &&
         static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
       return ContentTooLarge(static_cast<int64_t>(request.content.size()));
     }
-    // The record the write replaces. A create needs none (its compare
-    // checks that there is none), nor does a write expecting the record
-    // this store last saw; otherwise a linearizable read: a stale one would
-    // fail a compare-and-set that etcd would let through.
+    // The record the write replaces, if NeedsRead: a linearizable read (a
+    // stale one would fail a compare-and-set that etcd would let through).
     Current current;
     RecentRecords::Shared known = recent_.Get(request.name);
-    if (request.expected_revision == 0 && !request.is_delete) {
-      // Nothing to read.
-    } else if (known != nullptr && known->revision() == request.expected_revision) {
-      current.record = std::move(known);
+    if (pre_read == nullptr && !NeedsRead(request, known)) {
+      if (known != nullptr && request.expected_revision != 0) {
+        current.record = std::move(known);
+      }
     } else {
-      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
+      absl::StatusOr<Current> read =
+          pre_read != nullptr ? *pre_read : ReadCurrentRecord(request.name);
       if (!read.ok()) {
         return absl::Status(read.status().code(),
                             absl::StrCat(read.status().message(),
@@ -1142,7 +1156,46 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<Current> ReadCurrentRecord(absl::string_view name) {
-    CurrentReadResult found = reads_.Read(CurrentRead{keys_.Current(name), ""});
+    return ToCurrent(name, reads_.Read(CurrentRead{keys_.Current(name), ""}));
+  }
+
+  // The current records of requests[i] for each i in `indices` whose plan
+  // NeedsRead, at [i] (null elsewhere): read together, one Txn of ranges per kReadsPerBatch
+  // names, instead of a round trip each while a batch is planned (a replica
+  // forgets records beyond RecentRecords' capacity).
+  std::vector<std::unique_ptr<absl::StatusOr<Current>>> PreRead(
+      absl::Span<const WriteRequest> requests, const std::vector<size_t>& indices) {
+    std::vector<size_t> needed;
+    for (size_t i : indices) {
+      if (NeedsRead(requests[i], recent_.Get(requests[i].name))) needed.push_back(i);
+    }
+    std::vector<std::unique_ptr<absl::StatusOr<Current>>> found(requests.size());
+    for (size_t begin = 0; begin < needed.size(); begin += kReadsPerBatch) {
+      const size_t end = std::min(needed.size(), begin + kReadsPerBatch);
+      std::vector<CurrentRead> reads;
+      std::vector<CurrentReadResult> results(end - begin);
+      reads.reserve(end - begin);
+      for (size_t k = begin; k < end; ++k) {
+        reads.push_back(CurrentRead{keys_.Current(requests[needed[k]].name), ""});
+      }
+      std::vector<const CurrentRead*> read_ptrs;
+      std::vector<CurrentReadResult*> result_ptrs;
+      for (size_t k = 0; k < reads.size(); ++k) {
+        read_ptrs.push_back(&reads[k]);
+        result_ptrs.push_back(&results[k]);
+      }
+      SendReads(read_ptrs, absl::MakeSpan(result_ptrs));
+      for (size_t k = begin; k < end; ++k) {
+        found[needed[k]] = std::make_unique<absl::StatusOr<Current>>(ToCurrent(
+            requests[needed[k]].name, std::move(results[k - begin])));
+      }
+    }
+    return found;
+  }
+
+  // A read's result as a Current (remembered in recent_).
+  absl::StatusOr<Current> ToCurrent(absl::string_view name,
+                                    CurrentReadResult found) {
     ETAGD_RETURN_IF_ERROR(found.status);
     Current current;
     current.revision = found.revision;
