@@ -1043,11 +1043,13 @@ std::unique_ptr<WatchStream> ChangeFeed::Watch(
       watcher->mode = Mode::kInitial;
       hub.ScheduleLocked(watcher);
     } else if (request.start_revision() == 0) {
-      // From the store's revision now, which the dispatcher may not have
-      // reached yet: the cursor starts after it. A watcher of content whose
-      // cursor the window cannot serve yet (it was read without content)
-      // finds itself behind and catches up from the log.
-      const int64_t now = std::max(hub.dispatched, window.committed_revision);
+      // From the store's revision now (its log's, or its last acknowledged
+      // write's if the log has not caught up with that yet), which the
+      // dispatcher may not have reached: the cursor starts after it. A
+      // watcher of content whose cursor the window cannot serve yet (it was
+      // read without content) finds itself behind and catches up from the log.
+      const int64_t now = std::max({hub.dispatched, window.committed_revision,
+                                    window.acknowledged_revision});
       watcher->mode = Mode::kWindow;
       watcher->next_revision = now + 1;
       watcher->covered = now;

@@ -81,6 +81,13 @@ struct ChangeWindow {
   // write's revision is a gap): the change log holds all there is of them.
   // Revisions above it may still be committing.
   int64_t committed_revision = 0;
+  // No write this store has acknowledged is above the greater of this and
+  // committed_revision. An engine whose log learns of its own writes after
+  // answering them (etcd's, through its watch) reports here the latest it
+  // answered; 0 where committed_revision always covers them. A change feed
+  // watch "from now" starts after both, so that it never reports a write
+  // acknowledged before it started, and misses none acknowledged after.
+  int64_t acknowledged_revision = 0;
 };
 
 // One page of the change log.
@@ -250,7 +257,8 @@ class Store {
     return absl::UnimplementedError("this storage engine keeps no change log");
   }
 
-  // A consistent view of the current records at Changes().committed_revision.
+  // A consistent view of the current records at the greater of
+  // Changes().committed_revision and acknowledged_revision (or later).
   virtual absl::StatusOr<std::unique_ptr<StoreView>> View() {
     return absl::UnimplementedError(
         "this storage engine offers no consistent view");

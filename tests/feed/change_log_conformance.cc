@@ -1,9 +1,12 @@
 #include "tests/feed/change_log_conformance.h"
 
-#include <atomic>
+#include <algorithm>
 #include <optional>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "tests/testing/status_matchers.h"
 
@@ -16,6 +19,17 @@ void ChangeLogConformanceTest::SetUp() {
 
 void ChangeLogConformanceTest::TearDown() { store_.reset(); }
 
+void ChangeLogConformanceTest::AwaitLogged(int64_t revision) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    absl::StatusOr<ChangeWindow> window = store_->Changes();
+    ASSERT_THAT(window, IsOk());
+    if (window->committed_revision >= revision) return;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ADD_FAILURE() << "the change log did not reach revision " << revision;
+}
+
 void ChangeLogConformanceTest::Open(int64_t retention_revisions) {
   store_.reset();
   absl::StatusOr<std::unique_ptr<Store>> store =
@@ -24,8 +38,9 @@ void ChangeLogConformanceTest::Open(int64_t retention_revisions) {
   store_ = *std::move(store);
 }
 
-Record ChangeLogConformanceTest::Put(const std::string& name,
-                                     const std::string& content) {
+Record ChangeLogConformanceTest::Write(const std::string& name,
+                                       const std::string& content,
+                                       bool is_delete) {
   absl::StatusOr<std::optional<Record>> current =
       store_->ReadCurrent(name, false);
   EXPECT_THAT(current, IsOk());
@@ -33,25 +48,27 @@ Record ChangeLogConformanceTest::Put(const std::string& name,
   request.name = name;
   request.expected_revision =
       current.ok() && current->has_value() ? (*current)->revision : 0;
-  request.content = content;
-  request.content_type = "text/plain";
+  request.is_delete = is_delete;
+  if (!is_delete) {
+    request.content = content;
+    request.content_type = "text/plain";
+  }
   absl::StatusOr<Record> written = store_->Write(request);
   EXPECT_THAT(written, IsOk());
   return written.ok() ? *written : Record();
 }
 
+Record ChangeLogConformanceTest::Put(const std::string& name,
+                                     const std::string& content) {
+  const Record written = Write(name, content);
+  AwaitLogged(written.revision);
+  return written;
+}
+
 Record ChangeLogConformanceTest::Delete(const std::string& name) {
-  absl::StatusOr<std::optional<Record>> current =
-      store_->ReadCurrent(name, false);
-  EXPECT_THAT(current, IsOk());
-  WriteRequest request;
-  request.name = name;
-  request.expected_revision =
-      current.ok() && current->has_value() ? (*current)->revision : 0;
-  request.is_delete = true;
-  absl::StatusOr<Record> written = store_->Write(request);
-  EXPECT_THAT(written, IsOk());
-  return written.ok() ? *written : Record();
+  const Record written = Write(name, "", /*is_delete=*/true);
+  AwaitLogged(written.revision);
+  return written;
 }
 
 namespace {
@@ -176,16 +193,42 @@ TEST_P(ChangeLogConformanceTest, TheChangeLogSurvivesARestart) {
   EXPECT_THAT(Revisions(*page), ElementsAre(a.revision, b.revision));
 }
 
+TEST_P(ChangeLogConformanceTest, AnAcknowledgedWriteIsCoveredAtOnceAndLoggedSoon) {
+  const Record written = Write("a", "1");
+  absl::StatusOr<ChangeWindow> window = store_->Changes();
+  ASSERT_THAT(window, IsOk());
+  EXPECT_GE(std::max(window->committed_revision, window->acknowledged_revision),
+            written.revision);
+  AwaitLogged(written.revision);
+  absl::StatusOr<ChangePage> page = store_->ReadChanges(
+      written.revision, written.revision, 10, false);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Revisions(*page), ElementsAre(written.revision));
+}
+
 TEST_P(ChangeLogConformanceTest, TheListenerHearsOfEveryCommit) {
-  std::atomic<int> calls{0};
-  store_->SetCommitListener([&calls] { calls.fetch_add(1); });
-  const Record written = Put("a", "1");
-  EXPECT_GE(calls.load(), 1);
-  EXPECT_GE(Committed(*store_), written.revision);
+  absl::Mutex mu;
+  int calls = 0;
+  store_->SetCommitListener([&] {
+    absl::MutexLock lock(&mu);
+    ++calls;
+  });
+  Put("a", "1");
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(+[](int* n) { return *n >= 1; }, &calls),
+        absl::Seconds(20)));
+  }
   store_->SetCommitListener(nullptr);
-  const int before = calls.load();
+  int before;
+  {
+    absl::MutexLock lock(&mu);
+    before = calls;
+  }
   Put("a", "2");
-  EXPECT_EQ(calls.load(), before);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(calls, before);
 }
 
 TEST_P(ChangeLogConformanceTest, AViewHoldsTheStateAtItsRevisionOnly) {

@@ -51,8 +51,17 @@ class ChangeLogConformanceTest
   void Open(int64_t retention_revisions = 0);
 
   // Writes expecting the current revision; fails the test if it fails.
+  // Returns once the change log has the write (an engine may answer a
+  // write before its log learns of it, see ChangeWindow).
   Record Put(const std::string& name, const std::string& content);
   Record Delete(const std::string& name);
+  // Writes (or deletes) `name` and returns at once, as a client's write
+  // does.
+  Record Write(const std::string& name, const std::string& content,
+               bool is_delete = false);
+  // Waits (at most 20 s, else the test fails) until committed_revision
+  // reaches `revision`.
+  void AwaitLogged(int64_t revision);
 
   std::unique_ptr<ChangeLogEngine> engine_;
   std::unique_ptr<Store> store_;

@@ -99,6 +99,42 @@ TEST(EtcdChangeFeedTest, AWriteThroughOneReplicaReachesAWatchOnAnother) {
   EXPECT_TRUE(events[1].deleted());
 }
 
+// A write is answered before the replica's own watch delivers it; a watch
+// from now started right after it must still begin after it.
+TEST(EtcdChangeFeedTest, AWatchFromNowStartedRightAfterAWriteSeesTheNextChangeOnly) {
+  std::unique_ptr<Store> a = OpenReplica();
+  ASSERT_NE(a, nullptr);
+  ChangeFeed feed(*a, FeedOptions());
+  const Record acknowledged = Write(*a, "x");
+  WatchReader reader = Watch(feed, 0);
+  absl::StatusOr<v1::WatchResponse> start = reader.Next();  // The watch's start.
+  ASSERT_THAT(start, IsOk());
+  EXPECT_GE(start->revision(), acknowledged.revision);
+  const Record next = Write(*a, "x");
+  EXPECT_EQ(ReadRevisions(reader, 1), std::vector<int64_t>{next.revision});
+}
+
+TEST(EtcdChangeFeedTest, AnInitialStateStartedRightAfterAWriteHoldsIt) {
+  std::unique_ptr<Store> a = OpenReplica();
+  ASSERT_NE(a, nullptr);
+  ChangeFeed feed(*a, FeedOptions());
+  const Record acknowledged = Write(*a, "q/x");
+  WatchReader reader = Watch(feed, 0, /*initial_state=*/true, "q/");
+  std::vector<int64_t> listed;
+  while (true) {
+    absl::StatusOr<v1::WatchResponse> response = reader.NextEvents();
+    ASSERT_THAT(response, IsOk());
+    for (const v1::WatchEvent& event : response->events()) {
+      EXPECT_TRUE(event.initial());
+      listed.push_back(event.resource().revision());
+    }
+    if (response->initial_state_end()) break;
+  }
+  EXPECT_EQ(listed, std::vector<int64_t>{acknowledged.revision});
+  const Record next = Write(*a, "q/x");
+  EXPECT_EQ(ReadRevisions(reader, 1), std::vector<int64_t>{next.revision});
+}
+
 TEST(EtcdChangeFeedTest, AnInitialStateOnAReplicaListsWhatAnotherWrote) {
   std::unique_ptr<Store> a = OpenReplica();
   ASSERT_NE(a, nullptr);

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "service/store/etcd/etcd_store.h"
 #include "tests/feed/change_log_conformance.h"
 #include "tests/feed/shared_etcd.h"
@@ -54,6 +56,23 @@ std::unique_ptr<Store> Open() {
   return store.ok() ? *std::move(store) : nullptr;
 }
 
+int64_t Committed(Store& store) {
+  absl::StatusOr<ChangeWindow> window = store.Changes();
+  EXPECT_THAT(window, IsOk());
+  return window.ok() ? window->committed_revision : -1;
+}
+
+// Waits (at most 20 s) until the change log of `store` has `revision`: a
+// write is answered before the log's watch delivers it.
+void AwaitLogged(Store& store, int64_t revision) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (Committed(store) < revision && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_GE(Committed(store), revision) << "the change log did not catch up";
+}
+
+// Writes, and returns once the change log has the write.
 Record Put(Store& store, const std::string& name, const std::string& content) {
   absl::StatusOr<std::optional<Record>> current = store.ReadCurrent(name, false);
   EXPECT_THAT(current, IsOk());
@@ -64,13 +83,9 @@ Record Put(Store& store, const std::string& name, const std::string& content) {
   request.content = content;
   absl::StatusOr<Record> written = store.Write(request);
   EXPECT_THAT(written, IsOk());
-  return written.ok() ? *written : Record();
-}
-
-int64_t Committed(Store& store) {
-  absl::StatusOr<ChangeWindow> window = store.Changes();
-  EXPECT_THAT(window, IsOk());
-  return window.ok() ? window->committed_revision : -1;
+  if (!written.ok()) return Record();
+  AwaitLogged(store, written->revision);
+  return *written;
 }
 
 // Writes a key of another prefix: a revision with no change of this one.

@@ -87,7 +87,6 @@ absl::StatusOr<std::unique_ptr<EtcdChangeLog>> EtcdChangeLog::Start(
     absl::MutexLock lock(&log->mu_);
     // The marker's put is all there is at its revision.
     log->committed_ = marked;
-    log->announced_ = marked;
     log->buffer_begin_ = marked + 1;
     log->compact_revision_ = compacted;
   }
@@ -112,6 +111,7 @@ EtcdChangeLog::~EtcdChangeLog() {
 ChangeWindow EtcdChangeLog::WindowLocked() const {
   ChangeWindow window;
   window.committed_revision = committed_;
+  window.acknowledged_revision = acknowledged_.load(std::memory_order_relaxed);
   window.oldest_revision = std::min(buffer_begin_, compact_revision_ + 1);
   return window;
 }
@@ -220,8 +220,10 @@ absl::StatusOr<int64_t> EtcdChangeLog::Sync() {
 absl::StatusOr<int64_t> EtcdChangeLog::ViewRevision() {
   int64_t revision;
   {
+    // Its own writes answered are in the view, as with every engine, even
+    // before the watch has delivered them.
     absl::MutexLock lock(&mu_);
-    revision = committed_;
+    revision = std::max(committed_, acknowledged_.load(std::memory_order_relaxed));
   }
   pb::RangeRequest request;
   request.set_key(options_.marker_key);
@@ -240,15 +242,11 @@ absl::StatusOr<int64_t> EtcdChangeLog::ViewRevision() {
   return Sync();
 }
 
-void EtcdChangeLog::AwaitDelivered(int64_t revision) {
-  absl::MutexLock lock(&mu_);
-  auto done = [this, revision]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return announced_ >= revision || stream_down_ || lagging_ || stopping_;
-  };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&done), options_.own_write_wait)) {
-    // The watch is stalled (a paused member, until keepalive ends the
-    // stream): later writes do not wait until it delivers again.
-    lagging_ = true;
+void EtcdChangeLog::NoteAcknowledged(int64_t revision) {
+  int64_t known = acknowledged_.load(std::memory_order_relaxed);
+  while (known < revision &&
+         !acknowledged_.compare_exchange_weak(known, revision,
+                                              std::memory_order_relaxed)) {
   }
 }
 
@@ -257,13 +255,9 @@ void EtcdChangeLog::SetListener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
-void EtcdChangeLog::Announce(int64_t revision) {
-  {
-    absl::MutexLock lock(&listener_mu_);
-    if (listener_) listener_();
-  }
-  absl::MutexLock lock(&mu_);
-  announced_ = std::max(announced_, revision);
+void EtcdChangeLog::Announce() {
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_) listener_();
 }
 
 std::optional<EtcdChange> EtcdChangeLog::ChangeOf(
@@ -303,10 +297,9 @@ void EtcdChangeLog::Deliver(const pb::WatchResponse& response) {
       buffer_.push_back(std::move(change));
     }
     committed_ = top;
-    lagging_ = false;
     TrimLocked();
   }
-  Announce(top);
+  Announce();
 }
 
 void EtcdChangeLog::TrimLocked() {
@@ -385,7 +378,7 @@ void EtcdChangeLog::Compacted(int64_t compact_revision) {
                      compact_revision, " while the watch was down", why,
                      "; watchers behind them get OUT_OF_RANGE"));
   }
-  Announce(compact_revision);
+  Announce();
 }
 
 void EtcdChangeLog::Run() {

@@ -16,6 +16,13 @@
 // Revisions of other keys (history, content, fences, other prefixes) are
 // gaps.
 //
+// This replica's own writes arrive like any other, after the write has been
+// answered: a write does not wait for its event. The window's
+// acknowledged_revision is the latest write the replica answered
+// (NoteAcknowledged), so that a change feed's watch "from now" starts after
+// it even before the watch has delivered it; committed_revision stays what
+// the watch has delivered.
+//
 // The window: recent changes are kept in memory (bounded, see
 // EtcdChangeLogOptions) and read from there; older ones are read from etcd's
 // history with a watch from the revision asked for, which ends at the first
@@ -29,6 +36,7 @@
 #ifndef ETAGD_SERVICE_STORE_ETCD_ETCD_CHANGE_LOG_H_
 #define ETAGD_SERVICE_STORE_ETCD_ETCD_CHANGE_LOG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -93,8 +101,6 @@ struct EtcdChangeLogOptions {
   int64_t max_buffered_bytes = int64_t{64} << 20;
   // Deadline of a read of etcd's history, and the longest Sync waits.
   absl::Duration call_timeout = absl::Seconds(5);
-  // The longest AwaitDelivered waits while the watch is up.
-  absl::Duration own_write_wait = absl::Seconds(2);
   // How often the log asks etcd whether it compacted below the buffer (one
   // Range when it did not), so that the window's oldest_revision is at most
   // this late; 0: never (reads still find out).
@@ -123,8 +129,9 @@ class EtcdChangeLog {
                                   int limit, bool with_content)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The revision Store::View pins its listing to: committed_revision, or,
-  // if etcd compacted that, committed_revision after a Sync.
+  // The revision Store::View pins its listing to: the greater of
+  // committed_revision and acknowledged_revision, or, if etcd compacted
+  // that, committed_revision after a Sync.
   absl::StatusOr<int64_t> ViewRevision() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Puts the marker and waits (at most call_timeout) until the watch has
@@ -132,11 +139,10 @@ class EtcdChangeLog {
   // at the call. Returns the marker's revision.
   absl::StatusOr<int64_t> Sync() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Waits until the listener has been told of `revision` (a write this
-  // replica made), at most own_write_wait, and not at all while the watch
-  // is down or since such a wait timed out and nothing arrived: a writer
-  // then finds its write in the log at once.
-  void AwaitDelivered(int64_t revision) ABSL_LOCKS_EXCLUDED(mu_);
+  // A write this replica made at `revision` has been (or is being)
+  // answered: the window's acknowledged_revision is at least `revision`.
+  // Never blocks.
+  void NoteAcknowledged(int64_t revision);
 
   // Learns etcd's compaction revision now (what the periodic check does).
   absl::Status CheckCompaction() ABSL_LOCKS_EXCLUDED(mu_);
@@ -164,7 +170,8 @@ class EtcdChangeLog {
   absl::StatusOr<bool> RecordsChanged(int64_t from_revision, int64_t at_revision);
   // The watch was cancelled because etcd compacted `compact_revision`.
   void Compacted(int64_t compact_revision) ABSL_LOCKS_EXCLUDED(mu_);
-  void Announce(int64_t revision) ABSL_LOCKS_EXCLUDED(mu_, listener_mu_);
+  // Tells the listener that committed_revision may have moved.
+  void Announce() ABSL_LOCKS_EXCLUDED(listener_mu_);
   void NoteCompaction(int64_t compact_revision) ABSL_LOCKS_EXCLUDED(mu_);
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ChangeWindow WindowLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -189,17 +196,17 @@ class EtcdChangeLog {
   int64_t buffer_begin_ ABSL_GUARDED_BY(mu_) = 1;
   // Every event in the watched range up to here has arrived.
   int64_t committed_ ABSL_GUARDED_BY(mu_) = 0;
-  // committed_ as the listener has been told of it.
-  int64_t announced_ ABSL_GUARDED_BY(mu_) = 0;
   // The highest compaction revision of etcd's known here.
   int64_t compact_revision_ ABSL_GUARDED_BY(mu_) = 0;
   // The watch failed and has not been created again since.
   bool stream_down_ ABSL_GUARDED_BY(mu_) = false;
-  // A write waited own_write_wait in vain, and nothing arrived since.
-  bool lagging_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The running watch's, so that shutdown can cancel it.
   grpc::ClientContext* stream_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  // The latest revision NoteAcknowledged was given (atomic: every write
+  // notes one, and mu_ is the watch's).
+  std::atomic<int64_t> acknowledged_{0};
 
   absl::Mutex listener_mu_;
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);

@@ -67,6 +67,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "service/log.h"
 #include "service/status_macros.h"
 #include "service/store/etcd/etcd_change_log.h"
 #include "service/store/etcd/etcd_record.pb.h"
@@ -610,13 +611,17 @@ class Connection {
 // content key in the same round trip as the record (and check that the
 // record is still that one). Never a source of answers by itself: etcd's
 // compare and the record read with the content decide. Bounded;
-// thread-safe.
+// thread-safe. Records are shared, never copied: a write plans on one
+// while another thread may replace it here.
 class RecentRecords {
  public:
-  std::optional<EtcdRecord> Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
+  using Shared = std::shared_ptr<const EtcdRecord>;
+
+  // Null if `name` is not known.
+  Shared Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     auto it = records_.find(name);
-    if (it == records_.end()) return std::nullopt;
+    if (it == records_.end()) return nullptr;
     return it->second;
   }
 
@@ -624,28 +629,30 @@ class RecentRecords {
   int64_t LiveSequence(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     auto it = records_.find(name);
-    if (it == records_.end() || it->second.deleted()) return 0;
-    return it->second.sequence();
+    if (it == records_.end() || it->second->deleted()) return 0;
+    return it->second->sequence();
   }
 
-  // Keeps the newer of `record` and the one known.
-  void Put(absl::string_view name, const EtcdRecord& record)
-      ABSL_LOCKS_EXCLUDED(mu_) {
+  // Keeps the newer of `record` (not null) and the one known.
+  void Put(absl::string_view name, Shared record) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     auto it = records_.find(name);
     if (it != records_.end()) {
-      if (it->second.revision() < record.revision()) it->second = record;
+      if (it->second->revision() < record->revision()) it->second = std::move(record);
       return;
     }
     // Any one goes: a missing entry costs one read.
     if (records_.size() >= kCapacity) records_.erase(records_.begin());
-    records_.emplace(std::string(name), record);
+    records_.emplace(std::string(name), std::move(record));
+  }
+  void Put(absl::string_view name, EtcdRecord record) ABSL_LOCKS_EXCLUDED(mu_) {
+    Put(name, std::make_shared<const EtcdRecord>(std::move(record)));
   }
 
  private:
   static constexpr size_t kCapacity = 4096;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, EtcdRecord> records_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Shared> records_ ABSL_GUARDED_BY(mu_);
 };
 
 // A write as it will be sent: the record it makes and its Txn.
@@ -686,8 +693,10 @@ class EtcdStore final : public Store {
       }
       return std::optional<Record>();
     }
-    ETAGD_ASSIGN_OR_RETURN(EtcdRecord stored, ReadKeyValue(*found.record));
-    recent_.Put(name, stored);
+    ETAGD_ASSIGN_OR_RETURN(EtcdRecord read_record, ReadKeyValue(*found.record));
+    auto shared = std::make_shared<const EtcdRecord>(std::move(read_record));
+    const EtcdRecord& stored = *shared;
+    recent_.Put(name, shared);
     Record record = ToRecord(name, stored);
     if (with_content && !stored.deleted()) {
       if (sequence == stored.sequence() && found.content.has_value()) {
@@ -706,8 +715,9 @@ class EtcdStore final : public Store {
   // A linearizable read (remembered) if there is none.
   absl::StatusOr<std::optional<Record>> ReadForWritePlan(
       absl::string_view name) override {
-    std::optional<EtcdRecord> known = recent_.Get(name);
-    if (known.has_value()) return std::optional<Record>(ToRecord(name, *known));
+    if (RecentRecords::Shared known = recent_.Get(name)) {
+      return std::optional<Record>(ToRecord(name, *known));
+    }
     return ReadCurrent(name, /*with_content=*/false);
   }
 
@@ -742,14 +752,28 @@ class EtcdStore final : public Store {
     return record;
   }
 
+  ~EtcdStore() override {
+    const int64_t writes = write_times_.writes.load();
+    const int64_t sends = write_times_.sends.load();
+    if (writes == 0 || sends == 0) return;
+    Log(LogLevel::kInfo,
+        absl::StrFormat("etcd writes: %d planned, %.1f us each; %d sends "
+                        "(one Txn or a batch of them), %.1f us each",
+                        writes, write_times_.plan_ns.load() / 1e3 / writes,
+                        sends, write_times_.send_ns.load() / 1e3 / sends));
+  }
+
   absl::StatusOr<Record> Write(const WriteRequest& request) override {
+    const absl::Time start = absl::Now();
     ETAGD_ASSIGN_OR_RETURN(PlannedWrite plan, PlanChecked(request));
     if (options_.before_send_for_test) options_.before_send_for_test();
+    const absl::Time planned = absl::Now();
     pb::TxnResponse response;
     Connection::WriteOutcome sent = connection_->Write(
         "writing", [&](Connection::Endpoint& endpoint, grpc::ClientContext& context) {
           return endpoint.kv->Txn(&context, plan.txn, &response);
         });
+    write_times_.Add(1, planned - start, absl::Now() - planned);
     return Finish(request, plan, sent, response);
   }
 
@@ -774,12 +798,15 @@ class EtcdStore final : public Store {
       results[to_write[0]] = Write(requests[to_write[0]]);
       return results;
     }
+    const absl::Time start = absl::Now();
+    std::vector<std::unique_ptr<absl::StatusOr<Current>>> pre_read =
+        PreRead(requests, to_write);
     std::vector<size_t> planned;
     std::vector<PlannedWrite> plans;
     std::vector<const pb::TxnRequest*> txns;
     plans.reserve(to_write.size());
     for (size_t i : to_write) {
-      absl::StatusOr<PlannedWrite> plan = PlanChecked(requests[i]);
+      absl::StatusOr<PlannedWrite> plan = PlanChecked(requests[i], pre_read[i].get());
       if (!plan.ok()) {
         results[i] = plan.status();
         continue;
@@ -793,8 +820,11 @@ class EtcdStore final : public Store {
       if (options_.before_send_for_test) options_.before_send_for_test();
     }
     std::vector<pb::TxnResponse> responses(plans.size());
+    const absl::Time sending = absl::Now();
     std::vector<Connection::SentTxn> sent =
         connection_->SendAll("writing", txns, absl::MakeSpan(responses));
+    write_times_.Add(static_cast<int64_t>(plans.size()), sending - start,
+                     absl::Now() - sending);
     for (size_t k = 0; k < plans.size(); ++k) {
       if (sent[k].resend) {
         responses[k].Clear();
@@ -1011,31 +1041,43 @@ class EtcdStore final : public Store {
   };
 
   struct Current {
-    // Explicitly revisioned; nullopt if the name has no record.
-    std::optional<EtcdRecord> record;
+    // Explicitly revisioned; null if the name has no record.
+    RecentRecords::Shared record;
     // The revision the record was read at.
     int64_t revision = 0;
   };
 
   // A write's plan, once checked against the record it replaces and
   // etcd's limits: ABORTED, NOT_FOUND or RESOURCE_EXHAUSTED otherwise.
-  absl::StatusOr<PlannedWrite> PlanChecked(const WriteRequest& request) {
+  // Whether planning `request` needs a read of its current record: not for
+  // a create (its compare checks that there is none), nor for a write
+  // expecting the record this store last saw (`known`, null if none).
+  static bool NeedsRead(const WriteRequest& request,
+                        const RecentRecords::Shared& known) {
+    if (request.expected_revision == 0 && !request.is_delete) return false;
+    return known == nullptr || known->revision() != request.expected_revision;
+  }
+
+  // `pre_read`, if not null, is the linearizable read of the record the
+  // write replaces, made for it (PreRead) after NeedsRead said so.
+  absl::StatusOr<PlannedWrite> PlanChecked(
+      const WriteRequest& request,
+      const absl::StatusOr<Current>* pre_read = nullptr) {
     if (!request.is_delete &&
         static_cast<int64_t>(request.content.size()) > options_.max_request_bytes) {
       return ContentTooLarge(static_cast<int64_t>(request.content.size()));
     }
-    // The record the write replaces. A create needs none (its compare
-    // checks that there is none), nor does a write expecting the record
-    // this store last saw; otherwise a linearizable read: a stale one would
-    // fail a compare-and-set that etcd would let through.
+    // The record the write replaces, if NeedsRead: a linearizable read (a
+    // stale one would fail a compare-and-set that etcd would let through).
     Current current;
-    std::optional<EtcdRecord> known = recent_.Get(request.name);
-    if (request.expected_revision == 0 && !request.is_delete) {
-      // Nothing to read.
-    } else if (known.has_value() && known->revision() == request.expected_revision) {
-      current.record = std::move(known);
+    RecentRecords::Shared known = recent_.Get(request.name);
+    if (pre_read == nullptr && !NeedsRead(request, known)) {
+      if (known != nullptr && request.expected_revision != 0) {
+        current.record = std::move(known);
+      }
     } else {
-      absl::StatusOr<Current> read = ReadCurrentRecord(request.name);
+      absl::StatusOr<Current> read =
+          pre_read != nullptr ? *pre_read : ReadCurrentRecord(request.name);
       if (!read.ok()) {
         return absl::Status(read.status().code(),
                             absl::StrCat(read.status().message(),
@@ -1044,15 +1086,15 @@ class EtcdStore final : public Store {
       current = *std::move(read);
     }
     const int64_t current_revision =
-        current.record.has_value() ? current.record->revision() : 0;
+        current.record != nullptr ? current.record->revision() : 0;
     if (current_revision != request.expected_revision) {
       return Changed(current_revision, request.expected_revision);
     }
-    const bool live = current.record.has_value() && !current.record->deleted();
+    const bool live = current.record != nullptr && !current.record->deleted();
     if (request.is_delete && !live) {
       return absl::NotFoundError("the resource does not exist");
     }
-    PlannedWrite plan = Plan(request, current.record);
+    PlannedWrite plan = Plan(request, current.record.get());
     const int64_t request_bytes =
         static_cast<int64_t>(plan.txn.ByteSizeLong()) + kRaftWrapperBytes +
         static_cast<int64_t>(options_.username.size());
@@ -1066,7 +1108,7 @@ class EtcdStore final : public Store {
   // The result of a write sent as `plan`, whose Txn ended as `sent` with
   // `response`.
   absl::StatusOr<Record> Finish(const WriteRequest& request,
-                                const PlannedWrite& plan,
+                                PlannedWrite& plan,
                                 const Connection::WriteOutcome& sent,
                                 const pb::TxnResponse& response) {
     if (sent.status.ok()) {
@@ -1077,19 +1119,24 @@ class EtcdStore final : public Store {
           const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
           now_revision = kv.mod_revision();
           absl::StatusOr<EtcdRecord> now = ReadKeyValue(kv);
-          if (now.ok()) recent_.Put(request.name, *now);
+          if (now.ok()) recent_.Put(request.name, *std::move(now));
         }
         return Changed(now_revision, request.expected_revision);
       }
-      EtcdRecord made = plan.next;
-      made.set_revision(response.header().revision());
-      if (made.created()) made.set_create_revision(made.revision());
+      auto made = std::make_shared<EtcdRecord>(std::move(plan.next));
+      made->set_revision(response.header().revision());
+      if (made->created()) made->set_create_revision(made->revision());
       recent_.Put(request.name, made);
-      change_log_->AwaitDelivered(made.revision());
-      return ToRecord(request.name, made);
+      // Not waiting for the change log's watch to deliver it: the window's
+      // acknowledged_revision covers it at once (etcd_change_log.h).
+      change_log_->NoteAcknowledged(made->revision());
+      return ToRecord(request.name, *made);
     }
     if (!sent.maybe_applied) return sent.status;
-    return ResolveAmbiguous(request, plan.next, sent.status);
+    absl::StatusOr<Record> resolved =
+        ResolveAmbiguous(request, plan.next, sent.status);
+    if (resolved.ok()) change_log_->NoteAcknowledged(resolved->revision);
+    return resolved;
   }
 
   absl::Status ReadTxn(absl::string_view what, const pb::TxnRequest& txn,
@@ -1109,13 +1156,53 @@ class EtcdStore final : public Store {
   }
 
   absl::StatusOr<Current> ReadCurrentRecord(absl::string_view name) {
-    CurrentReadResult found = reads_.Read(CurrentRead{keys_.Current(name), ""});
+    return ToCurrent(name, reads_.Read(CurrentRead{keys_.Current(name), ""}));
+  }
+
+  // The current records of requests[i] for each i in `indices` whose plan
+  // NeedsRead, at [i] (null elsewhere): read together, one Txn of ranges per kReadsPerBatch
+  // names, instead of a round trip each while a batch is planned (a replica
+  // forgets records beyond RecentRecords' capacity).
+  std::vector<std::unique_ptr<absl::StatusOr<Current>>> PreRead(
+      absl::Span<const WriteRequest> requests, const std::vector<size_t>& indices) {
+    std::vector<size_t> needed;
+    for (size_t i : indices) {
+      if (NeedsRead(requests[i], recent_.Get(requests[i].name))) needed.push_back(i);
+    }
+    std::vector<std::unique_ptr<absl::StatusOr<Current>>> found(requests.size());
+    for (size_t begin = 0; begin < needed.size(); begin += kReadsPerBatch) {
+      const size_t end = std::min(needed.size(), begin + kReadsPerBatch);
+      std::vector<CurrentRead> reads;
+      std::vector<CurrentReadResult> results(end - begin);
+      reads.reserve(end - begin);
+      for (size_t k = begin; k < end; ++k) {
+        reads.push_back(CurrentRead{keys_.Current(requests[needed[k]].name), ""});
+      }
+      std::vector<const CurrentRead*> read_ptrs;
+      std::vector<CurrentReadResult*> result_ptrs;
+      for (size_t k = 0; k < reads.size(); ++k) {
+        read_ptrs.push_back(&reads[k]);
+        result_ptrs.push_back(&results[k]);
+      }
+      SendReads(read_ptrs, absl::MakeSpan(result_ptrs));
+      for (size_t k = begin; k < end; ++k) {
+        found[needed[k]] = std::make_unique<absl::StatusOr<Current>>(ToCurrent(
+            requests[needed[k]].name, std::move(results[k - begin])));
+      }
+    }
+    return found;
+  }
+
+  // A read's result as a Current (remembered in recent_).
+  absl::StatusOr<Current> ToCurrent(absl::string_view name,
+                                    CurrentReadResult found) {
     ETAGD_RETURN_IF_ERROR(found.status);
     Current current;
     current.revision = found.revision;
     if (found.record.has_value()) {
-      ETAGD_ASSIGN_OR_RETURN(current.record, ReadKeyValue(*found.record));
-      recent_.Put(name, *current.record);
+      ETAGD_ASSIGN_OR_RETURN(EtcdRecord record, ReadKeyValue(*found.record));
+      current.record = std::make_shared<const EtcdRecord>(std::move(record));
+      recent_.Put(name, current.record);
     }
     return current;
   }
@@ -1277,19 +1364,19 @@ class EtcdStore final : public Store {
   }
 
   PlannedWrite Plan(const WriteRequest& request,
-                    const std::optional<EtcdRecord>& current) {
-    const bool live = current.has_value() && !current->deleted();
+                    const EtcdRecord* current) {
+    const bool live = current != nullptr && !current->deleted();
     PlannedWrite plan;
     EtcdRecord& next = plan.next;
     next.set_nonce(NextNonce());
-    const int64_t floor_us = current.has_value() ? current->update_time_us() : 0;
+    const int64_t floor_us = current != nullptr ? current->update_time_us() : 0;
     next.set_update_time_us(
         request.import_update_time.has_value()
             ? ImportTime(std::max(floor_us, absl::ToUnixMicros(*request.import_update_time)))
             : NextTime(floor_us));
     next.set_request_id(std::string(request.request_id));
-    next.set_sequence(current.has_value() ? current->sequence() + 1 : 1);
-    next.set_previous_revision(current.has_value() ? current->revision() : 0);
+    next.set_sequence(current != nullptr ? current->sequence() + 1 : 1);
+    next.set_previous_revision(current != nullptr ? current->revision() : 0);
     if (request.is_delete) {
       next.set_deleted(true);
       next.set_deleted_etag(FormatEtag(current->revision(), current->nonce()));
@@ -1309,22 +1396,26 @@ class EtcdStore final : public Store {
     }
 
     // History: the current record joins the past ones; the oldest beyond
-    // history_depth fall out.
-    std::vector<std::pair<int64_t, std::string>> kept;
-    if (current.has_value()) {
-      for (int i = 0; i < current->history_revisions_size(); ++i) {
-        kept.emplace_back(current->history_revisions(i),
-                          i < current->history_request_ids_size()
-                              ? current->history_request_ids(i)
-                              : std::string());
-      }
-      kept.emplace_back(current->revision(), current->request_id());
-    }
+    // history_depth fall out. The candidates, oldest first: current's past
+    // records, then current (read in place, not copied).
+    const size_t past =
+        current != nullptr ? static_cast<size_t>(current->history_revisions_size()) : 0;
+    const size_t candidates = current != nullptr ? past + 1 : 0;
+    auto revision_of = [&](size_t i) {
+      return i < past ? current->history_revisions(static_cast<int>(i))
+                      : current->revision();
+    };
     const size_t depth = static_cast<size_t>(std::max(0, options_.history_depth));
-    const size_t drop = kept.size() > depth ? kept.size() - depth : 0;
-    for (size_t i = drop; i < kept.size(); ++i) {
-      next.add_history_revisions(kept[i].first);
-      next.add_history_request_ids(kept[i].second);
+    const size_t drop = candidates > depth ? candidates - depth : 0;
+    next.mutable_history_revisions()->Reserve(static_cast<int>(candidates - drop));
+    next.mutable_history_request_ids()->Reserve(static_cast<int>(candidates - drop));
+    for (size_t i = drop; i < candidates; ++i) {
+      next.add_history_revisions(revision_of(i));
+      const int at = static_cast<int>(i);
+      next.add_history_request_ids(
+          i == past ? current->request_id()
+          : at < current->history_request_ids_size() ? current->history_request_ids(at)
+                                                     : std::string());
     }
 
     pb::TxnRequest& txn = plan.txn;
@@ -1350,7 +1441,7 @@ class EtcdStore final : public Store {
       content->set_key(keys_.Content(request.name, next.sequence()));
       content->set_value(std::string(request.content));
     }
-    if (current.has_value() && depth > 0) {
+    if (current != nullptr && depth > 0) {
       pb::PutRequest* past = txn.add_success()->mutable_request_put();
       past->set_key(keys_.History(request.name, current->revision()));
       past->set_value(current->SerializeAsString());
@@ -1359,13 +1450,13 @@ class EtcdStore final : public Store {
       pb::DeleteRangeRequest* pruned =
           txn.add_success()->mutable_request_delete_range();
       pruned->set_key(keys_.HistoryBegin(request.name));
-      pruned->set_range_end(drop < kept.size()
-                                ? keys_.History(request.name, kept[drop].first)
+      pruned->set_range_end(drop < candidates
+                                ? keys_.History(request.name, revision_of(drop))
                                 : keys_.HistoryEnd(request.name));
     }
     // Content is kept for the records history keeps (the sequences just
     // before the new one) and the new one.
-    if (current.has_value()) {
+    if (current != nullptr) {
       const int64_t oldest_before =
           current->sequence() - current->history_revisions_size();
       const int64_t oldest_now = next.sequence() - next.history_revisions_size();
@@ -1458,9 +1549,26 @@ class EtcdStore final : public Store {
         EtcdMaxContentBytes(options_), " bytes"));
   }
 
+  // Where writes' time goes, logged when the store closes: planning (the
+  // read a write may need, its checks, its Txn built) and sending (one
+  // Txn's round trip, or a batch's sent together).
+  struct WriteTimes {
+    void Add(int64_t planned, absl::Duration plan, absl::Duration send) {
+      writes.fetch_add(planned, std::memory_order_relaxed);
+      sends.fetch_add(1, std::memory_order_relaxed);
+      plan_ns.fetch_add(absl::ToInt64Nanoseconds(plan), std::memory_order_relaxed);
+      send_ns.fetch_add(absl::ToInt64Nanoseconds(send), std::memory_order_relaxed);
+    }
+    std::atomic<int64_t> writes{0};
+    std::atomic<int64_t> sends{0};
+    std::atomic<int64_t> plan_ns{0};
+    std::atomic<int64_t> send_ns{0};
+  };
+
   const EtcdStoreOptions options_;
   const Keys keys_;
   const std::unique_ptr<Connection> connection_;
+  WriteTimes write_times_;
   RecentRecords recent_;
   ReadBatcher<CurrentRead, CurrentReadResult> reads_;
   // Declared after connection_, so destroyed (its watch stopped) first.

@@ -186,6 +186,39 @@ TEST(EtcdStoreTest, StoresWithDifferentPrefixesShareNothing) {
   EXPECT_FALSE(seen->has_value());
 }
 
+// A replica that has not seen the records a batch replaces reads them (all
+// in one round trip) before planning: the writes that expect the current
+// revision apply, with history, and the one that expects an old one is
+// ABORTED.
+TEST(EtcdStoreTest, ABatchOnRecordsAnotherReplicaWroteChecksEachAgainstEtcd) {
+  const EtcdStoreOptions options = OptionsFor(SharedEtcd::cluster());
+  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
+  absl::StatusOr<std::unique_ptr<Store>> other = OpenEtcdStore(options);
+  ASSERT_THAT(writer, IsOk());
+  ASSERT_THAT(other, IsOk());
+  absl::StatusOr<Record> a = (*writer)->Write(PutRequest("a", "a1"));
+  absl::StatusOr<Record> b = (*writer)->Write(PutRequest("b", "b1"));
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  absl::StatusOr<Record> b2 = (*writer)->Write(PutRequest("b", "b2", b->revision));
+  ASSERT_THAT(b2, IsOk());
+  std::vector<WriteRequest> batch = {PutRequest("a", "a2", a->revision),
+                                     PutRequest("b", "stale", b->revision)};
+  std::vector<absl::StatusOr<Record>> written = (*other)->WriteMany(batch);
+  ASSERT_EQ(written.size(), 2u);
+  ASSERT_THAT(written[0], IsOk());
+  EXPECT_EQ(written[0]->version, 2);
+  EXPECT_THAT(written[1], StatusIs(absl::StatusCode::kAborted));
+  absl::StatusOr<ListPage> versions = (*writer)->ListVersions("a", 0, 10);
+  ASSERT_THAT(versions, IsOk());
+  ASSERT_EQ(versions->records.size(), 2u);
+  EXPECT_EQ(versions->records[1].revision, a->revision);
+  absl::StatusOr<std::optional<Record>> b_now = (*writer)->ReadCurrent("b", true);
+  ASSERT_THAT(b_now, IsOk());
+  ASSERT_TRUE(b_now->has_value());
+  EXPECT_EQ((*b_now)->content, "b2");
+}
+
 // --- What etcd's compaction cannot take ------------------------------------
 
 TEST(EtcdStoreTest, HistorySurvivesEtcdCompaction) {
