@@ -100,7 +100,10 @@ constexpr char kChangeFloorKey[] = "change_floor";
 constexpr char kClockKey[] = "clock";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormat[] = "etagd-store-1";
-constexpr int kLockStripes = 1024;
+// Enough that two batches of a few dozen names, committing at once
+// (WritePipelineOptions::committers), rarely share a stripe and so rarely
+// wait for each other's log sync.
+constexpr int kLockStripes = 16384;
 
 absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
   if (status.ok()) return absl::OkStatus();
