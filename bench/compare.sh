@@ -23,17 +23,26 @@
 # record cache, etagd's default; --etcd_record_cache_mb=0 turns it off) vs a
 # linearizable Range.
 #
+# Durable CAS also runs against RocksDB's own floor on the same disk, in
+# the same run: db_bench (Debian's rocksdb-tools) overwriting 10,000 keys of
+# 1 KiB from 64 threads with a synced WAL (--sync=1), each write one
+# Put that RocksDB's write thread groups with the others into one sync.
+# etagd's CAS does that and more per write (the compare read, history,
+# change log), so the ratio shows what etagd's layers cost on top.
+#
 # Change feeds come last: bench/watch.sh (etagd's Watch against etcd's,
 # 1,000 watchers of one prefix, and 10,000 of which 1 % never read).
 #
 # Usage: bench/compare.sh [--duration=10s] [--repeats=3] [--connections=4]
-#                         [--in_flight=16] [--only=grpc|http|etcd|watch]
+#                         [--in_flight=16] [--only=grpc|http|etcd|watch|cas]
 #                         [--quick] [--skip_instructions]
 #                         [--etcd_record_cache_mb=N] [--etcd_baseline=BIN]
 #                         [--etcd_uncached_baseline]
 #   --only: run only the gRPC rows (etagd-bench), only the HTTP rows (wrk),
 #           only the etcd engine's rows over the three-member cluster, or
-#           only the change feeds (bench/watch.sh).
+#           only the change feeds (bench/watch.sh), or only durable CAS
+#           (etagd, etcd's Txn and the db_bench floor; with --repeats=3
+#           and 10 s runs about 2 minutes, then the CAS instruction counts).
 #   --quick: 3 s runs, 1 repetition, fewer counted requests (a smoke run,
 #            not a measurement).
 #   --skip_instructions: leave out the callgrind counts (about 3.5 min).
@@ -71,11 +80,16 @@ for arg in "$@"; do
     --repeats=*) repeats="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --in_flight=*) in_flight="${arg#*=}" ;;
-    --only=grpc|--only=http|--only=etcd|--only=watch) only="${arg#*=}" ;;
+    --only=grpc|--only=http|--only=etcd|--only=watch|--only=cas) only="${arg#*=}" ;;
     --quick) duration=3s; repeats=1; quick=1; instruction_counts=(--n1=50 --n2=150) ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N] [--etcd_baseline=BIN] [--etcd_uncached_baseline]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch|cas] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N] [--etcd_baseline=BIN] [--etcd_uncached_baseline]" >&2; exit 2 ;;
   esac
 done
+# db_bench takes whole seconds.
+duration_seconds=$(python3 -c 'import re, sys
+m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", sys.argv[1])
+if not m: sys.exit("compare.sh: --duration takes e.g. 10s, 500ms or 1m")
+print(max(1, round(float(m[1]) * {"ms": 0.001, "s": 1, "m": 60}[m[2]])))' "$duration")
 watch_args=(--duration="$duration")
 (( quick )) && watch_args=(--quick)
 if [[ $only == watch ]]; then exec bench/watch.sh "${watch_args[@]}"; fi
@@ -243,6 +257,13 @@ incr_run() {  # incr_run system port counters repetition
     --key_prefix="incr$3-$4/" --json_out="$work/$1-incr$3-$4.json" >&2
 }
 
+dbbench_run() {  # dbbench_run repetition: RocksDB's group-commit floor
+  rm -rf "$work/db_bench"
+  db_bench --benchmarks=overwrite --sync=1 --threads=64 --value_size=1024 \
+    --num=10000 --duration="$duration_seconds" --histogram=1 \
+    --db="$work/db_bench" >"$work/db_bench-$1.txt" 2>"$work/db_bench-$1.log"
+}
+
 wrk_run() {  # wrk_run name url script repetition [command prefix]
   ${5:-} wrk -t"${6:-2}" -c64 -d"$duration" --latency -s "bench/wrk/$3" "$2" \
     >"$work/wrk-$1-$4.txt" 2>&1
@@ -280,20 +301,33 @@ for rep in $(seq 1 "$repeats"); do
   fi
   # Alternate the order each repetition so drift favours no system.
   if (( rep % 2 )); then order="etagd etcd echo"; else order="echo etcd etagd"; fi
-  [[ $only == http || $only == etcd ]] && order=""
+  [[ $only == http || $only == etcd || $only == cas ]] && order=""
+  if [[ $only == cas ]]; then
+    if (( rep % 2 )); then order="etagd etcd db_bench"; else order="db_bench etcd etagd"; fi
+    for system in $order; do
+      case $system in
+        etagd) grpc_run etagd "$etagd_grpc" cas "$rep" ;;
+        etcd) grpc_run etcd "$etcd_client" cas "$rep" ;;
+        db_bench) dbbench_run "$rep" ;;
+      esac
+    done
+    order=""
+  fi
   for system in $order; do
     case $system in
       etagd) port=$etagd_grpc ;; etcd) port=$etcd_client ;; echo) port=$echo_port ;;
     esac
     grpc_run "$system" "$port" get "$rep"
     grpc_run "$system" "$port" cas "$rep"
+    # The floor right after etagd's CAS, on the same disk.
+    [[ $system == etagd ]] && dbbench_run "$rep"
     if [[ $system != echo ]]; then
       for counters in 1 8 64; do incr_run "$system" "$port" "$counters" "$rep"; done
     fi
   done
-  [[ $only == http || $only == etcd ]] || grpc_run etagd "$etagd_grpc" cond_get "$rep"
+  [[ $only == http || $only == etcd || $only == cas ]] || grpc_run etagd "$etagd_grpc" cond_get "$rep"
   if (( rep % 2 )); then order="etagd nginx"; else order="nginx etagd"; fi
-  [[ $only == grpc || $only == etcd ]] && order=""
+  [[ $only == grpc || $only == etcd || $only == cas ]] && order=""
   for system in $order; do
     if [[ $system == etagd ]]; then
       url="http://127.0.0.1:$etagd_http/v1/resources/bench/payload"
@@ -343,6 +377,17 @@ def cluster(system, op):
         "errors": sum(sum(r["errors"].values()) for runs in reps.values() for r in runs),
     }
 
+def db_bench():
+    """db_bench's overwrite line (ops/sec) and its P99 (microseconds)."""
+    rates, p99s = [], []
+    for f in sorted(glob.glob(f"{work}/db_bench-*.txt")):
+        text = open(f).read()
+        rates.append(float(re.search(r"^overwrite\s*:.*?(\d+) ops/sec", text, re.M).group(1)))
+        p99s.append(float(re.search(r"P99: ([\d.]+)", text).group(1)))
+    if not rates:
+        return None
+    return {"ops": statistics.median(rates), "p99": statistics.median(p99s), "errors": 0}
+
 def wrk(name):
     rates, p99s, bad = [], [], 0
     files = sorted(glob.glob(f"{work}/wrk-{name}-*.txt"))
@@ -365,7 +410,8 @@ rows = [
     ("baseline, Get 1 KiB", cluster("baseline3", "get"), "etcd Range", cluster("etcd3", "get"), 0.85),
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "etcd Range", grpc("etcd", "get"), 3.0),
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "echo floor", grpc("echo", "get"), 0.8),
-    ("gRPC durable CAS", grpc("etagd", "cas"), "etcd Txn", grpc("etcd", "cas"), 2.0),
+    ("gRPC durable CAS", grpc("etagd", "cas"), "etcd Txn", grpc("etcd", "cas"), 3.0),
+    ("gRPC durable CAS", grpc("etagd", "cas"), "db_bench", db_bench(), 0.6),
     ("gRPC Get, not modified", grpc("etagd", "cond_get"), "echo floor", grpc("echo", "get"), 0.8),
     ("HTTP GET 200", wrk("etagd-200"), "nginx 200", wrk("nginx-200"), 0.5),
     ("HTTP GET 304", wrk("etagd-304"), "nginx 304", wrk("nginx-304"), 0.5),

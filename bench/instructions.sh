@@ -34,9 +34,16 @@
 #   etagd gRPC Get (1 KiB)                vs  the gRPC echo server (floor)
 #   etagd durable CAS (If-Match Put)      vs  etcd is not run under valgrind
 #                                             (Go); the CAS row stands alone
+#   etagd durable CAS, 64 in flight       (4 connections x 16, one key per
+#                                             worker: writes commit in
+#                                             batches, as under load)
 #
-# Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc]
-#                              [--malloc_arenas=1|default] [--help]
+# Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc|cas]
+#                              [--malloc_arenas=1|default] [--etagd=BIN]
+#                              [--help]
+# --only=cas runs the two durable CAS rows alone (about 1.5 minutes).
+# --etagd=BIN counts that etagd binary instead of this tree's (another
+# build's, for a before figure).
 # Prints a table and keeps every callgrind file in the work directory.
 # About 3 minutes on 2 cores.
 set -euo pipefail
@@ -47,14 +54,16 @@ n1=300
 n2=1300
 only=all
 arenas=default
+etagd_bin=""
 for arg in "$@"; do
   case "$arg" in
+    --etagd=*) etagd_bin="${arg#*=}" ;;
     --malloc_arenas=1|--malloc_arenas=default) arenas="${arg#*=}" ;;
     --n1=*) n1="${arg#*=}" ;;
     --n2=*) n2="${arg#*=}" ;;
-    --only=http|--only=grpc) only="${arg#*=}" ;;
+    --only=http|--only=grpc|--only=cas) only="${arg#*=}" ;;
     -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$self"; exit 0 ;;
-    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc] [--malloc_arenas=1|default] [--help]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--n1=300] [--n2=1300] [--only=http|grpc|cas] [--malloc_arenas=1|default] [--etagd=BIN] [--help]" >&2; exit 2 ;;
   esac
 done
 if (( n2 <= n1 )); then echo "instructions.sh: --n2 must exceed --n1" >&2; exit 2; fi
@@ -62,6 +71,7 @@ if (( n2 <= n1 )); then echo "instructions.sh: --n2 must exceed --n1" >&2; exit 
 .ci/install --bench >&2
 bazel build -c opt //service:etagd //bench:etagd-bench //bench:echo-server >&2
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
+etagd_bin="${etagd_bin:-$bin/service/etagd}"
 work="$(mktemp -d "${TMPDIR:-/var/tmp}/etagd-instructions.XXXXXX")"
 echo "instructions.sh: work directory $work" >&2
 
@@ -147,7 +157,7 @@ etagd_http() {  # etagd_http LABEL COUNT CONDITIONAL(0|1)
   local label=$1 count=$2 conditional=$3 grpc http
   grpc=$(port); http=$(port)
   rm -rf "$work/data-$label"
-  callgrind "$label" serving "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
+  callgrind "$label" serving "$etagd_bin" --grpc_listen=127.0.0.1:"$grpc" \
     --http_listen=127.0.0.1:"$http" --http_threads=1 --data_dir="$work/data-$label"
   wait_http "http://127.0.0.1:$http/healthz"
   local url="http://127.0.0.1:$http/v1/resources/bench/payload"
@@ -195,21 +205,23 @@ EOF
   total "$work/$label.out"
 }
 
-# A gRPC server under callgrind serving `count` calls of etagd-bench's op.
-grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP
+# A gRPC server under callgrind serving `count` calls of etagd-bench's op,
+# one at a time unless CONNECTIONS x IN_FLIGHT over KEYS are given.
+grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP [CONNECTIONS IN_FLIGHT KEYS]
   local label=$1 count=$2 system=$3 op=$4 grpc
+  local connections=${5:-1} in_flight=${6:-1} keys=${7:-1}
   grpc=$(port)
   rm -rf "$work/data-$label"
   if [ "$system" = echo ]; then
     callgrind "$label" serving "$bin/bench/echo-server" --listen=127.0.0.1:"$grpc"
   else
-    callgrind "$label" serving "$bin/service/etagd" --grpc_listen=127.0.0.1:"$grpc" \
+    callgrind "$label" serving "$etagd_bin" --grpc_listen=127.0.0.1:"$grpc" \
       --http_listen= --data_dir="$work/data-$label"
   fi
   wait_port "$grpc"
   counting on
   "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"$grpc" --op="$op" \
-    --connections=1 --in_flight=1 --keys=1 --ops="$count" --warmup=0s \
+    --connections="$connections" --in_flight="$in_flight" --keys="$keys" --ops="$count" --warmup=0s \
     --duration=600s --progress_every=0 >"$work/$label.bench" 2>&1
   counting off
   stop TERM
@@ -240,7 +252,10 @@ fi
 if [[ $only == all || $only == grpc ]]; then
   measure etagd-grpc-get grpc_calls etagd get
   measure echo-get grpc_calls echo get
+fi
+if [[ $only == all || $only == grpc || $only == cas ]]; then
   measure etagd-cas grpc_calls etagd cas
+  measure etagd-cas-64 grpc_calls etagd cas 4 16 64
 fi
 
 row() {  # row LABEL OURS PEER TARGET
@@ -263,4 +278,5 @@ row "HTTP GET 200 vs nginx" etagd-http-200 nginx-200 "<= 1.5"
 row "HTTP GET 304 vs nginx" etagd-http-304 nginx-304 "<= 1.5"
 row "gRPC Get vs echo floor" etagd-grpc-get echo-get "<= 1.05"
 row "durable CAS" etagd-cas "" "report"
+row "durable CAS, 64 in flight" etagd-cas-64 "" "report"
 echo "instructions.sh: callgrind files in $work" >&2

@@ -136,10 +136,14 @@ ABSL_FLAG(int64_t, record_cache_mb, 64,
           "where other replicas write too, only with --etcd_record_cache "
           "(the default).");
 ABSL_FLAG(int, write_threads, 32,
-          "Threads that answer writes. One committer thread commits the "
-          "writes waiting in batches, one write-ahead-log sync each; these "
-          "threads send the answers of a batch while the next one commits. "
-          "Reads run on gRPC's own threads.");
+          "Threads that answer writes. Committer threads (--write_committers) "
+          "commit the writes waiting in batches, one write-ahead-log sync "
+          "each; these threads send the answers of a batch while the next "
+          "one commits. Reads run on gRPC's own threads.");
+ABSL_FLAG(int, write_committers, 0,
+          "Batches of writes committed at once (1 to 8), each by its own "
+          "thread; 0: the engine's choice (2 for rocksdb, where one batch is "
+          "checked while another syncs the log; 1 for etcd).");
 ABSL_FLAG(int64_t, grpc_memory_quota_mb, 256,
           "Memory for gRPC calls in flight, in MiB: the limit of gRPC's own "
           "buffers (its resource quota), and separately of the Put requests "
@@ -242,6 +246,9 @@ struct Engine {
   // Where the data lives, for the startup line.
   std::string description;
   bool non_atomic_writes_for_test = false;
+  // WritePipelineOptions::committers: RocksDB's WriteMany calls run
+  // concurrently, one checking its batch while another syncs the log.
+  int committers = 1;
 };
 
 // The engine's options from the flags; an error says which flag is wrong.
@@ -265,6 +272,7 @@ absl::StatusOr<Engine> EngineFromFlags() {
     options.history_depth = history_depth;
     options.non_atomic_writes_for_test =
         absl::GetFlag(FLAGS_canary_non_atomic_writes);
+    engine.committers = 2;
     engine.non_atomic_writes_for_test = options.non_atomic_writes_for_test;
     if (options.non_atomic_writes_for_test) {
       Log(LogLevel::kWarning,
@@ -440,6 +448,12 @@ int Run() {
   // The canary's lost updates need stale plans to reach the store.
   server_options.write_pipeline.replan_held_back =
       !engine->non_atomic_writes_for_test;
+  const int committers = absl::GetFlag(FLAGS_write_committers);
+  if (committers < 0 || committers > 8) {
+    return Fail("--write_committers must be between 0 and 8");
+  }
+  server_options.write_pipeline.committers =
+      committers > 0 ? committers : engine->committers;
   if (server_options.write_threads < 1 || server_options.write_threads > 1024) {
     return Fail("--write_threads must be between 1 and 1024");
   }

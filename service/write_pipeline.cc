@@ -108,20 +108,6 @@ class WritePipeline::TypedOp final : public WritePipeline::Op {
   int attempts_ = 0;
 };
 
-WritePipeline::WritePipeline(ResourceService& core, Store& store,
-                             ThreadPool& answerers, WritePipelineOptions options)
-    : core_(core), store_(store), answerers_(answerers), options_(options) {
-  committer_ = std::thread([this] { Run(); });
-}
-
-WritePipeline::~WritePipeline() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  committer_.join();
-}
-
 void WritePipeline::Put(const v1::PutResourceRequest& request,
                         Callback<v1::PutResourceResponse> done,
                         WriteControl control) {
@@ -144,45 +130,88 @@ void WritePipeline::Delete(const v1::DeleteResourceRequest& request,
 }
 
 // The writes taken in but not yet answered: a queue per name, in arrival
-// order, and the names whose turn is coming, each once. Only the committer
-// thread uses it.
+// order, and the names whose turn is coming, each once. A name whose turn
+// is taken by a batch being committed gets no other turn until Done().
 class WritePipeline::Waiting {
  public:
   using Queue = std::deque<std::unique_ptr<Op>>;
+  struct Line {
+    Queue queue;
+    // A batch being committed holds the name's turn.
+    bool committing = false;
+  };
+  using Entry = std::pair<const std::string, Line>;
 
-  bool empty() const { return turns_.empty(); }
+  // No write is waiting or being committed.
+  bool empty() const { return lines_.empty(); }
+  // Some name's turn can be taken.
+  bool has_turns() const { return !turns_.empty(); }
 
-  // Adds a write behind those of its name. True if one is already there.
+  // Adds a write behind those of its name. True if one is already there or
+  // being committed.
   bool Add(std::unique_ptr<Op> op) {
-    auto [it, inserted] = queues_.try_emplace(std::string(op->name()));
-    const bool behind = !it->second.empty();
-    it->second.push_back(std::move(op));
+    auto [it, inserted] = lines_.try_emplace(std::string(op->name()));
+    Line& line = it->second;
+    const bool behind = !line.queue.empty() || line.committing;
+    line.queue.push_back(std::move(op));
     if (!behind) turns_.push_back(&*it);
     return behind;
   }
 
   // The name whose turn is next, taken out of the turns: its queue, to take
   // writes from the front of, then Done() with.
-  std::pair<const std::string, Queue>* Next() {
-    auto* entry = turns_.front();
+  Entry* Next() {
+    Entry* entry = turns_.front();
     turns_.pop_front();
+    entry->second.committing = true;
     return entry;
   }
 
   // The name had its turn: it waits for another if writes are left.
-  void Done(std::pair<const std::string, Queue>* entry) {
-    if (!entry->second.empty()) {
+  void Done(Entry* entry) {
+    entry->second.committing = false;
+    if (!entry->second.queue.empty()) {
       turns_.push_back(entry);
     } else {
-      queues_.erase(entry->first);
+      lines_.erase(entry->first);
     }
   }
 
  private:
   // Node-based: the turns point into it.
-  absl::node_hash_map<std::string, Queue> queues_;
-  std::deque<std::pair<const std::string, Queue>*> turns_;
+  absl::node_hash_map<std::string, Line> lines_;
+  std::deque<Entry*> turns_;
 };
+
+// One batch: the writes it commits, the turn each came from, and the writes
+// answered without the store.
+struct WritePipeline::Batch {
+  std::vector<std::unique_ptr<Op>> planned;
+  std::vector<Waiting::Entry*> planned_turns;
+  std::vector<WriteRequest> writes;
+  std::vector<std::unique_ptr<Op>> answered;
+  std::vector<Waiting::Entry*> turns;
+};
+
+WritePipeline::WritePipeline(ResourceService& core, Store& store,
+                             ThreadPool& answerers, WritePipelineOptions options)
+    : core_(core),
+      store_(store),
+      answerers_(answerers),
+      options_(options),
+      waiting_(std::make_unique<Waiting>()) {
+  for (int i = 0; i < std::max(1, options_.committers); ++i) {
+    committers_.emplace_back([this] { Run(); });
+  }
+}
+
+WritePipeline::~WritePipeline() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& committer : committers_) committer.join();
+}
 
 // The first plan is made here, on the caller's thread: the committer then
 // only commits, and a write answered without the store (a failed
@@ -195,81 +224,98 @@ void WritePipeline::Submit(std::unique_ptr<Op> op) {
   incoming_.push_back(std::move(op));
 }
 
+bool WritePipeline::CommitterHasWork() const {
+  return !incoming_.empty() || waiting_->has_turns() ||
+         (stopping_ && waiting_->empty());
+}
+
+void WritePipeline::TakeIncomingLocked() {
+  for (std::unique_ptr<Op>& op : incoming_) {
+    Op& added = *op;
+    // Behind another write of its name, its plan will be stale by its turn
+    // (unless that write fails): plan it again then.
+    if (waiting_->Add(std::move(op)) && options_.replan_held_back) {
+      added.stale = true;
+    }
+  }
+  incoming_.clear();
+}
+
 void WritePipeline::Run() {
-  Waiting waiting;
   while (true) {
-    std::deque<std::unique_ptr<Op>> arrived;
+    Batch batch;
     {
       absl::MutexLock lock(&mu_);
-      if (waiting.empty()) {
-        mu_.Await(absl::Condition(
-            +[](WritePipeline* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-              return !p->incoming_.empty() || p->stopping_;
-            },
-            this));
+      mu_.Await(absl::Condition(this, &WritePipeline::CommitterHasWork));
+      TakeIncomingLocked();
+      if (!waiting_->has_turns()) {
+        // Stopping with nothing left, or every waiting name is in another
+        // committer's batch (which gives the turns back when it is done).
+        if (stopping_ && waiting_->empty()) return;
+        continue;
       }
-      if (waiting.empty() && incoming_.empty()) return;  // Stopping.
-      arrived.swap(incoming_);
+      batch = FormBatchLocked();
     }
-    for (std::unique_ptr<Op>& op : arrived) {
-      Op& added = *op;
-      // Behind another write of its name, its plan will be stale by its
-      // turn (unless that write fails): plan it again then.
-      if (waiting.Add(std::move(op)) && options_.replan_held_back) {
-        added.stale = true;
-      }
-    }
-    CommitBatch(waiting);
+    CommitBatch(batch);
   }
 }
 
-void WritePipeline::CommitBatch(Waiting& waiting) {
-  std::vector<std::unique_ptr<Op>> planned;
-  // The turn each planned write came from.
-  std::vector<std::pair<const std::string, Waiting::Queue>*> planned_turns;
-  std::vector<WriteRequest> writes;
-  std::vector<std::unique_ptr<Op>> answered;
-  std::vector<std::pair<const std::string, Waiting::Queue>*> turns;
+WritePipeline::Batch WritePipeline::FormBatchLocked() {
+  Batch batch;
   const absl::Time now = absl::Now();
   // One write of each name whose turn it is; writes answered without the
   // store (no longer wanted, or planned again into an answer) let the next
   // write of their name take the turn.
-  while (!waiting.empty() && static_cast<int>(writes.size()) < options_.max_batch) {
-    auto* turn = waiting.Next();
-    turns.push_back(turn);
-    Waiting::Queue& queue = turn->second;
+  while (waiting_->has_turns() &&
+         static_cast<int>(batch.writes.size()) < options_.max_batch) {
+    Waiting::Entry* turn = waiting_->Next();
+    batch.turns.push_back(turn);
+    Waiting::Queue& queue = turn->second.queue;
     while (!queue.empty()) {
       std::unique_ptr<Op> op = std::move(queue.front());
       queue.pop_front();
       if (absl::Status unwanted = op->Unwanted(now); !unwanted.ok()) {
         op->Abandon(std::move(unwanted));
-        answered.push_back(std::move(op));
+        batch.answered.push_back(std::move(op));
       } else if (!op->stale || op->Plan()) {
-        writes.push_back(op->write());
-        planned.push_back(std::move(op));
-        planned_turns.push_back(turn);
+        batch.writes.push_back(op->write());
+        batch.planned.push_back(std::move(op));
+        batch.planned_turns.push_back(turn);
         break;
       } else {
-        answered.push_back(std::move(op));
+        batch.answered.push_back(std::move(op));
       }
     }
   }
-  if (!writes.empty()) {
-    std::vector<absl::StatusOr<Record>> results = store_.WriteMany(writes);
-    for (size_t i = 0; i < planned.size(); ++i) {
-      if (planned[i]->Complete(std::move(results[i]))) {
-        // Planned again first in its name's queue, for the next batch.
-        planned[i]->stale = true;
-        planned_turns[i]->second.push_front(std::move(planned[i]));
+  return batch;
+}
+
+void WritePipeline::CommitBatch(Batch& batch) {
+  // Writes that must be planned again, and the turn each goes back to.
+  std::vector<size_t> again;
+  if (!batch.writes.empty()) {
+    std::vector<absl::StatusOr<Record>> results = store_.WriteMany(batch.writes);
+    for (size_t i = 0; i < batch.planned.size(); ++i) {
+      if (batch.planned[i]->Complete(std::move(results[i]))) {
+        batch.planned[i]->stale = true;
+        again.push_back(i);
       } else {
-        answered.push_back(std::move(planned[i]));
+        batch.answered.push_back(std::move(batch.planned[i]));
       }
     }
   }
-  for (auto* turn : turns) waiting.Done(turn);
+  {
+    absl::MutexLock lock(&mu_);
+    // Planned again first in its name's queue, for the next batch.
+    for (size_t i : again) {
+      batch.planned_turns[i]->second.queue.push_front(std::move(batch.planned[i]));
+    }
+    for (Waiting::Entry* turn : batch.turns) waiting_->Done(turn);
+  }
 
   // The answers go out on the pool, in a few tasks, while this thread
   // commits the next batch.
+  std::vector<std::unique_ptr<Op>>& answered = batch.answered;
   const size_t chunk = static_cast<size_t>(std::max(1, options_.answers_per_task));
   for (size_t begin = 0; begin < answered.size(); begin += chunk) {
     auto task = std::make_shared<std::vector<std::unique_ptr<Op>>>();

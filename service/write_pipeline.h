@@ -5,19 +5,22 @@
 // it is planned on their thread (the service's validation and precondition
 // evaluation against the committed record, ResourceService::Plan*), which
 // answers it at once if it needs no store write. No thread waits for a
-// write: one committer thread takes every planned write waiting, commits
+// write: a committer thread takes every planned write waiting, commits
 // them together with Store::WriteMany, and hands the answers to the
 // `answerers` pool, then takes the next batch. Writes that arrive while a
 // batch commits form the next one, so batches grow with load and a lone
-// write waits for nothing but its own sync.
+// write waits for nothing but its own sync. With two committers
+// (WritePipelineOptions::committers), one batch is read and checked by the
+// store while the other waits for its log sync.
 //
 // Writes wait in one queue per name, and names take turns in the order their
 // writes arrived: a batch takes one write of each name whose turn it is, so
 // forming a batch costs its size, however many writes of one name wait. Each
-// name is written at most once per batch (the store checks each write
-// against the committed record). A write that arrives behind another write
-// of its name is planned again when its turn comes, against the record the
-// earlier write left, so it never spends a batch slot on a stale plan. A
+// name is written at most once per batch, and is in at most one batch being
+// committed (the store checks each write against the committed record). A
+// write that arrives behind another write of its name is planned again when
+// its turn comes, against the record the earlier write left, so it never
+// spends a batch slot on a stale plan. A
 // write whose store check fails because the record changed since its plan
 // (ABORTED) is planned again for the next batch, up to
 // ResourceServiceOptions::max_write_attempts times.
@@ -34,6 +37,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -56,6 +60,10 @@ struct WritePipelineOptions {
   // (RocksDbStoreOptions::non_atomic_writes_for_test), whose lost updates
   // come from stale plans reaching a store that skips its compare.
   bool replan_held_back = true;
+  // Batches committed at once, each by its own thread. More than one helps
+  // a store whose WriteMany calls may run concurrently and spend part of
+  // their time waiting (the RocksDB engine's log sync).
+  int committers = 1;
 };
 
 // Whether the caller of a write still wants it. Borrowed: `cancelled`, if
@@ -98,11 +106,21 @@ class WritePipeline {
   class TypedOp;
   class Waiting;
 
+  struct Batch;
+
   void Submit(std::unique_ptr<Op> op) ABSL_LOCKS_EXCLUDED(mu_);
+  // A committer thread's loop.
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
-  // Commits one batch out of `waiting` (taking what it commits or answers,
-  // leaving what must wait for the next) and answers it.
-  void CommitBatch(Waiting& waiting);
+  // True if a committer has a batch to form, or may stop.
+  bool CommitterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the writes handed in to the queues of their names.
+  void TakeIncomingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes one batch out of the waiting writes: what it commits, and what is
+  // answered without the store. Leaves what must wait for the next.
+  Batch FormBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits `batch` (no lock held), puts back what must be planned again,
+  // and answers the rest.
+  void CommitBatch(Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
 
   ResourceService& core_;
   Store& store_;
@@ -111,8 +129,9 @@ class WritePipeline {
 
   absl::Mutex mu_;
   std::deque<std::unique_ptr<Op>> incoming_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread committer_;
+  std::vector<std::thread> committers_;
 };
 
 }  // namespace etagd

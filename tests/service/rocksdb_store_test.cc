@@ -225,6 +225,35 @@ TEST_F(RocksDbStoreTest, RevisionsOfABatchSurviveARestart) {
   EXPECT_GT(Put("d", "after").revision, highest);
 }
 
+// Writes of names sharing a lock stripe (1 of 16,384) take turns in the
+// stripe's kept record; each write still compares against its own name's.
+TEST_F(RocksDbStoreTest, WritesOfManyNamesEachCompareAgainstTheirOwnRecord) {
+  constexpr int kNames = 3000;  // About 270 stripes hold two or more.
+  constexpr int kBatch = 100;
+  std::vector<std::string> names;
+  for (int i = 0; i < kNames; ++i) names.push_back("n" + std::to_string(i));
+  std::vector<int64_t> revisions(kNames, 0);
+  for (int round = 0; round < 3; ++round) {
+    for (int begin = 0; begin < kNames; begin += kBatch) {
+      std::vector<WriteRequest> writes(kBatch);
+      for (int j = 0; j < kBatch; ++j) {
+        writes[j].name = names[begin + j];
+        writes[j].expected_revision = revisions[begin + j];
+        writes[j].content = "x";
+      }
+      std::vector<absl::StatusOr<Record>> results = store_->WriteMany(writes);
+      for (int j = 0; j < kBatch; ++j) {
+        ASSERT_THAT(results[j], IsOk()) << names[begin + j];
+        revisions[begin + j] = results[j]->revision;
+      }
+      // The revision before is stale now.
+      WriteRequest stale = writes[0];
+      stale.expected_revision = revisions[begin] - 1;
+      EXPECT_THAT(store_->Write(stale), StatusIs(absl::StatusCode::kAborted));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // A full disk: the store over NoSpaceFileSystem, which reports the free space
 // the test says and fails RocksDB's writes on demand. Space checks run only
@@ -396,6 +425,28 @@ TEST_F(FullDiskTest, RocksDbRunningOutRefusesWritesAndResumesOnceSpaceReturns) {
   Reopen();
   EXPECT_EQ((*store_->ReadCurrent("a", true))->content, "acknowledged");
   EXPECT_EQ((*store_->ReadCurrent("b", true))->content, "after");
+}
+
+// The store keeps each name's last committed record for the next write's
+// compare: a write whose commit failed must not take its place.
+TEST_F(FullDiskTest, AFailedCommitLeavesTheRecordItWouldHaveReplacedCurrent) {
+  Record kept = Put("a", "acknowledged");
+  disk_.SetFull(true);
+  EXPECT_THAT(TryPut("a", "refused"),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  disk_.SetFull(false);
+  ASSERT_THAT(CheckSpaceForTest(*store_), IsOk());
+  // Decided on the record read back, which is still the acknowledged one.
+  WriteRequest request;
+  request.name = "a";
+  request.expected_revision = kept.revision;
+  request.content = "after";
+  absl::StatusOr<Record> written = store_->Write(request);
+  ASSERT_THAT(written, IsOk());
+  EXPECT_EQ(written->version, kept.version + 1);
+  absl::StatusOr<Record> past = store_->ReadRevision("a", kept.revision);
+  ASSERT_THAT(past, IsOk());
+  EXPECT_EQ(past->content, "acknowledged");
 }
 
 TEST_F(FullDiskTest, NoAcknowledgedWriteIsLostWhenTheDiskFillsMidWrite) {

@@ -142,6 +142,41 @@ class WritePipelineTest : public testing::Test {
     return StartPut(name, content, if_match)->Wait();
   }
 
+  // Replaces the pipeline with one of `committers` committer threads.
+  void UseCommitters(int committers) {
+    pipeline_.reset();
+    WritePipelineOptions options;
+    options.committers = committers;
+    pipeline_ = std::make_unique<WritePipeline>(*core_, *store_, *answerers_,
+                                                options);
+  }
+
+  // Increments "counter" by read and If-Match write from `threads` threads,
+  // `increments` successful writes each, retrying on a failed precondition.
+  void IncrementConcurrently(int threads, int increments) {
+    ASSERT_THAT(Put("counter", "0"), IsOk());
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([this, increments] {
+        for (int done = 0; done < increments;) {
+          absl::StatusOr<std::optional<Record>> current =
+              store_->ReadCurrent("counter", true);
+          ASSERT_THAT(current, IsOk());
+          int value = 0;
+          ASSERT_TRUE(absl::SimpleAtoi((*current)->content, &value));
+          absl::StatusOr<v1::PutResourceResponse> put =
+              Put("counter", std::to_string(value + 1), (*current)->etag);
+          if (put.ok()) {
+            ++done;
+          } else {
+            ASSERT_THAT(put, StatusIs(absl::StatusCode::kFailedPrecondition));
+          }
+        }
+      });
+    }
+    for (std::thread& worker : workers) worker.join();
+  }
+
   // Holds the committer in its next commit, which the write "gate" makes.
   void HoldTheCommitter() {
     store_->Arm();
@@ -186,33 +221,48 @@ TEST_F(WritePipelineTest, AWriteItsPlanAnswersDoesNotWaitForTheCommitter) {
 }
 
 TEST_F(WritePipelineTest, ConcurrentIfMatchIncrementsLoseNoUpdate) {
-  ASSERT_THAT(Put("counter", "0"), IsOk());
-  constexpr int kThreads = 8;
-  constexpr int kIncrements = 50;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([this] {
-      for (int done = 0; done < kIncrements;) {
-        absl::StatusOr<std::optional<Record>> current =
-            store_->ReadCurrent("counter", true);
-        ASSERT_THAT(current, IsOk());
-        int value = 0;
-        ASSERT_TRUE(absl::SimpleAtoi((*current)->content, &value));
-        absl::StatusOr<v1::PutResourceResponse> put =
-            Put("counter", std::to_string(value + 1), (*current)->etag);
-        if (put.ok()) {
-          ++done;
-        } else {
-          ASSERT_THAT(put, StatusIs(absl::StatusCode::kFailedPrecondition));
-        }
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
+  IncrementConcurrently(8, 50);
   absl::StatusOr<std::optional<Record>> final_value =
       store_->ReadCurrent("counter", true);
   ASSERT_THAT(final_value, IsOk());
-  EXPECT_EQ((*final_value)->content, std::to_string(kThreads * kIncrements));
+  EXPECT_EQ((*final_value)->content, std::to_string(8 * 50));
+}
+
+TEST_F(WritePipelineTest, WithTwoCommittersConcurrentIfMatchIncrementsLoseNoUpdate) {
+  UseCommitters(2);
+  IncrementConcurrently(8, 50);
+  absl::StatusOr<std::optional<Record>> final_value =
+      store_->ReadCurrent("counter", true);
+  ASSERT_THAT(final_value, IsOk());
+  EXPECT_EQ((*final_value)->content, std::to_string(8 * 50));
+}
+
+TEST_F(WritePipelineTest, WithTwoCommittersOtherNamesCommitWhileABatchWaits) {
+  UseCommitters(2);
+  HoldTheCommitter();
+  // Committed by the other committer while the gate's batch is held.
+  EXPECT_THAT(Put("doc", "x"), IsOk());
+  store_->release().Notify();
+  EXPECT_THAT(gate_->Wait(), IsOk());
+}
+
+TEST_F(WritePipelineTest, WithTwoCommittersAWriteOfANameBeingCommittedWaitsForIt) {
+  UseCommitters(2);
+  HoldTheCommitter();
+  std::unique_ptr<PutOutcome> second = StartPut("gate", "second");
+  // Handed in after the second write of "gate": once it is answered, the
+  // free committer has formed a batch from both arrivals.
+  EXPECT_THAT(Put("doc", "x"), IsOk());
+  EXPECT_FALSE(second->Done());
+  store_->release().Notify();
+  EXPECT_THAT(gate_->Wait(), IsOk());
+  EXPECT_THAT(second->Wait(), IsOk());
+  // Sent once, after the gate's write, planned against it: none refused.
+  EXPECT_EQ(store_->aborted(), 0);
+  absl::StatusOr<std::optional<Record>> last = store_->ReadCurrent("gate", true);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ((*last)->content, "second");
+  EXPECT_EQ((*last)->version, 2);
 }
 
 TEST_F(WritePipelineTest, WritesHeldBackBehindTheirNameArePlannedAgainNotSentStale) {
@@ -301,6 +351,17 @@ TEST_F(WritePipelineTest, AWriteCommittedBeforeItsDeadlineReportsItsResult) {
 }
 
 TEST_F(WritePipelineTest, DestroyingItAnswersEveryWriteHandedIn) {
+  HoldTheCommitter();
+  std::vector<std::unique_ptr<PutOutcome>> puts;
+  for (int i = 0; i < 20; ++i) puts.push_back(StartPut("doc" + std::to_string(i % 5), "x"));
+  store_->release().Notify();
+  pipeline_.reset();
+  answerers_.reset();
+  for (auto& put : puts) EXPECT_TRUE(put->Done());
+}
+
+TEST_F(WritePipelineTest, WithTwoCommittersDestroyingItAnswersEveryWriteHandedIn) {
+  UseCommitters(2);
   HoldTheCommitter();
   std::vector<std::unique_ptr<PutOutcome>> puts;
   for (int i = 0; i < 20; ++i) puts.push_back(StartPut("doc" + std::to_string(i % 5), "x"));

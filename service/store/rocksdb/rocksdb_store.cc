@@ -100,7 +100,14 @@ constexpr char kChangeFloorKey[] = "change_floor";
 constexpr char kClockKey[] = "clock";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormat[] = "etagd-store-1";
-constexpr int kLockStripes = 1024;
+// Enough that two batches of a few dozen names, committing at once
+// (WritePipelineOptions::committers), rarely share a stripe and so rarely
+// wait for each other's log sync.
+constexpr int kLockStripes = 16384;
+// The current records the stripes keep (LastWrite): values up to this
+// size, this many bytes of them in all.
+constexpr size_t kLastWriteMaxValueBytes = 8 * 1024;
+constexpr int64_t kLastWriteBudgetBytes = int64_t{16} << 20;
 
 absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
   if (status.ok()) return absl::OkStatus();
@@ -194,6 +201,18 @@ struct DecodedValue {
   absl::string_view content;
 };
 
+// The current record a stripe's last committed write left, kept so that
+// the next write of that name reads and decodes nothing: exact while the
+// stripe is held, since only a write holding the name's stripe changes a
+// current record, and it replaces the entry once its batch is committed.
+struct LastWrite {
+  std::string name;
+  // The record's value as stored, and its metadata decoded.
+  std::string value;
+  storage::StoredRecord meta;
+  size_t content_offset = 0;
+};
+
 absl::StatusOr<DecodedValue> DecodeValue(absl::string_view value,
                                          absl::string_view key) {
   if (value.size() < 4) {
@@ -250,15 +269,18 @@ Record ToRecord(absl::string_view name, const DecodedValue& decoded,
 std::string EncodeChange(absl::string_view name,
                          const storage::StoredRecord& meta,
                          int64_t content_length) {
-  storage::StoredRecord logged = meta;
-  logged.clear_history_revisions();
-  logged.clear_history_request_ids();
+  if (meta.history_revisions_size() > 0 || meta.history_request_ids_size() > 0) {
+    storage::StoredRecord logged = meta;
+    logged.clear_history_revisions();
+    logged.clear_history_request_ids();
+    return EncodeChange(name, logged, content_length);
+  }
   std::string out;
   const uint32_t n = static_cast<uint32_t>(name.size());
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   out.append(name.data(), name.size());
   AppendBigEndian64(static_cast<uint64_t>(content_length), &out);
-  out.append(EncodeValue(logged, absl::string_view()));
+  out.append(EncodeValue(meta, absl::string_view()));
   return out;
 }
 
@@ -907,6 +929,9 @@ class RocksDbStore final : public Store {
     results.reserve(requests.size());
     rocksdb::WriteBatch batch;
     absl::flat_hash_set<absl::string_view> names;
+    // What each staged write leaves as the current record, kept once the
+    // batch is committed.
+    std::vector<std::unique_ptr<LastWrite>> staged;
     for (const WriteRequest& request : requests) {
       // Each write checks against the committed record: a second write of
       // a name in one batch would check against a stale one.
@@ -917,12 +942,15 @@ class RocksDbStore final : public Store {
       }
       // A write that fails while adding to the batch must add nothing.
       batch.SetSavePoint();
-      results.push_back(StageLocked(*engine, request, full, &batch, &allocated));
+      auto last = std::make_unique<LastWrite>();
+      results.push_back(
+          StageLocked(*engine, request, full, &batch, &allocated, last.get()));
       rocksdb::Status undone = results.back().ok() ? batch.PopSavePoint()
                                                    : batch.RollbackToSavePoint();
       if (!undone.ok()) {
         results.back() = FromRocks(undone, "batching");
       }
+      if (results.back().ok()) staged.push_back(std::move(last));
     }
     if (batch.Count() > 0) {
       // The clock entry: the batch's highest revision and time (the max
@@ -944,8 +972,11 @@ class RocksDbStore final : public Store {
         for (absl::StatusOr<Record>& result : results) {
           if (result.ok()) result = committed;
         }
-      } else if (full) {
-        NoteDeletes(requests, results);
+      } else {
+        for (std::unique_ptr<LastWrite>& last : staged) {
+          KeepLastWriteLocked(std::move(last));
+        }
+        if (full) NoteDeletes(requests, results);
       }
     }
     for (auto it = stripes.rbegin(); it != stripes.rend(); ++it) {
@@ -1230,36 +1261,51 @@ class RocksDbStore final : public Store {
   // current record, asks the guard for room, and adds its write to `batch`.
   // Returns the record the write makes once `batch` is committed. Callers
   // hold the name's stripe.
+  // `last` receives the current record the write leaves, for
+  // KeepLastWriteLocked once the batch is committed.
   absl::StatusOr<Record> StageLocked(Engine& engine,
                                      const WriteRequest& request, bool full,
                                      rocksdb::WriteBatch* batch,
-                                     std::vector<int64_t>* allocated) {
-    rocksdb::PinnableSlice current_value;
-    rocksdb::Status s =
-        engine.db->Get(rocksdb::ReadOptions(), engine.resources(),
-                       ToSlice(request.name), &current_value);
-    std::optional<DecodedValue> current;
-    if (!s.IsNotFound()) {
-      ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
-      ETAGD_ASSIGN_OR_RETURN(current,
-                             DecodeValue(ToView(current_value), request.name));
+                                     std::vector<int64_t>* allocated,
+                                     LastWrite* last) {
+    // The current record's metadata (null if there is none) and its value
+    // as stored: the stripe's kept record, or read and decoded.
+    const storage::StoredRecord* current = nullptr;
+    absl::string_view current_value;
+    rocksdb::PinnableSlice read_value;
+    std::optional<DecodedValue> decoded;
+    if (const LastWrite* kept = LastWriteLocked(request.name);
+        kept != nullptr) {
+      current = &kept->meta;
+      current_value = kept->value;
+    } else {
+      rocksdb::Status s =
+          engine.db->Get(rocksdb::ReadOptions(), engine.resources(),
+                         ToSlice(request.name), &read_value);
+      if (!s.IsNotFound()) {
+        ETAGD_RETURN_IF_ERROR(FromRocks(s, "reading a resource"));
+        current_value = ToView(read_value);
+        ETAGD_ASSIGN_OR_RETURN(decoded,
+                               DecodeValue(current_value, request.name));
+        current = &decoded->meta;
+      }
     }
     const int64_t current_revision =
-        current.has_value() ? current->meta.revision() : 0;
+        current != nullptr ? current->revision() : 0;
     if (current_revision != request.expected_revision &&
         !options_.non_atomic_writes_for_test) {
       return absl::AbortedError(absl::StrCat("the resource changed (revision ",
                                              current_revision, ", expected ",
                                              request.expected_revision, ")"));
     }
-    const bool live = current.has_value() && !current->meta.deleted();
+    const bool live = current != nullptr && !current->deleted();
     if (request.is_delete && !live) {
       return absl::NotFoundError("the resource does not exist");
     }
     // Before a revision is taken: a refused write leaves no gap.
     const bool forget_history = request.is_delete && full;
     const size_t history_copy =
-        current.has_value() && options_.history_depth > 0 && !forget_history
+        current != nullptr && options_.history_depth > 0 && !forget_history
             ? current_value.size()
             : 0;
     const int64_t bytes = WriteBytes(request, history_copy);
@@ -1271,9 +1317,9 @@ class RocksDbStore final : public Store {
     if (request.import_update_time.has_value()) {
       imported_time = absl::FromUnixMicros(
           absl::ToUnixMicros(*request.import_update_time));
-      if (current.has_value()) {
+      if (current != nullptr) {
         imported_time = std::max(
-            *imported_time, absl::FromUnixMicros(current->meta.update_time_us()));
+            *imported_time, absl::FromUnixMicros(current->update_time_us()));
       }
     }
     auto [revision, now, nonce] = NextRevision(allocated, imported_time);
@@ -1283,24 +1329,28 @@ class RocksDbStore final : public Store {
     next.set_request_id(std::string(request.request_id));
     if (request.is_delete) {
       next.set_deleted(true);
-      next.set_etag(current->meta.etag());
+      next.set_etag(current->etag());
     } else {
       next.set_content_type(std::string(request.content_type));
       StoreHttpMetadata(request.metadata, &next);
       next.set_etag(absl::StrFormat("\"%x-%016x\"", revision, nonce));
       next.set_created(!live);
-      next.set_create_revision(live ? current->meta.create_revision()
+      next.set_create_revision(live ? current->create_revision()
                                     : revision);
-      next.set_version(live ? current->meta.version() + 1 : 1);
+      next.set_version(live ? current->version() + 1 : 1);
       next.set_create_time_us(
-          live ? current->meta.create_time_us()
+          live ? current->create_time_us()
           : imported_time.has_value() && request.import_create_time.has_value()
               ? absl::ToUnixMicros(*request.import_create_time)
               : next.update_time_us());
     }
 
-    if (current.has_value()) {
-      AddToHistory(engine, request.name, *current, ToView(current_value),
+    // Before the history lists join `next`: the entry leaves them out.
+    const std::string change = EncodeChange(
+        request.name, next,
+        request.is_delete ? 0 : static_cast<int64_t>(request.content.size()));
+    if (current != nullptr) {
+      AddToHistory(engine, request.name, *current, current_value,
                    forget_history, &next, batch);
     }
     std::string value = EncodeValue(
@@ -1309,18 +1359,48 @@ class RocksDbStore final : public Store {
         FromRocks(batch->Put(engine.resources(), ToSlice(request.name), value),
                   "batching"));
     ETAGD_RETURN_IF_ERROR(FromRocks(
-        batch->Put(engine.changes(), ChangeKey(revision),
-                   EncodeChange(request.name, next,
-                                request.is_delete
-                                    ? 0
-                                    : static_cast<int64_t>(
-                                          request.content.size()))),
+        batch->Put(engine.changes(), ChangeKey(revision), change),
         "batching"));
 
     DecodedValue written{std::move(next), request.is_delete
                                               ? absl::string_view()
                                               : request.content};
-    return ToRecord(request.name, written, /*with_content=*/false);
+    Record record = ToRecord(request.name, written, /*with_content=*/false);
+    last->name = std::string(request.name);
+    last->content_offset = value.size() - written.content.size();
+    last->value = std::move(value);
+    last->meta = std::move(written.meta);
+    return record;
+  }
+
+  // The stripe's kept record if it is `name`'s. The caller holds the
+  // name's stripe.
+  const LastWrite* LastWriteLocked(absl::string_view name) const {
+    if (options_.non_atomic_writes_for_test) return nullptr;  // No stripes.
+    const LastWrite* kept = last_writes_[StripeIndex(name)].get();
+    return kept != nullptr && kept->name == name ? kept : nullptr;
+  }
+
+  // Keeps `last`, a committed write's record, for the next write of its
+  // name, in place of its stripe's previous one; drops it instead if it is
+  // large or the budget is spent (the next write then reads the record).
+  // The caller holds the name's stripe.
+  void KeepLastWriteLocked(std::unique_ptr<LastWrite> last) {
+    if (options_.non_atomic_writes_for_test) return;
+    std::unique_ptr<LastWrite>& slot = last_writes_[StripeIndex(last->name)];
+    if (slot != nullptr) {
+      last_write_bytes_.fetch_sub(static_cast<int64_t>(slot->value.size()));
+      slot.reset();
+    }
+    const int64_t bytes = static_cast<int64_t>(last->value.size());
+    if (last->value.size() > kLastWriteMaxValueBytes ||
+        last_write_bytes_.fetch_add(bytes) + bytes > kLastWriteBudgetBytes) {
+      if (last->value.size() <= kLastWriteMaxValueBytes) {
+        last_write_bytes_.fetch_sub(bytes);
+      }
+      return;
+    }
+    slot = std::move(last);
   }
 
   // The next revision, a time no earlier than any handed out before (the
@@ -1383,15 +1463,14 @@ class RocksDbStore final : public Store {
     last_prune_log_ = std::move(line);
   }
 
-  // Moves the current record `current` (encoded as `current_value`) into
+  // Moves the current record, `meta` (encoded as `current_value`), into
   // history and prunes the oldest past records beyond the configured depth;
   // with `forget`, drops every past record instead and keeps none. Updates
   // next->history_revisions accordingly.
   void AddToHistory(Engine& engine, absl::string_view name,
-                    const DecodedValue& current,
+                    const storage::StoredRecord& meta,
                     absl::string_view current_value, bool forget,
                     storage::StoredRecord* next, rocksdb::WriteBatch* batch) {
-    const storage::StoredRecord& meta = current.meta;
     std::vector<std::pair<int64_t, std::string>> kept;
     for (int i = 0; i < meta.history_revisions_size(); ++i) {
       kept.emplace_back(meta.history_revisions(i),
@@ -1417,7 +1496,7 @@ class RocksDbStore final : public Store {
     }
     if (depth > 0) {
       batch
-          ->Put(engine.history(), HistoryKey(name, current.meta.revision()),
+          ->Put(engine.history(), HistoryKey(name, meta.revision()),
                 ToSlice(current_value))
           .PermitUncheckedError();
     }
@@ -1622,6 +1701,11 @@ class RocksDbStore final : public Store {
 
   rocksdb::WriteOptions write_options_;
   std::array<absl::Mutex, kLockStripes> stripes_;
+  // Each stripe's last committed write, if kept (LastWrite); guarded by
+  // that stripe.
+  std::array<std::unique_ptr<LastWrite>, kLockStripes> last_writes_;
+  // Bytes of value the last_writes_ hold, at most kLastWriteBudgetBytes.
+  std::atomic<int64_t> last_write_bytes_{0};
 
   // The engine reads and writes use; one of engines_.
   std::atomic<Engine*> engine_;
