@@ -362,7 +362,8 @@ Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
     : backend_(backend),
       options_(std::move(options)),
       metrics_(metrics),
-      coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)) {}
+      coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)),
+      head_cache_(std::make_unique<VersionHeadCache>(options_.head_cache_bytes)) {}
 
 void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) {
   auto exchange = std::make_shared<Exchange>();
@@ -588,13 +589,18 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
       // would carry (the version's own); no other representation metadata
       // and no content (Content-Location: none is ever sent).
-      HttpResponse response = exchange->NewResponse(http::status::not_modified);
-      response.insert(http::field::etag, etag);
-      InsertCachingFields(not_modified.http_metadata(), response);
-      if (representation.varies) {
-        response.insert(http::field::vary, "Accept-Encoding");
-      }
-      return Finish(*exchange, std::move(response));
+      VersionRepresentation fields;
+      fields.etag = etag;
+      fields.last_modified = ToTime(not_modified.update_time());
+      fields.content_type = not_modified.content_type();
+      fields.metadata = &not_modified.http_metadata();
+      fields.default_cache_control = options_.cache_control;
+      fields.coding = representation.coding;
+      fields.varies = representation.varies;
+      std::shared_ptr<const VersionHead> head = HeadOf(fields, /*complete=*/false);
+      const absl::string_view lines = head->not_modified();
+      return FinishVersion(*exchange, exchange->NewResponse(http::status::not_modified),
+                           lines, std::move(head));
     }
     v1::Resource& resource = *result->mutable_resource();
     Representation representation =
@@ -616,22 +622,16 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         representation.coding.clear();
       }
     }
-    HttpResponse response = exchange->NewResponse(http::status::ok);
-    response.insert(http::field::etag, etag);
-    InsertDate(http::field::last_modified, ToTime(resource.update_time()), response);
-    response.insert(http::field::content_type,
-                    resource.content_type().empty()
-                        ? boost::beast::string_view("application/octet-stream")
-                        : boost::beast::string_view(resource.content_type()));
-    InsertCachingFields(resource.http_metadata(), response);
-    InsertRepresentationFields(resource.http_metadata(), response);
-    if (!representation.coding.empty()) {
-      response.insert(http::field::content_encoding, representation.coding);
-    }
-    if (representation.varies) {
-      response.insert(http::field::vary, "Accept-Encoding");
-    }
-    response.insert(http::field::accept_ranges, "bytes");
+    VersionRepresentation fields;
+    fields.etag = etag;
+    fields.last_modified = ToTime(resource.update_time());
+    fields.content_type = resource.content_type();
+    fields.metadata = &resource.http_metadata();
+    fields.default_cache_control = options_.cache_control;
+    fields.coding = representation.coding;
+    fields.varies = representation.varies;
+    fields.content_length = length;
+    std::shared_ptr<const VersionHead> head = HeadOf(fields, /*complete=*/true);
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
@@ -655,21 +655,20 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         return Finish(*exchange, std::move(unsatisfiable));
       }
       if (decision.outcome == RangeOutcome::kPartial) {
-        response.result(http::status::partial_content);
-        response.insert(http::field::content_range,
-                     absl::StrCat("bytes ", decision.range.first, "-",
-                                  decision.range.last, "/", length));
-        response.body() = content.substr(
+        HttpResponse partial = exchange->NewResponse(http::status::partial_content);
+        partial.insert(http::field::content_range,
+                       absl::StrCat("bytes ", decision.range.first, "-",
+                                    decision.range.last, "/", length));
+        partial.body() = content.substr(
             decision.range.first, decision.range.last - decision.range.first + 1);
-        return Finish(*exchange, std::move(response));
+        const absl::string_view lines = head->unframed();
+        return FinishVersion(*exchange, std::move(partial), lines, std::move(head));
       }
     }
-    if (exchange->is_head()) {
-      response.content_length(length);
-    } else {
-      response.body() = std::move(content);
-    }
-    Finish(*exchange, std::move(response));
+    HttpResponse response = exchange->NewResponse(http::status::ok);
+    if (!exchange->is_head()) response.body() = std::move(content);
+    const absl::string_view lines = head->lines;
+    FinishVersion(*exchange, std::move(response), lines, std::move(head));
   });
 }
 
@@ -689,36 +688,14 @@ Gateway::Representation Gateway::SelectRepresentation(
   return representation;
 }
 
-void Gateway::InsertCachingFields(const v1::HttpMetadata& metadata,
-                                  HttpResponse& response) const {
-  const std::string& cache_control = metadata.cache_control().empty()
-                                         ? options_.cache_control
-                                         : metadata.cache_control();
-  if (!cache_control.empty()) {
-    response.insert(http::field::cache_control, cache_control);
-  }
-  if (metadata.has_expires()) {
-    InsertDate(http::field::expires, ToTime(metadata.expires()), response);
-  }
-}
-
-void Gateway::InsertRepresentationFields(const v1::HttpMetadata& metadata,
-                                         HttpResponse& response) const {
-  const std::pair<http::field, const std::string*> fields[] = {
-      {http::field::content_disposition, &metadata.content_disposition()},
-      {http::field::content_encoding, &metadata.content_encoding()},
-      {http::field::content_language, &metadata.content_language()},
-  };
-  for (const auto& [field, value] : fields) {
-    if (!value->empty()) response.insert(field, *value);
-  }
-  // In key order, so that responses are the same byte for byte.
-  std::vector<std::pair<absl::string_view, absl::string_view>> user(
-      metadata.user_metadata().begin(), metadata.user_metadata().end());
-  std::sort(user.begin(), user.end());
-  for (const auto& [key, value] : user) {
-    response.insert(absl::StrCat("X-Etagd-Meta-", key), ToBeast(value));
-  }
+std::shared_ptr<const VersionHead> Gateway::HeadOf(
+    const VersionRepresentation& representation, bool complete) {
+  std::shared_ptr<const VersionHead> kept = head_cache_->Find(representation.etag);
+  if (kept != nullptr && (kept->complete || !complete)) return kept;
+  auto head = std::make_shared<const VersionHead>(
+      FormatVersionHead(representation, complete));
+  head_cache_->Insert(representation.etag, head);
+  return head;
 }
 
 void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
@@ -1033,6 +1010,18 @@ void Gateway::Finish(Exchange& exchange, HttpResponse response) {
   metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),
                   now - exchange.start);
   exchange.done(std::move(response));
+}
+
+void Gateway::FinishVersion(Exchange& exchange, HttpResponse response,
+                            absl::string_view fields,
+                            std::shared_ptr<const VersionHead> head) {
+  const absl::Time now = absl::Now();
+  AddCommonFields(exchange, response, now);
+  const unsigned status = response.result_int();
+  if (status == 206) response.prepare_payload();
+  metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),
+                  now - exchange.start);
+  exchange.done(HttpAnswer(std::move(response), fields, std::move(head)));
 }
 
 }  // namespace etagd

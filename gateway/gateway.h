@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend.h"
@@ -32,6 +33,8 @@
 #include "gateway/coded_cache.h"
 #include "gateway/metrics.h"
 #include "gateway/timer_queue.h"
+#include "gateway/version_head.h"
+#include "gateway/version_head_cache.h"
 
 namespace etagd {
 
@@ -48,8 +51,20 @@ struct HttpAnswer {
   HttpAnswer(HttpResponse whole) : response(std::move(whole)) {}  // NOLINT
   HttpAnswer(HttpResponse head, std::unique_ptr<BodyStream> body)
       : response(std::move(head)), body_stream(std::move(body)) {}
+  // A whole response whose head carries `fields` after its own.
+  HttpAnswer(HttpResponse whole, absl::string_view fields,
+             std::shared_ptr<const void> owner)
+      : response(std::move(whole)),
+        more_fields(fields),
+        fields_owner(std::move(owner)) {}
 
   HttpResponse response;
+  // Field lines ("Name: value\r\n" each, RFC 9112 §5) the head carries after
+  // the response's own fields, as they are: a resource version's,
+  // pre-formatted (version_head.h). Valid while fields_owner lives. Never a
+  // framing field but Content-Length, and then the response has none.
+  absl::string_view more_fields;
+  std::shared_ptr<const void> fields_owner;
   std::unique_ptr<BodyStream> body_stream;
 };
 
@@ -75,6 +90,9 @@ struct GatewayOptions {
   // Bytes of coded forms kept for reuse (each is computed once per version
   // and coding while it stays); 0 keeps none.
   int64_t coded_cache_bytes = int64_t{64} << 20;
+  // Bytes of versions' formatted response fields kept for reuse
+  // (version_head_cache.h); 0 formats them for every response.
+  int64_t head_cache_bytes = int64_t{8} << 20;
   // The longest a long-poll is held (Prefer: wait is capped at it); zero
   // turns long-polls off (Prefer: wait is ignored).
   absl::Duration max_wait = absl::Seconds(60);
@@ -164,18 +182,21 @@ class Gateway {
                                       int64_t content_length,
                                       const etagd::v1::HttpMetadata& metadata) const;
 
-  // Cache-Control (the version's, else the default) and Expires: what 200,
-  // 206 and 304 carry alike (RFC 9110 §15.4.5).
-  void InsertCachingFields(const etagd::v1::HttpMetadata& metadata,
-                           HttpResponse& response) const;
-  // The rest of the stored metadata, for 200 and 206 only.
-  void InsertRepresentationFields(const etagd::v1::HttpMetadata& metadata,
-                                  HttpResponse& response) const;
+  // The field lines of `representation`: kept ones, else formatted now
+  // (and kept); `complete` asks for a 200's too, not only a 304's.
+  std::shared_ptr<const VersionHead> HeadOf(
+      const VersionRepresentation& representation, bool complete);
+  // Sends `response` (a 200, 206 or 304 of a version) with `fields`, a part
+  // of `head`, after its own fields. A 200's Content-Length is among the
+  // fields; a 206 gets its own.
+  void FinishVersion(Exchange& exchange, HttpResponse response,
+                     absl::string_view fields, std::shared_ptr<const VersionHead> head);
 
   Backend& backend_;
   const GatewayOptions options_;
   HttpMetrics& metrics_;
   const std::unique_ptr<CodedCache> coded_cache_;
+  const std::unique_ptr<VersionHeadCache> head_cache_;
   std::atomic<bool> draining_{false};
   // Long-poll deadlines and event streams' work. Declared last: its
   // destructor runs what is still pending, which uses the members above.
