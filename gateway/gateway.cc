@@ -86,6 +86,21 @@ void InsertDate(http::field field, absl::Time t, HttpResponse& response) {
   }
 }
 
+// "Date: <IMF-fixdate of now>\r\nServer: etagd\r\n" (RFC 9110 §6.6.1,
+// §10.2.4), formatted once a second per thread and shared with the answers
+// that carry it (they may be written on another thread).
+std::shared_ptr<const std::string> DateAndServerLines(absl::Time now) {
+  thread_local int64_t second = 0;
+  thread_local std::shared_ptr<const std::string> lines;
+  const int64_t unix_seconds = absl::ToUnixSeconds(now);
+  if (lines == nullptr || unix_seconds != second) {
+    lines = std::make_shared<const std::string>(
+        absl::StrCat("Date: ", CachedHttpDate(now), "\r\nServer: etagd\r\n"));
+    second = unix_seconds;
+  }
+  return lines;
+}
+
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -970,6 +985,10 @@ void Gateway::AddCommonFields(Exchange& exchange, HttpResponse& response,
                               absl::Time now) {
   response.insert(http::field::date, ToBeast(CachedHttpDate(now)));
   response.insert(http::field::server, "etagd");
+  AddExchangeFields(exchange, response);
+}
+
+void Gateway::AddExchangeFields(Exchange& exchange, HttpResponse& response) {
   // RFC 7240 §3: the wait preference was honoured, up to this long.
   if (exchange.waited.has_value() && *exchange.waited > absl::ZeroDuration()) {
     response.insert("Preference-Applied",
@@ -1016,12 +1035,15 @@ void Gateway::FinishVersion(Exchange& exchange, HttpResponse response,
                             absl::string_view fields,
                             std::shared_ptr<const VersionHead> head) {
   const absl::Time now = absl::Now();
-  AddCommonFields(exchange, response, now);
+  AddExchangeFields(exchange, response);
   const unsigned status = response.result_int();
   if (status == 206) response.prepare_payload();
   metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),
                   now - exchange.start);
-  exchange.done(HttpAnswer(std::move(response), fields, std::move(head)));
+  std::shared_ptr<const std::string> common = DateAndServerLines(now);
+  const absl::string_view common_lines = *common;
+  exchange.done(HttpAnswer(std::move(response), HeadLines{common_lines, std::move(common)},
+                           HeadLines{fields, std::move(head)}));
 }
 
 }  // namespace etagd

@@ -17,6 +17,7 @@
 #ifndef ETAGD_GATEWAY_GATEWAY_H_
 #define ETAGD_GATEWAY_GATEWAY_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -42,6 +43,13 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
 
+// Pre-formatted field lines ("Name: value\r\n" each, RFC 9112 §5), valid
+// while `owner` lives.
+struct HeadLines {
+  absl::string_view text;
+  std::shared_ptr<const void> owner;
+};
+
 // The answer to one request: a whole response, or, with a body_stream, the
 // head of a response whose body that stream produces piece by piece (the
 // response's own body is then empty and it carries no Content-Length; the
@@ -51,20 +59,18 @@ struct HttpAnswer {
   HttpAnswer(HttpResponse whole) : response(std::move(whole)) {}  // NOLINT
   HttpAnswer(HttpResponse head, std::unique_ptr<BodyStream> body)
       : response(std::move(head)), body_stream(std::move(body)) {}
-  // A whole response whose head carries `fields` after its own.
-  HttpAnswer(HttpResponse whole, absl::string_view fields,
-             std::shared_ptr<const void> owner)
+  // A whole response whose head carries `common` and `version` after its
+  // own fields.
+  HttpAnswer(HttpResponse whole, HeadLines common, HeadLines version)
       : response(std::move(whole)),
-        more_fields(fields),
-        fields_owner(std::move(owner)) {}
+        more_fields{std::move(common), std::move(version)} {}
 
   HttpResponse response;
-  // Field lines ("Name: value\r\n" each, RFC 9112 §5) the head carries after
-  // the response's own fields, as they are: a resource version's,
-  // pre-formatted (version_head.h). Valid while fields_owner lives. Never a
-  // framing field but Content-Length, and then the response has none.
-  absl::string_view more_fields;
-  std::shared_ptr<const void> fields_owner;
+  // Field lines the head carries after the response's own fields, in
+  // order, as they are: the Date and Server lines of the second, then a
+  // resource version's (version_head.h). Never a framing field but
+  // Content-Length, and then the response has none of its own.
+  std::array<HeadLines, 2> more_fields;
   std::unique_ptr<BodyStream> body_stream;
 };
 
@@ -159,6 +165,9 @@ class Gateway {
                     std::unique_ptr<BodyStream> body);
   // Date, Server, CORS and Preference-Applied.
   void AddCommonFields(Exchange& exchange, HttpResponse& response, absl::Time now);
+  // CORS and Preference-Applied: the common fields that depend on the
+  // request.
+  void AddExchangeFields(Exchange& exchange, HttpResponse& response);
   void FinishError(Exchange& exchange, const absl::Status& status);
   void FinishError(Exchange& exchange, int http_status,
                    absl::string_view status_name, absl::string_view message);

@@ -448,7 +448,8 @@ class Session : public SessionBase,
 
   // Writes `response` with `more_fields` (HttpAnswer's, copied into the
   // head before this returns) after its own fields.
-  void Write(HttpResponse response, bool counted, absl::string_view more_fields = {}) {
+  void Write(HttpResponse response, bool counted,
+             absl::Span<const HeadLines> more_fields = {}) {
     const bool keep = keep_alive_ && !state_->stopping.load();
     MemoryBudget* budget = state_->options.response_budget.get();
     int64_t held = 0;

@@ -21,14 +21,15 @@ char* Put(char* p, const char (&s)[3]) {
 }  // namespace
 
 void AppendResponseHead(const HttpResponse& response, std::string* out,
-                        absl::string_view more_fields) {
+                        absl::Span<const HeadLines> more_fields) {
   const unsigned version = response.version();
   const unsigned code = response.result_int();
   // The reason set on the message, else the status's usual one.
   const boost::beast::string_view reason = response.reason();
   // Sized first and written in place: one allocation at most, no append
   // per piece.
-  size_t size = 13 + reason.size() + 2 + more_fields.size() + 2;
+  size_t size = 13 + reason.size() + 2 + 2;
+  for (const HeadLines& lines : more_fields) size += lines.text.size();
   for (const auto& field : response) {
     size += field.name_string().size() + 2 + field.value().size() + 2;
   }
@@ -58,20 +59,23 @@ void AppendResponseHead(const HttpResponse& response, std::string* out,
     p = Put(p, field.value());
     p = Put(p, "\r\n");
   }
-  if (!more_fields.empty()) {
-    p = Put(p, boost::beast::string_view(more_fields.data(), more_fields.size()));
+  for (const HeadLines& lines : more_fields) {
+    if (lines.text.empty()) continue;
+    p = Put(p, boost::beast::string_view(lines.text.data(), lines.text.size()));
   }
   Put(p, "\r\n");
 }
 
 HttpResponse WholeResponse(HttpAnswer answer) {
   HttpResponse response = std::move(answer.response);
-  for (absl::string_view line : absl::StrSplit(answer.more_fields, "\r\n")) {
-    if (line.empty()) continue;
-    const size_t colon = line.find(": ");
-    response.insert(boost::beast::string_view(line.data(), colon),
-                    boost::beast::string_view(line.data() + colon + 2,
-                                              line.size() - colon - 2));
+  for (const HeadLines& lines : answer.more_fields) {
+    for (absl::string_view line : absl::StrSplit(lines.text, "\r\n")) {
+      if (line.empty()) continue;
+      const size_t colon = line.find(": ");
+      response.insert(boost::beast::string_view(line.data(), colon),
+                      boost::beast::string_view(line.data() + colon + 2,
+                                                line.size() - colon - 2));
+    }
   }
   return response;
 }
