@@ -583,10 +583,12 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       const Representation representation = SelectRepresentation(
           *exchange, not_modified.content_type(), not_modified.content_length(),
           not_modified.http_metadata());
-      std::string etag = not_modified.etag();
+      absl::string_view etag = not_modified.etag();
+      std::string coded_etag;
       if (!representation.coding.empty()) {
-        etag = FormatEntityTag(
+        coded_etag = FormatEntityTag(
             CodedEntityTag(*ParseEntityTag(etag), representation.coding));
+        etag = coded_etag;
       }
       // The service matched If-None-Match against every representation of
       // the version (precondition.h); §13.1.2 compares it with the one
@@ -621,7 +623,8 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     Representation representation =
         SelectRepresentation(*exchange, resource.content_type(),
                              resource.content_length(), resource.http_metadata());
-    std::string etag = resource.etag();
+    absl::string_view etag = resource.etag();
+    std::string coded_etag;
     std::string content = std::move(*resource.mutable_content());
     uint64_t length = static_cast<uint64_t>(resource.content_length());
     if (!representation.coding.empty()) {
@@ -630,8 +633,9 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       if (coded.ok()) {
         content = **coded;
         length = content.size();
-        etag = FormatEntityTag(
+        coded_etag = FormatEntityTag(
             CodedEntityTag(*ParseEntityTag(etag), representation.coding));
+        etag = coded_etag;
       } else {
         // The stored bytes are a representation too: send those.
         representation.coding.clear();
