@@ -580,9 +580,13 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
       const v1::NotModified& not_modified = result->not_modified();
-      const Representation representation = SelectRepresentation(
-          *exchange, not_modified.content_type(), not_modified.content_length(),
-          not_modified.http_metadata());
+      std::shared_ptr<const VersionHead> head =
+          KeptStoredFormHead(*exchange, not_modified.etag(), /*complete=*/false);
+      const Representation representation =
+          head != nullptr ? Representation()
+                          : SelectRepresentation(*exchange, not_modified.content_type(),
+                                                 not_modified.content_length(),
+                                                 not_modified.http_metadata());
       absl::string_view etag = not_modified.etag();
       std::string coded_etag;
       if (!representation.coding.empty()) {
@@ -606,23 +610,29 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
       // would carry (the version's own); no other representation metadata
       // and no content (Content-Location: none is ever sent).
-      VersionRepresentation fields;
-      fields.etag = etag;
-      fields.last_modified = ToTime(not_modified.update_time());
-      fields.content_type = not_modified.content_type();
-      fields.metadata = &not_modified.http_metadata();
-      fields.default_cache_control = options_.cache_control;
-      fields.coding = representation.coding;
-      fields.varies = representation.varies;
-      std::shared_ptr<const VersionHead> head = HeadOf(fields, /*complete=*/false);
+      if (head == nullptr) {
+        VersionRepresentation fields;
+        fields.etag = etag;
+        fields.last_modified = ToTime(not_modified.update_time());
+        fields.content_type = not_modified.content_type();
+        fields.metadata = &not_modified.http_metadata();
+        fields.default_cache_control = options_.cache_control;
+        fields.coding = representation.coding;
+        fields.varies = representation.varies;
+        head = HeadOf(fields, /*complete=*/false);
+      }
       const absl::string_view lines = head->not_modified();
       return FinishVersion(*exchange, exchange->NewResponse(http::status::not_modified),
                            lines, std::move(head));
     }
     v1::Resource& resource = *result->mutable_resource();
+    std::shared_ptr<const VersionHead> head =
+        KeptStoredFormHead(*exchange, resource.etag(), /*complete=*/true);
     Representation representation =
-        SelectRepresentation(*exchange, resource.content_type(),
-                             resource.content_length(), resource.http_metadata());
+        head != nullptr ? Representation()
+                        : SelectRepresentation(*exchange, resource.content_type(),
+                                               resource.content_length(),
+                                               resource.http_metadata());
     absl::string_view etag = resource.etag();
     std::string coded_etag;
     std::string content = std::move(*resource.mutable_content());
@@ -641,16 +651,18 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         representation.coding.clear();
       }
     }
-    VersionRepresentation fields;
-    fields.etag = etag;
-    fields.last_modified = ToTime(resource.update_time());
-    fields.content_type = resource.content_type();
-    fields.metadata = &resource.http_metadata();
-    fields.default_cache_control = options_.cache_control;
-    fields.coding = representation.coding;
-    fields.varies = representation.varies;
-    fields.content_length = length;
-    std::shared_ptr<const VersionHead> head = HeadOf(fields, /*complete=*/true);
+    if (head == nullptr) {
+      VersionRepresentation fields;
+      fields.etag = etag;
+      fields.last_modified = ToTime(resource.update_time());
+      fields.content_type = resource.content_type();
+      fields.metadata = &resource.http_metadata();
+      fields.default_cache_control = options_.cache_control;
+      fields.coding = representation.coding;
+      fields.varies = representation.varies;
+      fields.content_length = length;
+      head = HeadOf(fields, /*complete=*/true);
+    }
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
@@ -705,6 +717,14 @@ Gateway::Representation Gateway::SelectRepresentation(
   representation.varies = true;
   representation.coding = exchange.accepted_coding;
   return representation;
+}
+
+std::shared_ptr<const VersionHead> Gateway::KeptStoredFormHead(
+    const Exchange& exchange, absl::string_view etag, bool complete) const {
+  if (!exchange.accepted_coding.empty()) return nullptr;
+  std::shared_ptr<const VersionHead> kept = head_cache_->Find(etag);
+  if (kept == nullptr || (complete && !kept->complete)) return nullptr;
+  return kept;
 }
 
 std::shared_ptr<const VersionHead> Gateway::HeadOf(

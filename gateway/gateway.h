@@ -191,6 +191,15 @@ class Gateway {
                                       int64_t content_length,
                                       const etagd::v1::HttpMetadata& metadata) const;
 
+  // The lines kept for the stored form of the version tagged `etag`, when
+  // the client accepts none of the gateway's codings: it then gets the
+  // stored form whatever the version (SelectRepresentation), and the kept
+  // lines already say whether that depended on Accept-Encoding (Vary).
+  // Null otherwise, or if none (or, asking for `complete`, only a 304's)
+  // are kept.
+  std::shared_ptr<const VersionHead> KeptStoredFormHead(const Exchange& exchange,
+                                                        absl::string_view etag,
+                                                        bool complete) const;
   // The field lines of `representation`: kept ones, else formatted now
   // (and kept); `complete` asks for a 200's too, not only a 304's.
   std::shared_ptr<const VersionHead> HeadOf(
