@@ -1055,7 +1055,7 @@ void Gateway::Finish(Exchange& exchange, HttpResponse response) {
   exchange.done(std::move(response));
 }
 
-void Gateway::FinishVersion(Exchange& exchange, HttpResponse response,
+void Gateway::FinishVersion(Exchange& exchange, HttpResponse&& response,
                             absl::string_view fields,
                             std::shared_ptr<const VersionHead> head) {
   const absl::Time now = absl::Now();

@@ -207,7 +207,7 @@ class Gateway {
   // Sends `response` (a 200, 206 or 304 of a version) with `fields`, a part
   // of `head`, after its own fields. A 200's Content-Length is among the
   // fields; a 206 gets its own.
-  void FinishVersion(Exchange& exchange, HttpResponse response,
+  void FinishVersion(Exchange& exchange, HttpResponse&& response,
                      absl::string_view fields, std::shared_ptr<const VersionHead> head);
 
   Backend& backend_;

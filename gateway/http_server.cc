@@ -297,16 +297,17 @@ class Session : public SessionBase,
       // at once) goes out directly; one from elsewhere (a write's thread)
       // is handed to the loop.
       if (self->stream_.get_executor().running_in_this_thread()) {
-        return self->Answer(std::move(answer));
+        return self->Answer(answer);
       }
       net::post(self->stream_.get_executor(),
                 [self, answer = std::move(answer)]() mutable {
-                  self->Answer(std::move(answer));
+                  self->Answer(answer);
                 });
     });
   }
 
-  void Answer(HttpAnswer answer) {
+  // Takes `answer`'s message (moved once, into response_).
+  void Answer(HttpAnswer& answer) {
     if (answer.body_stream == nullptr) {
       // The answer (and what owns its fields) lives until Write copied them.
       return Write(std::move(answer.response), /*counted=*/true, answer.more_fields);
@@ -448,7 +449,7 @@ class Session : public SessionBase,
 
   // Writes `response` with `more_fields` (HttpAnswer's, copied into the
   // head before this returns) after its own fields.
-  void Write(HttpResponse response, bool counted,
+  void Write(HttpResponse&& response, bool counted,
              absl::Span<const HeadLines> more_fields = {}) {
     const bool keep = keep_alive_ && !state_->stopping.load();
     MemoryBudget* budget = state_->options.response_budget.get();
