@@ -86,6 +86,21 @@ void InsertDate(http::field field, absl::Time t, HttpResponse& response) {
   }
 }
 
+// "Date: <IMF-fixdate of now>\r\nServer: etagd\r\n" (RFC 9110 §6.6.1,
+// §10.2.4), formatted once a second per thread and shared with the answers
+// that carry it (they may be written on another thread).
+std::shared_ptr<const std::string> DateAndServerLines(absl::Time now) {
+  thread_local int64_t second = 0;
+  thread_local std::shared_ptr<const std::string> lines;
+  const int64_t unix_seconds = absl::ToUnixSeconds(now);
+  if (lines == nullptr || unix_seconds != second) {
+    lines = std::make_shared<const std::string>(
+        absl::StrCat("Date: ", CachedHttpDate(now), "\r\nServer: etagd\r\n"));
+    second = unix_seconds;
+  }
+  return lines;
+}
+
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -362,7 +377,8 @@ Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
     : backend_(backend),
       options_(std::move(options)),
       metrics_(metrics),
-      coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)) {}
+      coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)),
+      head_cache_(std::make_unique<VersionHeadCache>(options_.head_cache_bytes)) {}
 
 void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) {
   auto exchange = std::make_shared<Exchange>();
@@ -564,13 +580,19 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     if (!result.ok()) return FinishError(*exchange, result.status());
     if (result->has_not_modified()) {
       const v1::NotModified& not_modified = result->not_modified();
-      const Representation representation = SelectRepresentation(
-          *exchange, not_modified.content_type(), not_modified.content_length(),
-          not_modified.http_metadata());
-      std::string etag = not_modified.etag();
+      std::shared_ptr<const VersionHead> head =
+          KeptStoredFormHead(*exchange, not_modified.etag(), /*complete=*/false);
+      const Representation representation =
+          head != nullptr ? Representation()
+                          : SelectRepresentation(*exchange, not_modified.content_type(),
+                                                 not_modified.content_length(),
+                                                 not_modified.http_metadata());
+      absl::string_view etag = not_modified.etag();
+      std::string coded_etag;
       if (!representation.coding.empty()) {
-        etag = FormatEntityTag(
+        coded_etag = FormatEntityTag(
             CodedEntityTag(*ParseEntityTag(etag), representation.coding));
+        etag = coded_etag;
       }
       // The service matched If-None-Match against every representation of
       // the version (precondition.h); §13.1.2 compares it with the one
@@ -588,19 +610,31 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
       // would carry (the version's own); no other representation metadata
       // and no content (Content-Location: none is ever sent).
-      HttpResponse response = exchange->NewResponse(http::status::not_modified);
-      response.insert(http::field::etag, etag);
-      InsertCachingFields(not_modified.http_metadata(), response);
-      if (representation.varies) {
-        response.insert(http::field::vary, "Accept-Encoding");
+      if (head == nullptr) {
+        VersionRepresentation fields;
+        fields.etag = etag;
+        fields.last_modified = ToTime(not_modified.update_time());
+        fields.content_type = not_modified.content_type();
+        fields.metadata = &not_modified.http_metadata();
+        fields.default_cache_control = options_.cache_control;
+        fields.coding = representation.coding;
+        fields.varies = representation.varies;
+        head = HeadOf(fields, /*complete=*/false);
       }
-      return Finish(*exchange, std::move(response));
+      const absl::string_view lines = head->not_modified();
+      return FinishVersion(*exchange, exchange->NewResponse(http::status::not_modified),
+                           lines, std::move(head));
     }
     v1::Resource& resource = *result->mutable_resource();
+    std::shared_ptr<const VersionHead> head =
+        KeptStoredFormHead(*exchange, resource.etag(), /*complete=*/true);
     Representation representation =
-        SelectRepresentation(*exchange, resource.content_type(),
-                             resource.content_length(), resource.http_metadata());
-    std::string etag = resource.etag();
+        head != nullptr ? Representation()
+                        : SelectRepresentation(*exchange, resource.content_type(),
+                                               resource.content_length(),
+                                               resource.http_metadata());
+    absl::string_view etag = resource.etag();
+    std::string coded_etag;
     std::string content = std::move(*resource.mutable_content());
     uint64_t length = static_cast<uint64_t>(resource.content_length());
     if (!representation.coding.empty()) {
@@ -609,29 +643,26 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       if (coded.ok()) {
         content = **coded;
         length = content.size();
-        etag = FormatEntityTag(
+        coded_etag = FormatEntityTag(
             CodedEntityTag(*ParseEntityTag(etag), representation.coding));
+        etag = coded_etag;
       } else {
         // The stored bytes are a representation too: send those.
         representation.coding.clear();
       }
     }
-    HttpResponse response = exchange->NewResponse(http::status::ok);
-    response.insert(http::field::etag, etag);
-    InsertDate(http::field::last_modified, ToTime(resource.update_time()), response);
-    response.insert(http::field::content_type,
-                    resource.content_type().empty()
-                        ? boost::beast::string_view("application/octet-stream")
-                        : boost::beast::string_view(resource.content_type()));
-    InsertCachingFields(resource.http_metadata(), response);
-    InsertRepresentationFields(resource.http_metadata(), response);
-    if (!representation.coding.empty()) {
-      response.insert(http::field::content_encoding, representation.coding);
+    if (head == nullptr) {
+      VersionRepresentation fields;
+      fields.etag = etag;
+      fields.last_modified = ToTime(resource.update_time());
+      fields.content_type = resource.content_type();
+      fields.metadata = &resource.http_metadata();
+      fields.default_cache_control = options_.cache_control;
+      fields.coding = representation.coding;
+      fields.varies = representation.varies;
+      fields.content_length = length;
+      head = HeadOf(fields, /*complete=*/true);
     }
-    if (representation.varies) {
-      response.insert(http::field::vary, "Accept-Encoding");
-    }
-    response.insert(http::field::accept_ranges, "bytes");
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
@@ -655,21 +686,20 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         return Finish(*exchange, std::move(unsatisfiable));
       }
       if (decision.outcome == RangeOutcome::kPartial) {
-        response.result(http::status::partial_content);
-        response.insert(http::field::content_range,
-                     absl::StrCat("bytes ", decision.range.first, "-",
-                                  decision.range.last, "/", length));
-        response.body() = content.substr(
+        HttpResponse partial = exchange->NewResponse(http::status::partial_content);
+        partial.insert(http::field::content_range,
+                       absl::StrCat("bytes ", decision.range.first, "-",
+                                    decision.range.last, "/", length));
+        partial.body() = content.substr(
             decision.range.first, decision.range.last - decision.range.first + 1);
-        return Finish(*exchange, std::move(response));
+        const absl::string_view lines = head->unframed();
+        return FinishVersion(*exchange, std::move(partial), lines, std::move(head));
       }
     }
-    if (exchange->is_head()) {
-      response.content_length(length);
-    } else {
-      response.body() = std::move(content);
-    }
-    Finish(*exchange, std::move(response));
+    HttpResponse response = exchange->NewResponse(http::status::ok);
+    if (!exchange->is_head()) response.body() = std::move(content);
+    const absl::string_view lines = head->lines;
+    FinishVersion(*exchange, std::move(response), lines, std::move(head));
   });
 }
 
@@ -689,36 +719,22 @@ Gateway::Representation Gateway::SelectRepresentation(
   return representation;
 }
 
-void Gateway::InsertCachingFields(const v1::HttpMetadata& metadata,
-                                  HttpResponse& response) const {
-  const std::string& cache_control = metadata.cache_control().empty()
-                                         ? options_.cache_control
-                                         : metadata.cache_control();
-  if (!cache_control.empty()) {
-    response.insert(http::field::cache_control, cache_control);
-  }
-  if (metadata.has_expires()) {
-    InsertDate(http::field::expires, ToTime(metadata.expires()), response);
-  }
+std::shared_ptr<const VersionHead> Gateway::KeptStoredFormHead(
+    const Exchange& exchange, absl::string_view etag, bool complete) const {
+  if (!exchange.accepted_coding.empty()) return nullptr;
+  std::shared_ptr<const VersionHead> kept = head_cache_->Find(etag);
+  if (kept == nullptr || (complete && !kept->complete)) return nullptr;
+  return kept;
 }
 
-void Gateway::InsertRepresentationFields(const v1::HttpMetadata& metadata,
-                                         HttpResponse& response) const {
-  const std::pair<http::field, const std::string*> fields[] = {
-      {http::field::content_disposition, &metadata.content_disposition()},
-      {http::field::content_encoding, &metadata.content_encoding()},
-      {http::field::content_language, &metadata.content_language()},
-  };
-  for (const auto& [field, value] : fields) {
-    if (!value->empty()) response.insert(field, *value);
-  }
-  // In key order, so that responses are the same byte for byte.
-  std::vector<std::pair<absl::string_view, absl::string_view>> user(
-      metadata.user_metadata().begin(), metadata.user_metadata().end());
-  std::sort(user.begin(), user.end());
-  for (const auto& [key, value] : user) {
-    response.insert(absl::StrCat("X-Etagd-Meta-", key), ToBeast(value));
-  }
+std::shared_ptr<const VersionHead> Gateway::HeadOf(
+    const VersionRepresentation& representation, bool complete) {
+  std::shared_ptr<const VersionHead> kept = head_cache_->Find(representation.etag);
+  if (kept != nullptr && (kept->complete || !complete)) return kept;
+  auto head = std::make_shared<const VersionHead>(
+      FormatVersionHead(representation, complete));
+  head_cache_->Insert(representation.etag, head);
+  return head;
 }
 
 void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
@@ -995,6 +1011,10 @@ void Gateway::AddCommonFields(Exchange& exchange, HttpResponse& response,
                               absl::Time now) {
   response.insert(http::field::date, ToBeast(CachedHttpDate(now)));
   response.insert(http::field::server, "etagd");
+  AddExchangeFields(exchange, response);
+}
+
+void Gateway::AddExchangeFields(Exchange& exchange, HttpResponse& response) {
   // RFC 7240 §3: the wait preference was honoured, up to this long.
   if (exchange.waited.has_value() && *exchange.waited > absl::ZeroDuration()) {
     response.insert("Preference-Applied",
@@ -1043,6 +1063,21 @@ void Gateway::Finish(Exchange& exchange, HttpResponse response) {
   metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),
                   now - exchange.start);
   exchange.done(std::move(response));
+}
+
+void Gateway::FinishVersion(Exchange& exchange, HttpResponse&& response,
+                            absl::string_view fields,
+                            std::shared_ptr<const VersionHead> head) {
+  const absl::Time now = absl::Now();
+  AddExchangeFields(exchange, response);
+  const unsigned status = response.result_int();
+  if (status == 206) response.prepare_payload();
+  metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),
+                  now - exchange.start);
+  std::shared_ptr<const std::string> common = DateAndServerLines(now);
+  const absl::string_view common_lines = *common;
+  exchange.done(HttpAnswer(std::move(response), HeadLines{common_lines, std::move(common)},
+                           HeadLines{fields, std::move(head)}));
 }
 
 }  // namespace etagd

@@ -17,6 +17,7 @@
 #ifndef ETAGD_GATEWAY_GATEWAY_H_
 #define ETAGD_GATEWAY_GATEWAY_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend.h"
@@ -32,6 +34,8 @@
 #include "gateway/coded_cache.h"
 #include "gateway/metrics.h"
 #include "gateway/timer_queue.h"
+#include "gateway/version_head.h"
+#include "gateway/version_head_cache.h"
 #include "service/thread_pool.h"
 
 namespace etagd {
@@ -39,6 +43,13 @@ namespace etagd {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
+
+// Pre-formatted field lines ("Name: value\r\n" each, RFC 9112 §5), valid
+// while `owner` lives.
+struct HeadLines {
+  absl::string_view text;
+  std::shared_ptr<const void> owner;
+};
 
 // The answer to one request: a whole response, or, with a body_stream, the
 // head of a response whose body that stream produces piece by piece (the
@@ -49,8 +60,18 @@ struct HttpAnswer {
   HttpAnswer(HttpResponse whole) : response(std::move(whole)) {}  // NOLINT
   HttpAnswer(HttpResponse head, std::unique_ptr<BodyStream> body)
       : response(std::move(head)), body_stream(std::move(body)) {}
+  // A whole response whose head carries `common` and `version` after its
+  // own fields.
+  HttpAnswer(HttpResponse whole, HeadLines common, HeadLines version)
+      : response(std::move(whole)),
+        more_fields{std::move(common), std::move(version)} {}
 
   HttpResponse response;
+  // Field lines the head carries after the response's own fields, in
+  // order, as they are: the Date and Server lines of the second, then a
+  // resource version's (version_head.h). Never a framing field but
+  // Content-Length, and then the response has none of its own.
+  std::array<HeadLines, 2> more_fields;
   std::unique_ptr<BodyStream> body_stream;
 };
 
@@ -76,6 +97,9 @@ struct GatewayOptions {
   // Bytes of coded forms kept for reuse (each is computed once per version
   // and coding while it stays); 0 keeps none.
   int64_t coded_cache_bytes = int64_t{64} << 20;
+  // Bytes of versions' formatted response fields kept for reuse
+  // (version_head_cache.h); 0 formats them for every response.
+  int64_t head_cache_bytes = int64_t{8} << 20;
   // The longest a long-poll is held (Prefer: wait is capped at it); zero
   // turns long-polls off (Prefer: wait is ignored).
   absl::Duration max_wait = absl::Seconds(60);
@@ -142,6 +166,9 @@ class Gateway {
                     std::unique_ptr<BodyStream> body);
   // Date, Server, CORS and Preference-Applied.
   void AddCommonFields(Exchange& exchange, HttpResponse& response, absl::Time now);
+  // CORS and Preference-Applied: the common fields that depend on the
+  // request.
+  void AddExchangeFields(Exchange& exchange, HttpResponse& response);
   void FinishError(Exchange& exchange, const absl::Status& status);
   void FinishError(Exchange& exchange, int http_status,
                    absl::string_view status_name, absl::string_view message);
@@ -165,13 +192,24 @@ class Gateway {
                                       int64_t content_length,
                                       const etagd::v1::HttpMetadata& metadata) const;
 
-  // Cache-Control (the version's, else the default) and Expires: what 200,
-  // 206 and 304 carry alike (RFC 9110 §15.4.5).
-  void InsertCachingFields(const etagd::v1::HttpMetadata& metadata,
-                           HttpResponse& response) const;
-  // The rest of the stored metadata, for 200 and 206 only.
-  void InsertRepresentationFields(const etagd::v1::HttpMetadata& metadata,
-                                  HttpResponse& response) const;
+  // The lines kept for the stored form of the version tagged `etag`, when
+  // the client accepts none of the gateway's codings: it then gets the
+  // stored form whatever the version (SelectRepresentation), and the kept
+  // lines already say whether that depended on Accept-Encoding (Vary).
+  // Null otherwise, or if none (or, asking for `complete`, only a 304's)
+  // are kept.
+  std::shared_ptr<const VersionHead> KeptStoredFormHead(const Exchange& exchange,
+                                                        absl::string_view etag,
+                                                        bool complete) const;
+  // The field lines of `representation`: kept ones, else formatted now
+  // (and kept); `complete` asks for a 200's too, not only a 304's.
+  std::shared_ptr<const VersionHead> HeadOf(
+      const VersionRepresentation& representation, bool complete);
+  // Sends `response` (a 200, 206 or 304 of a version) with `fields`, a part
+  // of `head`, after its own fields. A 200's Content-Length is among the
+  // fields; a 206 gets its own.
+  void FinishVersion(Exchange& exchange, HttpResponse&& response,
+                     absl::string_view fields, std::shared_ptr<const VersionHead> head);
 
   static constexpr int kLongPollAnswerThreads = 2;
 
@@ -179,6 +217,7 @@ class Gateway {
   const GatewayOptions options_;
   HttpMetrics& metrics_;
   const std::unique_ptr<CodedCache> coded_cache_;
+  const std::unique_ptr<VersionHeadCache> head_cache_;
   std::atomic<bool> draining_{false};
   // Where a long-poll is read and answered again once its wait ends, so
   // that a slow read (the etcd engine's, a large compression) holds up

@@ -32,6 +32,11 @@ ABSL_FLAG(int64_t, coded_cache_mb, 64,
           "Memory for compressed forms, in MiB: each is computed once per "
           "version and coding and kept, least recently used out first. 0 "
           "keeps none (every compressed response is computed again).");
+ABSL_FLAG(int64_t, http_head_cache_mb, 8,
+          "Memory for resource versions' formatted response fields, in MiB: "
+          "each version's ETag, Cache-Control, Content-Type... lines are "
+          "formatted once and kept, least recently used out first. 0 keeps "
+          "none (every response formats them again).");
 ABSL_FLAG(bool, require_preconditions, false,
           "Refuse with 428 a PUT or DELETE of an existing resource that has "
           "neither If-Match nor If-Unmodified-Since (RFC 6585 section 3), so "
@@ -132,6 +137,12 @@ absl::StatusOr<GatewayOptions> GatewayOptionsFromFlags() {
         "--coded_cache_mb must be between 0 and 1048576");
   }
   options.coded_cache_bytes = cache_mb << 20;
+  const int64_t head_cache_mb = absl::GetFlag(FLAGS_http_head_cache_mb);
+  if (head_cache_mb < 0 || head_cache_mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        "--http_head_cache_mb must be between 0 and 1048576");
+  }
+  options.head_cache_bytes = head_cache_mb << 20;
   options.max_wait = absl::GetFlag(FLAGS_http_max_wait);
   if (options.max_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--http_max_wait must not be negative");

@@ -297,18 +297,20 @@ class Session : public SessionBase,
       // at once) goes out directly; one from elsewhere (a write's thread)
       // is handed to the loop.
       if (self->stream_.get_executor().running_in_this_thread()) {
-        return self->Answer(std::move(answer));
+        return self->Answer(answer);
       }
       net::post(self->stream_.get_executor(),
                 [self, answer = std::move(answer)]() mutable {
-                  self->Answer(std::move(answer));
+                  self->Answer(answer);
                 });
     });
   }
 
-  void Answer(HttpAnswer answer) {
+  // Takes `answer`'s message (moved once, into response_).
+  void Answer(HttpAnswer& answer) {
     if (answer.body_stream == nullptr) {
-      return Write(std::move(answer.response), /*counted=*/true);
+      // The answer (and what owns its fields) lives until Write copied them.
+      return Write(std::move(answer.response), /*counted=*/true, answer.more_fields);
     }
     WriteStreamHead(std::move(answer.response), std::move(answer.body_stream));
   }
@@ -445,7 +447,10 @@ class Session : public SessionBase,
     Write(std::move(response), /*counted=*/false);
   }
 
-  void Write(HttpResponse response, bool counted) {
+  // Writes `response` with `more_fields` (HttpAnswer's, copied into the
+  // head before this returns) after its own fields.
+  void Write(HttpResponse&& response, bool counted,
+             absl::Span<const HeadLines> more_fields = {}) {
     const bool keep = keep_alive_ && !state_->stopping.load();
     MemoryBudget* budget = state_->options.response_budget.get();
     int64_t held = 0;
@@ -454,6 +459,7 @@ class Session : public SessionBase,
       if (!budget->TryAcquire(held)) {
         held = 0;
         response = ResponseMemoryExhausted(response.version());
+        more_fields = {};
       }
     }
     SetKeepAlive(keep, response);
@@ -462,7 +468,7 @@ class Session : public SessionBase,
     // the fields. No response is chunked: the gateway sets Content-Length.
     response_ = std::move(response);
     head_.clear();
-    AppendResponseHead(response_, &head_);
+    AppendResponseHead(response_, &head_, more_fields);
     const std::array<net::const_buffer, 2> buffers = {
         net::buffer(head_), net::buffer(response_.body())};
     StartDeadline(Waiting::kWrite);

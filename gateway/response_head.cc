@@ -1,6 +1,9 @@
 #include "gateway/response_head.h"
 
 #include <cstring>
+#include <utility>
+
+#include "absl/strings/str_split.h"
 
 namespace etagd {
 namespace {
@@ -17,7 +20,8 @@ char* Put(char* p, const char (&s)[3]) {
 
 }  // namespace
 
-void AppendResponseHead(const HttpResponse& response, std::string* out) {
+void AppendResponseHead(const HttpResponse& response, std::string* out,
+                        absl::Span<const HeadLines> more_fields) {
   const unsigned version = response.version();
   const unsigned code = response.result_int();
   // The reason set on the message, else the status's usual one.
@@ -25,6 +29,7 @@ void AppendResponseHead(const HttpResponse& response, std::string* out) {
   // Sized first and written in place: one allocation at most, no append
   // per piece.
   size_t size = 13 + reason.size() + 2 + 2;
+  for (const HeadLines& lines : more_fields) size += lines.text.size();
   for (const auto& field : response) {
     size += field.name_string().size() + 2 + field.value().size() + 2;
   }
@@ -54,7 +59,25 @@ void AppendResponseHead(const HttpResponse& response, std::string* out) {
     p = Put(p, field.value());
     p = Put(p, "\r\n");
   }
+  for (const HeadLines& lines : more_fields) {
+    if (lines.text.empty()) continue;
+    p = Put(p, boost::beast::string_view(lines.text.data(), lines.text.size()));
+  }
   Put(p, "\r\n");
+}
+
+HttpResponse WholeResponse(HttpAnswer answer) {
+  HttpResponse response = std::move(answer.response);
+  for (const HeadLines& lines : answer.more_fields) {
+    for (absl::string_view line : absl::StrSplit(lines.text, "\r\n")) {
+      if (line.empty()) continue;
+      const size_t colon = line.find(": ");
+      response.insert(boost::beast::string_view(line.data(), colon),
+                      boost::beast::string_view(line.data() + colon + 2,
+                                                line.size() - colon - 2));
+    }
+  }
+  return response;
 }
 
 }  // namespace etagd

@@ -6,16 +6,25 @@
 
 #include <string>
 
+#include "absl/types/span.h"
+
 #include "gateway/gateway.h"
 
 namespace etagd {
 
 // Appends to `out` what Beast's serializer writes before the body of
 // `response`: "HTTP/1.x NNN reason\r\n", each field as "Name: value\r\n" in
-// order, and "\r\n". Framing fields (Content-Length, Connection) are
-// written as they are set, never added: the caller frames the message. The
-// body is not written; it follows the head unchanged (no chunked coding).
-void AppendResponseHead(const HttpResponse& response, std::string* out);
+// order, and "\r\n"; the lines of `more_fields` (HttpAnswer's) come as they
+// are after the response's own. Framing fields (Content-Length,
+// Connection) are written as they are set, never added: the caller frames
+// the message. The body is not written; it follows the head unchanged (no
+// chunked coding).
+void AppendResponseHead(const HttpResponse& response, std::string* out,
+                        absl::Span<const HeadLines> more_fields = {});
+
+// `answer`'s response with its more_fields as fields of its own, after
+// them: the message the server writes, for tests that look at fields.
+HttpResponse WholeResponse(HttpAnswer answer);
 
 }  // namespace etagd
 

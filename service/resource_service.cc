@@ -38,25 +38,27 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(rest * 1000));
 }
 
-void ToHttpMetadata(const HttpMetadata& metadata, v1::HttpMetadata* out) {
-  out->set_cache_control(metadata.cache_control);
-  out->set_content_disposition(metadata.content_disposition);
-  out->set_content_encoding(metadata.content_encoding);
-  out->set_content_language(metadata.content_language);
+// The API form of `metadata`, whose strings are moved out.
+void ToHttpMetadata(HttpMetadata& metadata, v1::HttpMetadata* out) {
+  out->set_cache_control(std::move(metadata.cache_control));
+  out->set_content_disposition(std::move(metadata.content_disposition));
+  out->set_content_encoding(std::move(metadata.content_encoding));
+  out->set_content_language(std::move(metadata.content_language));
   if (metadata.expires.has_value()) {
     SetTimestamp(*metadata.expires, out->mutable_expires());
   }
-  for (const auto& [key, value] : metadata.user) {
-    (*out->mutable_user_metadata())[key] = value;
+  for (auto& [key, value] : metadata.user) {
+    (*out->mutable_user_metadata())[key] = std::move(value);
   }
 }
 
-// The API form of a live record; `record.content` is moved out.
+// The API form of a live record, whose strings (content, name, tag, media
+// type, metadata) are moved out: it is not read after.
 void ToResource(Record& record, v1::Resource* out) {
-  out->set_name(record.name);
+  out->set_name(std::move(record.name));
   out->set_content(std::move(record.content));
-  out->set_content_type(record.content_type);
-  out->set_etag(record.etag);
+  out->set_content_type(std::move(record.content_type));
+  out->set_etag(std::move(record.etag));
   out->set_revision(record.revision);
   out->set_create_revision(record.create_revision);
   out->set_version(record.version);
@@ -286,13 +288,13 @@ absl::StatusOr<v1::GetResourceResponse> ResourceService::AnswerGet(
       return response;
     case Verdict::kNotModified: {
       v1::NotModified* not_modified = response.mutable_not_modified();
-      not_modified->set_etag(selected->etag);
+      not_modified->set_etag(std::move(selected->etag));
       not_modified->set_revision(selected->revision);
       SetTimestamp(selected->update_time, not_modified->mutable_update_time());
       if (!selected->metadata.empty()) {
         ToHttpMetadata(selected->metadata, not_modified->mutable_http_metadata());
       }
-      not_modified->set_content_type(selected->content_type);
+      not_modified->set_content_type(std::move(selected->content_type));
       not_modified->set_content_length(selected->content_length);
       return response;
     }
@@ -526,13 +528,13 @@ absl::StatusOr<v1::ListResourcesResponse> ResourceService::List(
   if (page.more && !page.records.empty()) {
     // Every page of a listing is read at its first page's revision.
     const int64_t pinned = at_revision > 0 ? at_revision : page.revision;
+    // The records' names were moved into the response.
+    const v1::Resource& last = *response.resources().rbegin();
     const char separator[] = {'\0'};
     const absl::string_view sep(separator, 1);
     response.set_next_page_token(EncodePageToken(
-        'n', pinned > 0 ? absl::StrCat(request.prefix(), sep,
-                                       page.records.back().name, sep, pinned)
-                        : absl::StrCat(request.prefix(), sep,
-                                       page.records.back().name)));
+        'n', pinned > 0 ? absl::StrCat(request.prefix(), sep, last.name(), sep, pinned)
+                        : absl::StrCat(request.prefix(), sep, last.name())));
   }
   return response;
 }

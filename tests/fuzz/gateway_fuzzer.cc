@@ -45,6 +45,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http_date.h"
 #include "gateway/metrics.h"
+#include "gateway/response_head.h"
 #include "service/entity_tag.h"
 #include "service/error_details.h"
 #include "service/precondition.h"
@@ -593,9 +594,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool streamed = false;
     gateway.Handle(parser.release(), [&](HttpAnswer a) {
       ++answers;
-      response = std::move(a.response);
       // The body of an event stream is not pulled: dropping it ends it.
       streamed = a.body_stream != nullptr;
+      response = WholeResponse(std::move(a));
     });
     // The backend answers synchronously, so the answer is in by now.
     ETAGD_FUZZ_CHECK(answers == 1, absl::StrCat(answers, " answers to ",

@@ -124,6 +124,7 @@ sources_of() {
       echo gateway/gateway.cc gateway/conditional_headers.cc gateway/http_date.cc \
         gateway/http_errors.cc gateway/metrics.cc gateway/uri.cc \
         gateway/coded_cache.cc gateway/content_coding.cc \
+        gateway/response_head.cc gateway/version_head.cc gateway/version_head_cache.cc \
         "$gen/openapi_document.cc" \
         gateway/change_wait.cc gateway/event_stream.cc gateway/failed_watch_stream.cc \
         gateway/prefer.cc gateway/sse.cc gateway/timer_queue.cc \
