@@ -1,5 +1,6 @@
 #include "gateway/local_backend.h"
 
+#include <memory>
 #include <utility>
 
 #include "absl/types/optional.h"
@@ -23,7 +24,14 @@ class LocalBackend final : public Backend {
         !access.ok()) {
       return done(access);
     }
-    done(server_.core().Get(request));
+    ResourceService& core = server_.core();
+    if (!core.GetsWithoutBlocking(request)) return done(core.Get(request));
+    // GetAsync needs the request until it answers.
+    auto owned = std::make_shared<const v1::GetResourceRequest>(request);
+    core.GetAsync(*owned, [owned, done = std::move(done)](
+                              absl::StatusOr<v1::GetResourceResponse> got) {
+      done(std::move(got));
+    });
   }
 
   void Put(const Caller& caller, const v1::PutResourceRequest& request,

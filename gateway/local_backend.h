@@ -1,7 +1,10 @@
 // The Backend of the gateway that etagd hosts in its own process: calls go
 // straight to the server's core instead of through gRPC, so a read is
 // answered on the HTTP thread that received it, with no serialization and
-// no thread hop. Everything else is as for a gRPC call: the same core
+// no thread hop; a read that waits without a thread (the etcd engine's
+// consistent cache, ResourceService::GetsWithoutBlocking) is answered where
+// it completes instead, so the HTTP thread does not wait out its round
+// trip. Everything else is as for a gRPC call: the same core
 // (hence the same precondition evaluation), the same authorization, writes
 // through the same write pipeline under the same write budget, readiness from
 // the same serving state.

@@ -1,6 +1,7 @@
 // The embedded gateway's direct backend: the same outcomes as a gRPC call,
-// with reads answered on the calling thread and writes on the server's write
-// threads under its write budget and authorization.
+// with reads answered on the calling thread (or, from a store that reads
+// without blocking, where the read completes) and writes on the server's
+// write threads under its write budget and authorization.
 #include "gateway/local_backend.h"
 
 #include <memory>
@@ -101,6 +102,32 @@ TEST_F(LocalBackendTest, GetIsAnsweredOnTheCallingThreadBeforeItReturns) {
   ASSERT_TRUE(outcome.done.HasBeenNotified());
   EXPECT_EQ(outcome.thread, std::this_thread::get_id());
   ASSERT_THAT(outcome.result, IsOk());
+  EXPECT_EQ(outcome.result->resource().content(), "hello");
+}
+
+// A store whose current reads do not block (the etcd engine's consistent
+// cache) is read without holding the caller, an HTTP I/O thread, for the
+// read's round trip: Get returns first and the answer comes later.
+TEST_F(LocalBackendTest, GetFromAStoreThatReadsWithoutBlockingDoesNotWaitForTheRead) {
+  Start();
+  ASSERT_THAT(Put("slow", "hello"), IsOk());
+  blocking_->AnswerReadsAsynchronously();
+  blocking_->Arm();
+  v1::GetResourceRequest request;
+  request.set_name("slow");
+  Outcome<v1::GetResourceResponse> outcome;
+  absl::Notification returned;
+  std::thread caller([&] {
+    backend_->Get(Caller(), request, outcome.Callback());
+    returned.Notify();
+  });
+  const bool returned_first = returned.WaitForNotificationWithTimeout(absl::Seconds(10));
+  const bool answered_first = outcome.done.HasBeenNotified();
+  blocking_->release().Notify();
+  caller.join();
+  EXPECT_TRUE(returned_first) << "Get waited for the store's read";
+  EXPECT_FALSE(answered_first);
+  ASSERT_THAT(outcome.Wait(), IsOk());
   EXPECT_EQ(outcome.result->resource().content(), "hello");
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -38,7 +39,32 @@ class BlockingStore : public ForwardingStore {
     return ForwardingStore::WriteMany(requests);
   }
 
-  // The next ReadCurrent of "slow" blocks until release() is notified.
+  ~BlockingStore() override {
+    if (answerer_.joinable()) {
+      if (!release_.HasBeenNotified()) release_.Notify();
+      answerer_.join();
+    }
+  }
+
+  // From now on the store says its current reads do not block (as the etcd
+  // engine's consistent cache does), and an armed ReadCurrentAsync of
+  // "slow" returns at once, answering from another thread once released.
+  void AnswerReadsAsynchronously() { asynchronous_ = true; }
+  bool ReadsCurrentWithoutBlocking() const override { return asynchronous_; }
+  void ReadCurrentAsync(absl::string_view name, bool with_content,
+                        ReadDone done) override {
+    if (!asynchronous_ || name != "slow" || !armed_.exchange(false)) {
+      return done(ForwardingStore::ReadCurrent(name, with_content));
+    }
+    entered_.Notify();
+    answerer_ = std::thread([this, with_content, done = std::move(done)] {
+      release_.WaitForNotification();
+      done(ForwardingStore::ReadCurrent("slow", with_content));
+    });
+  }
+
+  // The next ReadCurrent (or ReadCurrentAsync) of "slow" blocks until
+  // release() is notified.
   void Arm() { armed_ = true; }
   // The next WriteMany blocks until release() is notified.
   void ArmWrites() { writes_armed_ = true; }
@@ -47,6 +73,8 @@ class BlockingStore : public ForwardingStore {
 
  private:
   std::atomic<bool> armed_{false};
+  std::atomic<bool> asynchronous_{false};
+  std::thread answerer_;
   std::atomic<bool> writes_armed_{false};
   absl::Notification entered_;
   absl::Notification release_;
