@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gateway/change_wait.h"
@@ -1014,7 +1015,8 @@ void Gateway::AddCommonFields(Exchange& exchange, HttpResponse& response,
   AddExchangeFields(exchange, response);
 }
 
-void Gateway::AddExchangeFields(Exchange& exchange, HttpResponse& response) {
+void Gateway::AddExchangeFields(Exchange& exchange, HttpResponse& response,
+                                absl::string_view version_lines) {
   // RFC 7240 §3: the wait preference was honoured, up to this long.
   if (exchange.waited.has_value() && *exchange.waited > absl::ZeroDuration()) {
     response.insert("Preference-Applied",
@@ -1032,11 +1034,16 @@ void Gateway::AddExchangeFields(Exchange& exchange, HttpResponse& response) {
         // Fetch hides every other field from scripts: the stored user
         // metadata is named too (its keys are the resource's own).
         std::string exposed = kCorsExposeHeaders;
-        for (const auto& field : response) {
-          const absl::string_view name = ToAbsl(field.name_string());
+        auto expose_if_user_metadata = [&exposed](absl::string_view name) {
           if (absl::StartsWithIgnoreCase(name, kUserMetadataPrefix)) {
             absl::StrAppend(&exposed, ", ", name);
           }
+        };
+        for (const auto& field : response) {
+          expose_if_user_metadata(ToAbsl(field.name_string()));
+        }
+        for (absl::string_view line : absl::StrSplit(version_lines, "\r\n")) {
+          expose_if_user_metadata(line.substr(0, line.find(':')));
         }
         response.insert(http::field::access_control_expose_headers, exposed);
       }
@@ -1069,7 +1076,7 @@ void Gateway::FinishVersion(Exchange& exchange, HttpResponse&& response,
                             absl::string_view fields,
                             std::shared_ptr<const VersionHead> head) {
   const absl::Time now = absl::Now();
-  AddExchangeFields(exchange, response);
+  AddExchangeFields(exchange, response, fields);
   const unsigned status = response.result_int();
   if (status == 206) response.prepare_payload();
   metrics_.Record(MethodLabel(exchange.request.method()), static_cast<int>(status),

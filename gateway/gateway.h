@@ -167,8 +167,11 @@ class Gateway {
   // Date, Server, CORS and Preference-Applied.
   void AddCommonFields(Exchange& exchange, HttpResponse& response, absl::Time now);
   // CORS and Preference-Applied: the common fields that depend on the
-  // request.
-  void AddExchangeFields(Exchange& exchange, HttpResponse& response);
+  // request. `version_lines`: the pre-formatted field lines that will go
+  // out with `response` (a VersionHead's), whose user metadata CORS
+  // exposes too.
+  void AddExchangeFields(Exchange& exchange, HttpResponse& response,
+                         absl::string_view version_lines = {});
   void FinishError(Exchange& exchange, const absl::Status& status);
   void FinishError(Exchange& exchange, int http_status,
                    absl::string_view status_name, absl::string_view message);
