@@ -482,9 +482,16 @@ struct ChangeFeed::Hub {
       // watcher per tick, not per page.
       if (const absl::Time now = absl::Now(); now - last_progress >= Tick()) {
         last_progress = now;
-        absl::MutexLock lock(&mu);
-        if (stopping) return;
-        Progress(completions);
+        bool stop;
+        {
+          absl::MutexLock lock(&mu);
+          stop = stopping;
+          if (!stop) Progress(completions);
+        }
+        // What ServeWaiting took from its watchers is answered even when
+        // the feed is shutting down: Shutdown finds those watchers without
+        // a pending Next, so nothing else would answer them.
+        if (stop) return RunAll(completions);
       }
       if (again) Notify();
       RunAll(completions);
