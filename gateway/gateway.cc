@@ -612,15 +612,10 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       // would carry (the version's own); no other representation metadata
       // and no content (Content-Location: none is ever sent).
       if (head == nullptr) {
-        VersionRepresentation fields;
-        fields.etag = etag;
-        fields.last_modified = ToTime(not_modified.update_time());
-        fields.content_type = not_modified.content_type();
-        fields.metadata = &not_modified.http_metadata();
-        fields.default_cache_control = options_.cache_control;
-        fields.coding = representation.coding;
-        fields.varies = representation.varies;
-        head = HeadOf(fields, /*complete=*/false);
+        head = HeadOf(Describe(etag, not_modified.update_time(),
+                               not_modified.content_type(),
+                               not_modified.http_metadata(), representation, 0),
+                      /*complete=*/false);
       }
       const absl::string_view lines = head->not_modified();
       return FinishVersion(*exchange, exchange->NewResponse(http::status::not_modified),
@@ -653,16 +648,9 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
       }
     }
     if (head == nullptr) {
-      VersionRepresentation fields;
-      fields.etag = etag;
-      fields.last_modified = ToTime(resource.update_time());
-      fields.content_type = resource.content_type();
-      fields.metadata = &resource.http_metadata();
-      fields.default_cache_control = options_.cache_control;
-      fields.coding = representation.coding;
-      fields.varies = representation.varies;
-      fields.content_length = length;
-      head = HeadOf(fields, /*complete=*/true);
+      head = HeadOf(Describe(etag, resource.update_time(), resource.content_type(),
+                             resource.http_metadata(), representation, length),
+                    /*complete=*/true);
     }
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
@@ -726,6 +714,24 @@ std::shared_ptr<const VersionHead> Gateway::KeptStoredFormHead(
   std::shared_ptr<const VersionHead> kept = head_cache_->Find(etag);
   if (kept == nullptr || (complete && !kept->complete)) return nullptr;
   return kept;
+}
+
+VersionRepresentation Gateway::Describe(absl::string_view etag,
+                                        const google::protobuf::Timestamp& update_time,
+                                        absl::string_view content_type,
+                                        const v1::HttpMetadata& metadata,
+                                        const Representation& representation,
+                                        uint64_t content_length) const {
+  VersionRepresentation fields;
+  fields.etag = etag;
+  fields.last_modified = ToTime(update_time);
+  fields.content_type = content_type;
+  fields.metadata = &metadata;
+  fields.default_cache_control = options_.cache_control;
+  fields.coding = representation.coding;
+  fields.varies = representation.varies;
+  fields.content_length = content_length;
+  return fields;
 }
 
 std::shared_ptr<const VersionHead> Gateway::HeadOf(

@@ -204,6 +204,14 @@ class Gateway {
   std::shared_ptr<const VersionHead> KeptStoredFormHead(const Exchange& exchange,
                                                         absl::string_view etag,
                                                         bool complete) const;
+  // What FormatVersionHead needs of a version sent as `representation`
+  // (its fields borrow from the arguments).
+  VersionRepresentation Describe(absl::string_view etag,
+                                 const google::protobuf::Timestamp& update_time,
+                                 absl::string_view content_type,
+                                 const etagd::v1::HttpMetadata& metadata,
+                                 const Representation& representation,
+                                 uint64_t content_length) const;
   // The field lines of `representation`: kept ones, else formatted now
   // (and kept); `complete` asks for a 200's too, not only a 304's.
   std::shared_ptr<const VersionHead> HeadOf(
