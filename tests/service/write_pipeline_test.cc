@@ -153,6 +153,15 @@ class WritePipelineTest : public testing::Test {
 
   // Increments "counter" by read and If-Match write from `threads` threads,
   // `increments` successful writes each, retrying on a failed precondition.
+  // The counter IncrementConcurrently increments holds `expected`.
+  void ExpectCounterAt(int expected) {
+    absl::StatusOr<std::optional<Record>> final_value =
+        store_->ReadCurrent("counter", true);
+    ASSERT_THAT(final_value, IsOk());
+    ASSERT_TRUE(final_value->has_value());
+    EXPECT_EQ((*final_value)->content, std::to_string(expected));
+  }
+
   void IncrementConcurrently(int threads, int increments) {
     ASSERT_THAT(Put("counter", "0"), IsOk());
     std::vector<std::thread> workers;
@@ -222,19 +231,13 @@ TEST_F(WritePipelineTest, AWriteItsPlanAnswersDoesNotWaitForTheCommitter) {
 
 TEST_F(WritePipelineTest, ConcurrentIfMatchIncrementsLoseNoUpdate) {
   IncrementConcurrently(8, 50);
-  absl::StatusOr<std::optional<Record>> final_value =
-      store_->ReadCurrent("counter", true);
-  ASSERT_THAT(final_value, IsOk());
-  EXPECT_EQ((*final_value)->content, std::to_string(8 * 50));
+  ExpectCounterAt(8 * 50);
 }
 
 TEST_F(WritePipelineTest, WithTwoCommittersConcurrentIfMatchIncrementsLoseNoUpdate) {
   UseCommitters(2);
   IncrementConcurrently(8, 50);
-  absl::StatusOr<std::optional<Record>> final_value =
-      store_->ReadCurrent("counter", true);
-  ASSERT_THAT(final_value, IsOk());
-  EXPECT_EQ((*final_value)->content, std::to_string(8 * 50));
+  ExpectCounterAt(8 * 50);
 }
 
 TEST_F(WritePipelineTest, WithTwoCommittersOtherNamesCommitWhileABatchWaits) {
