@@ -153,6 +153,20 @@ class WritePipelineTest : public testing::Test {
 
   // Increments "counter" by read and If-Match write from `threads` threads,
   // `increments` successful writes each, retrying on a failed precondition.
+  // Writes of five names wait behind a held commit; destroying the
+  // pipeline then answers every one of them.
+  void ExpectDestroyingAnswersEveryWriteHandedIn() {
+    HoldTheCommitter();
+    std::vector<std::unique_ptr<PutOutcome>> puts;
+    for (int i = 0; i < 20; ++i) {
+      puts.push_back(StartPut("doc" + std::to_string(i % 5), "x"));
+    }
+    store_->release().Notify();
+    pipeline_.reset();
+    answerers_.reset();
+    for (auto& put : puts) EXPECT_TRUE(put->Done());
+  }
+
   // The counter IncrementConcurrently increments holds `expected`.
   void ExpectCounterAt(int expected) {
     absl::StatusOr<std::optional<Record>> final_value =
@@ -354,24 +368,12 @@ TEST_F(WritePipelineTest, AWriteCommittedBeforeItsDeadlineReportsItsResult) {
 }
 
 TEST_F(WritePipelineTest, DestroyingItAnswersEveryWriteHandedIn) {
-  HoldTheCommitter();
-  std::vector<std::unique_ptr<PutOutcome>> puts;
-  for (int i = 0; i < 20; ++i) puts.push_back(StartPut("doc" + std::to_string(i % 5), "x"));
-  store_->release().Notify();
-  pipeline_.reset();
-  answerers_.reset();
-  for (auto& put : puts) EXPECT_TRUE(put->Done());
+  ExpectDestroyingAnswersEveryWriteHandedIn();
 }
 
 TEST_F(WritePipelineTest, WithTwoCommittersDestroyingItAnswersEveryWriteHandedIn) {
   UseCommitters(2);
-  HoldTheCommitter();
-  std::vector<std::unique_ptr<PutOutcome>> puts;
-  for (int i = 0; i < 20; ++i) puts.push_back(StartPut("doc" + std::to_string(i % 5), "x"));
-  store_->release().Notify();
-  pipeline_.reset();
-  answerers_.reset();
-  for (auto& put : puts) EXPECT_TRUE(put->Done());
+  ExpectDestroyingAnswersEveryWriteHandedIn();
 }
 
 }  // namespace
