@@ -556,14 +556,23 @@ class Connection {
     return endpoint.channel->WaitForConnected(absl::ToChronoTime(deadline));
   }
 
-  // Waits until some endpoint connects, at most dial_timeout.
-  absl::Status Connect() {
+  // Waits until some endpoint connects, at most dial_timeout. Tries them
+  // from a random one on, so that replicas given the same list spread over
+  // the members, as etcd's own clients do: each member serves its share,
+  // and not every replica's writes are forwarded by the same follower.
+  absl::Status Connect() ABSL_LOCKS_EXCLUDED(mu_) {
     const absl::Time deadline = absl::Now() + options_.dial_timeout;
     for (Endpoint& endpoint : endpoints_) {
       endpoint.channel->GetState(/*try_to_connect=*/true);
     }
+    size_t first;
+    {
+      absl::MutexLock lock(&mu_);
+      first = absl::Uniform<size_t>(bitgen_, 0, endpoints_.size());
+    }
     while (absl::Now() < deadline) {
-      for (size_t i = 0; i < endpoints_.size(); ++i) {
+      for (size_t k = 0; k < endpoints_.size(); ++k) {
+        const size_t i = (first + k) % endpoints_.size();
         const absl::Time wait = std::min(deadline, absl::Now() + absl::Milliseconds(100));
         if (WaitConnected(endpoints_[i], wait)) {
           current_.store(i);

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -19,8 +21,10 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "service/status_macros.h"
 #include "tests/service/store_conformance.h"
 #include "tests/testing/etcd_cluster.h"
+#include "tests/testing/http_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
@@ -506,6 +510,63 @@ TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
 }
 
 // --- Losing the quorum -----------------------------------------------------------
+
+// The Txns `member` has answered, from its /metrics (etcd's gRPC counters).
+absl::StatusOr<int64_t> TxnsServed(const EtcdCluster& etcd, int member) {
+  const std::string endpoint = etcd.ClientEndpoint(member);
+  int port = 0;
+  if (!absl::SimpleAtoi(endpoint.substr(endpoint.rfind(':') + 1), &port)) {
+    return absl::InternalError(absl::StrCat("no port in ", endpoint));
+  }
+  HttpClient client(port);
+  ETAGD_ASSIGN_OR_RETURN(HttpReply reply, client.Send("GET", "/metrics"));
+  int64_t served = 0;
+  for (absl::string_view line : absl::StrSplit(reply.body, '\n')) {
+    if (!absl::StartsWith(line, "grpc_server_handled_total{") ||
+        !absl::StrContains(line, "grpc_method=\"Txn\"")) {
+      continue;
+    }
+    double count = 0;
+    if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &count)) {
+      return absl::InternalError(absl::StrCat("unreadable metric: ", line));
+    }
+    served += static_cast<int64_t>(count);
+  }
+  return served;
+}
+
+// Replicas given the same endpoints start at a random one each, so that
+// they spread over the members instead of all sending to the first (whose
+// every write is forwarded if it is a follower). Each store's first call,
+// its format check, is a Txn: of 12 stores, all choose one member with
+// probability 3 * 3^-12 (under 10^-5).
+TEST(EtcdEndpointsTest, StoresGivenTheSameEndpointsSpreadOverTheMembers) {
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  ASSERT_THAT(cluster, IsOk());
+  EtcdCluster& etcd = **cluster;
+  std::vector<int64_t> before;
+  for (int member = 0; member < etcd.size(); ++member) {
+    absl::StatusOr<int64_t> served = TxnsServed(etcd, member);
+    ASSERT_THAT(served, IsOk());
+    before.push_back(*served);
+  }
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int i = 0; i < 12; ++i) {
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(OptionsFor(etcd));
+    ASSERT_THAT(store, IsOk());
+    stores.push_back(*std::move(store));
+  }
+  int members_used = 0;
+  for (int member = 0; member < etcd.size(); ++member) {
+    absl::StatusOr<int64_t> served = TxnsServed(etcd, member);
+    ASSERT_THAT(served, IsOk());
+    if (*served > before[member]) ++members_used;
+  }
+  EXPECT_GE(members_used, 2);
+}
 
 // Without a quorum a write cannot commit, and etagd may not be able to find
 // out whether it will: it answers UNAVAILABLE, and whatever it says about
