@@ -19,7 +19,11 @@
 # on the same disk) for both sides: etagd --engine=etcd as three replicas,
 # driven by three etagd-bench processes at once (one a replica) and summed,
 # against the same three etagd-bench processes on etcd's own KV API (one a
-# member): durable CAS vs a Txn compare-and-put, Get (with the consistent
+# member). Replica i is given member i as its endpoint, as bench process i
+# is on the raw side: given all three, each replica starts at a random one,
+# and where they land (how many on the leader, whose writes need no
+# forwarding) moved the CAS ratio by 2x between runs.
+# Durable CAS vs a Txn compare-and-put, Get (with the consistent
 # record cache, etagd's default; --etcd_record_cache_mb=0 turns it off) vs a
 # linearizable Range.
 #
@@ -185,7 +189,7 @@ if [[ $only == all || $only == etcd ]]; then
   done
   for i in 0 1 2; do
     grpc=$((base + 20 + 2 * i))
-    "$bin/service/etagd" --engine=etcd --etcd_endpoints="$endpoints" \
+    "$bin/service/etagd" --engine=etcd --etcd_endpoints="127.0.0.1:${cluster_members[$i]}" \
       --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$((grpc + 1)) \
       ${etcd_cache_flags[@]+"${etcd_cache_flags[@]}"} \
       2>"$work/etagd-etcd-$i.log" &
@@ -193,7 +197,7 @@ if [[ $only == all || $only == etcd ]]; then
     cluster_replicas+=("$grpc")
     if [[ -n $etcd_baseline ]]; then
       grpc=$((base + 30 + 2 * i))
-      "$etcd_baseline/service/etagd" --engine=etcd --etcd_endpoints="$endpoints" \
+      "$etcd_baseline/service/etagd" --engine=etcd --etcd_endpoints="127.0.0.1:${cluster_members[$i]}" \
         --grpc_listen=127.0.0.1:$grpc --http_listen=127.0.0.1:$((grpc + 1)) \
         ${baseline_flags[@]+"${baseline_flags[@]}"} 2>"$work/baseline-etcd-$i.log" &
       pids+=($!)

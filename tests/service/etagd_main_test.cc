@@ -229,7 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidFlagCase{"--max_content_bytes=1073741825",
                         "--max_content_bytes"},
         InvalidFlagCase{"--write_threads=0", "--write_threads"},
-        InvalidFlagCase{"--write_committers=9", "--write_committers"},
+        InvalidFlagCase{"--write_committers=33", "--write_committers"},
         InvalidFlagCase{"--drain_timeout=-1s", "--drain_timeout"},
         InvalidFlagCase{"--block_cache_mb=-1", "--block_cache_mb"},
         InvalidFlagCase{"--grpc_memory_quota_mb=-1", "--grpc_memory_quota_mb"},
