@@ -22,13 +22,19 @@
 # --etagd_flag=F (repeatable) passes F to the etagd under test, for example
 # --etagd_flag=--etcd_record_cache=false for the reads without the cache.
 #
-# Usage: bench/etcd_calls.sh [--n1=200] [--n2=1200] [--instructions]
-#                            [--skip_build] [--etagd_flag=F ...]
+# --keys=N (default 64) sets the resources each run writes first and works
+# on; over a few thousand, a CAS shows whether the replica still remembers
+# the record it last wrote (one Txn) or reads it first (two).
+#
+# Usage: bench/etcd_calls.sh [--n1=200] [--n2=1200] [--keys=64]
+#                            [--instructions] [--skip_build]
+#                            [--etagd_flag=F ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n1=200
 n2=1200
+keys=64
 build=1
 instructions=0
 etagd_flags=()
@@ -36,10 +42,11 @@ for arg in "$@"; do
   case "$arg" in
     --n1=*) n1="${arg#*=}" ;;
     --n2=*) n2="${arg#*=}" ;;
+    --keys=*) keys="${arg#*=}" ;;
     --skip_build) build=0 ;;
     --instructions) instructions=1 ;;
     --etagd_flag=*) etagd_flags+=("${arg#*=}") ;;
-    *) echo "usage: $0 [--n1=200] [--n2=1200] [--instructions] [--skip_build] [--etagd_flag=F ...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--n1=200] [--n2=1200] [--keys=64] [--instructions] [--skip_build] [--etagd_flag=F ...]" >&2; exit 2 ;;
   esac
 done
 if (( n2 <= n1 )); then echo "etcd_calls.sh: --n2 must exceed --n1" >&2; exit 2; fi
@@ -106,7 +113,7 @@ run() {
   if (( $5 == 64 )); then connections=4; in_flight=16; fi
   snapshot "$work/$tag.before"
   "$bin/bench/etagd-bench" --system="$1" --target="$2" --op="$3" \
-    --connections=$connections --in_flight=$in_flight --keys=64 --setup=put \
+    --connections=$connections --in_flight=$in_flight --keys="$keys" --setup=put \
     --warmup=0s --duration=600s --ops="$4" --key_prefix="calls-$tag/" \
     --progress_every=0s >"$work/$tag.bench" 2>&1
   snapshot "$work/$tag.after"

@@ -7,12 +7,13 @@
 
 namespace etagd {
 
-CodedCache::CodedCache(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
+CodedCache::CodedCache(int64_t capacity_bytes) : coded_(capacity_bytes) {}
 
 int64_t CodedCache::EntryBytes(absl::string_view key, const std::string& coded) {
-  // The key twice (map and list), the string and map nodes.
+  // The key, the coded content, its string and the cache's list and index
+  // entries.
   constexpr int64_t kOverheadBytes = 128;
-  return kOverheadBytes + 2 * static_cast<int64_t>(key.size()) +
+  return kOverheadBytes + static_cast<int64_t>(key.size()) +
          static_cast<int64_t>(coded.size());
 }
 
@@ -25,10 +26,8 @@ absl::StatusOr<std::shared_ptr<const std::string>> CodedCache::Get(
   bool first = false;
   {
     absl::MutexLock lock(&mu_);
-    auto hit = entries_.find(key);
-    if (hit != entries_.end()) {
-      lru_.splice(lru_.begin(), lru_, hit->second.lru);
-      return hit->second.coded;
+    if (const std::shared_ptr<const std::string>* hit = coded_.Find(key)) {
+      return *hit;
     }
     auto [it, inserted] = pending_.try_emplace(key);
     if (inserted) {
@@ -51,37 +50,24 @@ absl::StatusOr<std::shared_ptr<const std::string>> CodedCache::Get(
   }
   {
     absl::MutexLock lock(&mu_);
-    if (pending->result.ok()) Insert(key, *pending->result);
+    // One too big to keep is served this once, encoded again next time.
+    if (pending->result.ok()) {
+      coded_.Insert(key, *pending->result, EntryBytes(key, **pending->result));
+    }
     pending_.erase(key);
   }
   pending->done.Notify();
   return pending->result;
 }
 
-void CodedCache::Insert(const std::string& key,
-                        std::shared_ptr<const std::string> coded) {
-  const int64_t bytes = EntryBytes(key, *coded);
-  // Too big to keep: served this once, encoded again next time.
-  if (bytes > capacity_) return;
-  while (bytes_ + bytes > capacity_ && !lru_.empty()) {
-    auto victim = entries_.find(lru_.back());
-    bytes_ -= victim->second.bytes;
-    entries_.erase(victim);
-    lru_.pop_back();
-  }
-  lru_.push_front(key);
-  entries_.emplace(key, Entry{std::move(coded), lru_.begin(), bytes});
-  bytes_ += bytes;
-}
-
 int64_t CodedCache::bytes() const {
   absl::MutexLock lock(&mu_);
-  return bytes_;
+  return coded_.bytes();
 }
 
 int64_t CodedCache::entries() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(entries_.size());
+  return coded_.entries();
 }
 
 int64_t CodedCache::encodes() const {

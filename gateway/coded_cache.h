@@ -6,7 +6,6 @@
 #define ETAGD_GATEWAY_CODED_CACHE_H_
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
 
@@ -16,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "service/byte_bounded_lru.h"
 
 namespace etagd {
 
@@ -42,11 +42,6 @@ class CodedCache {
   int64_t encodes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Entry {
-    std::shared_ptr<const std::string> coded;
-    std::list<std::string>::iterator lru;
-    int64_t bytes;
-  };
   // An encoding under way, which callers for the same key wait for.
   struct Pending {
     absl::Notification done;
@@ -54,17 +49,11 @@ class CodedCache {
   };
 
   static int64_t EntryBytes(absl::string_view key, const std::string& coded);
-  void Insert(const std::string& key, std::shared_ptr<const std::string> coded)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const int64_t capacity_;
   mutable absl::Mutex mu_;
-  // Most recently used first.
-  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  ByteBoundedLru<std::shared_ptr<const std::string>> coded_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<Pending>> pending_
       ABSL_GUARDED_BY(mu_);
-  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t encodes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -9,15 +9,13 @@
 #define ETAGD_GATEWAY_VERSION_HEAD_CACHE_H_
 
 #include <cstdint>
-#include <list>
 #include <memory>
-#include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/version_head.h"
+#include "service/byte_bounded_lru.h"
 
 namespace etagd {
 
@@ -43,22 +41,10 @@ class VersionHeadCache {
   int64_t entries() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Entry {
-    std::shared_ptr<const VersionHead> head;
-    std::list<std::string>::iterator lru;
-    int64_t bytes;
-  };
-
   static int64_t EntryBytes(absl::string_view etag, const VersionHead& head);
-  void Erase(absl::flat_hash_map<std::string, Entry>::iterator it)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const int64_t capacity_;
   mutable absl::Mutex mu_;
-  // Most recently used first.
-  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  ByteBoundedLru<std::shared_ptr<const VersionHead>> heads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace etagd

@@ -91,6 +91,12 @@ ABSL_FLAG(bool, etcd_record_cache, true,
           "none holding a thread) and waits until the cache has caught up "
           "to it, reading through to etcd if it has not within 10 ms. "
           "false (or --record_cache_mb=0): every read goes to etcd.");
+ABSL_FLAG(int64_t, etcd_recent_records_mb, 16,
+          "With --engine=etcd: memory, in MiB, for the records this replica "
+          "last read or wrote (a few hundred bytes each), least recently "
+          "used forgotten first. A compare-and-set on a remembered record is "
+          "one etcd Txn; on a forgotten one, a linearizable read first. 0 "
+          "remembers none.");
 ABSL_FLAG(bool, sync_writes, true,
           "Durable writes: sync the write-ahead log before acknowledging a "
           "write, so acknowledged writes survive power loss. "
@@ -380,6 +386,12 @@ absl::StatusOr<Engine> EngineFromFlags() {
     return absl::InvalidArgumentError(
         "--etcd_max_request_bytes must be at least 65536");
   }
+  const int64_t recent_records_mb = absl::GetFlag(FLAGS_etcd_recent_records_mb);
+  if (recent_records_mb < 0 || recent_records_mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        "--etcd_recent_records_mb must be between 0 and 1048576");
+  }
+  options.recent_records_bytes = recent_records_mb << 20;
   engine.max_content_bytes = EtcdMaxContentBytes(options);
   const bool tls = !options.ca_file.empty() || !options.cert_file.empty() ||
                    absl::StrContains(absl::GetFlag(FLAGS_etcd_endpoints), "https://");

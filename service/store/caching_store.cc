@@ -1,7 +1,7 @@
 #include "service/store/caching_store.h"
 
 #include <algorithm>
-#include <list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/synchronization/mutex.h"
+#include "service/byte_bounded_lru.h"
 
 namespace etagd {
 namespace {
@@ -20,8 +21,10 @@ class CachingStore final : public Store {
  public:
   CachingStore(std::unique_ptr<Store> inner, CachingStoreOptions options)
       : inner_(std::move(inner)),
-        shard_capacity_(options.capacity_bytes / std::max(1, options.shards)),
-        shards_(static_cast<size_t>(std::max(1, options.shards))) {}
+        shard_capacity_(options.capacity_bytes / std::max(1, options.shards)) {
+    shards_.resize(static_cast<size_t>(std::max(1, options.shards)));
+    for (auto& shard : shards_) shard = std::make_unique<Shard>(shard_capacity_);
+  }
 
   absl::StatusOr<std::optional<Record>> ReadCurrent(absl::string_view name,
                                                     bool with_content) override {
@@ -30,10 +33,8 @@ class CachingStore final : public Store {
     std::shared_ptr<const Record> cached;
     {
       absl::MutexLock lock(&shard.mu);
-      auto it = shard.entries.find(name);
-      if (it != shard.entries.end()) {
-        shard.lru.splice(shard.lru.begin(), shard.lru, it->second.position);
-        cached = it->second.record;
+      if (const std::shared_ptr<const Record>* hit = shard.records.Find(name)) {
+        cached = *hit;
       }
       generation = shard.generation;
     }
@@ -55,9 +56,9 @@ class CachingStore final : public Store {
     if (!with_content || !read.ok() || !read->has_value()) return read;
     auto record = std::make_shared<const Record>(**read);
     absl::MutexLock lock(&shard.mu);
-    if (shard.generation == generation && !shard.entries.contains(name) &&
+    if (shard.generation == generation && !shard.records.Contains(name) &&
         !shard.writing.contains(name)) {
-      Insert(shard, std::string(name), std::move(record));
+      Insert(shard, name, std::move(record));
     }
     return read;
   }
@@ -122,12 +123,6 @@ class CachingStore final : public Store {
   }
 
  private:
-  struct Entry {
-    std::shared_ptr<const Record> record;
-    std::list<std::string>::iterator position;
-    int64_t bytes = 0;
-  };
-
   // Writes of one name in progress.
   struct Pending {
     int count = 0;
@@ -136,25 +131,24 @@ class CachingStore final : public Store {
   };
 
   struct Shard {
+    explicit Shard(int64_t capacity_bytes) : records(capacity_bytes) {}
+
     absl::Mutex mu;
     absl::flat_hash_map<std::string, Pending> writing ABSL_GUARDED_BY(mu);
     // Bumped by every write to a name of this shard.
     uint64_t generation ABSL_GUARDED_BY(mu) = 0;
-    // Most recently used first.
-    std::list<std::string> lru ABSL_GUARDED_BY(mu);
-    absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
-    int64_t bytes ABSL_GUARDED_BY(mu) = 0;
+    ByteBoundedLru<std::shared_ptr<const Record>> records ABSL_GUARDED_BY(mu);
   };
 
   Shard& ShardFor(absl::string_view name) {
-    return shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];
+    return *shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];
   }
 
   void BeginWrite(absl::string_view name) {
     Shard& shard = ShardFor(name);
     absl::MutexLock lock(&shard.mu);
     ++shard.writing[name].count;
-    EraseIfCached(shard, name);
+    shard.records.Erase(name);
     ++shard.generation;
   }
 
@@ -171,12 +165,12 @@ class CachingStore final : public Store {
         written.ok() && written->revision == pending->second.latest_revision;
     if (last) shard.writing.erase(pending);
     // Whatever the outcome, an entry filled meanwhile may be stale now.
-    EraseIfCached(shard, request.name);
+    shard.records.Erase(request.name);
     ++shard.generation;
     if (last && latest && Fits(request.name, request.content)) {
       auto record = std::make_shared<Record>(*written);
       if (!record->deleted) record->content = std::string(request.content);
-      Insert(shard, std::string(request.name), std::move(record));
+      Insert(shard, request.name, std::move(record));
     }
   }
 
@@ -184,40 +178,22 @@ class CachingStore final : public Store {
     return static_cast<int64_t>(name.size() + content.size()) + kEntryOverhead;
   }
 
-  // An entry larger than a shard would evict everything else.
+  // Checked before a record is copied for the cache: one larger than a
+  // shard is not kept.
   bool Fits(absl::string_view name, absl::string_view content) const {
     return EntryBytes(name, content) <= shard_capacity_;
   }
 
-  void Insert(Shard& shard, std::string name, std::shared_ptr<const Record> record)
+  void Insert(Shard& shard, absl::string_view name,
+              std::shared_ptr<const Record> record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
     const int64_t bytes = EntryBytes(name, record->content);
-    if (bytes > shard_capacity_) return;
-    while (shard.bytes + bytes > shard_capacity_ && !shard.lru.empty()) {
-      Erase(shard, shard.entries.find(shard.lru.back()));
-    }
-    shard.lru.push_front(name);
-    shard.bytes += bytes;
-    shard.entries.emplace(std::move(name),
-                          Entry{std::move(record), shard.lru.begin(), bytes});
-  }
-
-  void EraseIfCached(Shard& shard, absl::string_view name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
-    auto it = shard.entries.find(name);
-    if (it != shard.entries.end()) Erase(shard, it);
-  }
-
-  void Erase(Shard& shard, absl::flat_hash_map<std::string, Entry>::iterator it)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
-    shard.bytes -= it->second.bytes;
-    shard.lru.erase(it->second.position);
-    shard.entries.erase(it);
+    shard.records.Insert(name, std::move(record), bytes);
   }
 
   const std::unique_ptr<Store> inner_;
   const int64_t shard_capacity_;
-  std::vector<Shard> shards_;
+  std::vector<std::unique_ptr<Shard>> shards_;
 };
 
 }  // namespace

@@ -62,12 +62,14 @@ ConsistentCache::ConsistentCache(std::unique_ptr<Store> inner,
                                  ConsistentCacheOptions options, int64_t applied)
     : inner_(std::move(inner)),
       options_(std::move(options)),
-      shard_capacity_(options_.capacity_bytes / std::max(1, options_.shards)),
-      shards_(static_cast<size_t>(std::max(1, options_.shards))),
       latest_(std::make_unique<SharedRevisionQuery>(options_.latest_revision)),
       blocking_(std::make_unique<ThreadPool>(
           std::max(1, options_.blocking_threads))),
       applied_(applied) {
+  shards_.resize(static_cast<size_t>(std::max(1, options_.shards)));
+  const int64_t shard_capacity =
+      options_.capacity_bytes / static_cast<int64_t>(shards_.size());
+  for (auto& shard : shards_) shard = std::make_unique<Shard>(shard_capacity);
   inner_->SetCommitListener([this] { OnCommit(); });
   thread_ = std::thread([this] { Run(); });
 }
@@ -157,15 +159,14 @@ std::optional<std::optional<Record>> ConsistentCache::Lookup(
   std::shared_ptr<const Record> cached;
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(name);
-    if (it == shard.entries.end()) return std::nullopt;
-    shard.lru.splice(shard.lru.begin(), shard.lru, it->second.position);
+    const std::shared_ptr<const Record>* hit = shard.records.Find(name);
+    if (hit == nullptr) return std::nullopt;
     ++hits_;
     // Known to have no record.
-    if (it->second.record == nullptr) {
+    if (*hit == nullptr) {
       return std::optional<std::optional<Record>>(std::in_place);
     }
-    cached = it->second.record;
+    cached = *hit;
   }
   // Cached records are immutable: copied outside the lock, which readers of
   // one hot name would otherwise queue on.
@@ -220,14 +221,11 @@ absl::StatusOr<std::optional<Record>> ConsistentCache::ReadThrough(
   // record read may be missing from it.
   const int64_t revision = read->has_value() ? (*read)->revision : 0;
   if (newest_change > revision) return read;
-  auto it = shard.entries.find(name);
-  if (it != shard.entries.end()) {
-    const int64_t cached =
-        it->second.record != nullptr ? it->second.record->revision : 0;
+  if (const std::shared_ptr<const Record>* known = shard.records.Peek(name)) {
+    const int64_t cached = *known != nullptr ? (*known)->revision : 0;
     if (cached >= revision) return read;
-    Erase(shard, it);
   }
-  Insert(shard, std::string(name),
+  Insert(shard, name,
          read->has_value() ? std::make_shared<const Record>(**read) : nullptr);
   return read;
 }
@@ -313,12 +311,11 @@ void ConsistentCache::Apply(const Record& change) {
     fill->second.newest_change =
         std::max(fill->second.newest_change, change.revision);
   }
-  auto it = shard.entries.find(change.name);
-  if (it == shard.entries.end()) return;
-  const int64_t cached =
-      it->second.record != nullptr ? it->second.record->revision : 0;
+  const std::shared_ptr<const Record>* known = shard.records.Peek(change.name);
+  if (known == nullptr) return;
+  const int64_t cached = *known != nullptr ? (*known)->revision : 0;
   // An entry filled from a read ahead of the log may be newer already.
-  if (cached < change.revision) Erase(shard, it);
+  if (cached < change.revision) shard.records.Erase(change.name);
 }
 
 void ConsistentCache::Advance(int64_t applied) {
@@ -330,39 +327,23 @@ void ConsistentCache::Advance(int64_t applied) {
 
 void ConsistentCache::Reset(int64_t revision) {
   ++resets_;
-  for (Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
-    ++shard.epoch;
-    shard.entries.clear();
-    shard.lru.clear();
-    shard.bytes = 0;
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    ++shard->epoch;
+    shard->records.Clear();
   }
   Advance(revision);
 }
 
 ConsistentCache::Shard& ConsistentCache::ShardFor(absl::string_view name) {
-  return shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];
+  return *shards_[absl::Hash<absl::string_view>()(name) % shards_.size()];
 }
 
-void ConsistentCache::Insert(Shard& shard, std::string name,
+void ConsistentCache::Insert(Shard& shard, absl::string_view name,
                              std::shared_ptr<const Record> record) {
   const int64_t bytes = EntryBytes(name, record.get());
-  // An entry larger than a shard would evict everything else.
-  if (bytes > shard_capacity_) return;
-  while (shard.bytes + bytes > shard_capacity_ && !shard.lru.empty()) {
-    Erase(shard, shard.entries.find(shard.lru.back()));
-  }
-  shard.lru.push_front(name);
-  shard.bytes += bytes;
-  shard.entries.emplace(std::move(name),
-                        Entry{std::move(record), shard.lru.begin(), bytes});
-}
-
-void ConsistentCache::Erase(Shard& shard,
-                            absl::flat_hash_map<std::string, Entry>::iterator it) {
-  shard.bytes -= it->second.bytes;
-  shard.lru.erase(it->second.position);
-  shard.entries.erase(it);
+  // One larger than a shard is not kept (it would evict everything else).
+  shard.records.Insert(name, std::move(record), bytes);
 }
 
 }  // namespace etagd

@@ -29,7 +29,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <string>
 #include <thread>
@@ -40,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/byte_bounded_lru.h"
 #include "service/store/shared_revision_query.h"
 #include "service/store/store.h"
 #include "service/thread_pool.h"
@@ -186,12 +186,6 @@ class ConsistentCache final : public Store {
       ABSL_LOCKS_EXCLUDED(listener_mu_);
 
  private:
-  // A cached current record; null: the name has no record.
-  struct Entry {
-    std::shared_ptr<const Record> record;
-    std::list<std::string>::iterator position;
-    int64_t bytes = 0;
-  };
   // Read-throughs of one name in progress.
   struct Fill {
     int count = 0;
@@ -199,12 +193,12 @@ class ConsistentCache final : public Store {
     int64_t newest_change = 0;
   };
   struct Shard {
+    explicit Shard(int64_t capacity_bytes) : records(capacity_bytes) {}
+
     absl::Mutex mu;
-    // Most recently used first.
-    std::list<std::string> lru ABSL_GUARDED_BY(mu);
-    absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
+    // Current records by name; null: the name has no record.
+    ByteBoundedLru<std::shared_ptr<const Record>> records ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<std::string, Fill> filling ABSL_GUARDED_BY(mu);
-    int64_t bytes ABSL_GUARDED_BY(mu) = 0;
     // Bumped when the cache empties: fills begun before do not insert.
     uint64_t epoch ABSL_GUARDED_BY(mu) = 0;
   };
@@ -238,15 +232,13 @@ class ConsistentCache final : public Store {
   void Reset(int64_t revision);
 
   Shard& ShardFor(absl::string_view name);
-  void Insert(Shard& shard, std::string name, std::shared_ptr<const Record> record)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  void Erase(Shard& shard, absl::flat_hash_map<std::string, Entry>::iterator it)
+  void Insert(Shard& shard, absl::string_view name,
+              std::shared_ptr<const Record> record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const std::unique_ptr<Store> inner_;
   const ConsistentCacheOptions options_;
-  const int64_t shard_capacity_;
-  std::vector<Shard> shards_;
+  std::vector<std::unique_ptr<Shard>> shards_;
   // Both stopped first when the cache is destroyed (their tasks use the rest).
   std::unique_ptr<SharedRevisionQuery> latest_;
   std::unique_ptr<ThreadPool> blocking_;

@@ -237,6 +237,17 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidFlagCase{"--history_depth=many", "history_depth"},
         InvalidFlagCase{"--drain_timeout=10", "drain_timeout"}));
 
+// Checked before etagd dials etcd (nothing listens on port 1).
+TEST(EtagdMainTest, ANegativeEtcdRecentRecordsBudgetIsRefusedNamingTheFlag) {
+  CommandResult result = RunEtagd(
+      {"--grpc_listen=127.0.0.1:0", "--engine=etcd",
+       "--etcd_endpoints=127.0.0.1:1", "--etcd_dial_timeout=1s",
+       "--etcd_recent_records_mb=-1"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.stderr_text, HasSubstr("--etcd_recent_records_mb"));
+  EXPECT_THAT(result.stderr_text, Not(HasSubstr("serving gRPC")));
+}
+
 TEST(EtagdMainTest, PortInUseFailsWithCannotListen) {
   HeldPort held;
   ASSERT_NE(held.port(), 0);

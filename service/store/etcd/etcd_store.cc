@@ -67,6 +67,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "service/byte_bounded_lru.h"
 #include "service/log.h"
 #include "service/status_macros.h"
 #include "service/store/etcd/etcd_change_log.h"
@@ -619,49 +620,54 @@ class Connection {
 // here needs no read before its Txn, and a read of content can ask for the
 // content key in the same round trip as the record (and check that the
 // record is still that one). Never a source of answers by itself: etcd's
-// compare and the record read with the content decide. Bounded;
-// thread-safe. Records are shared, never copied: a write plans on one
-// while another thread may replace it here.
+// compare and the record read with the content decide. Bounded by bytes,
+// the least recently used forgotten first (a forgotten record costs its
+// next write one read); thread-safe. Records are shared, never copied: a
+// write plans on one while another thread may replace it here.
 class RecentRecords {
  public:
   using Shared = std::shared_ptr<const EtcdRecord>;
 
+  // Keeps at most `capacity_bytes` of records, names and bookkeeping.
+  explicit RecentRecords(int64_t capacity_bytes) : records_(capacity_bytes) {}
+
   // Null if `name` is not known.
   Shared Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    auto it = records_.find(name);
-    if (it == records_.end()) return nullptr;
-    return it->second;
+    const Shared* known = records_.Find(name);
+    return known != nullptr ? *known : nullptr;
   }
 
   // The sequence of `name`'s record if it is known and live, else 0.
   int64_t LiveSequence(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    auto it = records_.find(name);
-    if (it == records_.end() || it->second->deleted()) return 0;
-    return it->second->sequence();
+    const Shared* known = records_.Find(name);
+    if (known == nullptr || (*known)->deleted()) return 0;
+    return (*known)->sequence();
   }
 
   // Keeps the newer of `record` (not null) and the one known.
   void Put(absl::string_view name, Shared record) ABSL_LOCKS_EXCLUDED(mu_) {
+    const int64_t bytes = EntryBytes(name, *record);
     absl::MutexLock lock(&mu_);
-    auto it = records_.find(name);
-    if (it != records_.end()) {
-      if (it->second->revision() < record->revision()) it->second = std::move(record);
-      return;
-    }
-    // Any one goes: a missing entry costs one read.
-    if (records_.size() >= kCapacity) records_.erase(records_.begin());
-    records_.emplace(std::string(name), std::move(record));
+    const Shared* known = records_.Find(name);
+    if (known != nullptr && (*known)->revision() >= record->revision()) return;
+    records_.Insert(name, std::move(record), bytes);
   }
   void Put(absl::string_view name, EtcdRecord record) ABSL_LOCKS_EXCLUDED(mu_) {
     Put(name, std::make_shared<const EtcdRecord>(std::move(record)));
   }
 
  private:
-  static constexpr size_t kCapacity = 4096;
+  static int64_t EntryBytes(absl::string_view name, const EtcdRecord& record) {
+    // The shared pointer's control block, the list and index nodes.
+    constexpr int64_t kOverheadBytes = 128;
+    return kOverheadBytes + static_cast<int64_t>(name.size()) +
+           static_cast<int64_t>(record.SpaceUsedLong());
+  }
+
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Shared> records_ ABSL_GUARDED_BY(mu_);
+  ByteBoundedLru<Shared> records_ ABSL_GUARDED_BY(mu_);
 };
 
 // A write as it will be sent: the record it makes and its Txn.
@@ -677,6 +683,7 @@ class EtcdStore final : public Store {
       : options_(options),
         keys_(options.prefix),
         connection_(std::move(connection)),
+        recent_(options.recent_records_bytes),
         reads_(
             [this](absl::Span<const CurrentRead* const> reads,
                    absl::Span<CurrentReadResult* const> results) {

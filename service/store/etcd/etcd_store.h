@@ -54,6 +54,12 @@ struct EtcdStoreOptions {
   // The cluster's --max-request-bytes: writes that would exceed it are
   // RESOURCE_EXHAUSTED before they are sent.
   int64_t max_request_bytes = 1572864;
+  // Memory for the records this store last read or wrote (a few hundred
+  // bytes each, counted with their names), the least recently used
+  // forgotten first: a compare-and-set on a record remembered here is one
+  // Txn, on a forgotten one a linearizable read and the Txn. 0 remembers
+  // none.
+  int64_t recent_records_bytes = int64_t{16} << 20;
   // Source of wall-clock time; tests substitute one that steps back.
   std::function<absl::Time()> clock = absl::Now;
   // For tests of ambiguous outcomes: the deadline of a write's Txn alone
