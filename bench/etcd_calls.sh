@@ -17,7 +17,8 @@
 #
 # --instructions adds etagd's own cost: instructions per operation, counted
 # by valgrind's callgrind (user space, every thread) the same way, for Get
-# and CAS one at a time and CAS 16 in flight (where writes are batched).
+# and CAS one at a time and 16 in flight (where reads share a revision
+# query and writes are batched).
 #
 # --etagd_flag=F (repeatable) passes F to the etagd under test, for example
 # --etagd_flag=--etcd_record_cache=false for the reads without the cache.
@@ -187,7 +188,7 @@ echo "etagd instructions per operation (callgrind, (total over $n2 ops - over $n
 echo
 echo "| op | in flight | instructions |"
 echo "|---|---:|---:|"
-for spec in "get 1" "cas 1" "cas 16"; do
+for spec in "get 1" "get 16" "cas 1" "cas 16"; do
   set -- $spec
   a=$(etagd_instructions "$1" "$n1" "$2")
   b=$(etagd_instructions "$1" "$n2" "$2")
