@@ -222,31 +222,47 @@ TEST(EtcdChangeFeedTest, AWatcherGetsEveryEventOnceAndInOrderAcrossAnEtcdRestart
               StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
-TEST(EtcdChangeFeedTest, AWatchResumesWithWhatOtherMembersCommittedWhileItsMemberWasDown) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  EtcdClusterOptions cluster_options;
-  cluster_options.members = 3;
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
-      absl::StrCat(root != nullptr ? root : "/tmp", "/three-members"),
-      cluster_options);
-  ASSERT_THAT(cluster, IsOk());
-  // The watched replica talks to member 0 only, the writer to member 1.
-  EtcdStoreOptions options = SharedEtcdStoreOptions();
-  options.endpoints = {(*cluster)->ClientEndpoint(0)};
-  absl::StatusOr<std::unique_ptr<Store>> watched = OpenEtcdStore(options);
-  ASSERT_THAT(watched, IsOk());
-  options.endpoints = {(*cluster)->ClientEndpoint(1)};
-  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
-  ASSERT_THAT(writer, IsOk());
-  ChangeFeed feed(**watched, FeedOptions());
+// A three-member cluster of its own, a watched replica on member 0 only and
+// a writing one on member 1 only: member 0 can go down while the cluster
+// goes on.
+class EtcdThreeMemberFeedTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    const char* root = std::getenv("TEST_TMPDIR");
+    const testing::TestInfo* test = testing::UnitTest::GetInstance()->current_test_info();
+    EtcdClusterOptions cluster_options;
+    cluster_options.members = 3;
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
+        absl::StrCat(root != nullptr ? root : "/tmp", "/", test->name()), cluster_options);
+    ASSERT_THAT(cluster, IsOk());
+    cluster_ = *std::move(cluster);
+    EtcdStoreOptions options = SharedEtcdStoreOptions();
+    options.endpoints = {cluster_->ClientEndpoint(0)};
+    absl::StatusOr<std::unique_ptr<Store>> watched = OpenEtcdStore(options);
+    ASSERT_THAT(watched, IsOk());
+    watched_ = *std::move(watched);
+    options.endpoints = {cluster_->ClientEndpoint(1)};
+    absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
+    ASSERT_THAT(writer, IsOk());
+    writer_ = *std::move(writer);
+  }
+
+  // Declared first: destroyed after the stores over it.
+  std::unique_ptr<EtcdCluster> cluster_;
+  std::unique_ptr<Store> watched_;
+  std::unique_ptr<Store> writer_;
+};
+
+TEST_F(EtcdThreeMemberFeedTest, AWatchResumesWithWhatOtherMembersCommittedWhileItsMemberWasDown) {
+  ChangeFeed feed(*watched_, FeedOptions());
   WatchReader reader = Watch(feed, 0);
   ASSERT_THAT(reader.Next(), IsOk());
   std::vector<int64_t> written;
-  for (int i = 0; i < 3; ++i) written.push_back(Write(**writer, "n").revision);
+  for (int i = 0; i < 3; ++i) written.push_back(Write(*writer_, "n").revision);
   std::vector<int64_t> received = ReadRevisions(reader, 3);
-  ASSERT_THAT((*cluster)->Kill(0), IsOk());
-  for (int i = 0; i < 3; ++i) written.push_back(Write(**writer, "n").revision);
-  ASSERT_THAT((*cluster)->Restart(0), IsOk());
+  ASSERT_THAT(cluster_->Kill(0), IsOk());
+  for (int i = 0; i < 3; ++i) written.push_back(Write(*writer_, "n").revision);
+  ASSERT_THAT(cluster_->Restart(0), IsOk());
   for (int64_t revision : ReadRevisions(reader, 3)) received.push_back(revision);
   EXPECT_EQ(received, written);
   EXPECT_THAT(reader.NextEvents(absl::Seconds(1)),
@@ -257,35 +273,21 @@ TEST(EtcdChangeFeedTest, AWatchResumesWithWhatOtherMembersCommittedWhileItsMembe
 // etcd compacted revisions the replica's watch had not got while its member
 // was down: the watchers that needed them end with OUT_OF_RANGE, and the
 // feed goes on after the compaction.
-TEST(EtcdChangeFeedTest, RevisionsCompactedWhileTheWatchWasDownEndWatchersBehindThem) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  EtcdClusterOptions cluster_options;
-  cluster_options.members = 3;
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
-      absl::StrCat(root != nullptr ? root : "/tmp", "/compacted-while-down"),
-      cluster_options);
-  ASSERT_THAT(cluster, IsOk());
-  EtcdStoreOptions options = SharedEtcdStoreOptions();
-  options.endpoints = {(*cluster)->ClientEndpoint(0)};
-  absl::StatusOr<std::unique_ptr<Store>> watched = OpenEtcdStore(options);
-  ASSERT_THAT(watched, IsOk());
-  options.endpoints = {(*cluster)->ClientEndpoint(1)};
-  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
-  ASSERT_THAT(writer, IsOk());
-  ChangeFeed feed(**watched, FeedOptions());
+TEST_F(EtcdThreeMemberFeedTest, RevisionsCompactedWhileTheWatchWasDownEndWatchersBehindThem) {
+  ChangeFeed feed(*watched_, FeedOptions());
   WatchReader behind = Watch(feed, 0);
   ASSERT_THAT(behind.Next(), IsOk());
-  const int64_t first = Write(**writer, "n").revision;
+  const int64_t first = Write(*writer_, "n").revision;
   ASSERT_EQ(ReadRevisions(behind, 1), std::vector<int64_t>{first});
 
-  ASSERT_THAT((*cluster)->Kill(0), IsOk());
+  ASSERT_THAT(cluster_->Kill(0), IsOk());
   int64_t last = 0;
-  for (int i = 0; i < 3; ++i) last = Write(**writer, "n").revision;
-  ASSERT_THAT(CompactEtcd(last, (*cluster)->ClientEndpoint(1), /*physical=*/false),
+  for (int i = 0; i < 3; ++i) last = Write(*writer_, "n").revision;
+  ASSERT_THAT(CompactEtcd(last, cluster_->ClientEndpoint(1), /*physical=*/false),
               IsOk());
   // etcd serves clients only once the member has applied its log (the
   // compaction too).
-  ASSERT_THAT((*cluster)->Restart(0), IsOk());
+  ASSERT_THAT(cluster_->Restart(0), IsOk());
 
   absl::StatusOr<v1::WatchResponse> refused = behind.NextEvents();
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kOutOfRange));
@@ -294,40 +296,26 @@ TEST(EtcdChangeFeedTest, RevisionsCompactedWhileTheWatchWasDownEndWatchersBehind
   EXPECT_EQ(window->oldest_revision(), last + 1);
 
   WatchReader after = Watch(feed, last + 1);
-  const int64_t next = Write(**writer, "n").revision;
+  const int64_t next = Write(*writer_, "n").revision;
   EXPECT_EQ(ReadRevisions(after, 1), std::vector<int64_t>{next});
   feed.Shutdown();
 }
 
 // etcd compacted revisions the watch had not got, but none of them changed
 // this prefix: the watchers go on.
-TEST(EtcdChangeFeedTest, ACompactionWhileTheWatchWasDownThatLostNothingEndsNoWatcher) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  EtcdClusterOptions cluster_options;
-  cluster_options.members = 3;
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = EtcdCluster::Start(
-      absl::StrCat(root != nullptr ? root : "/tmp", "/quiet-while-down"),
-      cluster_options);
-  ASSERT_THAT(cluster, IsOk());
-  EtcdStoreOptions options = SharedEtcdStoreOptions();
-  options.endpoints = {(*cluster)->ClientEndpoint(0)};
-  absl::StatusOr<std::unique_ptr<Store>> watched = OpenEtcdStore(options);
-  ASSERT_THAT(watched, IsOk());
-  options.endpoints = {(*cluster)->ClientEndpoint(1)};
-  absl::StatusOr<std::unique_ptr<Store>> writer = OpenEtcdStore(options);
-  ASSERT_THAT(writer, IsOk());
-  ChangeFeed feed(**watched, FeedOptions());
+TEST_F(EtcdThreeMemberFeedTest, ACompactionWhileTheWatchWasDownThatLostNothingEndsNoWatcher) {
+  ChangeFeed feed(*watched_, FeedOptions());
   WatchReader reader = Watch(feed, 0);
   ASSERT_THAT(reader.Next(), IsOk());
-  const int64_t first = Write(**writer, "n").revision;
+  const int64_t first = Write(*writer_, "n").revision;
   ASSERT_EQ(ReadRevisions(reader, 1), std::vector<int64_t>{first});
 
-  ASSERT_THAT((*cluster)->Kill(0), IsOk());
+  ASSERT_THAT(cluster_->Kill(0), IsOk());
   // The other two elect a leader if member 0 was it.
-  ASSERT_THAT((*cluster)->WaitHealthy(absl::Seconds(30)), IsOk());
+  ASSERT_THAT(cluster_->WaitHealthy(absl::Seconds(30)), IsOk());
   {
     auto kv = etcdserverpb::KV::NewStub(grpc::CreateChannel(
-        (*cluster)->ClientEndpoint(1), grpc::InsecureChannelCredentials()));
+        cluster_->ClientEndpoint(1), grpc::InsecureChannelCredentials()));
     int64_t revision = 0;
     for (int i = 0; i < 3; ++i) {
       etcdserverpb::PutRequest put;
@@ -340,12 +328,12 @@ TEST(EtcdChangeFeedTest, ACompactionWhileTheWatchWasDownThatLostNothingEndsNoWat
       revision = response.header().revision();
     }
     ASSERT_THAT(
-        CompactEtcd(revision, (*cluster)->ClientEndpoint(1), /*physical=*/false),
+        CompactEtcd(revision, cluster_->ClientEndpoint(1), /*physical=*/false),
         IsOk());
   }
-  ASSERT_THAT((*cluster)->Restart(0), IsOk());
+  ASSERT_THAT(cluster_->Restart(0), IsOk());
 
-  const int64_t next = Write(**writer, "n").revision;
+  const int64_t next = Write(*writer_, "n").revision;
   EXPECT_EQ(ReadRevisions(reader, 1), std::vector<int64_t>{next});
   feed.Shutdown();
 }
