@@ -277,13 +277,17 @@ wrk_run() {  # wrk_run name url script repetition [command prefix]
 }
 
 cluster_run() {  # cluster_run system op repetition: three at once, one a port
-  local ports i system run_pids=()
+  # Get reads the keys the CAS run before it wrote (--setup=none): written
+  # again first, one process's setup would still be writing while another
+  # reads, and every write makes the reads after it wait for the watch.
+  local ports i system run_pids=() setup=put
+  [[ $2 == get ]] && setup=none
   if [[ $1 == etagd3 ]]; then ports=("${cluster_replicas[@]}"); system=etagd
   elif [[ $1 == baseline3 ]]; then ports=("${cluster_baseline[@]}"); system=etagd
   else ports=("${cluster_members[@]}"); system=etcd; fi
   for i in 0 1 2; do
     "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"${ports[$i]}" \
-      --op="$2" --connections="$connections" --in_flight="$in_flight" --keys=3000 \
+      --op="$2" --setup="$setup" --connections="$connections" --in_flight="$in_flight" --keys=3000 \
       --duration="$duration" --warmup=2s --progress_every=0 \
       --key_prefix="cluster-$1-$3-$i/" --json_out="$work/$1-$2-$3-$i.json" >&2 &
     run_pids+=($!)
