@@ -78,6 +78,7 @@
 #include "rocksdb/listener.h"
 #include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
@@ -174,6 +175,27 @@ class MaxMergeOperator : public rocksdb::AssociativeMergeOperator {
     return true;
   }
   const char* Name() const override { return "etagd.MaxMergeOperator"; }
+};
+
+// The memtables' insert hints (ColumnFamilyOptions::
+// memtable_insert_with_hint_prefix_extractor): a write's keys go next to the
+// last ones inserted with the same prefix, found from there rather than from
+// the top of the skip list. A history key's prefix is its name and the '\0'
+// after it: a new past record goes after the name's others, its pruned one
+// among them. (A current record's prefix is its whole name, whose versions
+// sit side by side: rocksdb::NewNoopTransform. The change log's keys
+// ascend, which the skip list's own splice of its last insert serves.)
+class HistoryNamePrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "etagd.HistoryNamePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const void* end = std::memchr(key.data(), '\0', key.size());
+    return rocksdb::Slice(
+        key.data(), static_cast<const char*>(end) - key.data() + 1);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
 };
 
 std::string EncodeClock(int64_t revision, absl::Time time) {
@@ -1873,6 +1895,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
 
   rocksdb::ColumnFamilyOptions meta_options;
   meta_options.merge_operator = std::make_shared<MaxMergeOperator>();
+  meta_options.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewNoopTransform());
 
   rocksdb::ColumnFamilyOptions resource_options;
   resource_options.table_factory.reset(
@@ -1883,6 +1907,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   resource_options.max_bytes_for_level_base =
       static_cast<uint64_t>(level_bytes);
   resource_options.max_compaction_bytes = static_cast<uint64_t>(level_bytes);
+  resource_options.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewNoopTransform());
 
   rocksdb::ColumnFamilyOptions changes_options;
   changes_options.write_buffer_size = static_cast<size_t>(memtable_bytes);
@@ -1893,6 +1919,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(
   // deletions so that listing history does not wade through tombstones.
   history_options.table_properties_collector_factories.push_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
+  history_options.memtable_insert_with_hint_prefix_extractor =
+      std::make_shared<HistoryNamePrefix>();
 
   context.descriptors = {
       {rocksdb::kDefaultColumnFamilyName, meta_options},
