@@ -264,29 +264,30 @@ struct DecodedValue {
 // record).
 struct LastWrite {
   LastWrite()
-      : arena(ArenaOptions()),
+      : arena(initial_block, sizeof(initial_block)),
         meta(*google::protobuf::Arena::CreateMessage<storage::StoredRecord>(
             &arena)) {}
 
-  // What the entry takes from the stripes' budget (see KeepLastWriteLocked).
+  // What the entry takes from the stripes' budget (see KeepLastWriteLocked):
+  // itself, its value and the arena's blocks beyond the first.
   int64_t bytes() const {
-    return static_cast<int64_t>(value.size() + arena.SpaceAllocated());
+    const uint64_t arena_bytes = arena.SpaceAllocated();
+    return static_cast<int64_t>(
+        sizeof(*this) + value.size() +
+        (arena_bytes > sizeof(initial_block)
+             ? arena_bytes - sizeof(initial_block)
+             : 0));
   }
 
   std::string name;
   // The record's value as stored.
   std::string value;
+  // The arena's first block, which a record with a full history list fits:
+  // making and dropping the entry's metadata then allocates nothing more.
+  alignas(8) char initial_block[1024];
   google::protobuf::Arena arena;
   // The record's metadata, on `arena`.
   storage::StoredRecord& meta;
-
- private:
-  static google::protobuf::ArenaOptions ArenaOptions() {
-    google::protobuf::ArenaOptions options;
-    // A record with a full history list fits in the first block.
-    options.start_block_size = 1024;
-    return options;
-  }
 };
 
 // Parses `value`'s metadata into `meta`; returns its content.
@@ -318,11 +319,11 @@ absl::StatusOr<DecodedValue> DecodeValue(absl::string_view value,
   return decoded;
 }
 
-Record ToRecord(absl::string_view name, const storage::StoredRecord& meta,
-                absl::string_view content, bool with_content) {
-  Record record;
-  record.name = std::string(name);
-  if (with_content) record.content = std::string(content);
+// Fills `record`, a new one, from a stored record.
+void FillRecord(absl::string_view name, const storage::StoredRecord& meta,
+                absl::string_view content, bool with_content, Record& record) {
+  record.name.assign(name.data(), name.size());
+  if (with_content) record.content.assign(content.data(), content.size());
   record.content_length = static_cast<int64_t>(content.size());
   record.content_type = meta.content_type();
   record.metadata = LoadHttpMetadata(meta);
@@ -343,6 +344,12 @@ Record ToRecord(absl::string_view name, const storage::StoredRecord& meta,
                                            meta.history_request_ids(i));
     }
   }
+}
+
+Record ToRecord(absl::string_view name, const storage::StoredRecord& meta,
+                absl::string_view content, bool with_content) {
+  Record record;
+  FillRecord(name, meta, content, with_content, record);
   return record;
 }
 
@@ -377,9 +384,10 @@ std::string EncodeChange(absl::string_view name,
 // allocation per field. Not thread-safe.
 class ChangeDecoder {
  public:
-  ChangeDecoder() : arena_(Options(initial_block_, sizeof(initial_block_))) {}
+  ChangeDecoder() : arena_(initial_block_, sizeof(initial_block_)) {}
 
-  absl::StatusOr<Record> Decode(absl::string_view entry) {
+  // Decodes `entry` into `record`, a new one.
+  absl::Status Decode(absl::string_view entry, Record& record) {
     if (entry.size() < 4) return absl::DataLossError("truncated change entry");
     uint32_t n = 0;
     for (int i = 0; i < 4; ++i) {
@@ -400,20 +408,13 @@ class ChangeDecoder {
       arena_.Reset();
       return content.status();
     }
-    Record record = ToRecord(name, meta, *content, /*with_content=*/false);
+    FillRecord(name, meta, *content, /*with_content=*/false, record);
     record.content_length = content_length;
     arena_.Reset();
-    return record;
+    return absl::OkStatus();
   }
 
  private:
-  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = size;
-    return options;
-  }
-
   // An entry's metadata fits; Reset() keeps it.
   alignas(8) char initial_block_[1024];
   google::protobuf::Arena arena_;
@@ -1128,12 +1129,15 @@ class RocksDbStore final : public Store {
     read_options.iterate_upper_bound = &upper_bound;
     std::unique_ptr<rocksdb::Iterator> it(
         engine->db->NewIterator(read_options, engine->changes()));
-    page.changes.reserve(static_cast<size_t>(
-        std::min<int64_t>(limit, up_to_revision - from_revision + 1)));
+    // A feed reads a batch's worth of changes at a time; a reader far
+    // behind gets its page in a few steps.
+    constexpr int64_t kReservedChanges = 1024;
+    page.changes.reserve(static_cast<size_t>(std::min<int64_t>(
+        {limit, up_to_revision - from_revision + 1, kReservedChanges})));
     ChangeDecoder decoder;
     for (it->Seek(ChangeKey(from_revision)); it->Valid(); it->Next()) {
-      ETAGD_ASSIGN_OR_RETURN(Record record, decoder.Decode(ToView(it->value())));
-      page.changes.push_back(std::move(record));
+      ETAGD_RETURN_IF_ERROR(
+          decoder.Decode(ToView(it->value()), page.changes.emplace_back()));
       if (static_cast<int>(page.changes.size()) == limit) {
         page.next_revision = page.changes.back().revision + 1;
         break;
@@ -1188,7 +1192,8 @@ class RocksDbStore final : public Store {
           engine->db->NewIterator(read_options, engine->changes()));
       ChangeDecoder decoder;
       for (it->Seek(ChangeKey(target)); it->Valid(); it->Next()) {
-        ETAGD_ASSIGN_OR_RETURN(Record record, decoder.Decode(ToView(it->value())));
+        Record record;
+        ETAGD_RETURN_IF_ERROR(decoder.Decode(ToView(it->value()), record));
         if (record.update_time >= cutoff) break;
         target = record.revision + 1;
       }
