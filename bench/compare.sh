@@ -41,7 +41,7 @@
 #                         [--in_flight=16] [--only=grpc|http|etcd|watch|cas]
 #                         [--quick] [--skip_instructions]
 #                         [--etcd_record_cache_mb=N] [--etcd_baseline=BIN]
-#                         [--etcd_uncached_baseline]
+#                         [--etcd_uncached_baseline] [--cas_baseline=BIN]
 #   --only: run only the gRPC rows (etagd-bench), only the HTTP rows (wrk),
 #           only the etcd engine's rows over the three-member cluster, or
 #           only the change feeds (bench/watch.sh), or only durable CAS
@@ -59,6 +59,10 @@
 #           vs off, side by side.
 #   --etcd_record_cache_mb: run the etcd replicas with this
 #           --record_cache_mb (0: no cache; default: etagd's, 64).
+#   --cas_baseline=BIN: with the CAS rows, also the etagd binary BIN
+#           (another build's, e.g. copied from its bazel-bin before a
+#           change) on the same disk, alternating with this build's:
+#           before and after a change, side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,12 +76,14 @@ instructions=1
 quick=0
 instruction_counts=(--n1=300 --n2=1300)
 etcd_baseline=""
+cas_baseline=""
 baseline_flags=()
 uncached_baseline=0
 for arg in "$@"; do
   case "$arg" in
     --skip_instructions) instructions=0 ;;
     --etcd_baseline=*) etcd_baseline="${arg#*=}" ;;
+    --cas_baseline=*) cas_baseline="${arg#*=}" ;;
     --etcd_uncached_baseline) uncached_baseline=1 ;;
     --etcd_record_cache_mb=*) etcd_cache_flags=(--record_cache_mb="${arg#*=}") ;;
     --duration=*) duration="${arg#*=}" ;;
@@ -86,7 +92,7 @@ for arg in "$@"; do
     --in_flight=*) in_flight="${arg#*=}" ;;
     --only=grpc|--only=http|--only=etcd|--only=watch|--only=cas) only="${arg#*=}" ;;
     --quick) duration=3s; repeats=1; quick=1; instruction_counts=(--n1=50 --n2=150) ;;
-    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch|cas] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N] [--etcd_baseline=BIN] [--etcd_uncached_baseline]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration=10s] [--repeats=3] [--connections=4] [--in_flight=16] [--only=grpc|http|etcd|watch|cas] [--quick] [--skip_instructions] [--etcd_record_cache_mb=N] [--etcd_baseline=BIN] [--etcd_uncached_baseline] [--cas_baseline=BIN]" >&2; exit 2 ;;
   esac
 done
 # db_bench takes whole seconds.
@@ -122,11 +128,18 @@ etagd_grpc=$base; etagd_http=$((base + 1)); etcd_client=$((base + 2))
 etcd_peer=$((base + 3)); nginx_port=$((base + 4)); echo_port=$((base + 5))
 # The pinned pair: one HTTP thread / one worker each, on core 0.
 pinned_grpc=$((base + 6)); pinned_http=$((base + 7)); pinned_nginx=$((base + 8))
+cas_baseline_grpc=$((base + 9)); cas_baseline_http=$((base + 10))
 
 "$bin/service/etagd" --grpc_listen=127.0.0.1:$etagd_grpc \
   --http_listen=127.0.0.1:$etagd_http --data_dir="$work/etagd" \
   2>"$work/etagd.log" &
 pids+=($!)
+if [[ -n $cas_baseline ]]; then
+  "$cas_baseline" --grpc_listen=127.0.0.1:$cas_baseline_grpc \
+    --http_listen=127.0.0.1:$cas_baseline_http --data_dir="$work/cas_baseline" \
+    2>"$work/cas_baseline.log" &
+  pids+=($!)
+fi
 etcd --name bench --data-dir "$work/etcd" \
   --listen-client-urls http://127.0.0.1:$etcd_client \
   --advertise-client-urls http://127.0.0.1:$etcd_client \
@@ -231,6 +244,7 @@ for grpc in "${cluster_replicas[@]}" "${cluster_baseline[@]}"; do
   wait_for "http://127.0.0.1:$((grpc + 1))/readyz" "etagd over etcd"
 done
 wait_for "http://127.0.0.1:$etagd_http/healthz" etagd
+[[ -z $cas_baseline ]] || wait_for "http://127.0.0.1:$cas_baseline_http/healthz" "the CAS baseline"
 wait_for "http://127.0.0.1:$etcd_client/health" etcd
 wait_for "http://127.0.0.1:$nginx_port/payload" nginx
 sleep 0.5  # the echo server has no HTTP port; it starts in milliseconds
@@ -245,8 +259,8 @@ if [[ $only == all || $only == http ]]; then
     "http://127.0.0.1:$pinned_http/v1/resources/bench/payload"
 fi
 
-grpc_run() {  # grpc_run system port op repetition
-  "$bin/bench/etagd-bench" --system="$1" --target=127.0.0.1:"$2" --op="$3" \
+grpc_run() {  # grpc_run name port op repetition [system, default name]
+  "$bin/bench/etagd-bench" --system="${5:-$1}" --target=127.0.0.1:"$2" --op="$3" \
     --connections="$connections" --in_flight="$in_flight" --keys=10000 \
     --duration="$duration" --warmup=2s --progress_every=0 \
     --key_prefix="bench-$4/" --json_out="$work/$1-$3-$4.json" >&2
@@ -312,9 +326,13 @@ for rep in $(seq 1 "$repeats"); do
   [[ $only == http || $only == etcd || $only == cas ]] && order=""
   if [[ $only == cas ]]; then
     if (( rep % 2 )); then order="etagd etcd db_bench"; else order="db_bench etcd etagd"; fi
+    if [[ -n $cas_baseline ]]; then
+      if (( rep % 2 )); then order="etagd baseline etcd db_bench"; else order="db_bench etcd baseline etagd"; fi
+    fi
     for system in $order; do
       case $system in
         etagd) grpc_run etagd "$etagd_grpc" cas "$rep" ;;
+        baseline) grpc_run cas_baseline "$cas_baseline_grpc" cas "$rep" etagd ;;
         etcd) grpc_run etcd "$etcd_client" cas "$rep" ;;
         db_bench) dbbench_run "$rep" ;;
       esac
@@ -420,6 +438,9 @@ rows = [
     ("gRPC Get 1 KiB", grpc("etagd", "get"), "echo floor", grpc("echo", "get"), 0.8),
     ("gRPC durable CAS", grpc("etagd", "cas"), "etcd Txn", grpc("etcd", "cas"), 3.0),
     ("gRPC durable CAS", grpc("etagd", "cas"), "db_bench", db_bench(), 0.6),
+    ("baseline durable CAS", grpc("cas_baseline", "cas"), "etcd Txn", grpc("etcd", "cas"), 3.0),
+    ("baseline durable CAS", grpc("cas_baseline", "cas"), "db_bench", db_bench(), 0.6),
+    ("gRPC durable CAS", grpc("etagd", "cas"), "baseline", grpc("cas_baseline", "cas"), None),
     ("gRPC Get, not modified", grpc("etagd", "cond_get"), "echo floor", grpc("echo", "get"), 0.8),
     ("HTTP GET 200", wrk("etagd-200"), "nginx 200", wrk("nginx-200"), 0.5),
     ("HTTP GET 304", wrk("etagd-304"), "nginx 304", wrk("nginx-304"), 0.5),

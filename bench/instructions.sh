@@ -37,11 +37,16 @@
 #   etagd durable CAS, 64 in flight       (4 connections x 16, one key per
 #                                             worker: writes commit in
 #                                             batches, as under load)
+#   etagd durable CAS, 64, 10k keys       (the same over 10,000 keys, as
+#                                             compare.sh runs it, after
+#                                             20,000 uncounted CAS that fill
+#                                             the memtables and the stripes'
+#                                             kept records)
 #
 # Usage: bench/instructions.sh [--n1=300] [--n2=1300] [--only=http|grpc|cas]
 #                              [--malloc_arenas=1|default] [--etagd=BIN]
 #                              [--help]
-# --only=cas runs the two durable CAS rows alone (about 1.5 minutes).
+# --only=cas runs the three durable CAS rows alone (about 5 minutes).
 # --etagd=BIN counts that etagd binary instead of this tree's (another
 # build's, for a before figure).
 # Prints a table and keeps every callgrind file in the work directory.
@@ -206,10 +211,14 @@ EOF
 }
 
 # A gRPC server under callgrind serving `count` calls of etagd-bench's op,
-# one at a time unless CONNECTIONS x IN_FLIGHT over KEYS are given.
-grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP [CONNECTIONS IN_FLIGHT KEYS]
+# one at a time unless CONNECTIONS x IN_FLIGHT over KEYS are given. With
+# WARMUP, that many calls go first, not counted; the counted run then
+# reads every key to learn its ETag (the same reads for n1 and n2, so the
+# difference leaves them out).
+grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP [CONNECTIONS IN_FLIGHT KEYS [WARMUP]]
   local label=$1 count=$2 system=$3 op=$4 grpc
-  local connections=${5:-1} in_flight=${6:-1} keys=${7:-1}
+  local connections=${5:-1} in_flight=${6:-1} keys=${7:-1} warmup=${8:-0}
+  local setup=()
   grpc=$(port)
   rm -rf "$work/data-$label"
   if [ "$system" = echo ]; then
@@ -219,10 +228,16 @@ grpc_calls() {  # grpc_calls LABEL COUNT SYSTEM OP [CONNECTIONS IN_FLIGHT KEYS]
       --http_listen= --data_dir="$work/data-$label"
   fi
   wait_port "$grpc"
+  if (( warmup > 0 )); then
+    "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"$grpc" --op="$op" \
+      --connections="$connections" --in_flight="$in_flight" --keys="$keys" --ops="$warmup" \
+      --warmup=0s --duration=1200s --progress_every=0 >"$work/$label.warmup" 2>&1
+    setup=(--setup=read)
+  fi
   counting on
   "$bin/bench/etagd-bench" --system="$system" --target=127.0.0.1:"$grpc" --op="$op" \
     --connections="$connections" --in_flight="$in_flight" --keys="$keys" --ops="$count" --warmup=0s \
-    --duration=600s --progress_every=0 >"$work/$label.bench" 2>&1
+    "${setup[@]}" --duration=600s --progress_every=0 >"$work/$label.bench" 2>&1
   counting off
   stop TERM
   total "$work/$label.out"
@@ -256,6 +271,7 @@ fi
 if [[ $only == all || $only == grpc || $only == cas ]]; then
   measure etagd-cas grpc_calls etagd cas
   measure etagd-cas-64 grpc_calls etagd cas 4 16 64
+  measure etagd-cas-10k grpc_calls etagd cas 4 16 10000 20000
 fi
 
 row() {  # row LABEL OURS PEER TARGET
@@ -279,4 +295,5 @@ row "HTTP GET 304 vs nginx" etagd-http-304 nginx-304 "<= 1.5"
 row "gRPC Get vs echo floor" etagd-grpc-get echo-get "<= 1.05"
 row "durable CAS" etagd-cas "" "report"
 row "durable CAS, 64 in flight" etagd-cas-64 "" "report"
+row "durable CAS, 64, 10k keys" etagd-cas-10k "" "report"
 echo "instructions.sh: callgrind files in $work" >&2

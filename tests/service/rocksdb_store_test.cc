@@ -225,10 +225,10 @@ TEST_F(RocksDbStoreTest, RevisionsOfABatchSurviveARestart) {
   EXPECT_GT(Put("d", "after").revision, highest);
 }
 
-// Writes of names sharing a lock stripe (1 of 16,384) take turns in the
+// Writes of names sharing a lock stripe (1 of 65,536) take turns in the
 // stripe's kept record; each write still compares against its own name's.
 TEST_F(RocksDbStoreTest, WritesOfManyNamesEachCompareAgainstTheirOwnRecord) {
-  constexpr int kNames = 3000;  // About 270 stripes hold two or more.
+  constexpr int kNames = 12000;  // About 980 stripes hold two or more.
   constexpr int kBatch = 100;
   std::vector<std::string> names;
   for (int i = 0; i < kNames; ++i) names.push_back("n" + std::to_string(i));
