@@ -55,7 +55,9 @@ ABSL_FLAG(std::string, data_dir, "etagd-data",
           "if missing. One etagd at a time may use it.");
 ABSL_FLAG(std::string, etcd_endpoints, "127.0.0.1:2379",
           "With --engine=etcd: the cluster's client endpoints, HOST:PORT,... "
-          "(an http:// or https:// prefix is accepted; https turns TLS on).");
+          "(an http:// or https:// prefix is accepted; https turns TLS on). "
+          "Calls go to one at a time, a random one first, the next when it "
+          "fails.");
 ABSL_FLAG(std::string, etcd_prefix, "/etagd/",
           "With --engine=etcd: every key etagd writes starts with this; "
           "replicas with the same prefix share their resources.");
