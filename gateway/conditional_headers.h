@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "service/precondition.h"
 
 namespace etagd {
 
@@ -22,6 +23,11 @@ namespace etagd {
 // the members in the API's form ("*" or an entity-tag with its quotes);
 // INVALID_ARGUMENT naming `field_name` and the offending text otherwise.
 absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
+    absl::string_view field_name, const std::vector<absl::string_view>& lines);
+
+// The same list parsed once into the form precondition.h evaluates: nullopt
+// without a field line, the same errors as ParseEntityTagListField.
+absl::StatusOr<std::optional<EntityTagCondition>> ParseEntityTagConditionField(
     absl::string_view field_name, const std::vector<absl::string_view>& lines);
 
 // If-Modified-Since / If-Unmodified-Since (§13.1.3, §13.1.4): one HTTP-date.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "gateway/api_preconditions.h"
 #include "gateway/change_wait.h"
 #include "gateway/conditional_headers.h"
 #include "gateway/content_coding.h"
@@ -106,47 +107,25 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  out->set_seconds(absl::ToUnixSeconds(t));
-}
-
-// An entity-tag for the API, whose fields are UTF-8 strings. A tag with
-// obs-text bytes that are not UTF-8 can never equal one of ours (they are
-// ASCII), so it becomes "", which can never match either.
-std::string ApiEntityTag(std::string tag) {
-  return IsValidUtf8(tag) ? tag : "\"\"";
-}
-
-// Translates the four precondition header fields (RFC 9110 §13.1) into the
-// API's form. Malformed entity-tag lists are errors; dates that do not parse
-// are ignored, as §13.1.3 and §13.1.4 require.
-absl::StatusOr<v1::Preconditions> ParsePreconditionFields(
-    const HttpRequest& request) {
-  v1::Preconditions p;
-  std::vector<absl::string_view> if_match = FieldLines(request, http::field::if_match);
-  if (!if_match.empty()) {
-    absl::StatusOr<std::vector<std::string>> tags =
-        ParseEntityTagListField("If-Match", if_match);
-    if (!tags.ok()) return tags.status();
-    for (std::string& tag : *tags) p.add_if_match(ApiEntityTag(std::move(tag)));
-  }
-  std::vector<absl::string_view> if_none_match =
-      FieldLines(request, http::field::if_none_match);
-  if (!if_none_match.empty()) {
-    absl::StatusOr<std::vector<std::string>> tags =
-        ParseEntityTagListField("If-None-Match", if_none_match);
-    if (!tags.ok()) return tags.status();
-    for (std::string& tag : *tags) {
-      p.add_if_none_match(ApiEntityTag(std::move(tag)));
-    }
-  }
-  if (auto t = ParseDateField(FieldLines(request, http::field::if_modified_since))) {
-    SetTimestamp(*t, p.mutable_if_modified_since());
-  }
-  if (auto t =
-          ParseDateField(FieldLines(request, http::field::if_unmodified_since))) {
-    SetTimestamp(*t, p.mutable_if_unmodified_since());
-  }
+// The four precondition header fields (RFC 9110 §13.1), parsed once into
+// the form the service evaluates. Malformed entity-tag lists are errors;
+// dates that do not parse are ignored, as §13.1.3 and §13.1.4 require.
+absl::StatusOr<Preconditions> ParsePreconditionFields(const HttpRequest& request) {
+  Preconditions p;
+  absl::StatusOr<std::optional<EntityTagCondition>> if_match =
+      ParseEntityTagConditionField("If-Match",
+                                   FieldLines(request, http::field::if_match));
+  if (!if_match.ok()) return if_match.status();
+  p.if_match = *std::move(if_match);
+  absl::StatusOr<std::optional<EntityTagCondition>> if_none_match =
+      ParseEntityTagConditionField("If-None-Match",
+                                   FieldLines(request, http::field::if_none_match));
+  if (!if_none_match.ok()) return if_none_match.status();
+  p.if_none_match = *std::move(if_none_match);
+  p.if_modified_since =
+      ParseDateField(FieldLines(request, http::field::if_modified_since));
+  p.if_unmodified_since =
+      ParseDateField(FieldLines(request, http::field::if_unmodified_since));
   return p;
 }
 
@@ -199,24 +178,17 @@ absl::StatusOr<v1::HttpMetadata> ParseMetadataFields(const HttpRequest& request)
   return metadata;
 }
 
-// Whether If-None-Match (as the API carries it) names `etag` (weak
-// comparison, §13.1.2); true without one, or with "*".
-bool IfNoneMatchNames(const google::protobuf::RepeatedPtrField<std::string>& tags,
+// Whether `if_none_match` names `etag`, a valid entity-tag in field-value
+// form (weak comparison, §13.1.2); true without one, or with "*".
+bool IfNoneMatchNames(const std::optional<EntityTagCondition>& if_none_match,
                       absl::string_view etag) {
-  if (tags.empty()) return true;
-  // The usual case, the client sending back the tag it was given: the same
-  // text is the same entity-tag, which matches itself, so nothing is parsed.
-  if (std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
-        return text == "*" || text == etag;
-      })) {
-    return true;
-  }
-  const std::optional<EntityTag> selected = ParseEntityTag(etag);
-  return std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
-    if (text == "*") return true;
-    std::optional<EntityTag> tag = ParseEntityTag(text);
-    return tag.has_value() && selected.has_value() && WeakMatch(*tag, *selected);
-  });
+  if (!if_none_match.has_value() || if_none_match->any) return true;
+  // Weak comparison compares the opaque-tags: the text between the quotes.
+  if (absl::StartsWith(etag, "W/")) etag.remove_prefix(2);
+  if (etag.size() < 2) return false;
+  const absl::string_view opaque = etag.substr(1, etag.size() - 2);
+  return std::any_of(if_none_match->tags.begin(), if_none_match->tags.end(),
+                     [opaque](const EntityTag& tag) { return tag.opaque == opaque; });
 }
 
 std::string Json(const google::protobuf::Message& message) {
@@ -358,6 +330,9 @@ struct Gateway::Exchange {
   bool unconditional = false;
   // Set once a long-poll was held: how long it was allowed to wait.
   std::optional<absl::Duration> waited;
+  // GET/HEAD of a resource: the read asked of the backend (its name a view
+  // of `path`); replaced by an ask again only once its answer came.
+  GetQuery get;
 
   bool is_head() const { return request.method() == http::verb::head; }
 
@@ -508,15 +483,16 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     return FinishError(*exchange, 404, "NOT_FOUND",
                        absl::StrCat("no route for ", p));
   }
-  std::string name(p.substr(kResourcesPrefix.size()));
+  // A view of exchange->path, which lives as long as the exchange.
+  const absl::string_view name = p.substr(kResourcesPrefix.size());
   switch (method) {
     case http::verb::get:
     case http::verb::head:
-      return GetResource(std::move(exchange), std::move(name));
+      return GetResource(std::move(exchange), name);
     case http::verb::put:
-      return PutResource(std::move(exchange), std::move(name));
+      return PutResource(std::move(exchange), std::string(name));
     case http::verb::delete_:
-      return DeleteResource(std::move(exchange), std::move(name));
+      return DeleteResource(std::move(exchange), std::string(name));
     default: {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
       response.insert(http::field::allow, kAllowResource);
@@ -528,10 +504,10 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   }
 }
 
-void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) {
-  v1::GetResourceRequest get;
-  get.set_name(std::move(name));
-  get.set_metadata_only(exchange->is_head());
+void Gateway::GetResource(std::shared_ptr<Exchange> exchange, absl::string_view name) {
+  GetQuery& get = exchange->get;
+  get = GetQuery();
+  get.name = name;
   for (const auto& [key, value] : exchange->query) {
     if (key == "revision") {
       int64_t revision;
@@ -539,32 +515,32 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                            "revision must be a positive integer");
       }
-      get.set_revision(revision);
+      get.revision = revision;
     } else {
       return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                          absl::StrCat("unknown query parameter '", key, "'"));
     }
   }
-  absl::StatusOr<v1::Preconditions> preconditions =
+  absl::StatusOr<Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
-  *get.mutable_preconditions() = *std::move(preconditions);
+  get.preconditions = *std::move(preconditions);
   if (exchange->unconditional) {
-    get.mutable_preconditions()->clear_if_none_match();
-    get.mutable_preconditions()->clear_if_modified_since();
+    get.preconditions.if_none_match.reset();
+    get.preconditions.if_modified_since.reset();
   }
   exchange->accepted_coding = NegotiateContentCoding(
       FieldLines(exchange->request, http::field::accept_encoding),
       options_.content_codings);
   // A HEAD that may be answered in a coding needs the content to tell the
   // coded length (computed once: the coded form is kept).
-  get.set_metadata_only(exchange->is_head() && exchange->accepted_coding.empty());
+  get.metadata_only = exchange->is_head() && exchange->accepted_coding.empty();
 
   // A long-poll: a read of the current version that the client already
   // has (If-None-Match), asking to wait (RFC 7240 §4.3), not yet held.
   std::optional<absl::Duration> hold;
-  if (!exchange->waited.has_value() && get.revision() == 0 &&
-      get.preconditions().if_none_match_size() > 0 &&
+  if (!exchange->waited.has_value() && get.revision == 0 &&
+      get.preconditions.if_none_match.has_value() &&
       options_.max_wait > absl::ZeroDuration() && !draining_.load()) {
     hold = ParsePreferWait(FieldLines(exchange->request, http::field::prefer));
     // §4.3: the server may cap the wait; Preference-Applied says what it
@@ -573,85 +549,56 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     if (hold.has_value() && *hold <= absl::ZeroDuration()) hold.reset();
   }
 
-  // Shared with the answer's handling rather than copied into it.
-  auto request = std::make_shared<const v1::GetResourceRequest>(std::move(get));
-  backend_.Get(exchange->caller, *request, [this, exchange, request, hold](
-                                               absl::StatusOr<v1::GetResourceResponse> result) {
-    const v1::GetResourceRequest& get = *request;
+  backend_.Get(exchange->caller, get, [this, exchange, hold](
+                                          absl::StatusOr<GetAnswer> result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
-    if (result->has_not_modified()) {
-      const v1::NotModified& not_modified = result->not_modified();
-      std::shared_ptr<const VersionHead> head =
-          KeptStoredFormHead(*exchange, not_modified.etag(), /*complete=*/false);
-      const Representation representation =
-          head != nullptr ? Representation()
-                          : SelectRepresentation(*exchange, not_modified.content_type(),
-                                                 not_modified.content_length(),
-                                                 not_modified.http_metadata());
-      absl::string_view etag = not_modified.etag();
-      std::string coded_etag;
-      if (!representation.coding.empty()) {
-        coded_etag = FormatEntityTag(
-            CodedEntityTag(*ParseEntityTag(etag), representation.coding));
-        etag = coded_etag;
-      }
+    Record& version = result->version;
+    const absl::string_view name = exchange->get.name;
+    if (result->not_modified) {
+      Choice choice = Choose(*exchange, version, /*complete=*/false);
+      const absl::string_view etag = choice.etag(version);
       // The service matched If-None-Match against every representation of
       // the version (precondition.h); §13.1.2 compares it with the one
       // selected. If the client holds another one (a gzip copy, asking
       // without gzip now), it gets the selected one in full.
       if (!exchange->unconditional &&
-          !IfNoneMatchNames(get.preconditions().if_none_match(), etag)) {
+          !IfNoneMatchNames(exchange->get.preconditions.if_none_match, etag)) {
         exchange->unconditional = true;
-        return GetResource(exchange, get.name());
+        return GetResource(exchange, name);
       }
       // A long-poll waits for the next change instead of this 304.
-      if (hold.has_value()) {
-        return HoldGet(exchange, get.name(), not_modified.revision(), *hold);
-      }
+      if (hold.has_value()) return HoldGet(exchange, name, version.revision, *hold);
       // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
       // would carry (the version's own); no other representation metadata
       // and no content (Content-Location: none is ever sent).
-      if (head == nullptr) {
-        head = HeadOf(Describe(etag, not_modified.update_time(),
-                               not_modified.content_type(),
-                               not_modified.http_metadata(), representation, 0),
-                      /*complete=*/false);
+      if (choice.head == nullptr) {
+        choice.head = HeadOf(Describe(etag, version, choice.representation, 0),
+                             /*complete=*/false);
       }
-      const absl::string_view lines = head->not_modified();
+      const absl::string_view lines = choice.head->not_modified();
       return FinishVersion(*exchange, exchange->NewResponse(http::status::not_modified),
-                           lines, std::move(head));
+                           lines, std::move(choice.head));
     }
-    v1::Resource& resource = *result->mutable_resource();
-    std::shared_ptr<const VersionHead> head =
-        KeptStoredFormHead(*exchange, resource.etag(), /*complete=*/true);
-    Representation representation =
-        head != nullptr ? Representation()
-                        : SelectRepresentation(*exchange, resource.content_type(),
-                                               resource.content_length(),
-                                               resource.http_metadata());
-    absl::string_view etag = resource.etag();
-    std::string coded_etag;
-    std::string content = std::move(*resource.mutable_content());
-    uint64_t length = static_cast<uint64_t>(resource.content_length());
-    if (!representation.coding.empty()) {
+    Choice choice = Choose(*exchange, version, /*complete=*/true);
+    std::string content = std::move(version.content);
+    uint64_t length = static_cast<uint64_t>(version.content_length);
+    if (!choice.representation.coding.empty()) {
       absl::StatusOr<std::shared_ptr<const std::string>> coded =
-          coded_cache_->Get(resource.etag(), representation.coding, content);
+          coded_cache_->Get(version.etag, choice.representation.coding, content);
       if (coded.ok()) {
         content = **coded;
         length = content.size();
-        coded_etag = FormatEntityTag(
-            CodedEntityTag(*ParseEntityTag(etag), representation.coding));
-        etag = coded_etag;
       } else {
         // The stored bytes are a representation too: send those.
-        representation.coding.clear();
+        choice.representation.coding.clear();
       }
     }
-    if (head == nullptr) {
-      head = HeadOf(Describe(etag, resource.update_time(), resource.content_type(),
-                             resource.http_metadata(), representation, length),
-                    /*complete=*/true);
+    const absl::string_view etag = choice.etag(version);
+    if (choice.head == nullptr) {
+      choice.head = HeadOf(Describe(etag, version, choice.representation, length),
+                           /*complete=*/true);
     }
+    std::shared_ptr<const VersionHead>& head = choice.head;
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
@@ -660,8 +607,7 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
     const bool honour_range =
         !range.empty() && !exchange->is_head() &&
         (if_range == exchange->request.end() ||
-         IfRangeHolds(ToAbsl(if_range->value()), etag,
-                      ToTime(resource.update_time())));
+         IfRangeHolds(ToAbsl(if_range->value()), etag, version.update_time));
     if (honour_range) {
       RangeDecision decision = DecideRange(range, length);
       if (decision.outcome == RangeOutcome::kUnsatisfiable) {
@@ -692,15 +638,14 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
   });
 }
 
-Gateway::Representation Gateway::SelectRepresentation(
-    const Exchange& exchange, absl::string_view content_type,
-    int64_t content_length, const v1::HttpMetadata& metadata) const {
+Gateway::Representation Gateway::SelectRepresentation(const Exchange& exchange,
+                                                      const Record& version) const {
   Representation representation;
   // Content stored coded is sent as it is, never coded twice; small or
   // already compressed media gain nothing.
-  if (options_.content_codings.empty() || !metadata.content_encoding().empty() ||
-      content_length < options_.compress_min_bytes ||
-      !IsCompressibleMediaType(content_type)) {
+  if (options_.content_codings.empty() || !version.metadata.content_encoding.empty() ||
+      version.content_length < options_.compress_min_bytes ||
+      !IsCompressibleMediaType(version.content_type)) {
     return representation;
   }
   representation.varies = true;
@@ -716,17 +661,27 @@ std::shared_ptr<const VersionHead> Gateway::KeptStoredFormHead(
   return kept;
 }
 
-VersionRepresentation Gateway::Describe(absl::string_view etag,
-                                        const google::protobuf::Timestamp& update_time,
-                                        absl::string_view content_type,
-                                        const v1::HttpMetadata& metadata,
+Gateway::Choice Gateway::Choose(const Exchange& exchange, const Record& version,
+                                bool complete) const {
+  Choice choice;
+  choice.head = KeptStoredFormHead(exchange, version.etag, complete);
+  if (choice.head != nullptr) return choice;
+  choice.representation = SelectRepresentation(exchange, version);
+  if (!choice.representation.coding.empty()) {
+    choice.coded_etag = FormatEntityTag(
+        CodedEntityTag(*ParseEntityTag(version.etag), choice.representation.coding));
+  }
+  return choice;
+}
+
+VersionRepresentation Gateway::Describe(absl::string_view etag, const Record& version,
                                         const Representation& representation,
                                         uint64_t content_length) const {
   VersionRepresentation fields;
   fields.etag = etag;
-  fields.last_modified = ToTime(update_time);
-  fields.content_type = content_type;
-  fields.metadata = &metadata;
+  fields.last_modified = version.update_time;
+  fields.content_type = version.content_type;
+  fields.metadata = &version.metadata;
   fields.default_cache_control = options_.cache_control;
   fields.coding = representation.coding;
   fields.varies = representation.varies;
@@ -744,17 +699,17 @@ std::shared_ptr<const VersionHead> Gateway::HeadOf(
   return head;
 }
 
-void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
+void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, absl::string_view name,
                       int64_t revision, absl::Duration wait) {
   exchange->waited = wait;
   // Every change after the version the client has: none is missed between
   // the read above and the watch's start.
   v1::WatchRequest watch;
-  watch.set_prefix(name);
+  watch.set_prefix(std::string(name));
   watch.set_exact(true);
   watch.set_start_revision(revision + 1);
   WaitForChange(timers_, backend_.Watch(exchange->caller, watch), *exchange->waited,
-                [this, exchange, name = std::move(name)](bool) {
+                [this, exchange, name](bool) {
                   // Answered as a GET now would be: 200 with the new version,
                   // or 304 if it still matches (or nothing changed).
                   long_poll_answers_.Schedule([this, exchange, name] {
@@ -841,10 +796,10 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
   absl::StatusOr<v1::HttpMetadata> metadata = ParseMetadataFields(exchange->request);
   if (!metadata.ok()) return FinishError(*exchange, metadata.status());
   *put.mutable_http_metadata() = *std::move(metadata);
-  absl::StatusOr<v1::Preconditions> preconditions =
+  absl::StatusOr<Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
-  *put.mutable_preconditions() = *std::move(preconditions);
+  *put.mutable_preconditions() = ToApiPreconditions(*preconditions);
   const bool enforce = options_.require_preconditions &&
                        RequireConditionToOverwrite(put.mutable_preconditions());
   put.set_content(std::move(exchange->request.body()));
@@ -880,10 +835,10 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
   absl::StatusOr<std::string> request_id = RequestIdField(exchange->request);
   if (!request_id.ok()) return FinishError(*exchange, request_id.status());
   del.set_request_id(*std::move(request_id));
-  absl::StatusOr<v1::Preconditions> preconditions =
+  absl::StatusOr<Preconditions> preconditions =
       ParsePreconditionFields(exchange->request);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
-  *del.mutable_preconditions() = *std::move(preconditions);
+  *del.mutable_preconditions() = ToApiPreconditions(*preconditions);
   const bool enforce = options_.require_preconditions &&
                        RequireConditionToOverwrite(del.mutable_preconditions());
   backend_.Delete(exchange->caller, del, [this, exchange, enforce](
