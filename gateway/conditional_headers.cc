@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "gateway/http_date.h"
 #include "service/entity_tag.h"
 
@@ -45,7 +46,7 @@ namespace {
 // whether one was "*". The checks of ParseEntityTagListField.
 template <typename OnTag>
 absl::Status ScanEntityTagList(absl::string_view field_name,
-                               const std::vector<absl::string_view>& lines,
+                               absl::Span<const absl::string_view> lines,
                                bool& star, OnTag on_tag) {
   size_t members = 0;
   star = false;
@@ -93,7 +94,7 @@ absl::Status ScanEntityTagList(absl::string_view field_name,
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
-    absl::string_view field_name, const std::vector<absl::string_view>& lines) {
+    absl::string_view field_name, absl::Span<const absl::string_view> lines) {
   std::vector<std::string> members;
   bool star;
   absl::Status scanned = ScanEntityTagList(
@@ -107,7 +108,7 @@ absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
 }
 
 absl::StatusOr<std::optional<EntityTagCondition>> ParseEntityTagConditionField(
-    absl::string_view field_name, const std::vector<absl::string_view>& lines) {
+    absl::string_view field_name, absl::Span<const absl::string_view> lines) {
   if (lines.empty()) return std::nullopt;
   EntityTagCondition condition;
   absl::Status scanned = ScanEntityTagList(
@@ -119,13 +120,13 @@ absl::StatusOr<std::optional<EntityTagCondition>> ParseEntityTagConditionField(
   return std::optional<EntityTagCondition>(std::move(condition));
 }
 
-std::optional<absl::Time> ParseDateField(const std::vector<absl::string_view>& lines,
+std::optional<absl::Time> ParseDateField(absl::Span<const absl::string_view> lines,
                                          absl::Time now) {
   if (lines.size() != 1) return std::nullopt;
   return ParseHttpDate(absl::StripAsciiWhitespace(lines.front()), now);
 }
 
-RangeDecision DecideRange(const std::vector<absl::string_view>& lines,
+RangeDecision DecideRange(absl::Span<const absl::string_view> lines,
                           uint64_t length) {
   RangeDecision decision;
   if (lines.size() != 1) return decision;

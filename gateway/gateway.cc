@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -65,8 +66,7 @@ boost::beast::string_view ToBeast(absl::string_view s) {
 // The values of every `field` line, in order. A scan of the list comparing
 // the field enums Beast assigned when parsing, not equal_range: that walks
 // a tree comparing names case-insensitively, which costs more than the
-// scan for the handful of fields a request has, and this runs six times a
-// request, mostly for fields it does not have.
+// scan for the handful of fields a request has.
 std::vector<absl::string_view> FieldLines(const HttpRequest& request,
                                           http::field field) {
   std::vector<absl::string_view> lines;
@@ -74,6 +74,61 @@ std::vector<absl::string_view> FieldLines(const HttpRequest& request,
     if (line.name() == field) lines.push_back(ToAbsl(line.value()));
   }
   return lines;
+}
+
+// The lines of one field, in order; one line is held without allocating.
+using FieldValues = absl::InlinedVector<absl::string_view, 1>;
+
+// The lines of the fields every request may be read for (authorization, a
+// GET's negotiation, long-poll, range and preconditions, a write's
+// preconditions), gathered in one scan of the request's fields instead of
+// a scan per field.
+struct RequestFields {
+  FieldValues authorization;
+  FieldValues accept_encoding;
+  FieldValues prefer;
+  FieldValues range;
+  FieldValues if_match;
+  FieldValues if_none_match;
+  FieldValues if_modified_since;
+  FieldValues if_unmodified_since;
+};
+
+RequestFields GatherFields(const HttpRequest& request) {
+  RequestFields fields;
+  for (const auto& line : request) {
+    FieldValues* values = nullptr;
+    switch (line.name()) {
+      case http::field::authorization:
+        values = &fields.authorization;
+        break;
+      case http::field::accept_encoding:
+        values = &fields.accept_encoding;
+        break;
+      case http::field::prefer:
+        values = &fields.prefer;
+        break;
+      case http::field::range:
+        values = &fields.range;
+        break;
+      case http::field::if_match:
+        values = &fields.if_match;
+        break;
+      case http::field::if_none_match:
+        values = &fields.if_none_match;
+        break;
+      case http::field::if_modified_since:
+        values = &fields.if_modified_since;
+        break;
+      case http::field::if_unmodified_since:
+        values = &fields.if_unmodified_since;
+        break;
+      default:
+        continue;
+    }
+    values->push_back(ToAbsl(line.value()));
+  }
+  return fields;
 }
 
 // Adds `field` with the IMF-fixdate of `t`; no allocation for years 0-9999.
@@ -110,22 +165,22 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
 // The four precondition header fields (RFC 9110 §13.1), parsed once into
 // the form the service evaluates. Malformed entity-tag lists are errors;
 // dates that do not parse are ignored, as §13.1.3 and §13.1.4 require.
-absl::StatusOr<Preconditions> ParsePreconditionFields(const HttpRequest& request) {
+absl::StatusOr<Preconditions> ParsePreconditionFields(const RequestFields& fields) {
   Preconditions p;
   absl::StatusOr<std::optional<EntityTagCondition>> if_match =
-      ParseEntityTagConditionField("If-Match",
-                                   FieldLines(request, http::field::if_match));
+      ParseEntityTagConditionField("If-Match", fields.if_match);
   if (!if_match.ok()) return if_match.status();
   p.if_match = *std::move(if_match);
   absl::StatusOr<std::optional<EntityTagCondition>> if_none_match =
-      ParseEntityTagConditionField("If-None-Match",
-                                   FieldLines(request, http::field::if_none_match));
+      ParseEntityTagConditionField("If-None-Match", fields.if_none_match);
   if (!if_none_match.ok()) return if_none_match.status();
   p.if_none_match = *std::move(if_none_match);
-  p.if_modified_since =
-      ParseDateField(FieldLines(request, http::field::if_modified_since));
-  p.if_unmodified_since =
-      ParseDateField(FieldLines(request, http::field::if_unmodified_since));
+  if (!fields.if_modified_since.empty()) {
+    p.if_modified_since = ParseDateField(fields.if_modified_since);
+  }
+  if (!fields.if_unmodified_since.empty()) {
+    p.if_unmodified_since = ParseDateField(fields.if_unmodified_since);
+  }
   return p;
 }
 
@@ -224,10 +279,9 @@ absl::string_view MethodLabel(http::verb method) {
 // The credentials to pass on: the token of the one Authorization field, if
 // it is "Bearer <token>" (RFC 6750 §2.1). Anything else passes on nothing,
 // and the service answers UNAUTHENTICATED if it wants a token.
-Caller CallerOf(const HttpRequest& request) {
+Caller CallerOf(const RequestFields& request) {
   Caller caller;
-  std::vector<absl::string_view> fields =
-      FieldLines(request, http::field::authorization);
+  const FieldValues& fields = request.authorization;
   if (fields.size() == 1) {
     if (auto token = ParseBearerAuthorization(fields[0])) {
       caller.bearer_token = std::string(*token);
@@ -317,6 +371,8 @@ const RouteSpec* FindRoute(absl::string_view path) {
 
 struct Gateway::Exchange {
   HttpRequest request;
+  // Views of `request`'s field values.
+  RequestFields fields;
   std::function<void(HttpAnswer)> done;
   absl::Time start;
   Caller caller;
@@ -361,7 +417,8 @@ void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) 
   exchange->request = std::move(request);
   exchange->done = std::move(done);
   exchange->start = absl::Now();
-  exchange->caller = CallerOf(exchange->request);
+  exchange->fields = GatherFields(exchange->request);
+  exchange->caller = CallerOf(exchange->fields);
   Route(std::move(exchange));
 }
 
@@ -522,16 +579,15 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, absl::string_view 
     }
   }
   absl::StatusOr<Preconditions> preconditions =
-      ParsePreconditionFields(exchange->request);
+      ParsePreconditionFields(exchange->fields);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   get.preconditions = *std::move(preconditions);
   if (exchange->unconditional) {
     get.preconditions.if_none_match.reset();
     get.preconditions.if_modified_since.reset();
   }
-  exchange->accepted_coding = NegotiateContentCoding(
-      FieldLines(exchange->request, http::field::accept_encoding),
-      options_.content_codings);
+  exchange->accepted_coding =
+      NegotiateContentCoding(exchange->fields.accept_encoding, options_.content_codings);
   // A HEAD that may be answered in a coding needs the content to tell the
   // coded length (computed once: the coded form is kept).
   get.metadata_only = exchange->is_head() && exchange->accepted_coding.empty();
@@ -542,7 +598,7 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, absl::string_view 
   if (!exchange->waited.has_value() && get.revision == 0 &&
       get.preconditions.if_none_match.has_value() &&
       options_.max_wait > absl::ZeroDuration() && !draining_.load()) {
-    hold = ParsePreferWait(FieldLines(exchange->request, http::field::prefer));
+    hold = ParsePreferWait(exchange->fields.prefer);
     // §4.3: the server may cap the wait; Preference-Applied says what it
     // applied.
     if (hold.has_value()) hold = std::min(*hold, options_.max_wait);
@@ -550,7 +606,7 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, absl::string_view 
   }
 
   backend_.Get(exchange->caller, get, [this, exchange, hold](
-                                          absl::StatusOr<GetAnswer> result) {
+                                          absl::StatusOr<GetAnswer>&& result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
     Record& version = result->version;
     const absl::string_view name = exchange->get.name;
@@ -602,7 +658,7 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, absl::string_view 
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
-    std::vector<absl::string_view> range = FieldLines(exchange->request, http::field::range);
+    const FieldValues& range = exchange->fields.range;
     auto if_range = exchange->request.find(http::field::if_range);
     const bool honour_range =
         !range.empty() && !exchange->is_head() &&
@@ -797,7 +853,7 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
   if (!metadata.ok()) return FinishError(*exchange, metadata.status());
   *put.mutable_http_metadata() = *std::move(metadata);
   absl::StatusOr<Preconditions> preconditions =
-      ParsePreconditionFields(exchange->request);
+      ParsePreconditionFields(exchange->fields);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *put.mutable_preconditions() = ToApiPreconditions(*preconditions);
   const bool enforce = options_.require_preconditions &&
@@ -836,7 +892,7 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
   if (!request_id.ok()) return FinishError(*exchange, request_id.status());
   del.set_request_id(*std::move(request_id));
   absl::StatusOr<Preconditions> preconditions =
-      ParsePreconditionFields(exchange->request);
+      ParsePreconditionFields(exchange->fields);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
   *del.mutable_preconditions() = ToApiPreconditions(*preconditions);
   const bool enforce = options_.require_preconditions &&

@@ -111,26 +111,30 @@ bool NeedsCodedTags(const Preconditions& conditions, const EntityTag& own) {
          undecided(conditions.if_none_match, WeakMatch);
 }
 
-// The validators of `record` for evaluating `conditions`: its coded forms'
-// tags are made only if they can change the outcome (NeedsCodedTags).
-absl::StatusOr<std::optional<Validators>> ValidatorsOf(
-    const std::optional<Record>& record, const Preconditions& conditions) {
-  if (!record.has_value() || record->deleted) return std::optional<Validators>();
+// Sets `validators` (nullopt) to those of `record` for evaluating
+// `conditions`, built in place: its coded forms' tags are made only if
+// they can change the outcome (NeedsCodedTags).
+absl::Status SetValidators(const std::optional<Record>& record,
+                           const Preconditions& conditions,
+                           std::optional<Validators>& validators) {
+  if (!record.has_value() || record->deleted) return absl::OkStatus();
   std::optional<EntityTag> tag = ParseEntityTag(record->etag);
   if (!tag.has_value()) {
     return absl::DataLossError(absl::StrCat(
         "stored entity-tag of ", Quote(record->name), " is malformed"));
   }
-  Validators validators{*tag, record->update_time, {}};
+  validators.emplace();
+  validators->etag = *std::move(tag);
+  validators->last_modified = record->update_time;
   // Content already coded is sent as it is: it has no coded forms.
   if (record->metadata.content_encoding.empty() &&
-      NeedsCodedTags(conditions, *tag)) {
-    validators.coded_etags.reserve(std::size(kRepresentationCodings));
+      NeedsCodedTags(conditions, validators->etag)) {
+    validators->coded_etags.reserve(std::size(kRepresentationCodings));
     for (absl::string_view coding : kRepresentationCodings) {
-      validators.coded_etags.push_back(CodedEntityTag(*tag, coding));
+      validators->coded_etags.push_back(CodedEntityTag(validators->etag, coding));
     }
   }
-  return std::optional<Validators>(std::move(validators));
+  return absl::OkStatus();
 }
 
 // The FAILED_PRECONDITION answer for `condition`, telling the client the
@@ -278,7 +282,7 @@ absl::StatusOr<GetAnswer> ResourceService::GetChecked(const GetQuery& query) {
   }
   std::optional<Record> selected = *std::move(past);
   if (query.metadata_only) selected->content.clear();
-  return AnswerGet(query, std::move(selected));
+  return AnswerGet(query, selected);
 }
 
 bool ResourceService::GetsWithoutBlocking(
@@ -324,33 +328,32 @@ void ResourceService::GetCheckedAsync(
 }
 
 absl::StatusOr<GetAnswer> ResourceService::AnswerGetOfCurrent(
-    const GetQuery& query, absl::StatusOr<std::optional<Record>> current) const {
+    const GetQuery& query, absl::StatusOr<std::optional<Record>>&& current) const {
   ETAGD_RETURN_IF_ERROR(current.status());
   std::optional<Record>& selected = *current;
   if (selected.has_value() && selected->deleted) selected.reset();
-  return AnswerGet(query, std::move(selected));
+  return AnswerGet(query, selected);
 }
 
 absl::StatusOr<GetAnswer> ResourceService::AnswerGet(
-    const GetQuery& query, std::optional<Record> selected) const {
-  ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
-                         ValidatorsOf(selected, query.preconditions));
+    const GetQuery& query, std::optional<Record>& selected) const {
+  std::optional<Validators> validators;
+  ETAGD_RETURN_IF_ERROR(SetValidators(selected, query.preconditions, validators));
   const Evaluation evaluation = EvaluatePreconditions(
       query.metadata_only ? Method::kHead : Method::kGet, query.preconditions,
       validators);
   if (!selected.has_value()) {
     return absl::NotFoundError(absl::StrCat(Quote(query.name), " does not exist"));
   }
-  switch (evaluation.verdict) {
-    case Verdict::kProceed:
-      return GetAnswer{false, *std::move(selected)};
-    case Verdict::kNotModified:
-      selected->content.clear();
-      return GetAnswer{true, *std::move(selected)};
-    case Verdict::kPreconditionFailed:
-      break;
+  if (evaluation.verdict == Verdict::kPreconditionFailed) {
+    return PreconditionFailed(evaluation.condition, query.name, &*selected);
   }
-  return PreconditionFailed(evaluation.condition, query.name, &*selected);
+  // Built in place: the record is moved once, into the answer.
+  absl::StatusOr<GetAnswer> answer(absl::in_place);
+  answer->not_modified = evaluation.verdict == Verdict::kNotModified;
+  if (answer->not_modified) selected->content.clear();
+  answer->version = *std::move(selected);
+  return answer;
 }
 
 ResourceService::PutPlan ResourceService::PlanPut(
@@ -411,11 +414,13 @@ ResourceService::PutPlan ResourceService::PlanPutOn(
     return answer(std::move(response));
   }
 
-  absl::StatusOr<std::optional<Validators>> validators =
-      ValidatorsOf(*current, *conditions);
-  if (!validators.ok()) return answer(validators.status());
+  std::optional<Validators> validators;
+  if (absl::Status set = SetValidators(*current, *conditions, validators);
+      !set.ok()) {
+    return answer(set);
+  }
   const Evaluation evaluation =
-      EvaluatePreconditions(Method::kPut, *conditions, *validators);
+      EvaluatePreconditions(Method::kPut, *conditions, validators);
   if (evaluation.verdict != Verdict::kProceed) {
     return answer(PreconditionFailed(evaluation.condition, request.name(),
                                      live ? &**current : nullptr));
@@ -505,11 +510,13 @@ ResourceService::DeletePlan ResourceService::PlanDeleteOn(
     return answer(absl::NotFoundError(
         absl::StrCat(Quote(request.name()), " does not exist")));
   }
-  absl::StatusOr<std::optional<Validators>> validators =
-      ValidatorsOf(*current, *conditions);
-  if (!validators.ok()) return answer(validators.status());
+  std::optional<Validators> validators;
+  if (absl::Status set = SetValidators(*current, *conditions, validators);
+      !set.ok()) {
+    return answer(set);
+  }
   const Evaluation evaluation =
-      EvaluatePreconditions(Method::kDelete, *conditions, *validators);
+      EvaluatePreconditions(Method::kDelete, *conditions, validators);
   if (evaluation.verdict != Verdict::kProceed) {
     return answer(
         PreconditionFailed(evaluation.condition, request.name(), &**current));

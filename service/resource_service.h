@@ -103,12 +103,12 @@ class ResourceService {
   absl::StatusOr<GetAnswer> GetChecked(const GetQuery& query);
   void GetCheckedAsync(const GetQuery& query,
                        std::function<void(absl::StatusOr<GetAnswer>)> done);
-  // Get's answer on the record selected (nullopt: none), or on the current
-  // one as Store::ReadCurrent answered it.
+  // Get's answer on the record selected (nullopt: none), which it moves
+  // into the answer, or on the current one as Store::ReadCurrent answered it.
   absl::StatusOr<GetAnswer> AnswerGet(const GetQuery& query,
-                                      std::optional<Record> selected) const;
+                                      std::optional<Record>& selected) const;
   absl::StatusOr<GetAnswer> AnswerGetOfCurrent(
-      const GetQuery& query, absl::StatusOr<std::optional<Record>> current) const;
+      const GetQuery& query, absl::StatusOr<std::optional<Record>>&& current) const;
   // Plan*() on the current record (Store::ReadCurrent), or on one that may
   // be stale (Store::ReadForWritePlan): Plan*() keeps such a plan only if
   // it writes, for the write's compare-and-set then checks the record.
