@@ -376,7 +376,10 @@ struct Gateway::Exchange {
   std::function<void(HttpAnswer)> done;
   absl::Time start;
   Caller caller;
-  std::string path;
+  // The request's path, percent-decoded: a view of the request-target, or
+  // of decoded_path when it had something to decode.
+  absl::string_view path;
+  std::string decoded_path;
   std::vector<std::pair<std::string, std::string>> query;
   // GET/HEAD: the content coding Accept-Encoding picks among the gateway's
   // ("" for none), whatever the resource.
@@ -457,10 +460,17 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                        "the request-target must be an absolute path");
   }
-  absl::StatusOr<std::string> path = PercentDecode(raw_path);
-  if (!path.ok()) return FinishError(*exchange, path.status());
+  // Most paths have nothing to decode: they are used where they are, in
+  // the request.
+  absl::string_view path = raw_path;
+  if (raw_path.find('%') != absl::string_view::npos) {
+    absl::StatusOr<std::string> decoded = PercentDecode(raw_path);
+    if (!decoded.ok()) return FinishError(*exchange, decoded.status());
+    exchange->decoded_path = *std::move(decoded);
+    path = exchange->decoded_path;
+  }
   // The API's names and parameters are UTF-8 strings.
-  if (!IsValidUtf8(*path)) {
+  if (!IsValidUtf8(path)) {
     return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                        "the path is not valid UTF-8 once percent-decoded");
   }
@@ -470,7 +480,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
                          "a query parameter is not valid UTF-8");
     }
   }
-  exchange->path = *std::move(path);
+  exchange->path = path;
   // A view: comparing it with each fixed path is a length check first.
   const absl::string_view p = exchange->path;
   const http::verb method = request.method();
