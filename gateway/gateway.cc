@@ -415,7 +415,7 @@ Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
       coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)),
       head_cache_(std::make_unique<VersionHeadCache>(options_.head_cache_bytes)) {}
 
-void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) {
+void Gateway::Handle(HttpRequest&& request, std::function<void(HttpAnswer)> done) {
   auto exchange = std::make_shared<Exchange>();
   exchange->request = std::move(request);
   exchange->done = std::move(done);

@@ -138,7 +138,7 @@ class Gateway {
   // Answers `request`: calls `done` exactly once, on any thread, with a
   // response whose headers and body are final except for keep-alive (and,
   // for a streamed body, its framing).
-  void Handle(HttpRequest request, std::function<void(HttpAnswer)> done);
+  void Handle(HttpRequest&& request, std::function<void(HttpAnswer)> done);
 
   // Answers held long-polls now (each as at the end of its wait), ends
   // event streams at their next piece, and from now on holds nothing and
