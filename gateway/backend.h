@@ -13,6 +13,7 @@
 #include "etagd/v1/etagd.pb.h"
 #include "grpcpp/channel.h"
 #include "service/feed/watch_stream.h"
+#include "service/get_query.h"
 
 namespace etagd {
 
@@ -32,8 +33,10 @@ class Backend {
 
   virtual ~Backend() = default;
 
-  virtual void Get(const Caller& caller, const etagd::v1::GetResourceRequest& request,
-                   Callback<etagd::v1::GetResourceResponse> done) = 0;
+  // Resources.Get. `query`, and the name it borrows, must stay valid until
+  // `done` is called.
+  virtual void Get(const Caller& caller, const GetQuery& query,
+                   Callback<GetAnswer> done) = 0;
   virtual void Put(const Caller& caller, const etagd::v1::PutResourceRequest& request,
                    Callback<etagd::v1::PutResourceResponse> done) = 0;
   virtual void Delete(const Caller& caller, const etagd::v1::DeleteResourceRequest& request,

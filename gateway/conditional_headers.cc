@@ -1,10 +1,13 @@
 #include "gateway/conditional_headers.h"
 
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "gateway/http_date.h"
 #include "service/entity_tag.h"
 
@@ -36,10 +39,17 @@ bool ParseDigits(absl::string_view text, uint64_t* value) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
-    absl::string_view field_name, const std::vector<absl::string_view>& lines) {
-  std::vector<std::string> members;
-  bool star = false;
+namespace {
+
+// Scans the list of `lines` (If-Match or If-None-Match), calling
+// on_tag(text, weak, opaque) for each entity-tag member; `star` says
+// whether one was "*". The checks of ParseEntityTagListField.
+template <typename OnTag>
+absl::Status ScanEntityTagList(absl::string_view field_name,
+                               absl::Span<const absl::string_view> lines,
+                               bool& star, OnTag on_tag) {
+  size_t members = 0;
+  star = false;
   for (absl::string_view line : lines) {
     size_t i = 0;
     const size_t n = line.size();
@@ -49,42 +59,74 @@ absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
       if (i == n) break;
       if (line[i] == '*') {
         star = true;
-        members.push_back("*");
         ++i;
       } else {
         const size_t start = i;
-        if (line.substr(i, 2) == "W/") i += 2;
+        const bool weak = line.substr(i, 2) == "W/";
+        if (weak) i += 2;
         if (i >= n || line[i] != '"') return ListError(field_name, line);
         ++i;
+        const size_t opaque = i;
         while (i < n && IsEtagChar(static_cast<unsigned char>(line[i]))) ++i;
         if (i >= n || line[i] != '"') return ListError(field_name, line);
+        on_tag(line.substr(start, i + 1 - start), weak,
+               line.substr(opaque, i - opaque));
         ++i;
-        members.push_back(std::string(line.substr(start, i - start)));
       }
+      ++members;
       // After an element: OWS, then a comma or the end.
       while (i < n && IsOws(line[i])) ++i;
       if (i < n && line[i] != ',') return ListError(field_name, line);
     }
   }
-  if (star && members.size() > 1) {
+  if (star && members > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         field_name, ": \"*\" cannot be combined with entity-tags"));
   }
-  if (members.empty() && !lines.empty()) {
+  if (members == 0 && !lines.empty()) {
     // A field present with no members is a malformed list: "*" or at least
     // one entity-tag is required (§13.1.1).
     return ListError(field_name, lines.front());
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
+    absl::string_view field_name, absl::Span<const absl::string_view> lines) {
+  std::vector<std::string> members;
+  bool star;
+  absl::Status scanned = ScanEntityTagList(
+      field_name, lines, star,
+      [&members](absl::string_view text, bool, absl::string_view) {
+        members.emplace_back(text);
+      });
+  if (!scanned.ok()) return scanned;
+  if (star) members.insert(members.begin(), "*");
   return members;
 }
 
-std::optional<absl::Time> ParseDateField(const std::vector<absl::string_view>& lines,
+absl::StatusOr<std::optional<EntityTagCondition>> ParseEntityTagConditionField(
+    absl::string_view field_name, absl::Span<const absl::string_view> lines) {
+  if (lines.empty()) return std::nullopt;
+  EntityTagCondition condition;
+  absl::Status scanned = ScanEntityTagList(
+      field_name, lines, condition.any,
+      [&condition](absl::string_view, bool weak, absl::string_view opaque) {
+        condition.tags.push_back(EntityTag{std::string(opaque), weak});
+      });
+  if (!scanned.ok()) return scanned;
+  return std::optional<EntityTagCondition>(std::move(condition));
+}
+
+std::optional<absl::Time> ParseDateField(absl::Span<const absl::string_view> lines,
                                          absl::Time now) {
   if (lines.size() != 1) return std::nullopt;
   return ParseHttpDate(absl::StripAsciiWhitespace(lines.front()), now);
 }
 
-RangeDecision DecideRange(const std::vector<absl::string_view>& lines,
+RangeDecision DecideRange(absl::Span<const absl::string_view> lines,
                           uint64_t length) {
   RangeDecision decision;
   if (lines.size() != 1) return decision;

@@ -13,6 +13,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "service/precondition.h"
 
 namespace etagd {
 
@@ -22,12 +24,17 @@ namespace etagd {
 // the members in the API's form ("*" or an entity-tag with its quotes);
 // INVALID_ARGUMENT naming `field_name` and the offending text otherwise.
 absl::StatusOr<std::vector<std::string>> ParseEntityTagListField(
-    absl::string_view field_name, const std::vector<absl::string_view>& lines);
+    absl::string_view field_name, absl::Span<const absl::string_view> lines);
+
+// The same list parsed once into the form precondition.h evaluates: nullopt
+// without a field line, the same errors as ParseEntityTagListField.
+absl::StatusOr<std::optional<EntityTagCondition>> ParseEntityTagConditionField(
+    absl::string_view field_name, absl::Span<const absl::string_view> lines);
 
 // If-Modified-Since / If-Unmodified-Since (§13.1.3, §13.1.4): one HTTP-date.
 // nullopt, meaning "ignore the field", if it is not a valid HTTP-date or
 // appears more than once.
-std::optional<absl::Time> ParseDateField(const std::vector<absl::string_view>& lines,
+std::optional<absl::Time> ParseDateField(absl::Span<const absl::string_view> lines,
                                          absl::Time now = absl::Now());
 
 // One byte range after resolution against a representation length:
@@ -55,7 +62,7 @@ struct RangeDecision {
 // Range (§14.2) against a representation of `length` bytes. Only a single
 // range of unit "bytes" is served; a list of several ranges is ignored
 // (which §14.2 allows), as are fields that do not parse.
-RangeDecision DecideRange(const std::vector<absl::string_view>& lines,
+RangeDecision DecideRange(absl::Span<const absl::string_view> lines,
                           uint64_t length);
 
 // If-Range (§13.1.5): true if the Range should be honoured: the field is an

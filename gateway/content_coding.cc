@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
 #include "brotli/encode.h"
 #include "zlib.h"
 
@@ -103,7 +104,7 @@ absl::StatusOr<std::string> Brotli(absl::string_view content) {
 
 }  // namespace
 
-std::string NegotiateContentCoding(const std::vector<absl::string_view>& lines,
+std::string NegotiateContentCoding(absl::Span<const absl::string_view> lines,
                                    const std::vector<std::string>& available) {
   if (lines.empty()) return "";
   std::vector<Preference> preferences;

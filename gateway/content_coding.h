@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace etagd {
 
@@ -21,7 +22,7 @@ namespace etagd {
 // server's preference breaks ties, and identity wins over codings with a
 // lower qvalue than its own. "x-gzip" is "gzip" (§8.4.1.3). Members that do
 // not parse are ignored.
-std::string NegotiateContentCoding(const std::vector<absl::string_view>& lines,
+std::string NegotiateContentCoding(absl::Span<const absl::string_view> lines,
                                    const std::vector<std::string>& available);
 
 // Whether a media type (a Content-Type value, parameters allowed) is worth

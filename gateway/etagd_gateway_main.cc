@@ -143,7 +143,7 @@ int Run() {
   HttpMetrics metrics;
   Gateway gateway(*backend, *gateway_options, metrics);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
-      *http_options, [&gateway](HttpRequest request,
+      *http_options, [&gateway](HttpRequest&& request,
                                 std::function<void(HttpAnswer)> respond) {
         gateway.Handle(std::move(request), std::move(respond));
       });

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "gateway/api_preconditions.h"
 #include "gateway/change_wait.h"
 #include "gateway/conditional_headers.h"
 #include "gateway/content_coding.h"
@@ -64,8 +66,7 @@ boost::beast::string_view ToBeast(absl::string_view s) {
 // The values of every `field` line, in order. A scan of the list comparing
 // the field enums Beast assigned when parsing, not equal_range: that walks
 // a tree comparing names case-insensitively, which costs more than the
-// scan for the handful of fields a request has, and this runs six times a
-// request, mostly for fields it does not have.
+// scan for the handful of fields a request has.
 std::vector<absl::string_view> FieldLines(const HttpRequest& request,
                                           http::field field) {
   std::vector<absl::string_view> lines;
@@ -73,6 +74,61 @@ std::vector<absl::string_view> FieldLines(const HttpRequest& request,
     if (line.name() == field) lines.push_back(ToAbsl(line.value()));
   }
   return lines;
+}
+
+// The lines of one field, in order; one line is held without allocating.
+using FieldValues = absl::InlinedVector<absl::string_view, 1>;
+
+// The lines of the fields every request may be read for (authorization, a
+// GET's negotiation, long-poll, range and preconditions, a write's
+// preconditions), gathered in one scan of the request's fields instead of
+// a scan per field.
+struct RequestFields {
+  FieldValues authorization;
+  FieldValues accept_encoding;
+  FieldValues prefer;
+  FieldValues range;
+  FieldValues if_match;
+  FieldValues if_none_match;
+  FieldValues if_modified_since;
+  FieldValues if_unmodified_since;
+};
+
+RequestFields GatherFields(const HttpRequest& request) {
+  RequestFields fields;
+  for (const auto& line : request) {
+    FieldValues* values = nullptr;
+    switch (line.name()) {
+      case http::field::authorization:
+        values = &fields.authorization;
+        break;
+      case http::field::accept_encoding:
+        values = &fields.accept_encoding;
+        break;
+      case http::field::prefer:
+        values = &fields.prefer;
+        break;
+      case http::field::range:
+        values = &fields.range;
+        break;
+      case http::field::if_match:
+        values = &fields.if_match;
+        break;
+      case http::field::if_none_match:
+        values = &fields.if_none_match;
+        break;
+      case http::field::if_modified_since:
+        values = &fields.if_modified_since;
+        break;
+      case http::field::if_unmodified_since:
+        values = &fields.if_unmodified_since;
+        break;
+      default:
+        continue;
+    }
+    values->push_back(ToAbsl(line.value()));
+  }
+  return fields;
 }
 
 // Adds `field` with the IMF-fixdate of `t`; no allocation for years 0-9999.
@@ -106,46 +162,24 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  out->set_seconds(absl::ToUnixSeconds(t));
-}
-
-// An entity-tag for the API, whose fields are UTF-8 strings. A tag with
-// obs-text bytes that are not UTF-8 can never equal one of ours (they are
-// ASCII), so it becomes "", which can never match either.
-std::string ApiEntityTag(std::string tag) {
-  return IsValidUtf8(tag) ? tag : "\"\"";
-}
-
-// Translates the four precondition header fields (RFC 9110 §13.1) into the
-// API's form. Malformed entity-tag lists are errors; dates that do not parse
-// are ignored, as §13.1.3 and §13.1.4 require.
-absl::StatusOr<v1::Preconditions> ParsePreconditionFields(
-    const HttpRequest& request) {
-  v1::Preconditions p;
-  std::vector<absl::string_view> if_match = FieldLines(request, http::field::if_match);
-  if (!if_match.empty()) {
-    absl::StatusOr<std::vector<std::string>> tags =
-        ParseEntityTagListField("If-Match", if_match);
-    if (!tags.ok()) return tags.status();
-    for (std::string& tag : *tags) p.add_if_match(ApiEntityTag(std::move(tag)));
+// The four precondition header fields (RFC 9110 §13.1), parsed once into
+// the form the service evaluates. Malformed entity-tag lists are errors;
+// dates that do not parse are ignored, as §13.1.3 and §13.1.4 require.
+absl::StatusOr<Preconditions> ParsePreconditionFields(const RequestFields& fields) {
+  Preconditions p;
+  absl::StatusOr<std::optional<EntityTagCondition>> if_match =
+      ParseEntityTagConditionField("If-Match", fields.if_match);
+  if (!if_match.ok()) return if_match.status();
+  p.if_match = *std::move(if_match);
+  absl::StatusOr<std::optional<EntityTagCondition>> if_none_match =
+      ParseEntityTagConditionField("If-None-Match", fields.if_none_match);
+  if (!if_none_match.ok()) return if_none_match.status();
+  p.if_none_match = *std::move(if_none_match);
+  if (!fields.if_modified_since.empty()) {
+    p.if_modified_since = ParseDateField(fields.if_modified_since);
   }
-  std::vector<absl::string_view> if_none_match =
-      FieldLines(request, http::field::if_none_match);
-  if (!if_none_match.empty()) {
-    absl::StatusOr<std::vector<std::string>> tags =
-        ParseEntityTagListField("If-None-Match", if_none_match);
-    if (!tags.ok()) return tags.status();
-    for (std::string& tag : *tags) {
-      p.add_if_none_match(ApiEntityTag(std::move(tag)));
-    }
-  }
-  if (auto t = ParseDateField(FieldLines(request, http::field::if_modified_since))) {
-    SetTimestamp(*t, p.mutable_if_modified_since());
-  }
-  if (auto t =
-          ParseDateField(FieldLines(request, http::field::if_unmodified_since))) {
-    SetTimestamp(*t, p.mutable_if_unmodified_since());
+  if (!fields.if_unmodified_since.empty()) {
+    p.if_unmodified_since = ParseDateField(fields.if_unmodified_since);
   }
   return p;
 }
@@ -199,24 +233,17 @@ absl::StatusOr<v1::HttpMetadata> ParseMetadataFields(const HttpRequest& request)
   return metadata;
 }
 
-// Whether If-None-Match (as the API carries it) names `etag` (weak
-// comparison, §13.1.2); true without one, or with "*".
-bool IfNoneMatchNames(const google::protobuf::RepeatedPtrField<std::string>& tags,
+// Whether `if_none_match` names `etag`, a valid entity-tag in field-value
+// form (weak comparison, §13.1.2); true without one, or with "*".
+bool IfNoneMatchNames(const std::optional<EntityTagCondition>& if_none_match,
                       absl::string_view etag) {
-  if (tags.empty()) return true;
-  // The usual case, the client sending back the tag it was given: the same
-  // text is the same entity-tag, which matches itself, so nothing is parsed.
-  if (std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
-        return text == "*" || text == etag;
-      })) {
-    return true;
-  }
-  const std::optional<EntityTag> selected = ParseEntityTag(etag);
-  return std::any_of(tags.begin(), tags.end(), [&](const std::string& text) {
-    if (text == "*") return true;
-    std::optional<EntityTag> tag = ParseEntityTag(text);
-    return tag.has_value() && selected.has_value() && WeakMatch(*tag, *selected);
-  });
+  if (!if_none_match.has_value() || if_none_match->any) return true;
+  // Weak comparison compares the opaque-tags: the text between the quotes.
+  if (absl::StartsWith(etag, "W/")) etag.remove_prefix(2);
+  if (etag.size() < 2) return false;
+  const absl::string_view opaque = etag.substr(1, etag.size() - 2);
+  return std::any_of(if_none_match->tags.begin(), if_none_match->tags.end(),
+                     [opaque](const EntityTag& tag) { return tag.opaque == opaque; });
 }
 
 std::string Json(const google::protobuf::Message& message) {
@@ -252,10 +279,9 @@ absl::string_view MethodLabel(http::verb method) {
 // The credentials to pass on: the token of the one Authorization field, if
 // it is "Bearer <token>" (RFC 6750 §2.1). Anything else passes on nothing,
 // and the service answers UNAUTHENTICATED if it wants a token.
-Caller CallerOf(const HttpRequest& request) {
+Caller CallerOf(const RequestFields& request) {
   Caller caller;
-  std::vector<absl::string_view> fields =
-      FieldLines(request, http::field::authorization);
+  const FieldValues& fields = request.authorization;
   if (fields.size() == 1) {
     if (auto token = ParseBearerAuthorization(fields[0])) {
       caller.bearer_token = std::string(*token);
@@ -345,10 +371,15 @@ const RouteSpec* FindRoute(absl::string_view path) {
 
 struct Gateway::Exchange {
   HttpRequest request;
+  // Views of `request`'s field values.
+  RequestFields fields;
   std::function<void(HttpAnswer)> done;
   absl::Time start;
   Caller caller;
-  std::string path;
+  // The request's path, percent-decoded: a view of the request-target, or
+  // of decoded_path when it had something to decode.
+  absl::string_view path;
+  std::string decoded_path;
   std::vector<std::pair<std::string, std::string>> query;
   // GET/HEAD: the content coding Accept-Encoding picks among the gateway's
   // ("" for none), whatever the resource.
@@ -358,6 +389,9 @@ struct Gateway::Exchange {
   bool unconditional = false;
   // Set once a long-poll was held: how long it was allowed to wait.
   std::optional<absl::Duration> waited;
+  // GET/HEAD of a resource: the read asked of the backend (its name a view
+  // of `path`); replaced by an ask again only once its answer came.
+  GetQuery get;
 
   bool is_head() const { return request.method() == http::verb::head; }
 
@@ -381,12 +415,13 @@ Gateway::Gateway(Backend& backend, GatewayOptions options, HttpMetrics& metrics)
       coded_cache_(std::make_unique<CodedCache>(options_.coded_cache_bytes)),
       head_cache_(std::make_unique<VersionHeadCache>(options_.head_cache_bytes)) {}
 
-void Gateway::Handle(HttpRequest request, std::function<void(HttpAnswer)> done) {
+void Gateway::Handle(HttpRequest&& request, std::function<void(HttpAnswer)> done) {
   auto exchange = std::make_shared<Exchange>();
   exchange->request = std::move(request);
   exchange->done = std::move(done);
   exchange->start = absl::Now();
-  exchange->caller = CallerOf(exchange->request);
+  exchange->fields = GatherFields(exchange->request);
+  exchange->caller = CallerOf(exchange->fields);
   Route(std::move(exchange));
 }
 
@@ -425,10 +460,17 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                        "the request-target must be an absolute path");
   }
-  absl::StatusOr<std::string> path = PercentDecode(raw_path);
-  if (!path.ok()) return FinishError(*exchange, path.status());
+  // Most paths have nothing to decode: they are used where they are, in
+  // the request.
+  absl::string_view path = raw_path;
+  if (raw_path.find('%') != absl::string_view::npos) {
+    absl::StatusOr<std::string> decoded = PercentDecode(raw_path);
+    if (!decoded.ok()) return FinishError(*exchange, decoded.status());
+    exchange->decoded_path = *std::move(decoded);
+    path = exchange->decoded_path;
+  }
   // The API's names and parameters are UTF-8 strings.
-  if (!IsValidUtf8(*path)) {
+  if (!IsValidUtf8(path)) {
     return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                        "the path is not valid UTF-8 once percent-decoded");
   }
@@ -438,7 +480,7 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
                          "a query parameter is not valid UTF-8");
     }
   }
-  exchange->path = *std::move(path);
+  exchange->path = path;
   // A view: comparing it with each fixed path is a length check first.
   const absl::string_view p = exchange->path;
   const http::verb method = request.method();
@@ -508,15 +550,16 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
     return FinishError(*exchange, 404, "NOT_FOUND",
                        absl::StrCat("no route for ", p));
   }
-  std::string name(p.substr(kResourcesPrefix.size()));
+  // A view of exchange->path, which lives as long as the exchange.
+  const absl::string_view name = p.substr(kResourcesPrefix.size());
   switch (method) {
     case http::verb::get:
     case http::verb::head:
-      return GetResource(std::move(exchange), std::move(name));
+      return GetResource(std::move(exchange), name);
     case http::verb::put:
-      return PutResource(std::move(exchange), std::move(name));
+      return PutResource(std::move(exchange), std::string(name));
     case http::verb::delete_:
-      return DeleteResource(std::move(exchange), std::move(name));
+      return DeleteResource(std::move(exchange), std::string(name));
     default: {
       HttpResponse response = exchange->NewResponse(http::status::method_not_allowed);
       response.insert(http::field::allow, kAllowResource);
@@ -528,10 +571,10 @@ void Gateway::Route(std::shared_ptr<Exchange> exchange) {
   }
 }
 
-void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) {
-  v1::GetResourceRequest get;
-  get.set_name(std::move(name));
-  get.set_metadata_only(exchange->is_head());
+void Gateway::GetResource(std::shared_ptr<Exchange> exchange, absl::string_view name) {
+  GetQuery& get = exchange->get;
+  get = GetQuery();
+  get.name = name;
   for (const auto& [key, value] : exchange->query) {
     if (key == "revision") {
       int64_t revision;
@@ -539,129 +582,98 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
         return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                            "revision must be a positive integer");
       }
-      get.set_revision(revision);
+      get.revision = revision;
     } else {
       return FinishError(*exchange, 400, "INVALID_ARGUMENT",
                          absl::StrCat("unknown query parameter '", key, "'"));
     }
   }
-  absl::StatusOr<v1::Preconditions> preconditions =
-      ParsePreconditionFields(exchange->request);
+  absl::StatusOr<Preconditions> preconditions =
+      ParsePreconditionFields(exchange->fields);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
-  *get.mutable_preconditions() = *std::move(preconditions);
+  get.preconditions = *std::move(preconditions);
   if (exchange->unconditional) {
-    get.mutable_preconditions()->clear_if_none_match();
-    get.mutable_preconditions()->clear_if_modified_since();
+    get.preconditions.if_none_match.reset();
+    get.preconditions.if_modified_since.reset();
   }
-  exchange->accepted_coding = NegotiateContentCoding(
-      FieldLines(exchange->request, http::field::accept_encoding),
-      options_.content_codings);
+  exchange->accepted_coding =
+      NegotiateContentCoding(exchange->fields.accept_encoding, options_.content_codings);
   // A HEAD that may be answered in a coding needs the content to tell the
   // coded length (computed once: the coded form is kept).
-  get.set_metadata_only(exchange->is_head() && exchange->accepted_coding.empty());
+  get.metadata_only = exchange->is_head() && exchange->accepted_coding.empty();
 
   // A long-poll: a read of the current version that the client already
   // has (If-None-Match), asking to wait (RFC 7240 §4.3), not yet held.
   std::optional<absl::Duration> hold;
-  if (!exchange->waited.has_value() && get.revision() == 0 &&
-      get.preconditions().if_none_match_size() > 0 &&
+  if (!exchange->waited.has_value() && get.revision == 0 &&
+      get.preconditions.if_none_match.has_value() &&
       options_.max_wait > absl::ZeroDuration() && !draining_.load()) {
-    hold = ParsePreferWait(FieldLines(exchange->request, http::field::prefer));
+    hold = ParsePreferWait(exchange->fields.prefer);
     // §4.3: the server may cap the wait; Preference-Applied says what it
     // applied.
     if (hold.has_value()) hold = std::min(*hold, options_.max_wait);
     if (hold.has_value() && *hold <= absl::ZeroDuration()) hold.reset();
   }
 
-  // Shared with the answer's handling rather than copied into it.
-  auto request = std::make_shared<const v1::GetResourceRequest>(std::move(get));
-  backend_.Get(exchange->caller, *request, [this, exchange, request, hold](
-                                               absl::StatusOr<v1::GetResourceResponse> result) {
-    const v1::GetResourceRequest& get = *request;
+  backend_.Get(exchange->caller, get, [this, exchange, hold](
+                                          absl::StatusOr<GetAnswer>&& result) {
     if (!result.ok()) return FinishError(*exchange, result.status());
-    if (result->has_not_modified()) {
-      const v1::NotModified& not_modified = result->not_modified();
-      std::shared_ptr<const VersionHead> head =
-          KeptStoredFormHead(*exchange, not_modified.etag(), /*complete=*/false);
-      const Representation representation =
-          head != nullptr ? Representation()
-                          : SelectRepresentation(*exchange, not_modified.content_type(),
-                                                 not_modified.content_length(),
-                                                 not_modified.http_metadata());
-      absl::string_view etag = not_modified.etag();
-      std::string coded_etag;
-      if (!representation.coding.empty()) {
-        coded_etag = FormatEntityTag(
-            CodedEntityTag(*ParseEntityTag(etag), representation.coding));
-        etag = coded_etag;
-      }
+    Record& version = result->version;
+    const absl::string_view name = exchange->get.name;
+    if (result->not_modified) {
+      Choice choice = Choose(*exchange, version, /*complete=*/false);
+      const absl::string_view etag = choice.etag(version);
       // The service matched If-None-Match against every representation of
       // the version (precondition.h); §13.1.2 compares it with the one
       // selected. If the client holds another one (a gzip copy, asking
       // without gzip now), it gets the selected one in full.
       if (!exchange->unconditional &&
-          !IfNoneMatchNames(get.preconditions().if_none_match(), etag)) {
+          !IfNoneMatchNames(exchange->get.preconditions.if_none_match, etag)) {
         exchange->unconditional = true;
-        return GetResource(exchange, get.name());
+        return GetResource(exchange, name);
       }
       // A long-poll waits for the next change instead of this 304.
-      if (hold.has_value()) {
-        return HoldGet(exchange, get.name(), not_modified.revision(), *hold);
-      }
+      if (hold.has_value()) return HoldGet(exchange, name, version.revision, *hold);
       // §15.4.5: ETag, Date, and the Cache-Control, Expires and Vary a 200
       // would carry (the version's own); no other representation metadata
       // and no content (Content-Location: none is ever sent).
-      if (head == nullptr) {
-        head = HeadOf(Describe(etag, not_modified.update_time(),
-                               not_modified.content_type(),
-                               not_modified.http_metadata(), representation, 0),
-                      /*complete=*/false);
+      if (choice.head == nullptr) {
+        choice.head = HeadOf(Describe(etag, version, choice.representation, 0),
+                             /*complete=*/false);
       }
-      const absl::string_view lines = head->not_modified();
+      const absl::string_view lines = choice.head->not_modified();
       return FinishVersion(*exchange, exchange->NewResponse(http::status::not_modified),
-                           lines, std::move(head));
+                           lines, std::move(choice.head));
     }
-    v1::Resource& resource = *result->mutable_resource();
-    std::shared_ptr<const VersionHead> head =
-        KeptStoredFormHead(*exchange, resource.etag(), /*complete=*/true);
-    Representation representation =
-        head != nullptr ? Representation()
-                        : SelectRepresentation(*exchange, resource.content_type(),
-                                               resource.content_length(),
-                                               resource.http_metadata());
-    absl::string_view etag = resource.etag();
-    std::string coded_etag;
-    std::string content = std::move(*resource.mutable_content());
-    uint64_t length = static_cast<uint64_t>(resource.content_length());
-    if (!representation.coding.empty()) {
+    Choice choice = Choose(*exchange, version, /*complete=*/true);
+    std::string content = std::move(version.content);
+    uint64_t length = static_cast<uint64_t>(version.content_length);
+    if (!choice.representation.coding.empty()) {
       absl::StatusOr<std::shared_ptr<const std::string>> coded =
-          coded_cache_->Get(resource.etag(), representation.coding, content);
+          coded_cache_->Get(version.etag, choice.representation.coding, content);
       if (coded.ok()) {
         content = **coded;
         length = content.size();
-        coded_etag = FormatEntityTag(
-            CodedEntityTag(*ParseEntityTag(etag), representation.coding));
-        etag = coded_etag;
       } else {
         // The stored bytes are a representation too: send those.
-        representation.coding.clear();
+        choice.representation.coding.clear();
       }
     }
-    if (head == nullptr) {
-      head = HeadOf(Describe(etag, resource.update_time(), resource.content_type(),
-                             resource.http_metadata(), representation, length),
-                    /*complete=*/true);
+    const absl::string_view etag = choice.etag(version);
+    if (choice.head == nullptr) {
+      choice.head = HeadOf(Describe(etag, version, choice.representation, length),
+                           /*complete=*/true);
     }
+    std::shared_ptr<const VersionHead>& head = choice.head;
 
     // §14.2: Range applies to GET only, after the preconditions (§13.2.2
     // step 5), and If-Range can veto it (§13.1.5).
-    std::vector<absl::string_view> range = FieldLines(exchange->request, http::field::range);
+    const FieldValues& range = exchange->fields.range;
     auto if_range = exchange->request.find(http::field::if_range);
     const bool honour_range =
         !range.empty() && !exchange->is_head() &&
         (if_range == exchange->request.end() ||
-         IfRangeHolds(ToAbsl(if_range->value()), etag,
-                      ToTime(resource.update_time())));
+         IfRangeHolds(ToAbsl(if_range->value()), etag, version.update_time));
     if (honour_range) {
       RangeDecision decision = DecideRange(range, length);
       if (decision.outcome == RangeOutcome::kUnsatisfiable) {
@@ -692,15 +704,14 @@ void Gateway::GetResource(std::shared_ptr<Exchange> exchange, std::string name) 
   });
 }
 
-Gateway::Representation Gateway::SelectRepresentation(
-    const Exchange& exchange, absl::string_view content_type,
-    int64_t content_length, const v1::HttpMetadata& metadata) const {
+Gateway::Representation Gateway::SelectRepresentation(const Exchange& exchange,
+                                                      const Record& version) const {
   Representation representation;
   // Content stored coded is sent as it is, never coded twice; small or
   // already compressed media gain nothing.
-  if (options_.content_codings.empty() || !metadata.content_encoding().empty() ||
-      content_length < options_.compress_min_bytes ||
-      !IsCompressibleMediaType(content_type)) {
+  if (options_.content_codings.empty() || !version.metadata.content_encoding.empty() ||
+      version.content_length < options_.compress_min_bytes ||
+      !IsCompressibleMediaType(version.content_type)) {
     return representation;
   }
   representation.varies = true;
@@ -716,17 +727,27 @@ std::shared_ptr<const VersionHead> Gateway::KeptStoredFormHead(
   return kept;
 }
 
-VersionRepresentation Gateway::Describe(absl::string_view etag,
-                                        const google::protobuf::Timestamp& update_time,
-                                        absl::string_view content_type,
-                                        const v1::HttpMetadata& metadata,
+Gateway::Choice Gateway::Choose(const Exchange& exchange, const Record& version,
+                                bool complete) const {
+  Choice choice;
+  choice.head = KeptStoredFormHead(exchange, version.etag, complete);
+  if (choice.head != nullptr) return choice;
+  choice.representation = SelectRepresentation(exchange, version);
+  if (!choice.representation.coding.empty()) {
+    choice.coded_etag = FormatEntityTag(
+        CodedEntityTag(*ParseEntityTag(version.etag), choice.representation.coding));
+  }
+  return choice;
+}
+
+VersionRepresentation Gateway::Describe(absl::string_view etag, const Record& version,
                                         const Representation& representation,
                                         uint64_t content_length) const {
   VersionRepresentation fields;
   fields.etag = etag;
-  fields.last_modified = ToTime(update_time);
-  fields.content_type = content_type;
-  fields.metadata = &metadata;
+  fields.last_modified = version.update_time;
+  fields.content_type = version.content_type;
+  fields.metadata = &version.metadata;
   fields.default_cache_control = options_.cache_control;
   fields.coding = representation.coding;
   fields.varies = representation.varies;
@@ -744,17 +765,17 @@ std::shared_ptr<const VersionHead> Gateway::HeadOf(
   return head;
 }
 
-void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, std::string name,
+void Gateway::HoldGet(std::shared_ptr<Exchange> exchange, absl::string_view name,
                       int64_t revision, absl::Duration wait) {
   exchange->waited = wait;
   // Every change after the version the client has: none is missed between
   // the read above and the watch's start.
   v1::WatchRequest watch;
-  watch.set_prefix(name);
+  watch.set_prefix(std::string(name));
   watch.set_exact(true);
   watch.set_start_revision(revision + 1);
   WaitForChange(timers_, backend_.Watch(exchange->caller, watch), *exchange->waited,
-                [this, exchange, name = std::move(name)](bool) {
+                [this, exchange, name](bool) {
                   // Answered as a GET now would be: 200 with the new version,
                   // or 304 if it still matches (or nothing changed).
                   long_poll_answers_.Schedule([this, exchange, name] {
@@ -841,10 +862,10 @@ void Gateway::PutResource(std::shared_ptr<Exchange> exchange, std::string name) 
   absl::StatusOr<v1::HttpMetadata> metadata = ParseMetadataFields(exchange->request);
   if (!metadata.ok()) return FinishError(*exchange, metadata.status());
   *put.mutable_http_metadata() = *std::move(metadata);
-  absl::StatusOr<v1::Preconditions> preconditions =
-      ParsePreconditionFields(exchange->request);
+  absl::StatusOr<Preconditions> preconditions =
+      ParsePreconditionFields(exchange->fields);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
-  *put.mutable_preconditions() = *std::move(preconditions);
+  *put.mutable_preconditions() = ToApiPreconditions(*preconditions);
   const bool enforce = options_.require_preconditions &&
                        RequireConditionToOverwrite(put.mutable_preconditions());
   put.set_content(std::move(exchange->request.body()));
@@ -880,10 +901,10 @@ void Gateway::DeleteResource(std::shared_ptr<Exchange> exchange, std::string nam
   absl::StatusOr<std::string> request_id = RequestIdField(exchange->request);
   if (!request_id.ok()) return FinishError(*exchange, request_id.status());
   del.set_request_id(*std::move(request_id));
-  absl::StatusOr<v1::Preconditions> preconditions =
-      ParsePreconditionFields(exchange->request);
+  absl::StatusOr<Preconditions> preconditions =
+      ParsePreconditionFields(exchange->fields);
   if (!preconditions.ok()) return FinishError(*exchange, preconditions.status());
-  *del.mutable_preconditions() = *std::move(preconditions);
+  *del.mutable_preconditions() = ToApiPreconditions(*preconditions);
   const bool enforce = options_.require_preconditions &&
                        RequireConditionToOverwrite(del.mutable_preconditions());
   backend_.Delete(exchange->caller, del, [this, exchange, enforce](

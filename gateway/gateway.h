@@ -36,6 +36,8 @@
 #include "gateway/timer_queue.h"
 #include "gateway/version_head.h"
 #include "gateway/version_head_cache.h"
+#include "service/get_query.h"
+#include "service/store/record.h"
 #include "service/thread_pool.h"
 
 namespace etagd {
@@ -136,7 +138,7 @@ class Gateway {
   // Answers `request`: calls `done` exactly once, on any thread, with a
   // response whose headers and body are final except for keep-alive (and,
   // for a streamed body, its framing).
-  void Handle(HttpRequest request, std::function<void(HttpAnswer)> done);
+  void Handle(HttpRequest&& request, std::function<void(HttpAnswer)> done);
 
   // Answers held long-polls now (each as at the end of its wait), ends
   // event streams at their next piece, and from now on holds nothing and
@@ -147,7 +149,8 @@ class Gateway {
   struct Exchange;
 
   void Route(std::shared_ptr<Exchange> exchange);
-  void GetResource(std::shared_ptr<Exchange> exchange, std::string name);
+  // `name` is a view of the exchange's path.
+  void GetResource(std::shared_ptr<Exchange> exchange, absl::string_view name);
   void PutResource(std::shared_ptr<Exchange> exchange, std::string name);
   void DeleteResource(std::shared_ptr<Exchange> exchange, std::string name);
   void ListResources(std::shared_ptr<Exchange> exchange);
@@ -155,8 +158,8 @@ class Gateway {
   void WatchEvents(std::shared_ptr<Exchange> exchange);
   // Holds a GET that would answer 304 with current revision `revision`
   // until a change or `wait` passes, then answers it again.
-  void HoldGet(std::shared_ptr<Exchange> exchange, std::string name, int64_t revision,
-               absl::Duration wait);
+  void HoldGet(std::shared_ptr<Exchange> exchange, absl::string_view name,
+               int64_t revision, absl::Duration wait);
   void Ready(std::shared_ptr<Exchange> exchange);
 
   // Sends `response` after adding the headers every response carries.
@@ -191,9 +194,7 @@ class Gateway {
     bool varies = false;
   };
   Representation SelectRepresentation(const Exchange& exchange,
-                                      absl::string_view content_type,
-                                      int64_t content_length,
-                                      const etagd::v1::HttpMetadata& metadata) const;
+                                      const Record& version) const;
 
   // The lines kept for the stored form of the version tagged `etag`, when
   // the client accepts none of the gateway's codings: it then gets the
@@ -204,12 +205,25 @@ class Gateway {
   std::shared_ptr<const VersionHead> KeptStoredFormHead(const Exchange& exchange,
                                                         absl::string_view etag,
                                                         bool complete) const;
-  // What FormatVersionHead needs of a version sent as `representation`
-  // (its fields borrow from the arguments).
-  VersionRepresentation Describe(absl::string_view etag,
-                                 const google::protobuf::Timestamp& update_time,
-                                 absl::string_view content_type,
-                                 const etagd::v1::HttpMetadata& metadata,
+  // How a version goes out, as a 304 or (`complete`) a 200 chooses it: the
+  // kept lines of its stored form if they serve (KeptStoredFormHead), else
+  // the representation negotiated and, for a coded one, its entity-tag.
+  struct Choice {
+    // Null if none are kept: format them (HeadOf) once the representation
+    // is final.
+    std::shared_ptr<const VersionHead> head;
+    Representation representation;
+    std::string coded_etag;
+    // The entity-tag of the representation chosen, of `version`'s own.
+    absl::string_view etag(const Record& version) const {
+      return representation.coding.empty() ? absl::string_view(version.etag)
+                                           : absl::string_view(coded_etag);
+    }
+  };
+  Choice Choose(const Exchange& exchange, const Record& version, bool complete) const;
+  // What FormatVersionHead needs of `version` sent as `representation`
+  // tagged `etag` (its fields borrow from the arguments).
+  VersionRepresentation Describe(absl::string_view etag, const Record& version,
                                  const Representation& representation,
                                  uint64_t content_length) const;
   // The field lines of `representation`: kept ones, else formatted now

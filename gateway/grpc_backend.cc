@@ -1,12 +1,14 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "etagd/v1/etagd.grpc.pb.h"
+#include "gateway/api_preconditions.h"
 #include "gateway/backend.h"
 #include "gateway/watch_channel_pool.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -27,6 +29,56 @@ struct Call {
   Response response;
   Backend::Callback<Response> done;
 };
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// The store's form of a response's metadata, whose strings are moved out.
+HttpMetadata ToMetadata(v1::HttpMetadata& api) {
+  HttpMetadata metadata;
+  metadata.cache_control = std::move(*api.mutable_cache_control());
+  metadata.content_disposition = std::move(*api.mutable_content_disposition());
+  metadata.content_encoding = std::move(*api.mutable_content_encoding());
+  metadata.content_language = std::move(*api.mutable_content_language());
+  if (api.has_expires()) metadata.expires = ToTime(api.expires());
+  for (auto& [key, value] : *api.mutable_user_metadata()) {
+    metadata.user.emplace(key, std::move(value));
+  }
+  return metadata;
+}
+
+// GetQuery's answer to the request the remote etagd answered with
+// `response`, whose strings are moved out: what it says of the version, in
+// the record's fields.
+GetAnswer ToAnswer(v1::GetResourceResponse& response) {
+  GetAnswer answer;
+  Record& version = answer.version;
+  if (response.has_not_modified()) {
+    v1::NotModified& not_modified = *response.mutable_not_modified();
+    answer.not_modified = true;
+    version.etag = std::move(*not_modified.mutable_etag());
+    version.revision = not_modified.revision();
+    version.update_time = ToTime(not_modified.update_time());
+    version.metadata = ToMetadata(*not_modified.mutable_http_metadata());
+    version.content_type = std::move(*not_modified.mutable_content_type());
+    version.content_length = not_modified.content_length();
+    return answer;
+  }
+  v1::Resource& resource = *response.mutable_resource();
+  version.name = std::move(*resource.mutable_name());
+  version.content = std::move(*resource.mutable_content());
+  version.content_length = resource.content_length();
+  version.content_type = std::move(*resource.mutable_content_type());
+  version.metadata = ToMetadata(*resource.mutable_http_metadata());
+  version.revision = resource.revision();
+  version.create_revision = resource.create_revision();
+  version.version = resource.version();
+  version.create_time = ToTime(resource.create_time());
+  version.update_time = ToTime(resource.update_time());
+  version.etag = std::move(*resource.mutable_etag());
+  return answer;
+}
 
 void AddBearerToken(const Caller& caller, grpc::ClientContext& context) {
   if (!caller.bearer_token.empty()) {
@@ -174,12 +226,23 @@ class GrpcBackend final : public Backend {
                      ? std::vector<std::shared_ptr<grpc::Channel>>{channel}
                      : std::move(watch_channels)) {}
 
-  void Get(const Caller& caller, const v1::GetResourceRequest& request,
-           Callback<v1::GetResourceResponse> done) override {
-    Start(caller, request, std::move(done), [this](auto* c, auto callback) {
-      stub_->async()->GetResource(&c->context, &c->request, &c->response,
-                                  std::move(callback));
-    });
+  void Get(const Caller& caller, const GetQuery& query,
+           Callback<GetAnswer> done) override {
+    v1::GetResourceRequest request;
+    request.set_name(std::string(query.name));
+    request.set_revision(query.revision);
+    request.set_metadata_only(query.metadata_only);
+    *request.mutable_preconditions() = ToApiPreconditions(query.preconditions);
+    Start(caller, request,
+          Callback<v1::GetResourceResponse>(
+              [done = std::move(done)](absl::StatusOr<v1::GetResourceResponse> got) {
+                if (!got.ok()) return done(got.status());
+                done(ToAnswer(*got));
+              }),
+          [this](auto* c, auto callback) {
+            stub_->async()->GetResource(&c->context, &c->request, &c->response,
+                                        std::move(callback));
+          });
   }
   void Put(const Caller& caller, const v1::PutResourceRequest& request,
            Callback<v1::PutResourceResponse> done) override {

@@ -21,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "boost/asio/executor_work_guard.hpp"
@@ -125,27 +126,51 @@ std::chrono::milliseconds ToChrono(absl::Duration d) {
 
 // RFC 9112 message framing checks on a parsed request head: a 400 for what
 // a server MUST reject, UNIMPLEMENTED (501) for transfer codings we lack.
+// Whether `c` may appear in a Host field value (RFC 3986 §3.2.2: reg-name,
+// IP literal, port).
+bool IsHostChar(unsigned char c) {
+  static const auto* const kAllowed = [] {
+    auto* allowed = new std::array<bool, 256>{};
+    for (int c = 0; c < 256; ++c) {
+      (*allowed)[c] = absl::ascii_isalnum(static_cast<unsigned char>(c));
+    }
+    for (unsigned char c : absl::string_view("-._~%!$&'()*+,;=:[]")) {
+      (*allowed)[c] = true;
+    }
+    return allowed;
+  }();
+  return (*kAllowed)[c];
+}
+
 absl::Status CheckFraming(const http::request_parser<http::string_body>& parser) {
   const auto& request = parser.get();
+  // The fields framing depends on, in one scan comparing the field enums
+  // Beast assigned (not a walk of its case-insensitive tree per name).
+  int hosts = 0;
+  beast::string_view host;
+  const http::fields::value_type* te = nullptr;
+  for (const auto& field : request) {
+    if (field.name() == http::field::host) {
+      if (++hosts == 1) host = field.value();
+    } else if (field.name() == http::field::transfer_encoding && te == nullptr) {
+      te = &field;
+    }
+  }
   // §3.2: exactly one Host, with a valid value, in an HTTP/1.1 request.
   if (request.version() >= 11) {
-    auto range = request.equal_range(http::field::host);
-    const auto count = std::distance(range.first, range.second);
-    if (count != 1) {
+    if (hosts != 1) {
       return absl::InvalidArgumentError(
           "an HTTP/1.1 request needs exactly one Host header field");
     }
-    for (char c : range.first->value()) {
-      const unsigned char u = static_cast<unsigned char>(c);
-      if (!(absl::ascii_isalnum(u) || std::strchr("-._~%!$&'()*+,;=:[]", c))) {
+    for (char c : host) {
+      if (!IsHostChar(static_cast<unsigned char>(c))) {
         return absl::InvalidArgumentError("the Host header field is malformed");
       }
     }
   }
   // §6.3: with Transfer-Encoding, the final coding must be chunked, or the
   // length of the content is unknowable (and the next request smuggled).
-  auto te = request.find(http::field::transfer_encoding);
-  if (te != request.end()) {
+  if (te != nullptr) {
     if (!parser.chunked()) {
       return absl::InvalidArgumentError(
           "Transfer-Encoding must end with chunked");
@@ -258,7 +283,10 @@ class Session : public SessionBase,
           unsupported ? http::status::not_implemented : http::status::bad_request,
           unsupported ? "UNIMPLEMENTED" : "INVALID_ARGUMENT", framing.message());
     }
-    auto expect = request.find(http::field::expect);
+    // A scan by field enum, as in CheckFraming.
+    auto expect = std::find_if(request.begin(), request.end(), [](const auto& field) {
+      return field.name() == http::field::expect;
+    });
     if (expect != request.end() &&
         beast::iequals(expect->value(), "100-continue")) {
       // Let the client send its body now rather than after its own wait.

@@ -70,8 +70,10 @@ inline constexpr size_t kUncountedBodyBytes = 64 << 10;
 // request_timeout (its kernel buffers full). A piece over
 // kUncountedBodyBytes that the response budget cannot hold closes the
 // connection instead (the body cannot change into a 503 once begun).
+// The request is handed over by rvalue reference: no copy and no move
+// until the handler keeps it.
 using RequestHandler =
-    std::function<void(HttpRequest request,
+    std::function<void(HttpRequest&& request,
                        std::function<void(HttpAnswer answer)> respond)>;
 
 // Thread-safe.

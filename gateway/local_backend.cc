@@ -18,20 +18,15 @@ class LocalBackend final : public Backend {
   LocalBackend(Server& server, WatchOpener watches)
       : server_(server), watches_(std::move(watches)) {}
 
-  void Get(const Caller& caller, const v1::GetResourceRequest& request,
-           Callback<v1::GetResourceResponse> done) override {
-    if (absl::Status access = Check(caller, Rpc::kGetResource, request.name());
+  void Get(const Caller& caller, const GetQuery& query,
+           Callback<GetAnswer> done) override {
+    if (absl::Status access = Check(caller, Rpc::kGetResource, query.name);
         !access.ok()) {
       return done(access);
     }
     ResourceService& core = server_.core();
-    if (!core.GetsWithoutBlocking(request)) return done(core.Get(request));
-    // GetAsync needs the request until it answers.
-    auto owned = std::make_shared<const v1::GetResourceRequest>(request);
-    core.GetAsync(*owned, [owned, done = std::move(done)](
-                              absl::StatusOr<v1::GetResourceResponse> got) {
-      done(std::move(got));
-    });
+    if (!core.GetsWithoutBlocking(query)) return done(core.Get(query));
+    core.GetAsync(query, std::move(done));
   }
 
   void Put(const Caller& caller, const v1::PutResourceRequest& request,

@@ -17,9 +17,11 @@ void HttpMetrics::Record(absl::string_view method, int status,
     absl::MutexLock lock(&mu_);
     ++requests_[{std::string(method), status}];
   }
+  // One count, in the first bucket that holds it; Render adds them up.
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {
       bucket_counts_[i].fetch_add(1, std::memory_order_relaxed);
+      break;
     }
   }
   latency_count_.fetch_add(1, std::memory_order_relaxed);
@@ -116,10 +118,12 @@ std::string HttpMetrics::Render() const {
       "request to its response.\n"
       "# TYPE etagd_http_request_duration_seconds histogram\n");
   const uint64_t count = latency_count_.load(std::memory_order_relaxed);
+  // Prometheus buckets are cumulative: each counts those at most its bound.
+  uint64_t at_most = 0;
   for (size_t i = 0; i < kBuckets.size(); ++i) {
+    at_most += bucket_counts_[i].load(std::memory_order_relaxed);
     absl::StrAppend(&out, "etagd_http_request_duration_seconds_bucket{le=\"",
-                    absl::StrFormat("%g", kBuckets[i]), "\"} ",
-                    bucket_counts_[i].load(std::memory_order_relaxed), "\n");
+                    absl::StrFormat("%g", kBuckets[i]), "\"} ", at_most, "\n");
   }
   absl::StrAppend(&out,
                   "etagd_http_request_duration_seconds_bucket{le=\"+Inf\"} ",

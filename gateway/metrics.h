@@ -52,6 +52,8 @@ class HttpMetrics {
 
   std::array<std::array<std::atomic<uint64_t>, kStatuses>, kMethods.size()>
       counts_ = {};
+  // Requests per bucket: those above the bucket before's bound and at most
+  // its own (not cumulative: one increment a request).
   std::array<std::atomic<uint64_t>, kBuckets.size()> bucket_counts_ = {};
   std::atomic<uint64_t> latency_count_{0};
   std::atomic<double> latency_sum_{0};

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
 
 namespace etagd {
 namespace {
@@ -25,7 +26,7 @@ std::optional<int64_t> DeltaSeconds(absl::string_view text) {
 }  // namespace
 
 std::optional<absl::Duration> ParsePreferWait(
-    const std::vector<absl::string_view>& field_lines) {
+    absl::Span<const absl::string_view> field_lines) {
   for (absl::string_view line : field_lines) {
     // Preferences are comma-separated; a quoted value holding a comma
     // cannot be a wait, so splitting without regard to quotes is safe for it.

@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace etagd {
 
@@ -19,7 +20,7 @@ namespace etagd {
 // malformed one is nullopt: a preference the server does not understand is
 // ignored (§2). Huge values saturate at about 68 years.
 std::optional<absl::Duration> ParsePreferWait(
-    const std::vector<absl::string_view>& field_lines);
+    absl::Span<const absl::string_view> field_lines);
 
 }  // namespace etagd
 

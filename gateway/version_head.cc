@@ -1,8 +1,6 @@
 #include "gateway/version_head.h"
 
-#include <algorithm>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/http_date.h"
@@ -23,26 +21,22 @@ void AppendDateLine(absl::string_view name, absl::Time t, std::string* out) {
   }
 }
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 }  // namespace
 
 VersionHead FormatVersionHead(const VersionRepresentation& representation,
                               bool complete) {
-  static const etagd::v1::HttpMetadata* const kNone = new etagd::v1::HttpMetadata;
-  const etagd::v1::HttpMetadata& metadata =
+  static const HttpMetadata* const kNone = new HttpMetadata;
+  const HttpMetadata& metadata =
       representation.metadata != nullptr ? *representation.metadata : *kNone;
   VersionHead head;
   std::string& out = head.lines;
   // RFC 9110 §15.4.5: what a 304 carries of a 200's fields.
   AppendLine("ETag", representation.etag, &out);
-  const absl::string_view cache_control = metadata.cache_control().empty()
+  const absl::string_view cache_control = metadata.cache_control.empty()
                                               ? representation.default_cache_control
-                                              : metadata.cache_control();
+                                              : metadata.cache_control;
   if (!cache_control.empty()) AppendLine("Cache-Control", cache_control, &out);
-  if (metadata.has_expires()) AppendDateLine("Expires", ToTime(metadata.expires()), &out);
+  if (metadata.expires.has_value()) AppendDateLine("Expires", *metadata.expires, &out);
   if (representation.varies) AppendLine("Vary", "Accept-Encoding", &out);
   head.not_modified_size = out.size();
   if (!complete) return head;
@@ -54,18 +48,15 @@ VersionHead FormatVersionHead(const VersionRepresentation& representation,
                                                  : representation.content_type,
              &out);
   const std::pair<absl::string_view, const std::string*> stored[] = {
-      {"Content-Disposition", &metadata.content_disposition()},
-      {"Content-Encoding", &metadata.content_encoding()},
-      {"Content-Language", &metadata.content_language()},
+      {"Content-Disposition", &metadata.content_disposition},
+      {"Content-Encoding", &metadata.content_encoding},
+      {"Content-Language", &metadata.content_language},
   };
   for (const auto& [name, value] : stored) {
     if (!value->empty()) AppendLine(name, *value, &out);
   }
-  // In key order, so that responses are the same byte for byte.
-  std::vector<std::pair<absl::string_view, absl::string_view>> user(
-      metadata.user_metadata().begin(), metadata.user_metadata().end());
-  std::sort(user.begin(), user.end());
-  for (const auto& [key, value] : user) {
+  // In key order (the map's), so that responses are the same byte for byte.
+  for (const auto& [key, value] : metadata.user) {
     absl::StrAppend(&out, "X-Etagd-Meta-", key, ": ", value, "\r\n");
   }
   if (!representation.coding.empty()) {

@@ -11,7 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "etagd/v1/etagd.pb.h"
+#include "service/store/record.h"
 
 namespace etagd {
 
@@ -23,8 +23,8 @@ struct VersionRepresentation {
   absl::Time last_modified;
   // The stored media type; empty sends application/octet-stream.
   absl::string_view content_type;
-  // The version's stored HTTP metadata.
-  const etagd::v1::HttpMetadata* metadata = nullptr;
+  // The version's stored HTTP metadata; null for none.
+  const HttpMetadata* metadata = nullptr;
   // Cache-Control when the metadata has none; empty sends none.
   absl::string_view default_cache_control;
   // The content coding the gateway applied ("" for the stored bytes).

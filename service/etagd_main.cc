@@ -610,7 +610,7 @@ int Run() {
     backend = NewLocalBackend(**server);
     gateway = std::make_unique<Gateway>(*backend, *gateway_options, metrics);
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
-        *http_options, [&gateway](HttpRequest request,
+        *http_options, [&gateway](HttpRequest&& request,
                                   std::function<void(HttpAnswer)> respond) {
           gateway->Handle(std::move(request), std::move(respond));
         });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -71,22 +72,29 @@ absl::Status ValidateNameText(absl::string_view text, absl::string_view field) {
   return absl::OkStatus();
 }
 
+absl::Status CheckEntityTagCount(size_t count, absl::string_view field) {
+  if (count > static_cast<size_t>(kMaxEntityTags)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " lists ", count, " entity-tags; the limit is ",
+        kMaxEntityTags));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StarStandsAlone(absl::string_view field) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": \"*\" cannot be combined with entity-tags"));
+}
+
 absl::StatusOr<EntityTagCondition> ParseTagList(
     const google::protobuf::RepeatedPtrField<std::string>& list,
     absl::string_view field) {
-  if (list.size() > kMaxEntityTags) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " lists ", list.size(), " entity-tags; the limit is ",
-        kMaxEntityTags));
-  }
+  ETAGD_RETURN_IF_ERROR(CheckEntityTagCount(list.size(), field));
   EntityTagCondition condition;
   for (int i = 0; i < list.size(); ++i) {
     const std::string& text = list.Get(i);
     if (text == "*") {
-      if (list.size() != 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ": \"*\" cannot be combined with entity-tags"));
-      }
+      if (list.size() != 1) return StarStandsAlone(field);
       condition.any = true;
       continue;
     }
@@ -101,15 +109,20 @@ absl::StatusOr<EntityTagCondition> ParseTagList(
   return condition;
 }
 
+// The range google.protobuf.Timestamp allows: years 1 to 9999.
+constexpr int64_t kMinSeconds = -62135596800;
+constexpr int64_t kMaxSeconds = 253402300799;
+
+absl::Status TimestampError(absl::string_view field) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is not a valid timestamp"));
+}
+
 absl::StatusOr<absl::Time> ParseTimestamp(const google::protobuf::Timestamp& t,
                                           absl::string_view field) {
-  // The range google.protobuf.Timestamp allows: years 1 to 9999.
-  constexpr int64_t kMinSeconds = -62135596800;
-  constexpr int64_t kMaxSeconds = 253402300799;
   if (t.seconds() < kMinSeconds || t.seconds() > kMaxSeconds || t.nanos() < 0 ||
       t.nanos() > 999999999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is not a valid timestamp"));
+    return TimestampError(field);
   }
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -315,6 +328,30 @@ absl::StatusOr<Preconditions> ParsePreconditions(
         ParseTimestamp(proto.if_unmodified_since(), "if_unmodified_since"));
   }
   return conditions;
+}
+
+absl::Status ValidatePreconditions(const Preconditions& conditions) {
+  const std::pair<const std::optional<EntityTagCondition>*, absl::string_view>
+      lists[] = {{&conditions.if_match, "if_match"},
+                 {&conditions.if_none_match, "if_none_match"}};
+  for (const auto& [list, field] : lists) {
+    if (!list->has_value()) continue;
+    ETAGD_RETURN_IF_ERROR(CheckEntityTagCount(
+        (*list)->tags.size() + ((*list)->any ? 1 : 0), field));
+    if ((*list)->any && !(*list)->tags.empty()) return StarStandsAlone(field);
+  }
+  const std::pair<const std::optional<absl::Time>*, absl::string_view> dates[] = {
+      {&conditions.if_modified_since, "if_modified_since"},
+      {&conditions.if_unmodified_since, "if_unmodified_since"}};
+  for (const auto& [date, field] : dates) {
+    if (!date->has_value()) continue;
+    const absl::Time t = **date;
+    if (t < absl::FromUnixSeconds(kMinSeconds) ||
+        t >= absl::FromUnixSeconds(kMaxSeconds + 1)) {
+      return TimestampError(field);
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace etagd

@@ -70,6 +70,13 @@ absl::StatusOr<HttpMetadata> ParseHttpMetadata(
 absl::StatusOr<Preconditions> ParsePreconditions(
     const etagd::v1::Preconditions& proto);
 
+// What ParsePreconditions checks beyond the syntax, for preconditions parsed
+// elsewhere (the gateway's, from HTTP fields, for GetQuery): at most
+// kMaxEntityTags members a list, "*" alone, dates within the range of
+// google.protobuf.Timestamp (years 1 to 9999). Its errors are the ones
+// ParsePreconditions gives for the same preconditions in the API's form.
+absl::Status ValidatePreconditions(const Preconditions& conditions);
+
 }  // namespace etagd
 
 #endif  // ETAGD_SERVICE_REQUEST_VALIDATION_H_

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -70,6 +71,26 @@ void ToResource(Record& record, v1::Resource* out) {
   }
 }
 
+// The API form of Get's answer, whose strings are moved out.
+v1::GetResourceResponse ToResponse(GetAnswer& answer) {
+  v1::GetResourceResponse response;
+  Record& version = answer.version;
+  if (!answer.not_modified) {
+    ToResource(version, response.mutable_resource());
+    return response;
+  }
+  v1::NotModified* not_modified = response.mutable_not_modified();
+  not_modified->set_etag(std::move(version.etag));
+  not_modified->set_revision(version.revision);
+  SetTimestamp(version.update_time, not_modified->mutable_update_time());
+  if (!version.metadata.empty()) {
+    ToHttpMetadata(version.metadata, not_modified->mutable_http_metadata());
+  }
+  not_modified->set_content_type(std::move(version.content_type));
+  not_modified->set_content_length(version.content_length);
+  return response;
+}
+
 std::string Quote(absl::string_view name) {
   return absl::StrCat("\"", absl::Utf8SafeCHexEscape(name), "\"");
 }
@@ -90,26 +111,30 @@ bool NeedsCodedTags(const Preconditions& conditions, const EntityTag& own) {
          undecided(conditions.if_none_match, WeakMatch);
 }
 
-// The validators of `record` for evaluating `conditions`: its coded forms'
-// tags are made only if they can change the outcome (NeedsCodedTags).
-absl::StatusOr<std::optional<Validators>> ValidatorsOf(
-    const std::optional<Record>& record, const Preconditions& conditions) {
-  if (!record.has_value() || record->deleted) return std::optional<Validators>();
+// Sets `validators` (nullopt) to those of `record` for evaluating
+// `conditions`, built in place: its coded forms' tags are made only if
+// they can change the outcome (NeedsCodedTags).
+absl::Status SetValidators(const std::optional<Record>& record,
+                           const Preconditions& conditions,
+                           std::optional<Validators>& validators) {
+  if (!record.has_value() || record->deleted) return absl::OkStatus();
   std::optional<EntityTag> tag = ParseEntityTag(record->etag);
   if (!tag.has_value()) {
     return absl::DataLossError(absl::StrCat(
         "stored entity-tag of ", Quote(record->name), " is malformed"));
   }
-  Validators validators{*tag, record->update_time, {}};
+  validators.emplace();
+  validators->etag = *std::move(tag);
+  validators->last_modified = record->update_time;
   // Content already coded is sent as it is: it has no coded forms.
   if (record->metadata.content_encoding.empty() &&
-      NeedsCodedTags(conditions, *tag)) {
-    validators.coded_etags.reserve(std::size(kRepresentationCodings));
+      NeedsCodedTags(conditions, validators->etag)) {
+    validators->coded_etags.reserve(std::size(kRepresentationCodings));
     for (absl::string_view coding : kRepresentationCodings) {
-      validators.coded_etags.push_back(CodedEntityTag(*tag, coding));
+      validators->coded_etags.push_back(CodedEntityTag(validators->etag, coding));
     }
   }
-  return std::optional<Validators>(std::move(validators));
+  return absl::OkStatus();
 }
 
 // The FAILED_PRECONDITION answer for `condition`, telling the client the
@@ -203,41 +228,61 @@ absl::StatusOr<std::optional<Record>> ResourceService::PriorWrite(
 ResourceService::ResourceService(Store& store, ResourceServiceOptions options)
     : store_(store), options_(options) {}
 
-absl::StatusOr<Preconditions> ResourceService::ParseGet(
+absl::StatusOr<GetQuery> ResourceService::ParseGet(
     const v1::GetResourceRequest& request) const {
   ETAGD_RETURN_IF_ERROR(ValidateName(request.name()));
-  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions,
+  GetQuery query;
+  ETAGD_ASSIGN_OR_RETURN(query.preconditions,
                          ParsePreconditions(request.preconditions()));
   if (request.revision() < 0) {
     return absl::InvalidArgumentError("revision must not be negative");
   }
-  return conditions;
+  query.name = request.name();
+  query.revision = request.revision();
+  query.metadata_only = request.metadata_only();
+  return query;
+}
+
+absl::Status ResourceService::CheckQuery(const GetQuery& query) const {
+  ETAGD_RETURN_IF_ERROR(ValidateName(query.name));
+  ETAGD_RETURN_IF_ERROR(ValidatePreconditions(query.preconditions));
+  if (query.revision < 0) {
+    return absl::InvalidArgumentError("revision must not be negative");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::GetResourceResponse> ResourceService::Get(
     const v1::GetResourceRequest& request) {
-  ETAGD_ASSIGN_OR_RETURN(Preconditions conditions, ParseGet(request));
-  if (request.revision() == 0) {
+  ETAGD_ASSIGN_OR_RETURN(const GetQuery query, ParseGet(request));
+  ETAGD_ASSIGN_OR_RETURN(GetAnswer answer, GetChecked(query));
+  return ToResponse(answer);
+}
+
+absl::StatusOr<GetAnswer> ResourceService::Get(const GetQuery& query) {
+  ETAGD_RETURN_IF_ERROR(CheckQuery(query));
+  return GetChecked(query);
+}
+
+absl::StatusOr<GetAnswer> ResourceService::GetChecked(const GetQuery& query) {
+  if (query.revision == 0) {
     return AnswerGetOfCurrent(
-        request, conditions,
-        store_.ReadCurrent(request.name(), !request.metadata_only()));
+        query, store_.ReadCurrent(query.name, !query.metadata_only));
   }
-  absl::StatusOr<Record> past =
-      store_.ReadRevision(request.name(), request.revision());
+  absl::StatusOr<Record> past = store_.ReadRevision(query.name, query.revision);
   if (absl::IsNotFound(past.status())) {
-    return absl::NotFoundError(absl::StrCat(
-        Quote(request.name()), " has no retained version at revision ",
-        request.revision()));
+    return absl::NotFoundError(absl::StrCat(Quote(query.name),
+                                            " has no retained version at revision ",
+                                            query.revision));
   }
   ETAGD_RETURN_IF_ERROR(past.status());
   if (past->deleted) {
-    return absl::NotFoundError(absl::StrCat("revision ", request.revision(),
-                                            " of ", Quote(request.name()),
-                                            " is its deletion"));
+    return absl::NotFoundError(absl::StrCat("revision ", query.revision, " of ",
+                                            Quote(query.name), " is its deletion"));
   }
   std::optional<Record> selected = *std::move(past);
-  if (request.metadata_only()) selected->content.clear();
-  return AnswerGet(request, conditions, std::move(selected));
+  if (query.metadata_only) selected->content.clear();
+  return AnswerGet(query, selected);
 }
 
 bool ResourceService::GetsWithoutBlocking(
@@ -245,63 +290,70 @@ bool ResourceService::GetsWithoutBlocking(
   return request.revision() == 0 && store_.ReadsCurrentWithoutBlocking();
 }
 
+bool ResourceService::GetsWithoutBlocking(const GetQuery& query) const {
+  return query.revision == 0 && store_.ReadsCurrentWithoutBlocking();
+}
+
 void ResourceService::GetAsync(
     const v1::GetResourceRequest& request,
     std::function<void(absl::StatusOr<v1::GetResourceResponse>)> done) {
-  if (request.revision() != 0) return done(Get(request));
-  absl::StatusOr<Preconditions> conditions = ParseGet(request);
-  if (!conditions.ok()) return done(conditions.status());
+  absl::StatusOr<GetQuery> query = ParseGet(request);
+  if (!query.ok()) return done(query.status());
+  // The query is the answer's to keep until it is given.
+  auto owned = std::make_shared<const GetQuery>(*std::move(query));
+  GetCheckedAsync(*owned, [owned, done = std::move(done)](
+                              absl::StatusOr<GetAnswer> answer) {
+    if (!answer.ok()) return done(answer.status());
+    done(ToResponse(*answer));
+  });
+}
+
+void ResourceService::GetAsync(
+    const GetQuery& query, std::function<void(absl::StatusOr<GetAnswer>)> done) {
+  if (absl::Status checked = CheckQuery(query); !checked.ok()) {
+    return done(checked);
+  }
+  GetCheckedAsync(query, std::move(done));
+}
+
+void ResourceService::GetCheckedAsync(
+    const GetQuery& query, std::function<void(absl::StatusOr<GetAnswer>)> done) {
+  if (query.revision != 0) return done(GetChecked(query));
   store_.ReadCurrentAsync(
-      request.name(), !request.metadata_only(),
-      [this, &request, conditions = *std::move(conditions),
-       done = std::move(done)](absl::StatusOr<std::optional<Record>> current) {
-        done(AnswerGetOfCurrent(request, conditions, std::move(current)));
+      query.name, !query.metadata_only,
+      [this, &query, done = std::move(done)](
+          absl::StatusOr<std::optional<Record>> current) {
+        done(AnswerGetOfCurrent(query, std::move(current)));
       });
 }
 
-absl::StatusOr<v1::GetResourceResponse> ResourceService::AnswerGetOfCurrent(
-    const v1::GetResourceRequest& request, const Preconditions& conditions,
-    absl::StatusOr<std::optional<Record>> current) const {
+absl::StatusOr<GetAnswer> ResourceService::AnswerGetOfCurrent(
+    const GetQuery& query, absl::StatusOr<std::optional<Record>>&& current) const {
   ETAGD_RETURN_IF_ERROR(current.status());
-  std::optional<Record> selected = *std::move(current);
+  std::optional<Record>& selected = *current;
   if (selected.has_value() && selected->deleted) selected.reset();
-  return AnswerGet(request, conditions, std::move(selected));
+  return AnswerGet(query, selected);
 }
 
-absl::StatusOr<v1::GetResourceResponse> ResourceService::AnswerGet(
-    const v1::GetResourceRequest& request, const Preconditions& conditions,
-    std::optional<Record> selected) const {
-  ETAGD_ASSIGN_OR_RETURN(std::optional<Validators> validators,
-                         ValidatorsOf(selected, conditions));
+absl::StatusOr<GetAnswer> ResourceService::AnswerGet(
+    const GetQuery& query, std::optional<Record>& selected) const {
+  std::optional<Validators> validators;
+  ETAGD_RETURN_IF_ERROR(SetValidators(selected, query.preconditions, validators));
   const Evaluation evaluation = EvaluatePreconditions(
-      request.metadata_only() ? Method::kHead : Method::kGet, conditions,
+      query.metadata_only ? Method::kHead : Method::kGet, query.preconditions,
       validators);
   if (!selected.has_value()) {
-    return absl::NotFoundError(
-        absl::StrCat(Quote(request.name()), " does not exist"));
+    return absl::NotFoundError(absl::StrCat(Quote(query.name), " does not exist"));
   }
-
-  v1::GetResourceResponse response;
-  switch (evaluation.verdict) {
-    case Verdict::kProceed:
-      ToResource(*selected, response.mutable_resource());
-      return response;
-    case Verdict::kNotModified: {
-      v1::NotModified* not_modified = response.mutable_not_modified();
-      not_modified->set_etag(std::move(selected->etag));
-      not_modified->set_revision(selected->revision);
-      SetTimestamp(selected->update_time, not_modified->mutable_update_time());
-      if (!selected->metadata.empty()) {
-        ToHttpMetadata(selected->metadata, not_modified->mutable_http_metadata());
-      }
-      not_modified->set_content_type(std::move(selected->content_type));
-      not_modified->set_content_length(selected->content_length);
-      return response;
-    }
-    case Verdict::kPreconditionFailed:
-      break;
+  if (evaluation.verdict == Verdict::kPreconditionFailed) {
+    return PreconditionFailed(evaluation.condition, query.name, &*selected);
   }
-  return PreconditionFailed(evaluation.condition, request.name(), &*selected);
+  // Built in place: the record is moved once, into the answer.
+  absl::StatusOr<GetAnswer> answer(absl::in_place);
+  answer->not_modified = evaluation.verdict == Verdict::kNotModified;
+  if (answer->not_modified) selected->content.clear();
+  answer->version = *std::move(selected);
+  return answer;
 }
 
 ResourceService::PutPlan ResourceService::PlanPut(
@@ -362,11 +414,13 @@ ResourceService::PutPlan ResourceService::PlanPutOn(
     return answer(std::move(response));
   }
 
-  absl::StatusOr<std::optional<Validators>> validators =
-      ValidatorsOf(*current, *conditions);
-  if (!validators.ok()) return answer(validators.status());
+  std::optional<Validators> validators;
+  if (absl::Status set = SetValidators(*current, *conditions, validators);
+      !set.ok()) {
+    return answer(set);
+  }
   const Evaluation evaluation =
-      EvaluatePreconditions(Method::kPut, *conditions, *validators);
+      EvaluatePreconditions(Method::kPut, *conditions, validators);
   if (evaluation.verdict != Verdict::kProceed) {
     return answer(PreconditionFailed(evaluation.condition, request.name(),
                                      live ? &**current : nullptr));
@@ -456,11 +510,13 @@ ResourceService::DeletePlan ResourceService::PlanDeleteOn(
     return answer(absl::NotFoundError(
         absl::StrCat(Quote(request.name()), " does not exist")));
   }
-  absl::StatusOr<std::optional<Validators>> validators =
-      ValidatorsOf(*current, *conditions);
-  if (!validators.ok()) return answer(validators.status());
+  std::optional<Validators> validators;
+  if (absl::Status set = SetValidators(*current, *conditions, validators);
+      !set.ok()) {
+    return answer(set);
+  }
   const Evaluation evaluation =
-      EvaluatePreconditions(Method::kDelete, *conditions, *validators);
+      EvaluatePreconditions(Method::kDelete, *conditions, validators);
   if (evaluation.verdict != Verdict::kProceed) {
     return answer(
         PreconditionFailed(evaluation.condition, request.name(), &**current));

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "etagd/v1/etagd.pb.h"
+#include "service/get_query.h"
 #include "service/precondition.h"
 #include "service/store/store.h"
 
@@ -40,6 +41,15 @@ class ResourceService {
       const etagd::v1::GetResourceRequest& request,
       std::function<void(absl::StatusOr<etagd::v1::GetResourceResponse>)> done);
   bool GetsWithoutBlocking(const etagd::v1::GetResourceRequest& request) const;
+
+  // The same three for a GetQuery (get_query.h): the same checks, the same
+  // evaluation and the same errors as for the request it stands for, the
+  // answer as the record instead of messages. The Get of a request is
+  // answered through these.
+  absl::StatusOr<GetAnswer> Get(const GetQuery& query);
+  void GetAsync(const GetQuery& query,
+                std::function<void(absl::StatusOr<GetAnswer>)> done);
+  bool GetsWithoutBlocking(const GetQuery& query) const;
 
   absl::StatusOr<etagd::v1::PutResourceResponse> Put(
       const etagd::v1::PutResourceRequest& request);
@@ -84,18 +94,21 @@ class ResourceService {
       const etagd::v1::ListVersionsRequest& request);
 
  private:
-  // The request's preconditions, once its fields are checked.
-  absl::StatusOr<Preconditions> ParseGet(
+  // The query `request` stands for (borrowing its name), once its fields
+  // are checked; CheckQuery's checks, in the same order.
+  absl::StatusOr<GetQuery> ParseGet(
       const etagd::v1::GetResourceRequest& request) const;
-  // Get's answer on the record selected (nullopt: none), or on the current
-  // one as Store::ReadCurrent answered it.
-  absl::StatusOr<etagd::v1::GetResourceResponse> AnswerGet(
-      const etagd::v1::GetResourceRequest& request,
-      const Preconditions& conditions, std::optional<Record> selected) const;
-  absl::StatusOr<etagd::v1::GetResourceResponse> AnswerGetOfCurrent(
-      const etagd::v1::GetResourceRequest& request,
-      const Preconditions& conditions,
-      absl::StatusOr<std::optional<Record>> current) const;
+  absl::Status CheckQuery(const GetQuery& query) const;
+  // Get and GetAsync of a checked query.
+  absl::StatusOr<GetAnswer> GetChecked(const GetQuery& query);
+  void GetCheckedAsync(const GetQuery& query,
+                       std::function<void(absl::StatusOr<GetAnswer>)> done);
+  // Get's answer on the record selected (nullopt: none), which it moves
+  // into the answer, or on the current one as Store::ReadCurrent answered it.
+  absl::StatusOr<GetAnswer> AnswerGet(const GetQuery& query,
+                                      std::optional<Record>& selected) const;
+  absl::StatusOr<GetAnswer> AnswerGetOfCurrent(
+      const GetQuery& query, absl::StatusOr<std::optional<Record>>&& current) const;
   // Plan*() on the current record (Store::ReadCurrent), or on one that may
   // be stale (Store::ReadForWritePlan): Plan*() keeps such a plan only if
   // it writes, for the write's compare-and-set then checks the record.

@@ -91,42 +91,35 @@ class FakeBackend : public Backend {
   }
   void ForgetLastContent() { last_content_.reset(); }
 
-  void Get(const Caller& caller, const v1::GetResourceRequest& request,
-           Callback<v1::GetResourceResponse> done) override {
-    if (absl::Status s = Check(caller, request.name(), request.preconditions());
+  void Get(const Caller& caller, const GetQuery& query,
+           Callback<GetAnswer> done) override {
+    const std::string name(query.name);
+    if (absl::Status s = Check(caller, name, ValidatePreconditions(query.preconditions));
         !s.ok()) {
       return done(s);
     }
-    Preconditions conditions = *ParsePreconditions(request.preconditions());
-    if (request.revision() < 0) {
+    if (query.revision < 0) {
       return done(absl::InvalidArgumentError("revision must not be negative"));
     }
     const Version* selected = nullptr;
-    if (request.revision() > 0) {
-      for (const Version& v : store_[request.name()]) {
-        if (v.revision == request.revision() && !v.deleted) selected = &v;
+    if (query.revision > 0) {
+      for (const Version& v : store_[name]) {
+        if (v.revision == query.revision && !v.deleted) selected = &v;
       }
     } else {
-      selected = Live(request.name());
+      selected = Live(name);
     }
     const Evaluation evaluation = EvaluatePreconditions(
-        request.metadata_only() ? Method::kHead : Method::kGet, conditions,
+        query.metadata_only ? Method::kHead : Method::kGet, query.preconditions,
         ValidatorsOf(selected));
     if (selected == nullptr)
       return done(absl::NotFoundError("no such resource"));
-    v1::GetResourceResponse response;
     switch (evaluation.verdict) {
       case Verdict::kProceed:
-        ToResource(request.name(), *selected, !request.metadata_only(),
-                   response.mutable_resource());
         last_content_ = selected->content;
-        return done(response);
+        return done(GetAnswer{false, ToRecord(name, *selected, !query.metadata_only)});
       case Verdict::kNotModified:
-        response.mutable_not_modified()->set_etag(selected->etag);
-        response.mutable_not_modified()->set_revision(selected->revision);
-        ToProto(selected->update_time,
-                response.mutable_not_modified()->mutable_update_time());
-        return done(response);
+        return done(GetAnswer{true, ToRecord(name, *selected, false)});
       case Verdict::kPreconditionFailed:
         return done(Failed(evaluation.condition, selected));
     }
@@ -134,7 +127,8 @@ class FakeBackend : public Backend {
 
   void Put(const Caller& caller, const v1::PutResourceRequest& request,
            Callback<v1::PutResourceResponse> done) override {
-    if (absl::Status s = Check(caller, request.name(), request.preconditions(),
+    if (absl::Status s = Check(caller, request.name(),
+                               ParsePreconditions(request.preconditions()).status(),
                                /*write=*/true);
         !s.ok()) {
       return done(s);
@@ -166,7 +160,8 @@ class FakeBackend : public Backend {
 
   void Delete(const Caller& caller, const v1::DeleteResourceRequest& request,
               Callback<v1::DeleteResourceResponse> done) override {
-    if (absl::Status s = Check(caller, request.name(), request.preconditions(),
+    if (absl::Status s = Check(caller, request.name(),
+                               ParsePreconditions(request.preconditions()).status(),
                                /*write=*/true);
         !s.ok()) {
       return done(s);
@@ -269,9 +264,10 @@ class FakeBackend : public Backend {
     return absl::OkStatus();
   }
 
-  // The service's request checks, and the error injection by name.
+  // The service's request checks, and the error injection by name;
+  // `preconditions` is the check of the request's preconditions.
   absl::Status Check(const Caller& caller, const std::string& name,
-                     const v1::Preconditions& p, bool write = false) {
+                     absl::Status preconditions, bool write = false) {
     if (absl::Status s = Authorize(caller, name, write); !s.ok()) return s;
     if (absl::Status s = ValidateName(name); !s.ok()) return s;
     int code;
@@ -281,7 +277,7 @@ class FakeBackend : public Backend {
         code > 0 && code <= 16) {
       return absl::Status(static_cast<absl::StatusCode>(code), "injected");
     }
-    return ParsePreconditions(p).status();
+    return preconditions;
   }
 
   const Version* Live(const std::string& name) {
@@ -310,6 +306,19 @@ class FakeBackend : public Backend {
                               std::string(content_type),
                               absl::StrFormat("\"%x-f00d\"", revision_), t});
     return history.back();
+  }
+
+  static Record ToRecord(const std::string& name, const Version& v,
+                         bool with_content) {
+    Record record;
+    record.name = name;
+    if (with_content) record.content = v.content;
+    record.content_type = v.content_type;
+    record.etag = v.etag;
+    record.revision = v.revision;
+    record.content_length = static_cast<int64_t>(v.content.size());
+    record.update_time = v.update_time;
+    return record;
   }
 
   static void ToResource(const std::string& name, const Version& v,

@@ -121,7 +121,7 @@ sources_of() {
     precondition)
       echo service/precondition.cc service/entity_tag.cc ;;
     gateway)
-      echo gateway/gateway.cc gateway/conditional_headers.cc gateway/http_date.cc \
+      echo gateway/gateway.cc gateway/api_preconditions.cc gateway/conditional_headers.cc gateway/http_date.cc \
         gateway/http_errors.cc gateway/metrics.cc gateway/uri.cc \
         gateway/coded_cache.cc gateway/content_coding.cc \
         gateway/response_head.cc gateway/version_head.cc gateway/version_head_cache.cc \

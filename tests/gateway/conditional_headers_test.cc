@@ -13,6 +13,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/entity_tag.h"
+#include "service/precondition.h"
 #include "tests/testing/status_matchers.h"
 
 namespace etagd {
@@ -61,6 +63,19 @@ TEST_P(EntityTagListTest, AcceptsPerRfc9110Section13_1_1) {
     ASSERT_THAT(got, IsOk()) << c.rule;
     EXPECT_THAT(*got, ElementsAreArray(c.expected)) << c.rule;
   }
+}
+
+// The form precondition.h evaluates has the same members, parsed.
+TEST_P(EntityTagListTest, ConditionFormHoldsTheSameMembers) {
+  const ListCase& c = GetParam();
+  absl::StatusOr<std::optional<EntityTagCondition>> got =
+      ParseEntityTagConditionField("If-None-Match", Lines(c.lines));
+  ASSERT_THAT(got, IsOk()) << c.rule;
+  ASSERT_TRUE(got->has_value()) << c.rule;
+  std::vector<std::string> members;
+  if ((*got)->any) members.push_back("*");
+  for (const EntityTag& tag : (*got)->tags) members.push_back(FormatEntityTag(tag));
+  EXPECT_THAT(members, ElementsAreArray(c.expected)) << c.rule;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -118,6 +133,13 @@ TEST(EntityTagListTest, NoFieldLinesIsAnEmptyListNotAnError) {
   EXPECT_THAT(*got, IsEmpty());
 }
 
+TEST(EntityTagListTest, NoFieldLinesIsNoCondition) {
+  absl::StatusOr<std::optional<EntityTagCondition>> got =
+      ParseEntityTagConditionField("If-Match", {});
+  ASSERT_THAT(got, IsOk());
+  EXPECT_FALSE(got->has_value());
+}
+
 struct ListErrorCase {
   std::string rule;
   std::string field;
@@ -140,6 +162,13 @@ TEST_P(EntityTagListErrorTest, RejectsWithAMessageNamingTheField) {
   EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument, c.field))
       << c.rule;
   EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument, c.fragment))
+      << c.rule;
+}
+
+TEST_P(EntityTagListErrorTest, ConditionFormRejectsWithTheSameError) {
+  const ListErrorCase& c = GetParam();
+  EXPECT_EQ(ParseEntityTagConditionField(c.field, Lines(c.lines)).status(),
+            ParseEntityTagListField(c.field, Lines(c.lines)).status())
       << c.rule;
 }
 

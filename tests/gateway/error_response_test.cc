@@ -24,8 +24,7 @@ class FailingBackend : public Backend {
  public:
   explicit FailingBackend(absl::Status status) : status_(std::move(status)) {}
 
-  void Get(const Caller&, const v1::GetResourceRequest&,
-           Callback<v1::GetResourceResponse> done) override {
+  void Get(const Caller&, const GetQuery&, Callback<GetAnswer> done) override {
     done(status_);
   }
   void Put(const Caller&, const v1::PutResourceRequest&,

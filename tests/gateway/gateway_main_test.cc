@@ -34,10 +34,18 @@ int PortAfter(const std::string& line, const std::string& what) {
 
 void ExpectReadWriteWorks(int http_port) {
   HttpClient client(http_port);
-  absl::StatusOr<HttpReply> put = client.Send("PUT", "/v1/resources/doc",
-                                              {{"Content-Type", "text/plain"}}, "hi");
+  absl::StatusOr<HttpReply> put = client.Send(
+      "PUT", "/v1/resources/doc",
+      {{"Content-Type", "text/plain"}, {"X-Etagd-Meta-Owner", "alice"}}, "hi");
   ASSERT_THAT(put, IsOk());
   EXPECT_EQ(put->status, 201);
+  absl::StatusOr<HttpReply> whole = client.Send("GET", "/v1/resources/doc");
+  ASSERT_THAT(whole, IsOk());
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->body, "hi");
+  EXPECT_EQ(whole->Header("etag"), put->Header("etag"));
+  EXPECT_EQ(whole->Header("content-type"), "text/plain");
+  EXPECT_EQ(whole->Header("x-etagd-meta-owner"), "alice");
   absl::StatusOr<HttpReply> get = client.Send(
       "GET", "/v1/resources/doc", {{"If-None-Match", *put->Header("etag")}});
   ASSERT_THAT(get, IsOk());

@@ -288,7 +288,7 @@ TEST_F(GrpcBackendWatchTest, EventStreamThroughTheGatewayOverGrpc) {
   HttpServerOptions options;
   options.listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
-      options, [&gateway](HttpRequest request, std::function<void(HttpAnswer)> respond) {
+      options, [&gateway](HttpRequest&& request, std::function<void(HttpAnswer)> respond) {
         gateway.Handle(std::move(request), std::move(respond));
       });
   ASSERT_THAT(http, IsOk());

@@ -103,14 +103,14 @@ class LocalBackendTest : public testing::Test {
 TEST_F(LocalBackendTest, GetIsAnsweredOnTheCallingThreadBeforeItReturns) {
   Start();
   ASSERT_THAT(Put("doc", "hello"), IsOk());
-  v1::GetResourceRequest request;
-  request.set_name("doc");
-  Outcome<v1::GetResourceResponse> outcome;
+  GetQuery request;
+  request.name = "doc";
+  Outcome<GetAnswer> outcome;
   backend_->Get(Caller(), request, outcome.Callback());
   ASSERT_TRUE(outcome.done.HasBeenNotified());
   EXPECT_EQ(outcome.thread, std::this_thread::get_id());
   ASSERT_THAT(outcome.result, IsOk());
-  EXPECT_EQ(outcome.result->resource().content(), "hello");
+  EXPECT_EQ(outcome.result->version.content, "hello");
 }
 
 // A store whose current reads do not block (the etcd engine's consistent
@@ -121,9 +121,9 @@ TEST_F(LocalBackendTest, GetFromAStoreThatReadsWithoutBlockingDoesNotWaitForTheR
   ASSERT_THAT(Put("slow", "hello"), IsOk());
   blocking_->AnswerReadsAsynchronously();
   blocking_->Arm();
-  v1::GetResourceRequest request;
-  request.set_name("slow");
-  Outcome<v1::GetResourceResponse> outcome;
+  GetQuery request;
+  request.name = "slow";
+  Outcome<GetAnswer> outcome;
   absl::Notification returned;
   std::thread caller([&] {
     backend_->Get(Caller(), request, outcome.Callback());
@@ -136,7 +136,7 @@ TEST_F(LocalBackendTest, GetFromAStoreThatReadsWithoutBlockingDoesNotWaitForTheR
   EXPECT_TRUE(returned_first) << "Get waited for the store's read";
   EXPECT_FALSE(answered_first);
   ASSERT_THAT(outcome.Wait(), IsOk());
-  EXPECT_EQ(outcome.result->resource().content(), "hello");
+  EXPECT_EQ(outcome.result->version.content, "hello");
 }
 
 TEST_F(LocalBackendTest, AStoreWriteIsAnsweredOnAPipelineThread) {
@@ -203,9 +203,9 @@ TEST_F(LocalBackendTest, CallsNeedATokenWhenTheServerHasTokens) {
   EXPECT_THAT(Put("doc", "hello", reader),
               StatusIs(absl::StatusCode::kPermissionDenied));
 
-  v1::GetResourceRequest get;
-  get.set_name("doc");
-  Outcome<v1::GetResourceResponse> read;
+  GetQuery get;
+  get.name = "doc";
+  Outcome<GetAnswer> read;
   backend_->Get(reader, get, read.Callback());
   EXPECT_THAT(read.Wait(), StatusIs(absl::StatusCode::kNotFound));
 }

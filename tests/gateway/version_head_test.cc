@@ -8,9 +8,7 @@
 namespace etagd {
 namespace {
 
-namespace v1 = ::etagd::v1;
-
-VersionRepresentation Plain(const v1::HttpMetadata& metadata) {
+VersionRepresentation Plain(const HttpMetadata& metadata) {
   VersionRepresentation r;
   r.etag = "\"1f-00000000000000aa\"";
   r.last_modified = absl::FromUnixSeconds(784111777);  // Sun, 06 Nov 1994 08:49:37
@@ -24,9 +22,9 @@ VersionRepresentation Plain(const v1::HttpMetadata& metadata) {
 // RFC 9110 §15.4.5: a 304 carries ETag and the Cache-Control, Expires and
 // Vary a 200 would, and nothing else of the representation.
 TEST(VersionHeadTest, NotModifiedLinesAreTheValidatorAndCachingFields) {
-  v1::HttpMetadata metadata;
-  metadata.mutable_expires()->set_seconds(2114380800);  // 2037-01-01
-  metadata.set_content_language("en");
+  HttpMetadata metadata;
+  metadata.expires = absl::FromUnixSeconds(2114380800);  // 2037-01-01
+  metadata.content_language = "en";
   VersionRepresentation r = Plain(metadata);
   r.varies = true;
   const VersionHead head = FormatVersionHead(r, /*complete=*/false);
@@ -40,12 +38,12 @@ TEST(VersionHeadTest, NotModifiedLinesAreTheValidatorAndCachingFields) {
 }
 
 TEST(VersionHeadTest, CompleteLinesAddTheRepresentationAfterThe304s) {
-  v1::HttpMetadata metadata;
-  metadata.set_cache_control("public, max-age=60");
-  metadata.set_content_disposition("attachment");
-  metadata.set_content_language("en");
-  (*metadata.mutable_user_metadata())["owner"] = "alice";
-  (*metadata.mutable_user_metadata())["build"] = "42";
+  HttpMetadata metadata;
+  metadata.cache_control = "public, max-age=60";
+  metadata.content_disposition = "attachment";
+  metadata.content_language = "en";
+  metadata.user["owner"] = "alice";
+  metadata.user["build"] = "42";
   const VersionHead head = FormatVersionHead(Plain(metadata), /*complete=*/true);
   EXPECT_TRUE(head.complete);
   EXPECT_EQ(head.lines,
@@ -65,13 +63,13 @@ TEST(VersionHeadTest, CompleteLinesAddTheRepresentationAfterThe304s) {
 }
 
 TEST(VersionHeadTest, UnframedLinesAreTheCompleteOnesWithoutContentLength) {
-  v1::HttpMetadata metadata;
+  HttpMetadata metadata;
   const VersionHead head = FormatVersionHead(Plain(metadata), /*complete=*/true);
   EXPECT_EQ(std::string(head.unframed()) + "Content-Length: 1024\r\n", head.lines);
 }
 
 TEST(VersionHeadTest, ACodedRepresentationSaysItsCoding) {
-  v1::HttpMetadata metadata;
+  HttpMetadata metadata;
   VersionRepresentation r = Plain(metadata);
   r.coding = "gzip";
   r.varies = true;
@@ -81,7 +79,7 @@ TEST(VersionHeadTest, ACodedRepresentationSaysItsCoding) {
 }
 
 TEST(VersionHeadTest, NoMediaTypeIsSentAsOctetStream) {
-  v1::HttpMetadata metadata;
+  HttpMetadata metadata;
   VersionRepresentation r = Plain(metadata);
   r.content_type = "";
   const VersionHead head = FormatVersionHead(r, /*complete=*/true);
@@ -90,7 +88,7 @@ TEST(VersionHeadTest, NoMediaTypeIsSentAsOctetStream) {
 }
 
 TEST(VersionHeadTest, AnEmptyDefaultCacheControlSendsNone) {
-  v1::HttpMetadata metadata;
+  HttpMetadata metadata;
   VersionRepresentation r = Plain(metadata);
   r.default_cache_control = "";
   const VersionHead head = FormatVersionHead(r, /*complete=*/true);

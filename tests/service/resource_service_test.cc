@@ -19,6 +19,8 @@
 #include "gtest/gtest.h"
 #include "service/entity_tag.h"
 #include "service/error_details.h"
+#include "service/get_query.h"
+#include "service/request_validation.h"
 #include "service/store/rocksdb/rocksdb_store.h"
 #include "tests/testing/forwarding_store.h"
 #include "tests/testing/status_matchers.h"
@@ -1432,6 +1434,156 @@ TEST_F(StalePlanTest, ARetriedRequestIdNewerThanThePlansRecordIsNotWrittenAgain)
   v1::PutResourceResponse retried = MustPut(request);
   EXPECT_EQ(retried.resource().etag(), first.resource().etag());
   EXPECT_EQ(AllVersions("a").size(), 2u);
+}
+
+// ---------------------------------------------------------------------------
+// Get of a GetQuery (get_query.h): the in-process gateway's form of a Get
+// answers as the request it stands for does.
+
+namespace query_test {
+
+// A query and the GetResourceRequest it stands for.
+struct QueryCase {
+  std::string label;
+  GetQuery query;
+  v1::GetResourceRequest request;
+};
+
+QueryCase Case(std::string label, absl::string_view name) {
+  QueryCase c;
+  c.label = std::move(label);
+  c.query.name = name;
+  c.request.set_name(std::string(name));
+  return c;
+}
+
+EntityTag Tag(const std::string& text) { return *ParseEntityTag(text); }
+
+}  // namespace query_test
+
+TEST_F(ResourceServiceTest, GetOfAQueryAnswersAsItsRequestDoes) {
+  using query_test::Case;
+  using query_test::QueryCase;
+  using query_test::Tag;
+  const v1::Resource put = MustPut("a", "hello").resource();
+  const absl::Time modified = ToTime(put.update_time());
+  std::vector<QueryCase> cases;
+  cases.push_back(Case("unconditional", "a"));
+  {
+    QueryCase c = Case("If-None-Match names the version: 304", "a");
+    c.query.preconditions.if_none_match =
+        EntityTagCondition{false, {Tag("\"other\""), Tag(put.etag())}};
+    c.request.mutable_preconditions()->add_if_none_match("\"other\"");
+    c.request.mutable_preconditions()->add_if_none_match(put.etag());
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("If-None-Match names another version: 200", "a");
+    c.query.preconditions.if_none_match = EntityTagCondition{false, {Tag("\"other\"")}};
+    c.request.mutable_preconditions()->add_if_none_match("\"other\"");
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("If-Match fails: 412", "a");
+    c.query.preconditions.if_match = EntityTagCondition{false, {Tag("\"other\"")}};
+    c.request.mutable_preconditions()->add_if_match("\"other\"");
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("If-Modified-Since later, HEAD: 304", "a");
+    c.query.metadata_only = true;
+    c.request.set_metadata_only(true);
+    c.query.preconditions.if_modified_since = modified + absl::Hours(1);
+    *c.request.mutable_preconditions()->mutable_if_modified_since() =
+        Seconds(absl::ToUnixSeconds(modified + absl::Hours(1)));
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("HEAD: no content", "a");
+    c.query.metadata_only = true;
+    c.request.set_metadata_only(true);
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("a retained revision", "a");
+    c.query.revision = put.revision();
+    c.request.set_revision(put.revision());
+    cases.push_back(std::move(c));
+  }
+  cases.push_back(Case("absent: 404", "nothing"));
+  {
+    QueryCase c = Case("a revision not retained: 404", "a");
+    c.query.revision = put.revision() + 100;
+    c.request.set_revision(put.revision() + 100);
+    cases.push_back(std::move(c));
+  }
+
+  for (const QueryCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    const absl::StatusOr<v1::GetResourceResponse> by_request = service_->Get(c.request);
+    const absl::StatusOr<GetAnswer> by_query = service_->Get(c.query);
+    ASSERT_EQ(by_query.status(), by_request.status());
+    if (!by_request.ok()) continue;
+    const Record& version = by_query->version;
+    ASSERT_EQ(by_query->not_modified, by_request->has_not_modified());
+    if (by_query->not_modified) {
+      const v1::NotModified& expected = by_request->not_modified();
+      EXPECT_EQ(version.etag, expected.etag());
+      EXPECT_EQ(version.revision, expected.revision());
+      EXPECT_EQ(version.update_time, ToTime(expected.update_time()));
+      EXPECT_EQ(version.content_type, expected.content_type());
+      EXPECT_EQ(version.content_length, expected.content_length());
+      EXPECT_EQ(version.content, "");
+    } else {
+      const v1::Resource& expected = by_request->resource();
+      EXPECT_EQ(version.name, expected.name());
+      EXPECT_EQ(version.etag, expected.etag());
+      EXPECT_EQ(version.revision, expected.revision());
+      EXPECT_EQ(version.content, expected.content());
+      EXPECT_EQ(version.content_type, expected.content_type());
+      EXPECT_EQ(version.content_length, expected.content_length());
+      EXPECT_EQ(version.update_time, ToTime(expected.update_time()));
+    }
+  }
+}
+
+TEST_F(ResourceServiceTest, GetOfAQueryRefusesWhatItsRequestWouldWithTheSameError) {
+  using query_test::Case;
+  using query_test::QueryCase;
+  using query_test::Tag;
+  MustPut("a", "hello");
+  std::vector<QueryCase> cases;
+  cases.push_back(Case("empty name", ""));
+  {
+    QueryCase c = Case("negative revision", "a");
+    c.query.revision = -1;
+    c.request.set_revision(-1);
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("too many entity-tags", "a");
+    c.query.preconditions.if_none_match.emplace();
+    for (int i = 0; i <= kMaxEntityTags; ++i) {
+      const std::string tag = absl::StrCat("\"t", i, "\"");
+      c.query.preconditions.if_none_match->tags.push_back(Tag(tag));
+      c.request.mutable_preconditions()->add_if_none_match(tag);
+    }
+    cases.push_back(std::move(c));
+  }
+  {
+    QueryCase c = Case("a date before year 1", "a");
+    const int64_t year_zero = -62135596800 - 86400;
+    c.query.preconditions.if_unmodified_since = absl::FromUnixSeconds(year_zero);
+    *c.request.mutable_preconditions()->mutable_if_unmodified_since() =
+        Seconds(year_zero);
+    cases.push_back(std::move(c));
+  }
+  for (const QueryCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    const absl::Status by_request = service_->Get(c.request).status();
+    EXPECT_THAT(by_request, StatusIs(kInvalidArgument));
+    EXPECT_EQ(service_->Get(c.query).status(), by_request);
+  }
 }
 
 }  // namespace

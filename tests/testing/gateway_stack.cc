@@ -44,7 +44,7 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
   Gateway* gateway = stack->gateway_.get();
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       options.http,
-      [gateway](HttpRequest request, std::function<void(HttpAnswer)> respond) {
+      [gateway](HttpRequest&& request, std::function<void(HttpAnswer)> respond) {
         gateway->Handle(std::move(request), std::move(respond));
       });
   if (!http.ok()) return http.status();
