@@ -142,6 +142,7 @@ int Run() {
                         watch_connections));
   HttpMetrics metrics;
   Gateway gateway(*backend, *gateway_options, metrics);
+  http_options->on_own_response = metrics.ServerResponseRecorder();
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       *http_options, [&gateway](HttpRequest&& request,
                                 std::function<void(HttpAnswer)> respond) {

@@ -472,6 +472,7 @@ class Session : public SessionBase,
     response.body() = ErrorJson(static_cast<int>(status), name, message);
     response.prepare_payload();
     keep_alive_ = false;
+    ReportOwnResponse(static_cast<int>(status));
     Write(std::move(response), /*counted=*/false);
   }
 
@@ -488,6 +489,7 @@ class Session : public SessionBase,
         held = 0;
         response = ResponseMemoryExhausted(response.version());
         more_fields = {};
+        ReportOwnResponse(503);
       }
     }
     SetKeepAlive(keep, response);
@@ -529,6 +531,10 @@ class Session : public SessionBase,
       return;
     }
     response.keep_alive(keep);
+  }
+
+  void ReportOwnResponse(int status) {
+    if (state_->options.on_own_response) state_->options.on_own_response(status);
   }
 
   // What replaces a response whose body the budget cannot hold.

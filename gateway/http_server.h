@@ -50,6 +50,11 @@ struct HttpServerOptions {
   // answered 503 with Retry-After instead. Shared with etagd's gRPC
   // responses. Null: unbounded.
   std::shared_ptr<MemoryBudget> response_budget;
+  // Called, on an I/O thread, with the status of each response the server
+  // writes itself instead of the handler: to a request it could not read
+  // (400, 408, 413, 431, 501) or in place of a handler's answer whose body
+  // the response budget could not hold (503). Unset: not reported.
+  std::function<void(int status)> on_own_response;
 };
 
 // Bodies up to this size are not held against the response budget: they

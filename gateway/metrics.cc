@@ -31,6 +31,11 @@ void HttpMetrics::Record(absl::string_view method, int status,
   }
 }
 
+void HttpMetrics::RecordServerResponse(int status) {
+  if (status < kMinStatus || status >= kMinStatus + kStatuses) return;
+  server_responses_[status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
+}
+
 void HttpMetrics::SetStorageSource(
     std::function<std::optional<StorageSpace>()> source) {
   absl::MutexLock lock(&mu_);
@@ -130,6 +135,19 @@ std::string HttpMetrics::Render() const {
                   count, "\netagd_http_request_duration_seconds_sum ",
                   absl::StrFormat("%.6f", latency_sum_.load(std::memory_order_relaxed)),
                   "\netagd_http_request_duration_seconds_count ", count, "\n");
+  absl::StrAppend(&out,
+                  "# HELP etagd_http_server_responses_total Responses the HTTP "
+                  "server wrote itself, not a handler, by status: to requests "
+                  "it could not read (400, 408, 413, 431, 501) and in place of "
+                  "answers whose body the response budget could not hold "
+                  "(503; the answer replaced is in etagd_http_requests_total)."
+                  "\n# TYPE etagd_http_server_responses_total counter\n");
+  for (int i = 0; i < kStatuses; ++i) {
+    const uint64_t n = server_responses_[i].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    absl::StrAppend(&out, "etagd_http_server_responses_total{code=\"",
+                    kMinStatus + i, "\"} ", n, "\n");
+  }
   if (space.has_value()) AppendStorage(*space, &out);
   return out;
 }

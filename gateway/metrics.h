@@ -27,6 +27,17 @@ class HttpMetrics {
   // Counts one answered request.
   void Record(absl::string_view method, int status, absl::Duration latency);
 
+  // Counts one response the HTTP server wrote itself, not a handler
+  // (HttpServerOptions::on_own_response): no method or latency is known for
+  // it. A 503 for a body the budget could not hold replaces a response
+  // Record counted with its own status.
+  void RecordServerResponse(int status);
+  // RecordServerResponse as an HttpServerOptions::on_own_response; this
+  // object must outlive the server.
+  std::function<void(int)> ServerResponseRecorder() {
+    return [this](int status) { RecordServerResponse(status); };
+  }
+
   // Where Render() reads the store's space from (Store::Space()): called
   // once per rendering, without this object's lock held. Without it, or
   // when it answers nullopt, there are no storage gauges (etagd-gateway has
@@ -55,6 +66,8 @@ class HttpMetrics {
   // Requests per bucket: those above the bucket before's bound and at most
   // its own (not cumulative: one increment a request).
   std::array<std::atomic<uint64_t>, kBuckets.size()> bucket_counts_ = {};
+  // RecordServerResponse's, by status (kMinStatus on); others not counted.
+  std::array<std::atomic<uint64_t>, kStatuses> server_responses_ = {};
   std::atomic<uint64_t> latency_count_{0};
   std::atomic<double> latency_sum_{0};
 

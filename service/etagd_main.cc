@@ -609,6 +609,7 @@ int Run() {
         [&started_server] { return started_server.store().Space(); });
     backend = NewLocalBackend(**server);
     gateway = std::make_unique<Gateway>(*backend, *gateway_options, metrics);
+    http_options->on_own_response = metrics.ServerResponseRecorder();
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         *http_options, [&gateway](HttpRequest&& request,
                                   std::function<void(HttpAnswer)> respond) {

@@ -467,6 +467,24 @@ INSTANTIATE_TEST_SUITE_P(
              Request("DELETE", "/v1/resources"), 405,
              After::kKeepsServing}));
 
+// A request the server refuses before any handler sees it is still counted
+// in /metrics (etagd_http_server_responses_total), by the status sent.
+TEST_F(BadInputTest, RequestsTheServerRefusesItselfAreCountedInMetrics) {
+  StartStack();
+  {
+    HttpClient client(port());
+    ASSERT_THAT(client.SendRaw(Get(kKeep, ManyFields())), IsOk());
+    absl::StatusOr<HttpReply> refused = client.Read();
+    ASSERT_THAT(refused, IsOk());
+    ASSERT_EQ(refused->status, 431);
+  }
+  HttpClient client(port());
+  absl::StatusOr<HttpReply> metrics = client.Send("GET", "/metrics");
+  ASSERT_THAT(metrics, IsOk());
+  EXPECT_THAT(metrics->body,
+              testing::HasSubstr("etagd_http_server_responses_total{code=\"431\"} 1\n"));
+}
+
 // RFC 9112 §9.3.2: pipelined requests are answered in order; a broken one
 // after a valid one is answered after it, with 400, and the connection is
 // closed.

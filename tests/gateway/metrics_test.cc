@@ -17,6 +17,7 @@ namespace etagd {
 namespace {
 
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::Key;
 using ::testing::Not;
 
@@ -90,7 +91,25 @@ TEST(HttpMetricsTest, RendersEveryMetricAtZeroBeforeAnyRequest) {
       "etagd_http_request_duration_seconds_bucket{le=\"5\"} 0\n"
       "etagd_http_request_duration_seconds_bucket{le=\"+Inf\"} 0\n"
       "etagd_http_request_duration_seconds_sum 0.000000\n"
-      "etagd_http_request_duration_seconds_count 0\n");
+      "etagd_http_request_duration_seconds_count 0\n"
+      "# HELP etagd_http_server_responses_total Responses the HTTP server "
+      "wrote itself, not a handler, by status: to requests it could not read "
+      "(400, 408, 413, 431, 501) and in place of answers whose body the "
+      "response budget could not hold (503; the answer replaced is in "
+      "etagd_http_requests_total).\n"
+      "# TYPE etagd_http_server_responses_total counter\n");
+}
+
+TEST(HttpMetricsTest, CountsTheServersOwnResponsesByCodeApartFromRequests) {
+  HttpMetrics metrics;
+  metrics.RecordServerResponse(431);
+  metrics.RecordServerResponse(431);
+  metrics.ServerResponseRecorder()(503);
+  const std::string out = metrics.Render();
+  EXPECT_THAT(out, HasSubstr("etagd_http_server_responses_total{code=\"431\"} 2\n"));
+  EXPECT_THAT(out, HasSubstr("etagd_http_server_responses_total{code=\"503\"} 1\n"));
+  EXPECT_THAT(out, Not(HasSubstr("etagd_http_requests_total{")));
+  EXPECT_THAT(out, HasSubstr("etagd_http_request_duration_seconds_count 0\n"));
 }
 
 TEST(HttpMetricsTest, CountsRequestsByMethodAndCode) {

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
@@ -132,6 +133,21 @@ class SlowReadersTest : public testing::Test {
     return total - metrics_polls_;
   }
 
+  // Responses with `code` the HTTP server wrote itself, from /metrics.
+  int64_t ServerResponses(int code) {
+    ++metrics_polls_;
+    HttpClient http(etagd_.http_port);
+    absl::StatusOr<HttpReply> metrics = http.Send("GET", "/metrics");
+    if (!metrics.ok()) return -1;
+    const std::string prefix =
+        absl::StrCat("etagd_http_server_responses_total{code=\"", code, "\"} ");
+    for (absl::string_view line : absl::StrSplit(metrics->body, '\n')) {
+      int64_t n = 0;
+      if (absl::ConsumePrefix(&line, prefix) && absl::SimpleAtoi(line, &n)) return n;
+    }
+    return 0;
+  }
+
   EtagdProcess etagd_;
   std::unique_ptr<Client> client_;
   int64_t metrics_polls_ = 0;
@@ -175,6 +191,8 @@ TEST_F(SlowReadersTest, HttpResponsesToStalledReadersStayWithinTheBudget) {
   EXPECT_GT(refused, 0);
   EXPECT_GT(served, 0);
   EXPECT_EQ(refused + served, kSlowReaders);
+  // Each 503 replaced an answer: /metrics counts it as the server's own.
+  EXPECT_EQ(ServerResponses(503), refused);
 }
 
 TEST_F(SlowReadersTest, GrpcResponsesToStalledReadersStayWithinTheBudget) {

@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<GatewayStack>> GatewayStack::Start(
   stack->gateway_ = std::make_unique<Gateway>(*stack->backend_, options.gateway,
                                               stack->metrics_);
   options.http.listen = "127.0.0.1:0";
+  options.http.on_own_response = stack->metrics_.ServerResponseRecorder();
   Gateway* gateway = stack->gateway_.get();
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       options.http,
