@@ -52,6 +52,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -249,6 +250,23 @@ std::string NewEntityTag(int64_t revision, uint64_t nonce) {
   return std::string(p, end);
 }
 
+// Debian's libprotobuf is built without ThreadSanitizer, and its map fields
+// have another layout in code that is (map_field.h's access counters): an
+// arena freeing a message with a map then crashes (seen in CI's TSan run).
+// So ThreadSanitizer builds keep records on the heap, others on arenas.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kRecordsOnArenas = false;
+#else
+constexpr bool kRecordsOnArenas = true;
+#endif
+
+// A new StoredRecord on `arena`, or on the heap (the caller's to delete)
+// where !kRecordsOnArenas.
+storage::StoredRecord* NewStoredRecord(google::protobuf::Arena* arena) {
+  return google::protobuf::Arena::CreateMessage<storage::StoredRecord>(
+      kRecordsOnArenas ? arena : nullptr);
+}
+
 struct DecodedValue {
   storage::StoredRecord meta;
   absl::string_view content;
@@ -265,8 +283,12 @@ struct DecodedValue {
 struct LastWrite {
   LastWrite()
       : arena(initial_block, sizeof(initial_block)),
-        meta(*google::protobuf::Arena::CreateMessage<storage::StoredRecord>(
-            &arena)) {}
+        meta(*NewStoredRecord(&arena)) {}
+  ~LastWrite() {
+    if (meta.GetArena() == nullptr) delete &meta;
+  }
+  LastWrite(const LastWrite&) = delete;
+  LastWrite& operator=(const LastWrite&) = delete;
 
   // What the entry takes from the stripes' budget (see KeepLastWriteLocked):
   // itself, its value and the arena's blocks beyond the first.
@@ -400,8 +422,10 @@ class ChangeDecoder {
     const absl::string_view name = entry.substr(4, n);
     const int64_t content_length =
         static_cast<int64_t>(ReadBigEndian64(entry.data() + 4 + n));
-    auto& meta =
-        *google::protobuf::Arena::CreateMessage<storage::StoredRecord>(&arena_);
+    std::unique_ptr<storage::StoredRecord> on_heap(
+        kRecordsOnArenas ? nullptr : NewStoredRecord(nullptr));
+    storage::StoredRecord& meta =
+        on_heap != nullptr ? *on_heap : *NewStoredRecord(&arena_);
     absl::StatusOr<absl::string_view> content =
         DecodeValueInto(entry.substr(4 + n + 8), name, meta);
     if (!content.ok()) {
