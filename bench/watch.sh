@@ -40,11 +40,13 @@
 #
 # Usage: bench/watch.sh [--duration=10s] [--rate=200] [--watchers=10000]
 #                       [--fanout=1000] [--drain=300s] [--quick]
-#                       [--fault=drop|repeat|reorder]
+#                       [--fault=drop|repeat|reorder] [--etagd_flags="..."]
 #   --drain: how long after the last write the reading watchers may take to
 #            get every event (the wait ends as soon as they have; at about
 #            150k deliveries/s, 10,000 watchers of 2,000 writes take 130 s).
 #   --quick: 3 s, 1,000 / 100 watchers (a smoke run, not a measurement).
+#   --etagd_flags: more flags for etagd, split at spaces
+#            (e.g. --etagd_flags=--grpc_memory_quota_mb=0).
 #   --fault: makes one reading watcher's check see its events dropped,
 #            repeated or reordered (to show the check fails; see watch-bench).
 # Exits non-zero if a reading watcher (of either system) missed, repeated,
@@ -61,6 +63,7 @@ watchers=10000
 fanout=1000
 drain=300s
 fault=""
+etagd_flags=""
 for arg in "$@"; do
   case "$arg" in
     --duration=*) duration="${arg#*=}" ;;
@@ -70,7 +73,8 @@ for arg in "$@"; do
     --drain=*) drain="${arg#*=}" ;;
     --quick) duration=3s; watchers=1000; fanout=100 ;;
     --fault=*) fault="${arg#*=}" ;;
-    *) echo "usage: $0 [--duration=10s] [--rate=200] [--watchers=10000] [--fanout=1000] [--drain=300s] [--quick] [--fault=drop|repeat|reorder]" >&2; exit 2 ;;
+    --etagd_flags=*) etagd_flags="${arg#*=}" ;;
+    *) echo "usage: $0 [--duration=10s] [--rate=200] [--watchers=10000] [--fanout=1000] [--drain=300s] [--quick] [--fault=drop|repeat|reorder] [--etagd_flags=...]" >&2; exit 2 ;;
   esac
 done
 stalled=$((watchers / 100))
@@ -97,10 +101,11 @@ trap cleanup EXIT
 base=$((20000 + RANDOM % 20000))
 etagd_grpc=$base; etagd_http=$((base + 1)); etcd_client=$((base + 2)); etcd_peer=$((base + 3))
 
+read -ra extra_etagd_flags <<<"$etagd_flags"
 # 10,000 streams need more descriptors than the usual soft limit of 1,024.
 ulimit -n "$(ulimit -Hn)"
 nice -n "$high" "$bin/service/etagd" --grpc_listen=127.0.0.1:$etagd_grpc \
-  --http_listen=127.0.0.1:$etagd_http --data_dir="$work/etagd" \
+  --http_listen=127.0.0.1:$etagd_http --data_dir="$work/etagd" "${extra_etagd_flags[@]}" \
   2>"$work/etagd.log" &
 etagd_pid=$!
 pids+=($etagd_pid)
