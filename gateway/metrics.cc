@@ -1,5 +1,7 @@
 #include "gateway/metrics.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -122,7 +124,6 @@ std::string HttpMetrics::Render() const {
       "\n# HELP etagd_http_request_duration_seconds Time from a complete "
       "request to its response.\n"
       "# TYPE etagd_http_request_duration_seconds histogram\n");
-  const uint64_t count = latency_count_.load(std::memory_order_relaxed);
   // Prometheus buckets are cumulative: each counts those at most its bound.
   uint64_t at_most = 0;
   for (size_t i = 0; i < kBuckets.size(); ++i) {
@@ -130,6 +131,10 @@ std::string HttpMetrics::Render() const {
     absl::StrAppend(&out, "etagd_http_request_duration_seconds_bucket{le=\"",
                     absl::StrFormat("%g", kBuckets[i]), "\"} ", at_most, "\n");
   }
+  // Record counts a request's bucket before the total, so a rendering
+  // between the two would show +Inf below the last bucket: never less.
+  const uint64_t count =
+      std::max(at_most, latency_count_.load(std::memory_order_relaxed));
   absl::StrAppend(&out,
                   "etagd_http_request_duration_seconds_bucket{le=\"+Inf\"} ",
                   count, "\netagd_http_request_duration_seconds_sum ",

@@ -45,7 +45,8 @@ class ResourceService {
   // The same three for a GetQuery (get_query.h): the same checks, the same
   // evaluation and the same errors as for the request it stands for, the
   // answer as the record instead of messages. The Get of a request is
-  // answered through these.
+  // answered through these. GetAsync's `query` (not only the name it
+  // borrows) must stay valid until `done` runs.
   absl::StatusOr<GetAnswer> Get(const GetQuery& query);
   void GetAsync(const GetQuery& query,
                 std::function<void(absl::StatusOr<GetAnswer>)> done);

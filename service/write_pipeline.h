@@ -9,9 +9,10 @@
 // them together with Store::WriteMany, and hands the answers to the
 // `answerers` pool, then takes the next batch. Writes that arrive while a
 // batch commits form the next one, so batches grow with load and a lone
-// write waits for nothing but its own sync. With two committers
+// write waits for nothing but its own sync. With several committers
 // (WritePipelineOptions::committers), one batch is read and checked by the
-// store while the other waits for its log sync.
+// store while another waits for its log sync (RocksDB) or for its slowest
+// Txn (etcd, which runs 8 by default).
 //
 // Writes wait in one queue per name, and names take turns in the order their
 // writes arrived: a batch takes one write of each name whose turn it is, so
@@ -62,7 +63,8 @@ struct WritePipelineOptions {
   bool replan_held_back = true;
   // Batches committed at once, each by its own thread. More than one helps
   // a store whose WriteMany calls may run concurrently and spend part of
-  // their time waiting (the RocksDB engine's log sync).
+  // their time waiting (the RocksDB engine's log sync, the etcd engine's
+  // round trips).
   int committers = 1;
 };
 

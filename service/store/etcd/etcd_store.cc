@@ -659,11 +659,15 @@ class RecentRecords {
   }
 
  private:
+  // An estimate, without SpaceUsedLong's walk by reflection on every write:
+  // the message object, twice its encoded size (strings and repeated
+  // fields in memory), the shared pointer's control block, the list and
+  // index nodes.
   static int64_t EntryBytes(absl::string_view name, const EtcdRecord& record) {
-    // The shared pointer's control block, the list and index nodes.
     constexpr int64_t kOverheadBytes = 128;
-    return kOverheadBytes + static_cast<int64_t>(name.size()) +
-           static_cast<int64_t>(record.SpaceUsedLong());
+    return kOverheadBytes + static_cast<int64_t>(sizeof(EtcdRecord)) +
+           static_cast<int64_t>(name.size()) +
+           2 * static_cast<int64_t>(record.ByteSizeLong());
   }
 
   absl::Mutex mu_;

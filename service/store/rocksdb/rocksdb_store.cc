@@ -105,9 +105,9 @@ constexpr char kFormat[] = "etagd-store-1";
 // Enough that two batches of a few dozen names, committing at once
 // (WritePipelineOptions::committers), rarely share a stripe and so rarely
 // wait for each other's log sync; and that names written in turn rarely
-// share one, since a stripe keeps one name's record (LastWrite): with
-// 10,000 names, 16,384 stripes left 45 % of writes to read and decode the
-// current record, 65,536 13 %.
+// share one, since a stripe keeps one name's record (LastWrite) and a write
+// whose name's record is not kept reads and decodes it (bench/RESULTS.md,
+// durable CAS round two).
 constexpr int kLockStripes = 65536;
 // The current records the stripes keep (LastWrite): values up to this
 // size, this many bytes of them in all (values and their decoded
@@ -190,6 +190,11 @@ class MaxMergeOperator : public rocksdb::AssociativeMergeOperator {
 // among them. (A current record's prefix is its whole name, whose versions
 // sit side by side: rocksdb::NewNoopTransform. The change log's keys
 // ascend, which the skip list's own splice of its last insert serves.)
+// The cost: each memtable keeps a hint per distinct prefix, about 250 bytes
+// (RocksDB's figure) not charged to write_buffer_size: a quarter more than
+// the memtable holds for records of 1 KiB, more for smaller ones. What it
+// saves: 150,517 against 157,075 instructions a durable CAS at 64 in flight
+// without the current records' hint (bench/instructions.sh --only=cas).
 class HistoryNamePrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "etagd.HistoryNamePrefix"; }
@@ -1396,12 +1401,15 @@ class RocksDbStore final : public Store {
   // log entry, and the keys.
   static size_t BatchBytes(absl::Span<const WriteRequest> requests) {
     constexpr size_t kOverheadBytes = 512;
+    // A reservation, not a bound: a batch of large contents grows past it
+    // rather than reserving twice their size (a history copy) up front.
+    constexpr size_t kMaxReservedBytes = 8 << 20;
     size_t bytes = 64;
     for (const WriteRequest& request : requests) {
       bytes += kOverheadBytes + 4 * request.name.size() +
                2 * (request.content.size() + request.request_id.size());
     }
-    return bytes;
+    return std::min(bytes, kMaxReservedBytes);
   }
 
   static size_t StripeIndex(absl::string_view name) {

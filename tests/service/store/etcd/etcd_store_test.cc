@@ -262,8 +262,8 @@ void Replace(Store& store, const std::vector<Record>& records) {
 // Txn's compare would refuse); one that reads etcd is the replacement. So a
 // plan that returns the remembered revision made no read, and neither does
 // a compare-and-set expecting that revision, which plans on the same
-// memory. (A replica once forgot all but 4,096 names, so a benchmark over
-// more names read before most of its compare-and-sets.)
+// memory. Names are remembered within recent_records_bytes, least recently
+// used out first, however many there are.
 TEST(EtcdStoreTest, AReplicaPlansWithoutAReadOnNamesItWroteThousandsOfNamesAgo) {
   constexpr int kNames = 6000;
   constexpr int kEarly = 1000;
