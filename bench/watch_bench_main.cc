@@ -669,6 +669,14 @@ int RunWatchers(const std::string& system, const std::string& prefix) {
                                                       watcher_fault, deliveries));
     }
   }
+  // Every stream's reactor is done before `streams` goes, on every return.
+  struct StopStreams {
+    std::vector<std::unique_ptr<Watcher>>& streams;
+    ~StopStreams() {
+      for (auto& stream : streams) stream->Cancel();
+      for (auto& stream : streams) stream->AwaitDone();
+    }
+  } stop_streams{streams};
   const absl::Time open_deadline = absl::Now() + absl::GetFlag(FLAGS_open_timeout);
   int unopened = watchers;
   while (unopened > 0 && absl::Now() < open_deadline) {
@@ -697,13 +705,29 @@ int RunWatchers(const std::string& system, const std::string& prefix) {
     return 1;
   }
   const int64_t expected = static_cast<int64_t>(writes->revisions.size());
+  // Done when every reading watcher has an event for every write, failed
+  // ones included; or, since a failed write may not have been applied, when
+  // each has at least the acknowledged writes' count and no event arrived
+  // for a second (an applied failed write's event could otherwise stand in
+  // for an acknowledged one still on its way).
   const absl::Time drain_deadline = absl::Now() + absl::GetFlag(FLAGS_drain_timeout);
+  int64_t arrived_before = -1;
+  absl::Time changed = absl::Now();
   while (absl::Now() < drain_deadline) {
     bool all = true;
+    bool acknowledged = true;
+    int64_t arrived = 0;
     for (const auto& stream : streams) {
-      if (!stream->stalled() && !stream->done() && stream->arrived() < expected) all = false;
+      if (stream->stalled() || stream->done()) continue;
+      arrived += stream->arrived();
+      if (stream->arrived() < expected + writes->failed) all = false;
+      if (stream->arrived() < expected) acknowledged = false;
     }
-    if (all) break;
+    if (arrived != arrived_before) {
+      arrived_before = arrived;
+      changed = absl::Now();
+    }
+    if (all || (acknowledged && absl::Now() - changed >= absl::Seconds(1))) break;
     absl::SleepFor(absl::Milliseconds(20));
   }
   const int64_t last_delivery = deliveries.last_delivery_nanos.load();

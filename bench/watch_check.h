@@ -60,8 +60,9 @@ class DeliveryRecord {
   int64_t distinct() const { return distinct_; }
 
  private:
-  // No run writes this many revisions; a revision beyond is a bad event.
-  static constexpr int64_t kMaxSpan = int64_t{1} << 32;
+  // No run writes this many revisions (200 writes a second for 5 hours); a
+  // revision beyond is a bad event, and a watcher's bits stay under 512 KiB.
+  static constexpr int64_t kMaxSpan = int64_t{1} << 22;
 
   const int64_t first_;
   int64_t last_ = 0;
