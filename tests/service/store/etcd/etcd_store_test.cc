@@ -591,6 +591,13 @@ TEST_F(EtcdLimitsTest, NospaceAlarmRefusesWritesWhileReadsWork) {
 
 // --- Losing the quorum -----------------------------------------------------------
 
+// A three-member cluster of the test's own, under TEST_TMPDIR.
+absl::StatusOr<std::unique_ptr<EtcdCluster>> StartThreeMembers() {
+  EtcdClusterOptions cluster_options;
+  cluster_options.members = 3;
+  return EtcdCluster::Start(TestPath("etcd"), cluster_options);
+}
+
 // The Txns `member` has answered, from its /metrics (etcd's gRPC counters).
 absl::StatusOr<int64_t> TxnsServed(const EtcdCluster& etcd, int member) {
   const std::string endpoint = etcd.ClientEndpoint(member);
@@ -621,10 +628,7 @@ absl::StatusOr<int64_t> TxnsServed(const EtcdCluster& etcd, int member) {
 // its format check, is a Txn: of 12 stores, all choose one member with
 // probability 3 * 3^-12 (under 10^-5).
 TEST(EtcdEndpointsTest, StoresGivenTheSameEndpointsSpreadOverTheMembers) {
-  EtcdClusterOptions cluster_options;
-  cluster_options.members = 3;
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
-      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = StartThreeMembers();
   ASSERT_THAT(cluster, IsOk());
   EtcdCluster& etcd = **cluster;
   std::vector<int64_t> before;
@@ -656,10 +660,7 @@ class EtcdQuorumTest : public testing::TestWithParam<bool> {};
 
 TEST_P(EtcdQuorumTest, WithoutAQuorumAWriteIsUnavailableAndWhatItSaysHolds) {
   const bool lose_after_read = GetParam();
-  EtcdClusterOptions cluster_options;
-  cluster_options.members = 3;
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
-      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = StartThreeMembers();
   ASSERT_THAT(cluster, IsOk());
   EtcdCluster& etcd = **cluster;
   auto lose_quorum = [&etcd] {
@@ -721,10 +722,7 @@ INSTANTIATE_TEST_SUITE_P(BeforeOrAfterTheRead, EtcdQuorumTest, testing::Bool());
 // dies: reads retry on the next member, and a write that finds no
 // connection is sent to the next one (it was never sent, so it may be).
 TEST(EtcdFailoverTest, AStoreMovesOnWhenItsMemberDies) {
-  EtcdClusterOptions cluster_options;
-  cluster_options.members = 3;
-  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
-      EtcdCluster::Start(TestPath("etcd"), cluster_options);
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = StartThreeMembers();
   ASSERT_THAT(cluster, IsOk());
   EtcdCluster& etcd = **cluster;
   EtcdStoreOptions options = OptionsFor(etcd);
@@ -756,10 +754,7 @@ TEST(EtcdFailoverTest, AStoreMovesOnWhenItsMemberDies) {
 class EtcdLeaderFaultTest : public testing::Test {
  protected:
   void SetUp() override {
-    EtcdClusterOptions cluster_options;
-    cluster_options.members = 3;
-    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
-        EtcdCluster::Start(TestPath("etcd"), cluster_options);
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster = StartThreeMembers();
     ASSERT_THAT(cluster, IsOk());
     etcd_ = *std::move(cluster);
     options_ = OptionsFor(*etcd_);
